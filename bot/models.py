@@ -1,0 +1,76 @@
+"""Plain data shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    POST = "post"
+    REPLY = "reply"
+    DM = "dm"
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post as a platform reports it (own timeline, mentions, quotes...)."""
+
+    id: str
+    text: str
+    author_id: str | None = None
+    created_at: datetime | None = None
+    conversation_id: str | None = None
+    in_reply_to_user_id: str | None = None
+    replied_to_id: str | None = None
+    quoted_id: str | None = None
+    mentions: tuple[str, ...] = ()  # usernames mentioned, without '@'
+    hashtags: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    id: str
+    text: str
+    sender_id: str | None = None
+    conversation_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a timeline read: items newest first, plus the cursor to resume from."""
+
+    items: list[Post] = field(default_factory=list)
+    users: dict[str, User] = field(default_factory=dict)
+    newest_id: str | None = None
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """What the outbox asks a platform to send. `key` is the outbox idempotency key."""
+
+    key: str
+    kind: MessageKind
+    text: str
+    in_reply_to_id: str | None = None
+    recipient_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    endpoint: str
+    limit: int
+    remaining: int
+    reset_at: datetime

@@ -1,0 +1,49 @@
+"""The Platform protocol every social network adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from bot.models import DirectMessage, OutgoingMessage, Page, Post, RateLimitStatus, User
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """A social network account. Every method raises only bot.errors.PlatformError subclasses."""
+
+    name: str
+    max_length: int
+
+    def me(self) -> User: ...
+
+    def length(self, text: str) -> int:
+        """Length of `text` as the platform counts it (X: twitter-text v3 weighted length)."""
+        ...
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send a post, reply or DM; return the remote id."""
+        ...
+
+    def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
+        """Remote id of an earlier send of `message` whose outcome was unknown, or None if it never landed."""
+        ...
+
+    def delete(self, post_id: str) -> None: ...
+
+    def recent_posts(self, *, limit: int = 100, since: datetime | None = None) -> list[Post]:
+        """The account's own most recent posts, newest first."""
+        ...
+
+    def mentions(self, since_id: str | None = None, *, page_size: int = 100) -> Iterator[Page]:
+        """Pages of mentions newer than since_id, newest first, following every next_token."""
+        ...
+
+    def direct_messages(self) -> list[DirectMessage]: ...
+
+    def rate_limits(self) -> list[RateLimitStatus]:
+        """What the platform last said about each endpoint's window."""
+        ...
+
+    def close(self) -> None: ...
