@@ -1,0 +1,74 @@
+"""`socialbot run` (the daemon) and `socialbot demo` (the daemon against a built-in sandbox)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from bot.commands.common import ConfigOption, config_path, console, err_console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("demo")(demo)
+
+
+def run(
+    config: Path | None = ConfigOption,
+    log_format: str = typer.Option("text", "--log-format", help="text or json (one object per line)."),
+    log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+) -> None:
+    """Run the daemon: scheduled promotions through the outbox, until SIGTERM/SIGINT (SIGHUP reloads)."""
+    from bot.daemon import Daemon, DaemonOptions
+    from bot.errors import BotError, ConfigError
+    from bot.logs import setup_logging
+
+    setup_logging(log_level, _log_format(log_format))
+    daemon = Daemon(DaemonOptions(config_path=config_path(config)))
+    try:
+        daemon.run_forever()
+    except ConfigError as exc:
+        err_console.print(f"[bold red]refusing to start: {config_path(config)} is invalid[/]")
+        for problem in exc.problems:
+            err_console.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    except BotError as exc:
+        err_console.print(f"[bold red]socialbot stopped:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def _log_format(value: str) -> Literal["text", "json"]:
+    if value not in ("text", "json"):
+        raise typer.BadParameter("must be 'text' or 'json'", param_hint="--log-format")
+    return "json" if value == "json" else "text"
+
+
+def demo(
+    seconds: float = typer.Option(60, "--seconds", min=1, help="How long to run."),
+    json_summary: Path | None = typer.Option(None, "--json-summary", help="Also write the summary as JSON here."),
+    config: Path | None = ConfigOption,
+    slot_seconds: float = typer.Option(4, "--slot-seconds", min=0.5, help="Every campaign fires this often."),
+    log_level: str = typer.Option("WARNING", "--log-level", help="Log level for the daemon's lines."),
+) -> None:
+    """Run the bot for a while against the built-in X sandbox: no credentials, a temporary database."""
+    from bot.demo import DemoOptions, run_demo
+    from bot.errors import ConfigError
+
+    try:
+        run_demo(
+            DemoOptions(
+                config_path=config_path(config),
+                seconds=seconds,
+                slot_seconds=slot_seconds,
+                json_summary=json_summary,
+                log_level=log_level,
+            ),
+            console=console,
+        )
+    except ConfigError as exc:
+        err_console.print(f"[bold red]the demo's config is invalid: {config_path(config)}[/]")
+        for problem in exc.problems:
+            err_console.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc

@@ -1,0 +1,236 @@
+"""Composition root: builds adapters from Settings, registers jobs, reloads config, shuts down cleanly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.errors import AuthError, BotError, ConfigError
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.platforms.base import Platform
+    from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+SettingsHook = Callable[["Settings"], "Settings"]
+
+
+@dataclass
+class DaemonOptions:
+    """How to run: where the config is, the environment, and demo-only overrides."""
+
+    config_path: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    settings_hook: SettingsHook | None = None  # e.g. the demo points accounts at its sandbox
+    watch_seconds: float = 2.0  # how often config.yaml and templates/ are checked for edits
+    require_credentials: bool = True
+
+
+def build_platform(name: str, settings: Settings) -> Platform:
+    from bot.platforms.x import XPlatform
+
+    account = settings.accounts[name]
+    if account.platform == "sandbox":
+        if not account.base_url:
+            raise BotError(f"account {name!r}: platform sandbox needs base_url (the sandbox's address)")
+        return XPlatform.for_sandbox(account.base_url, account.handle, account=name)
+    if account.credentials is None:
+        raise BotError(f"account {name!r}: no credentials in the environment")
+    return XPlatform(account.credentials, account=name)
+
+
+class Daemon:
+    """One running bot: scheduler jobs from config, a delivery thread draining the outbox, a config watcher."""
+
+    def __init__(self, options: DaemonOptions, *, clock: Clock | None = None) -> None:
+        from bot.clock import SystemClock
+
+        self.options = options
+        self.clock = clock or SystemClock()
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.RLock()
+        self._delivery_thread: threading.Thread | None = None
+        self._watch_stamp: tuple[tuple[str, float], ...] = ()
+        self.settings: Settings | None = None
+        self.store: Store | None = None
+        self.platforms: dict[str, Platform] = {}
+
+    # ---- configuration -------------------------------------------------------------------------
+
+    def _load(self) -> Settings:
+        from bot.config import load_config
+
+        settings = load_config(
+            self.options.config_path,
+            environ=self.options.environ,
+            require_credentials=self.options.require_credentials,
+        )
+        if self.options.settings_hook is not None:
+            settings = self.options.settings_hook(settings)
+        return settings
+
+    def _check_templates(self, settings: Settings) -> None:
+        from bot.checking import check_settings
+
+        problems = check_settings(settings)
+        if problems:
+            raise ConfigError(problems)
+
+    def _files_stamp(self) -> tuple[tuple[str, float], ...]:
+        settings = self.settings
+        paths: list[Path] = [self.options.config_path]
+        if settings is not None:
+            templates = Path(settings.templates_dir)
+            if templates.is_dir():
+                paths.extend(sorted(p for p in templates.rglob("*") if p.is_file()))
+            paths.extend(c.products_csv for c in settings.campaigns.values() if c.products_csv)
+        stamp: list[tuple[str, float]] = []
+        for path in paths:
+            try:
+                stamp.append((str(path), path.stat().st_mtime))
+            except OSError:
+                stamp.append((str(path), -1.0))
+        return tuple(stamp)
+
+    # ---- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load and check config (refusing a bad one), migrate the database, start jobs and delivery."""
+        from bot.outbox import Outbox
+        from bot.scheduling import Scheduler
+        from bot.store import Store
+
+        settings = self._load()
+        self._check_templates(settings)
+        self.settings = settings
+        self.store = Store.open(settings.database_url)
+        self.store.upgrade()
+        self.platforms = {name: build_platform(name, settings) for name in settings.accounts}
+        self.outbox = Outbox(
+            self.store,
+            self.platforms,
+            delivery=settings.delivery,
+            owner=self.options.owner,
+            clock=self.clock.now,
+        )
+        self.scheduler = Scheduler(clock=self.clock)
+        self._install_campaigns(settings)
+        self.scheduler.add_interval_job("socialbot:watch-config", self._watch, self.options.watch_seconds)
+        self._watch_stamp = self._files_stamp()
+        self.scheduler.start()
+        self._delivery_thread = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
+        self._delivery_thread.start()
+        logger.info(
+            "daemon %s started: %d account(s), %d campaign(s), database %s",
+            self.options.owner,
+            len(settings.accounts),
+            sum(1 for c in settings.campaigns.values() if c.enabled),
+            self.store.display_url,
+        )
+
+    def _install_campaigns(self, settings: Settings) -> None:
+        from bot.campaigns import CampaignService
+        from bot.templating import TemplateRenderer
+
+        assert self.store is not None
+        service = CampaignService(
+            settings, self.store, TemplateRenderer(settings), self.clock, on_enqueue=self._wake.set
+        )
+        service.catch_up(self.clock.now())
+        self.campaigns = service
+        self.scheduler.replace_all(service.jobs())
+        self._wake.set()
+
+    def reload(self) -> bool:
+        """Re-read config and templates; keep the last good config when the new one is invalid."""
+        with self._lock:
+            try:
+                settings = self._load()
+                self._check_templates(settings)
+            except ConfigError as exc:
+                logger.error("config reload refused; keeping the last good config:")
+                for problem in exc.problems:
+                    logger.error("  %s", problem)
+                return False
+            if self.settings is not None and settings.accounts != self.settings.accounts:
+                logger.warning("accounts changed in config.yaml: restart the daemon for that part to take effect")
+            if self.settings is not None and settings.database_url != self.settings.database_url:
+                logger.warning("database_url changed in config.yaml: restart the daemon for that part to take effect")
+            self.settings = settings
+            self.outbox.delivery = settings.delivery
+            self._install_campaigns(settings)
+            logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
+            return True
+
+    def _watch(self) -> None:
+        stamp = self._files_stamp()
+        if stamp != self._watch_stamp:
+            self._watch_stamp = stamp
+            logger.info("config or templates changed on disk; reloading")
+            self.reload()
+
+    def _deliver_loop(self) -> None:
+        while not self.stop_event.is_set():
+            self._wake.clear()
+            try:
+                self.outbox.deliver_due(stop=self.stop_event)
+            except AuthError:
+                logger.exception("an account's credentials were refused; its deliveries are paused")
+            except Exception:
+                logger.exception("delivery pass failed; retrying shortly")
+            assert self.settings is not None
+            self._wake.wait(self.settings.delivery.poll_seconds)
+
+    def stop(self) -> None:
+        if self.stop_event.is_set():
+            return
+        self.stop_event.set()
+        self._wake.set()
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(timeout=30)
+        for platform in self.platforms.values():
+            platform.close()
+        if self.store is not None:
+            self.store.close()
+        logger.info("daemon %s stopped", self.options.owner)
+
+    def run_forever(self) -> None:
+        """start(), then block until SIGTERM/SIGINT; SIGHUP reloads config."""
+        self.start()
+        previous = {}
+        for sig, handler in (
+            (signal.SIGTERM, self._on_stop_signal),
+            (signal.SIGINT, self._on_stop_signal),
+            (signal.SIGHUP, self._on_hup),
+        ):
+            previous[sig] = signal.signal(sig, handler)
+        try:
+            while not self.stop_event.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_stop_signal(self, signum: int, _frame: object) -> None:
+        logger.info("received %s; shutting down", signal.Signals(signum).name)
+        self.stop_event.set()
+
+    def _on_hup(self, _signum: int, _frame: object) -> None:
+        threading.Thread(target=self.reload, name="reload", daemon=True).start()

@@ -1,0 +1,140 @@
+"""The credential-free demo: the daemon against a built-in X sandbox, a temporary database, fast schedules."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    config_path: Path
+    seconds: float = 60
+    slot_seconds: float = 4
+    json_summary: Path | None = None
+    log_level: str = "WARNING"
+
+
+def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, slot_seconds: float) -> Settings:
+    """The shipped settings, pointed at the sandbox, with every enabled campaign firing every `slot_seconds`."""
+    from bot.config import IntervalSchedule
+
+    accounts = {
+        name: account.model_copy(update={"platform": "sandbox", "base_url": sandbox_url, "credentials": None})
+        for name, account in settings.accounts.items()
+    }
+    interval = f"{max(1, round(slot_seconds))}s"
+    campaigns = {
+        name: campaign.model_copy(update={"schedule": IntervalSchedule(interval=interval), "start": None, "end": None})
+        for name, campaign in settings.campaigns.items()
+    }
+    delivery = settings.delivery.model_copy(
+        update={"min_spacing_seconds": 0, "per_account_per_day": None, "poll_seconds": 0.5, "grace_minutes": 1}
+    )
+    return settings.model_copy(
+        update={"accounts": accounts, "campaigns": campaigns, "delivery": delivery, "database_url": database_url}
+    )
+
+
+def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bot.daemon import Daemon, DaemonOptions
+    from bot.logs import setup_logging
+    from bot.sandbox.server import SandboxServer
+
+    setup_logging(options.log_level)
+    with tempfile.TemporaryDirectory(prefix="socialbot-demo-") as tmp, SandboxServer() as sandbox:
+        database_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        console.print(f"[bold]socialbot demo[/]: X sandbox at {sandbox.url}, database {database_url}")
+
+        def hook(settings: Settings) -> Settings:
+            return demo_settings(
+                settings, sandbox_url=sandbox.url, database_url=database_url, slot_seconds=options.slot_seconds
+            )
+
+        daemon = Daemon(DaemonOptions(config_path=options.config_path, settings_hook=hook, require_credentials=False))
+        daemon.start()
+        try:
+            with Progress(
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("running", total=options.seconds)
+                started = time.monotonic()
+                while (elapsed := time.monotonic() - started) < options.seconds:
+                    counts = daemon.store.summary() if daemon.store else {}
+                    progress.update(
+                        task,
+                        completed=elapsed,
+                        description=(
+                            f"running: {counts.get('posts_published', 0)} published, "
+                            f"{counts.get('posts_pending', 0)} pending, {counts.get('posts_failed', 0)} failed"
+                        ),
+                    )
+                    time.sleep(0.25)
+                progress.update(task, completed=options.seconds)
+        finally:
+            daemon.stop()
+        summary = _summary(daemon, sandbox)
+    _print_summary(summary, console)
+    if options.json_summary is not None:
+        options.json_summary.parent.mkdir(parents=True, exist_ok=True)
+        options.json_summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        console.print(f"JSON summary written to {options.json_summary}")
+    return summary
+
+
+def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
+    from bot.store import Store
+
+    assert daemon.settings is not None
+    store = Store.open(daemon.settings.database_url)
+    try:
+        counts = store.summary()
+        recent = [
+            {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
+            for item in store.outbox_items(state="sent", limit=5)
+        ]
+    finally:
+        store.close()
+    stats = sandbox.stats()
+    return {
+        "posts_published": int(counts.get("posts_published", 0)),
+        "posts_failed": int(counts.get("posts_failed", 0)),
+        "posts_pending": int(counts.get("posts_pending", 0)),
+        "slots": {k[len("slots_") :]: v for k, v in counts.items() if k.startswith("slots_")},
+        "sandbox_requests": stats.get("requests", {}),
+        "recent_posts": recent,
+    }
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="socialbot demo: what happened")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("posts published", str(summary["posts_published"]))
+    table.add_row("posts failed", str(summary["posts_failed"]))
+    table.add_row("posts still pending", str(summary["posts_pending"]))
+    for state, count in sorted(summary["slots"].items()):
+        table.add_row(f"slots {state}", str(count))
+    console.print(table)
+    for post in summary["recent_posts"]:
+        console.print(f"  [dim]{post['campaign']}[/] {post['remote_id']}: {post['text']}", highlight=False)
