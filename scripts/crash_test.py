@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Kill the daemon at random moments and prove no scheduled post is lost or sent twice.
+
+Runs `socialbot run` against a standalone sandbox with a campaign that has a slot every second,
+SIGKILLs it K times at random moments (some land in the middle of a send), restarts it each time,
+lets the last one finish the schedule, then compares the sandbox's ledger with the schedule.
+Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import ROOT, admin, sandbox_process
+
+SLOT_RE = re.compile(r"slot (\S+)")
+
+CONFIG = """\
+timezone: UTC
+database_url: {database_url}
+templates_dir: templates
+accounts:
+  shop:
+    platform: sandbox
+    handle: crashshop
+    base_url: {sandbox_url}
+campaigns:
+  flood:
+    account: shop
+    template: flood.j2
+    schedule:
+      interval: "{interval}s"
+      start: "{start}"
+    start: "{start}"
+    end: "{end}"
+delivery:
+  per_account_per_day: null
+  min_spacing_seconds: 0
+  grace_minutes: 15
+  poll_seconds: 0.2
+  backoff_base_seconds: 0.5
+  backoff_max_seconds: 5
+  lease_seconds: {lease}
+"""
+
+
+def write_config(
+    folder: Path, *, sandbox_url: str, database_url: str, start: datetime, end: datetime, lease: float
+) -> Path:
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    (folder / "templates" / "flood.j2").write_text(
+        "Crash test post {{ sequence }} for slot {{ slot.strftime('%Y-%m-%dT%H:%M:%S%z') }}\n", encoding="utf-8"
+    )
+    path = folder / "config.yaml"
+    path.write_text(
+        CONFIG.format(
+            database_url=database_url,
+            sandbox_url=sandbox_url,
+            interval=1,
+            start=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            lease=lease,
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def start_daemon(config: Path, log) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(config), "--log-level", "INFO"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--min-alive", type=float, default=0.3, help="shortest life of a daemon before its kill (s)")
+    parser.add_argument("--max-alive", type=float, default=3.0, help="longest life of a daemon before its kill (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    work = Path(tempfile.mkdtemp(prefix="socialbot-crash-"))
+    database_url = args.database or f"sqlite:///{work / 'crash.db'}"
+    with sandbox_process() as url:
+        # Give the kill a wide window inside a send: every API call takes a little while.
+        admin(url, "POST", "faults", json={"rate_limits": None, "latency_seconds": 0.05})
+        expected_life = (args.min_alive + args.max_alive) / 2 + 1.5
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+        end = start + timedelta(seconds=max(20, int(args.kills * expected_life)))
+        config = write_config(work, sandbox_url=url, database_url=database_url, start=start, end=end, lease=3)
+        log = open(work / "daemon.log", "ab")  # noqa: SIM115 - lives as long as the run
+        print(
+            f"crash test: {args.kills} kills; slots every 1 s from {start:%H:%M:%S} to {end:%H:%M:%S} UTC; "
+            f"work folder {work}",
+            flush=True,
+        )
+        for kill in range(1, args.kills + 1):
+            proc = start_daemon(config, log)
+            time.sleep(rng.uniform(args.min_alive, args.max_alive))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}", flush=True)
+        proc = start_daemon(config, log)
+        shop_id = admin(url, "POST", "users", json={"username": "crashshop", "name": "crash"})["id"]  # type: ignore[index]
+        slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
+        deadline = end + timedelta(seconds=60)
+        while datetime.now(UTC) < deadline:
+            tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})
+            if datetime.now(UTC) > end + timedelta(seconds=2) and len(tweets) >= len(slots):  # type: ignore[arg-type]
+                break
+            if proc.poll() is not None:
+                raise SystemExit(f"the daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
+            time.sleep(0.5)
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        log.close()
+        tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})
+    posted = Counter()
+    for tweet in tweets:  # type: ignore[union-attr]
+        if tweet.get("deleted"):
+            continue
+        match = SLOT_RE.search(tweet["text"])
+        if match:
+            posted[datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)] += 1
+    expected = set(slots)
+    duplicates = sum(n - 1 for n in posted.values() if n > 1)
+    lost = len(expected - set(posted))
+    extra = len(set(posted) - expected)
+    published = len(expected & set(posted))
+    if extra:
+        print(f"  {extra} posted slot(s) were not in the schedule", flush=True)
+    if not args.keep and duplicates == 0 and lost == 0:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print(f"  work folder kept: {work}", flush=True)
+    print(f"RESULT kills={args.kills} slots={len(slots)} published={published} duplicates={duplicates} lost={lost}")
+    if duplicates or lost or extra:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
