@@ -1,0 +1,112 @@
+"""Engine creation for SQLite (WAL, busy timeout) and PostgreSQL (psycopg 3), and DB error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+
+from bot.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def normalise_url(url: str) -> URL:
+    """Parse `url`; plain postgresql:// / postgres:// URLs use the psycopg 3 driver."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"invalid database URL {url.split('@')[-1]!r}: {exc}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreError(f"unsupported database {safe_url(parsed)}: use sqlite:/// or postgresql://")
+    return parsed
+
+
+def safe_url(url: URL | str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        parsed = url if isinstance(url, URL) else sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return "<invalid database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_path(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def create_engine(url: str, *, create: bool = True) -> Engine:
+    """An Engine for `url`; for SQLite files the parent folder is created when `create`."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_path(parsed)
+        if path is not None:
+            if not path.exists() and not create:
+                raise StoreError(f"database {safe_url(parsed)} does not exist")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder for {safe_url(parsed)}: {exc}") from exc
+        engine = sa.create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        )
+        _install_sqlite_hooks(engine)
+        return engine
+    return sa.create_engine(
+        parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10, "application_name": "socialbot"}
+    )
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We emit BEGIN ourselves (IMMEDIATE: take the write lock up front, so the busy timeout applies).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def describe_db_error(exc: sa.exc.DBAPIError) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    first = text[0] if text else type(orig).__name__
+    lowered = first.lower()
+    if "no such table" in lowered or ("relation" in lowered and "does not exist" in lowered):
+        first += " (the database is not upgraded: run `socialbot db upgrade`)"
+    elif "database is locked" in lowered:
+        first += f" (another process held the lock for more than {SQLITE_BUSY_TIMEOUT_SECONDS}s)"
+    return first
+
+
+@contextmanager
+def guarded(url: URL | str, what: str) -> Iterator[None]:
+    """Map driver errors (unreachable, locked, missing tables) to StoreError at this one boundary."""
+    try:
+        yield
+    except sa.exc.IntegrityError:
+        raise
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"{what} failed on {safe_url(url)}: {describe_db_error(exc)}") from exc

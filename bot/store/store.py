@@ -1,0 +1,693 @@
+"""The Store: every query the bot makes. Hot delivery paths use Core statements, never ORM loading."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.errors import StoreError
+from bot.store import migrate
+from bot.store.engine import create_engine, guarded, normalise_url, safe_url
+from bot.store.records import (
+    AccountState,
+    Claim,
+    ClaimedItem,
+    OutboxItem,
+    Slot,
+    campaign_key,
+    text_hash,
+)
+from bot.store.tables import (
+    OutboxState,
+    SlotState,
+    account_state_t,
+    outbox_t,
+    rate_limit_t,
+    slot_t,
+)
+from bot.store.types import as_utc
+
+logger = logging.getLogger(__name__)
+
+_PG_CLAIM_LOCK = 0x50C1A1B08  # serialises claims across daemons only while per-account limits are on
+_DAY = timedelta(hours=24)
+_LIVE_STATES = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def endpoint_for(kind: str) -> str:
+    """The rate-limit bucket of an outbox kind: posts and replies share X's POST /2/tweets window."""
+    return "dm" if kind == "dm" else "tweets"
+
+
+def _endpoint_expr() -> sa.ColumnElement[str]:
+    return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
+
+
+class Store:
+    """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.engine = engine
+        self.url = safe_url(engine.url)
+        self.clock = clock
+        self.dialect = engine.dialect.name
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True, clock: Callable[[], datetime] = utc_now) -> Store:
+        """Connect (and check the connection); raise StoreError with the password hidden."""
+        engine = create_engine(url, create=create)
+        store = cls(engine, clock=clock)
+        with guarded(engine.url, "connecting"), engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        logger.debug("database %s opened", store.url)
+        return store
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Apply pending Alembic migrations; returns (revision before, revision after)."""
+        with guarded(self.engine.url, "upgrading the database"):
+            return migrate.upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        with guarded(self.engine.url, "reading the schema revision"):
+            return migrate.current_revision(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, what: str) -> Iterator[Connection]:
+        with guarded(self.engine.url, what), self.engine.begin() as conn:
+            yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    # ---------------------------------------------------------------- enqueue
+
+    def enqueue(
+        self,
+        key: str,
+        *,
+        account: str,
+        kind: str,
+        text: str,
+        in_reply_to_id: str | None = None,
+        recipient_id: str | None = None,
+        not_before: datetime | None = None,
+        campaign: str | None = None,
+        slot_at: datetime | None = None,
+    ) -> bool:
+        """Insert an outbox row unless `key` exists; True when inserted."""
+        values = self._outbox_values(
+            key, account, kind, text, in_reply_to_id, recipient_id, not_before, campaign, slot_at
+        )
+        with self._tx("enqueue") as conn:
+            return self._insert_outbox(conn, values)
+
+    def enqueue_many(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Bulk enqueue (dicts with enqueue()'s arguments); returns how many were new."""
+        now = self.clock()
+        inserted = 0
+        with self._tx("enqueue") as conn:
+            for row in rows:
+                args = dict(row)
+                args.setdefault("not_before", now)
+                values = self._outbox_values(
+                    args.pop("key"),
+                    args.pop("account"),
+                    args.pop("kind"),
+                    args.pop("text"),
+                    args.pop("in_reply_to_id", None),
+                    args.pop("recipient_id", None),
+                    args.pop("not_before"),
+                    args.pop("campaign", None),
+                    args.pop("slot_at", None),
+                )
+                inserted += self._insert_outbox(conn, values)
+        return inserted
+
+    def _outbox_values(
+        self,
+        key: str,
+        account: str,
+        kind: str,
+        text: str,
+        in_reply_to_id: str | None,
+        recipient_id: str | None,
+        not_before: datetime | None,
+        campaign: str | None,
+        slot_at: datetime | None,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "key": key,
+            "account": account,
+            "kind": str(kind),
+            "text": text,
+            "text_hash": text_hash(text),
+            "in_reply_to_id": in_reply_to_id,
+            "recipient_id": recipient_id,
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "next_attempt_at": as_utc(not_before) if not_before is not None else now,
+            "outcome_unknown": False,
+            "created_at": now,
+            "campaign": campaign,
+            "slot_at": as_utc(slot_at) if slot_at is not None else None,
+        }
+
+    def _insert_outbox(self, conn: Connection, values: dict[str, Any]) -> bool:
+        stmt = self._insert(outbox_t).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        return conn.execute(stmt).rowcount == 1
+
+    def enqueue_campaign_slot(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        *,
+        account: str,
+        text: str,
+        variant: str | None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """In one transaction: the slot row (queued) and its outbox post. False if the slot exists."""
+        slot_at = as_utc(slot_at)
+        key = campaign_key(campaign, slot_at)
+        outbox_values = self._outbox_values(key, account, "post", text, None, None, not_before, campaign, slot_at)
+        slot_values = {
+            "campaign": campaign,
+            "slot_at": slot_at,
+            "state": SlotState.QUEUED,
+            "outbox_key": key,
+            "text_hash": outbox_values["text_hash"],
+            "variant": variant,
+            "created_at": outbox_values["created_at"],
+        }
+        with self._tx("enqueue_campaign_slot") as conn:
+            if not self._insert_slot(conn, slot_values):
+                return False
+            self._insert_outbox(conn, outbox_values)
+            return True
+
+    def _insert_slot(self, conn: Connection, values: dict[str, Any]) -> bool:
+        stmt = self._insert(slot_t).values(**values).on_conflict_do_nothing(index_elements=["campaign", "slot_at"])
+        return conn.execute(stmt).rowcount == 1
+
+    def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None = None) -> bool:
+        """Record a slot that produced no post (missed / failed / skipped); False if the slot exists."""
+        if state not in SlotState.ALL:
+            raise ValueError(f"unknown slot state {state!r}")
+        values = {
+            "campaign": campaign,
+            "slot_at": as_utc(slot_at),
+            "state": state,
+            "reason": reason,
+            "created_at": self.clock(),
+        }
+        with self._tx("record_slot") as conn:
+            return self._insert_slot(conn, values)
+
+    # ---------------------------------------------------------------- campaign queries
+
+    def last_slot_at(self, campaign: str) -> datetime | None:
+        with self._tx("last_slot_at") as conn:
+            value = conn.execute(sa.select(sa.func.max(slot_t.c.slot_at)).where(slot_t.c.campaign == campaign)).scalar()
+        return _utc_or_none(value)
+
+    def text_used(self, account: str, text_hash_: str) -> bool:
+        """Whether `account` has a live (pending/sending/sent) outbox row with this text hash."""
+        with self._tx("text_used") as conn:
+            row = conn.execute(
+                sa.select(outbox_t.c.id)
+                .where(
+                    outbox_t.c.account == account,
+                    outbox_t.c.text_hash == text_hash_,
+                    outbox_t.c.state.in_(_LIVE_STATES),
+                )
+                .limit(1)
+            ).first()
+        return row is not None
+
+    def slots(self, campaign: str | None = None, since: datetime | None = None) -> list[Slot]:
+        stmt = sa.select(slot_t).order_by(slot_t.c.slot_at, slot_t.c.campaign)
+        if campaign is not None:
+            stmt = stmt.where(slot_t.c.campaign == campaign)
+        if since is not None:
+            stmt = stmt.where(slot_t.c.slot_at >= as_utc(since))
+        with self._tx("slots") as conn:
+            return [Slot.from_row(row) for row in conn.execute(stmt)]
+
+    def slot(self, campaign: str, slot_at: datetime) -> Slot | None:
+        stmt = sa.select(slot_t).where(slot_t.c.campaign == campaign, slot_t.c.slot_at == as_utc(slot_at))
+        with self._tx("slot") as conn:
+            row = conn.execute(stmt).first()
+        return Slot.from_row(row) if row is not None else None
+
+    # ---------------------------------------------------------------- outbox queries
+
+    def outbox_items(self, state: str | None = None, limit: int | None = 100) -> list[OutboxItem]:
+        """Rows newest first (optionally one state)."""
+        stmt = sa.select(outbox_t).order_by(outbox_t.c.id.desc())
+        if state is not None:
+            stmt = stmt.where(outbox_t.c.state == state)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._tx("outbox_items") as conn:
+            return [OutboxItem.from_row(row) for row in conn.execute(stmt)]
+
+    def outbox_item(self, item_id: int | None = None, *, key: str | None = None) -> OutboxItem | None:
+        where = outbox_t.c.key == key if key is not None else outbox_t.c.id == item_id
+        stmt = sa.select(outbox_t).where(where)
+        with self._tx("outbox_item") as conn:
+            row = conn.execute(stmt).first()
+        return OutboxItem.from_row(row) if row is not None else None
+
+    def retry(self, item_id: int) -> bool:
+        """Re-queue a dead (failed) or cancelled row now, attempts reset; its slot goes back to queued."""
+        now = self.clock()
+        with self._tx("retry") as conn:
+            row = conn.execute(
+                sa.update(outbox_t)
+                .where(
+                    outbox_t.c.id == item_id,
+                    outbox_t.c.state.in_((OutboxState.FAILED, OutboxState.CANCELLED)),
+                )
+                .values(
+                    state=OutboxState.PENDING,
+                    attempts=0,
+                    next_attempt_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+                .returning(outbox_t.c.key)
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                sa.update(slot_t).where(slot_t.c.outbox_key == row.key).values(state=SlotState.QUEUED, reason=None)
+            )
+        logger.info("outbox item %s re-queued (key %s)", item_id, row.key)
+        return True
+
+    def cancel(self, item_id: int, reason: str = "cancelled") -> bool:
+        """Cancel a pending row (never one in flight); its slot becomes skipped."""
+        with self._tx("cancel") as conn:
+            row = conn.execute(
+                sa.update(outbox_t)
+                .where(outbox_t.c.id == item_id, outbox_t.c.state == OutboxState.PENDING)
+                .values(state=OutboxState.CANCELLED, last_error=reason)
+                .returning(outbox_t.c.key)
+            ).first()
+            if row is None:
+                return False
+            conn.execute(
+                sa.update(slot_t).where(slot_t.c.outbox_key == row.key).values(state=SlotState.SKIPPED, reason=reason)
+            )
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for humans and the demo's JSON summary."""
+        with self._tx("summary") as conn:
+            by_kind_state = conn.execute(
+                sa.select(outbox_t.c.kind, outbox_t.c.state, sa.func.count()).group_by(
+                    outbox_t.c.kind, outbox_t.c.state
+                )
+            ).all()
+            slots_by_state = dict(
+                conn.execute(sa.select(slot_t.c.state, sa.func.count()).group_by(slot_t.c.state)).all()
+            )
+            slots_failed_unqueued = conn.execute(
+                sa.select(sa.func.count()).where(slot_t.c.state == SlotState.FAILED, slot_t.c.outbox_key.is_(None))
+            ).scalar_one()
+        outbox: dict[str, int] = {state: 0 for state in OutboxState.ALL}
+        posts: dict[str, int] = {state: 0 for state in OutboxState.ALL}
+        for kind, state, count in by_kind_state:
+            outbox[state] = outbox.get(state, 0) + count
+            if kind == "post":
+                posts[state] = posts.get(state, 0) + count
+        return {
+            "posts_published": posts[OutboxState.SENT],
+            # dead post rows + slots that failed before reaching the outbox (render/length errors)
+            "posts_failed": posts[OutboxState.FAILED] + slots_failed_unqueued,
+            "posts_pending": posts[OutboxState.PENDING] + posts[OutboxState.SENDING],
+            "dead": outbox[OutboxState.FAILED],
+            "outbox": outbox,
+            "slots": {state: int(slots_by_state.get(state, 0)) for state in SlotState.ALL},
+        }
+
+    # ---------------------------------------------------------------- accounts and rate limits
+
+    def pause_account(self, account: str, reason: str) -> None:
+        now = self.clock()
+        stmt = self._insert(account_state_t).values(account=account, paused_reason=reason, paused_at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=["account"], set_={"paused_reason": reason, "paused_at": now})
+        with self._tx("pause_account") as conn:
+            conn.execute(stmt)
+
+    def resume_account(self, account: str) -> bool:
+        with self._tx("resume_account") as conn:
+            result = conn.execute(
+                sa.update(account_state_t)
+                .where(account_state_t.c.account == account, account_state_t.c.paused_reason.is_not(None))
+                .values(paused_reason=None, paused_at=None)
+            )
+        return result.rowcount == 1
+
+    def set_platform_user_id(self, account: str, user_id: str) -> None:
+        stmt = self._insert(account_state_t).values(account=account, platform_user_id=user_id)
+        stmt = stmt.on_conflict_do_update(index_elements=["account"], set_={"platform_user_id": user_id})
+        with self._tx("set_platform_user_id") as conn:
+            conn.execute(stmt)
+
+    def account_states(self) -> list[AccountState]:
+        with self._tx("account_states") as conn:
+            rows = conn.execute(sa.select(account_state_t).order_by(account_state_t.c.account)).all()
+        return [AccountState(r.account, r.platform_user_id, r.paused_reason, _utc_or_none(r.paused_at)) for r in rows]
+
+    def paused_reason(self, account: str) -> str | None:
+        with self._tx("paused_reason") as conn:
+            return conn.execute(
+                sa.select(account_state_t.c.paused_reason).where(account_state_t.c.account == account)
+            ).scalar()
+
+    def rate_limited_until(self, account: str, endpoint: str) -> datetime | None:
+        with self._tx("rate_limited_until") as conn:
+            value = conn.execute(
+                sa.select(rate_limit_t.c.reset_at).where(
+                    rate_limit_t.c.account == account, rate_limit_t.c.endpoint == endpoint
+                )
+            ).scalar()
+        return _utc_or_none(value)
+
+    def _block(self, conn: Connection, account: str, endpoint: str, reset_at: datetime) -> None:
+        stmt = self._insert(rate_limit_t).values(account=account, endpoint=endpoint, remaining=0, reset_at=reset_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account", "endpoint"], set_={"remaining": 0, "reset_at": reset_at}
+        )
+        conn.execute(stmt)
+
+    # ---------------------------------------------------------------- delivery (hot path)
+
+    def claim(
+        self,
+        owner: str,
+        *,
+        now: datetime,
+        limit: int,
+        lease_seconds: float,
+        per_account_per_day: int | None = None,
+        min_spacing_seconds: float | None = None,
+    ) -> Claim:
+        """Lease up to `limit` due rows to `owner` (attempts += 1, attempt_started_at = now), in one transaction.
+
+        Due: pending with next_attempt_at <= now, or sending with an expired lease (a crashed attempt, to be
+        reconciled); never for a paused account or an account/endpoint blocked by a rate limit. With
+        per-account post limits, rows over the limit are pushed back to when they may go (Claim.deferred).
+        """
+        o = outbox_t
+        spacing = float(min_spacing_seconds or 0)
+        per_day = int(per_account_per_day or 0)
+        limits_on = per_day > 0 or spacing > 0
+        paused = sa.select(account_state_t.c.account).where(account_state_t.c.paused_reason.is_not(None))
+        blocked = sa.exists().where(
+            rate_limit_t.c.account == o.c.account,
+            rate_limit_t.c.endpoint == _endpoint_expr(),
+            rate_limit_t.c.reset_at > now,
+        )
+        due = sa.or_(
+            sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now),
+            sa.and_(o.c.state == OutboxState.SENDING, o.c.lease_until <= now),
+        )
+        select = (
+            sa.select(o)
+            .where(due, o.c.account.not_in(paused), ~blocked)
+            .order_by(o.c.next_attempt_at, o.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=o)
+        )
+        lease_until = now + timedelta(seconds=lease_seconds)
+        deferred = 0
+        with self._tx("claiming outbox rows") as conn:
+            if limits_on and self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CLAIM_LOCK)))
+            rows = conn.execute(select).all()
+            if not rows:
+                return Claim([])
+            if limits_on and any(r.kind == "post" for r in rows):
+                rows, deferrals = self._apply_post_limits(conn, rows, now, per_day, spacing)
+                for row, until in deferrals:
+                    conn.execute(
+                        sa.update(o)
+                        .where(o.c.id == row.id)
+                        .values(
+                            state=OutboxState.PENDING,
+                            next_attempt_at=until,
+                            lease_owner=None,
+                            lease_until=None,
+                            outcome_unknown=bool(row.outcome_unknown or row.state == OutboxState.SENDING),
+                        )
+                    )
+                deferred = len(deferrals)
+            if rows:
+                conn.execute(
+                    sa.update(o)
+                    .where(o.c.id.in_([r.id for r in rows]))
+                    .values(
+                        state=OutboxState.SENDING,
+                        lease_owner=owner,
+                        lease_until=lease_until,
+                        attempts=o.c.attempts + 1,
+                        attempt_started_at=now,
+                    )
+                )
+        items = [
+            ClaimedItem(
+                replace(
+                    OutboxItem.from_row(r),
+                    state=OutboxState.SENDING,
+                    lease_owner=owner,
+                    lease_until=lease_until,
+                    attempts=r.attempts + 1,
+                    attempt_started_at=now,
+                ),
+                reconcile=bool(r.outcome_unknown or r.state == OutboxState.SENDING),
+            )
+            for r in rows
+        ]
+        return Claim(items, deferred)
+
+    def _apply_post_limits(
+        self, conn: Connection, rows: Sequence[Any], now: datetime, per_day: int, spacing: float
+    ) -> tuple[list[Any], list[tuple[Any, datetime]]]:
+        o = outbox_t
+        keep: list[Any] = []
+        deferrals: list[tuple[Any, datetime]] = []
+        candidate_ids = [r.id for r in rows]
+        by_account: dict[str, list[Any]] = {}
+        for r in rows:
+            if r.kind == "post":
+                by_account.setdefault(r.account, []).append(r)
+            else:
+                keep.append(r)
+        for account, posts in by_account.items():
+            sent = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(o.c.sent_at)).where(
+                    o.c.account == account,
+                    o.c.kind == "post",
+                    o.c.state == OutboxState.SENT,
+                    o.c.sent_at > now - _DAY,
+                )
+            ).one()
+            last_sent = conn.execute(
+                sa.select(sa.func.max(o.c.sent_at)).where(
+                    o.c.account == account, o.c.kind == "post", o.c.state == OutboxState.SENT
+                )
+            ).scalar()
+            in_flight = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(o.c.attempt_started_at)).where(
+                    o.c.account == account,
+                    o.c.kind == "post",
+                    o.c.state == OutboxState.SENDING,
+                    o.c.lease_until > now,
+                    o.c.id.not_in(candidate_ids),
+                )
+            ).one()
+            sent_count, oldest = int(sent[0]), _utc_or_none(sent[1])
+            flight_count, flight_started = int(in_flight[0]), _utc_or_none(in_flight[1])
+            last = max((t for t in (_utc_or_none(last_sent), flight_started) if t is not None), default=None)
+            allowed_at = now
+            quota = len(posts)
+            later = now + timedelta(seconds=spacing) if spacing > 0 else (oldest or now) + _DAY
+            if per_day > 0:
+                quota = per_day - sent_count - flight_count
+                if quota <= 0:
+                    allowed_at = max(allowed_at, (oldest or now) + _DAY)
+            if spacing > 0:
+                quota = min(quota, 1)
+                if last is not None and last + timedelta(seconds=spacing) > now:
+                    allowed_at = max(allowed_at, last + timedelta(seconds=spacing))
+            for index, r in enumerate(posts):
+                if allowed_at > now:
+                    deferrals.append((r, allowed_at))
+                elif index < quota:
+                    keep.append(r)
+                else:
+                    deferrals.append((r, later))
+        keep.sort(key=lambda r: (as_utc(r.next_attempt_at), r.id))
+        return keep, deferrals
+
+    def renew_leases(self, ids: Sequence[int], owner: str, *, now: datetime, lease_seconds: float) -> set[int]:
+        """Extend this owner's leases; returns the ids still held (others were reclaimed by someone)."""
+        if not ids:
+            return set()
+        o = outbox_t
+        with self._tx("renewing leases") as conn:
+            held = conn.execute(
+                sa.update(o)
+                .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .values(lease_until=now + timedelta(seconds=lease_seconds))
+                .returning(o.c.id)
+            ).scalars()
+            return set(held)
+
+    def mark_sent(self, item: OutboxItem, remote_id: str | None, *, now: datetime) -> bool:
+        """The row went out (or was found on the platform): sent, with its remote id; its slot published."""
+        o = outbox_t
+        with self._tx("marking sent") as conn:
+            result = conn.execute(
+                sa.update(o)
+                .where(o.c.id == item.id, o.c.state.in_((OutboxState.SENDING, OutboxState.PENDING)))
+                .values(
+                    state=OutboxState.SENT,
+                    remote_id=remote_id,
+                    sent_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    outcome_unknown=False,
+                    last_error=None,
+                )
+            )
+            if item.campaign is not None:
+                conn.execute(
+                    sa.update(slot_t)
+                    .where(slot_t.c.outbox_key == item.key)
+                    .values(state=SlotState.PUBLISHED, reason=None)
+                )
+        return result.rowcount == 1
+
+    def mark_retry(
+        self,
+        item: OutboxItem,
+        owner: str,
+        *,
+        next_attempt_at: datetime,
+        error: str,
+        outcome_unknown: bool,
+    ) -> bool:
+        """A failed attempt that counts: back to pending at next_attempt_at."""
+        o = outbox_t
+        with self._tx("scheduling a retry") as conn:
+            result = conn.execute(
+                sa.update(o)
+                .where(o.c.id == item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .values(
+                    state=OutboxState.PENDING,
+                    next_attempt_at=next_attempt_at,
+                    last_error=error,
+                    outcome_unknown=outcome_unknown,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+        return result.rowcount == 1
+
+    def mark_dead(self, item: OutboxItem, owner: str, *, reason: str, outcome_unknown: bool = False) -> bool:
+        """Dead letter (state failed) with its reason; its slot failed with the same reason."""
+        o = outbox_t
+        with self._tx("dead-lettering") as conn:
+            result = conn.execute(
+                sa.update(o)
+                .where(o.c.id == item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .values(
+                    state=OutboxState.FAILED,
+                    last_error=reason,
+                    outcome_unknown=outcome_unknown,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+            if result.rowcount == 1 and item.campaign is not None:
+                conn.execute(
+                    sa.update(slot_t)
+                    .where(slot_t.c.outbox_key == item.key)
+                    .values(state=SlotState.FAILED, reason=reason)
+                )
+        return result.rowcount == 1
+
+    def release(
+        self,
+        items: Sequence[ClaimedItem],
+        owner: str,
+        *,
+        next_attempt_at: datetime | None = None,
+        error: str | None = None,
+        block: tuple[str, str, datetime] | None = None,
+    ) -> int:
+        """Give leased rows back without counting the attempt (not sent: stop, pause, rate limit).
+
+        `block` = (account, endpoint, reset_at) also records a rate-limit block, in the same transaction.
+        """
+        o = outbox_t
+        released = 0
+        with self._tx("releasing leases") as conn:
+            for claimed in items:
+                values: dict[str, Any] = {
+                    "state": OutboxState.PENDING,
+                    "attempts": sa.case((o.c.attempts > 0, o.c.attempts - 1), else_=0),
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "outcome_unknown": bool(claimed.reconcile or claimed.item.outcome_unknown),
+                }
+                if next_attempt_at is not None:
+                    values["next_attempt_at"] = next_attempt_at
+                if error is not None:
+                    values["last_error"] = error
+                released += conn.execute(
+                    sa.update(o)
+                    .where(o.c.id == claimed.item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                    .values(**values)
+                ).rowcount
+            if block is not None:
+                self._block(conn, *block)
+        return released
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def open_store(url: str, *, create: bool = True) -> Store:
+    return Store.open(url, create=create)
+
+
+__all__ = ["Store", "StoreError", "endpoint_for", "normalise_url", "open_store", "utc_now"]
