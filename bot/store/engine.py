@@ -109,4 +109,4 @@ def guarded(url: URL | str, what: str) -> Iterator[None]:
     except sa.exc.IntegrityError:
         raise
     except sa.exc.DBAPIError as exc:
-        raise StoreError(f"{what} failed on {safe_url(url)}: {describe_db_error(exc)}") from exc
+        raise StoreError(f"database {safe_url(url)}: {what} failed: {describe_db_error(exc)}") from exc
