@@ -1,12 +1,119 @@
-"""Text rules of the platforms: weighted length, safe truncation. (Owned by the templating helper.)"""
+"""Text rules of the platforms: weighted length, safe truncation, duplicate hashes, handle sanitising."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import re
+import unicodedata
+
 from twitter_text import parse_tweet
+from twitter_text.extract_emojis import extract_emojis_with_indices
+from twitter_text.extract_urls import extract_urls_with_indices
+
+logger = logging.getLogger(__name__)
 
 X_MAX_WEIGHTED_LENGTH = 280
+ELLIPSIS = "…"
+WORD_JOINER = "\u2060"
+
+# code points that always attach to the character before them
+_ZWJ = "\u200d"
+_EXTENDERS = {"\ufe0e", "\ufe0f", "\u20e3", _ZWJ}
+_HANDLE = re.compile(r"(?<![A-Za-z0-9_!#$%&*@＠])([@＠])(?=[A-Za-z0-9_]{1,15}(?![A-Za-z0-9_@＠]))")
 
 
 def weighted_length(text: str) -> int:
     """Length as X counts it (twitter-text v3: URLs 23, CJK and emoji 2, NFC-normalised)."""
     return int(parse_tweet(text).weightedLength)
+
+
+def fits(text: str, limit: int = X_MAX_WEIGHTED_LENGTH) -> bool:
+    """True when the text is non-empty and within `limit` weighted characters."""
+    return bool(text.strip()) and weighted_length(text) <= limit
+
+
+def _extends(char: str) -> bool:
+    return (
+        char in _EXTENDERS
+        or unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or 0x1F3FB <= ord(char) <= 0x1F3FF  # skin tones
+        or 0xE0020 <= ord(char) <= 0xE007F  # tag sequences (flags of regions)
+    )
+
+
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def clusters(text: str) -> list[str]:
+    """Split into units that must never be cut: URLs, emoji sequences, a character with its marks."""
+    protected: dict[int, int] = {}
+    for entity in extract_urls_with_indices(text):
+        start, end = entity["indices"]
+        protected[start] = end
+    for entity in extract_emojis_with_indices(text):
+        start, end = entity["indices"]
+        if not any(s <= start < e for s, e in protected.items()):
+            protected[start] = max(end, protected.get(start, end))
+    units: list[str] = []
+    index = 0
+    while index < len(text):
+        end = protected.get(index, index + 1)
+        # absorb combining marks, variation selectors, ZWJ joins and skin tones
+        while end < len(text) and (_extends(text[end]) or text[end - 1] == _ZWJ):
+            end = protected.get(end, end + 1) if text[end - 1] == _ZWJ else end + 1
+        # a regional-indicator pair is one flag
+        if end == index + 1 and end < len(text) and _regional(text[index]) and _regional(text[end]):
+            end += 1
+        units.append(text[index:end])
+        index = end
+    return units
+
+
+def truncate_weighted(text: str, limit: int = X_MAX_WEIGHTED_LENGTH, ellipsis: str = ELLIPSIS) -> str:
+    """Shorten `text` to at most `limit` weighted characters, ellipsis included.
+
+    Cuts at a word boundary when there is one in the last third of the kept text (CJK text, which has no
+    spaces, is cut between characters); never splits a URL, an emoji sequence or a letter from its marks.
+    """
+    text = unicodedata.normalize("NFC", text)
+    if weighted_length(text) <= limit:
+        return text
+    budget = limit - weighted_length(ellipsis)
+    if budget <= 0:
+        return ""
+    units = clusters(text)
+    kept: list[str] = []
+    for unit in units:
+        if weighted_length("".join(kept) + unit) > budget:
+            break
+        kept.append(unit)
+    # back up to the last whitespace when it is not too far away
+    for back in range(len(kept) - 1, max(0, (len(kept) * 2) // 3) - 1, -1):
+        if kept[back].isspace():
+            if len(kept) < len(units) and not units[len(kept)].isspace():
+                kept = kept[:back]
+            break
+    body = "".join(kept).rstrip()
+    body = re.sub(r"[\s,;:、，；：-]+$", "", body)
+    return body + ellipsis if body else ""
+
+
+def text_hash(text: str) -> str:
+    """sha256 hex of the NFC-normalised text with line endings unified: the 'never twice' key."""
+    normal = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n").strip()
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def sanitize_handles(text: str) -> str:
+    """Neutralise @handles in echoed customer text: '@bob' -> '@\\u2060bob' (looks the same, mentions no one)."""
+    return _HANDLE.sub(lambda m: m.group(1) + WORD_JOINER, text)
+
+
+def normalize_whitespace(text: str) -> str:
+    """Strip each line's trailing spaces, collapse runs of spaces, keep at most one blank line in a row."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.split("\n")]
+    joined = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", joined).strip()

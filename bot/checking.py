@@ -1,0 +1,193 @@
+"""Validate everything the team edits: config.yaml, the files it names, and every template rendered with
+its real data (every variant x every product, at real slot times). Used by `socialbot check` and by the
+daemon's hot reload, so both report the same messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config import (
+    CronSchedule,
+    IntervalSchedule,
+    Settings,
+    TimesSchedule,
+    load_config,
+    localize,
+    missing_credentials,
+)
+from bot.cronspec import next_times
+from bot.errors import ConfigError, Problem, TemplateError
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_SLOTS = 3
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    settings: Settings | None = None
+    rendered: int = 0  # texts rendered and measured
+    campaigns: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def sample_slots(settings: Settings, name: str, now: datetime, count: int = SAMPLE_SLOTS) -> list[datetime]:
+    """A few real slot times of a campaign (aware, campaign timezone), from its window start or now."""
+    campaign = settings.campaigns[name]
+    zone = settings.campaign_timezone(name)
+    start, _ = settings.campaign_window(name)
+    origin = localize(now, zone)
+    _, end = settings.campaign_window(name)
+    if start is not None and (start > origin or (end is not None and end <= origin)):
+        origin = start - timedelta(microseconds=1)
+    schedule = campaign.schedule
+    if isinstance(schedule, TimesSchedule):
+        return [localize(t, zone) for t in schedule.times[:count]]
+    if isinstance(schedule, IntervalSchedule):
+        anchor = localize(schedule.start, zone) if schedule.start else (start or origin)
+        return [anchor + schedule.every * i for i in range(count)]
+    if isinstance(schedule, CronSchedule):
+        naive = next_times(schedule.cron, origin.replace(tzinfo=None), count)
+        return [localize(t, zone) for t in naive] or [origin]
+    return [origin]
+
+
+def check_settings(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None, report: CheckReport | None = None
+) -> list[Problem]:
+    """Render every campaign's template with its data; return the problems (and fill `report`)."""
+    from bot.templating import TemplateRenderer  # jinja2 stays out of CLI start-up
+
+    now = (clock or (lambda: datetime.now(UTC)))()
+    renderer = TemplateRenderer(settings, clock=lambda: now)
+    problems: list[Problem] = []
+    report = report if report is not None else CheckReport()
+    for name, campaign in settings.campaigns.items():
+        key = f"campaigns.{name}.template"
+        template_file = str(Path(settings.templates_dir) / campaign.template)
+        try:
+            count = renderer.variants(campaign.template)
+        except TemplateError as exc:
+            problems.append(Problem(template_file, exc.line, key, exc.message))
+            continue
+        slots = sample_slots(settings, name, now)
+        product_count = max(1, len(campaign.products))
+        texts: set[str] = set()
+        seen_errors: set[tuple[int | None, str]] = set()
+        for variant in range(count):
+            for index in range(product_count):
+                slot = slots[(variant * product_count + index) % len(slots)]
+                try:
+                    rendered = renderer.render_campaign(name, slot_at=slot, sequence=index, variant=variant)
+                except TemplateError as exc:
+                    if (exc.line, exc.message) not in seen_errors:
+                        seen_errors.add((exc.line, exc.message))
+                        problems.append(
+                            Problem(template_file, exc.line, key, f"variant {variant + 1}/{count}: {exc.message}")
+                        )
+                    continue
+                report.rendered += 1
+                texts.add(rendered.text)
+                if not rendered.valid:
+                    product = campaign.products[index].name if campaign.products else None
+                    what = f"variant {variant + 1}/{count}" + (f", product {product!r}" if product else "")
+                    problems.append(
+                        Problem(
+                            template_file,
+                            _variant_line(renderer, campaign.template, variant),
+                            key,
+                            f"{what}, slot {slot:%Y-%m-%d %H:%M %Z}: {rendered.reason}",
+                        )
+                    )
+        schedule = campaign.schedule
+        many_slots = not isinstance(schedule, TimesSchedule) or len(schedule.times) > 1
+        if many_slots and len(texts) == 1:
+            report.warnings.append(
+                Problem(
+                    template_file,
+                    None,
+                    key,
+                    "every slot renders the same text; X refuses exact duplicates "
+                    "(add variants, or use product / slot in the template)",
+                )
+            )
+        _start, end = settings.campaign_window(name)
+        if end is not None and end <= localize(now, end.tzinfo):  # type: ignore[arg-type]
+            report.warnings.append(
+                Problem(str(settings.config_path), None, f"campaigns.{name}.end", "the campaign window has ended")
+            )
+    return problems
+
+
+def _variant_line(renderer: object, template: str, variant: int) -> int | None:
+    from bot.templating import split_variants
+
+    try:
+        source, _ = renderer._source(template)  # type: ignore[attr-defined]
+    except TemplateError:
+        return None
+    return split_variants(source)[variant][0]
+
+
+def run_checks(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_credentials: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> CheckReport:
+    """Everything `socialbot check` reports. Missing credentials are warnings unless required."""
+    report = CheckReport()
+    try:
+        settings = load_config(path, environ=environ, require_credentials=require_credentials)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
+        return report
+    report.settings = settings
+    report.campaigns = len(settings.campaigns)
+    for account, variables in missing_credentials(settings).items():
+        report.warnings.append(
+            Problem(
+                str(settings.config_path),
+                None,
+                f"accounts.{account}",
+                f"no credentials: set {', '.join(variables)} (environment or .env) before `socialbot run`",
+            )
+        )
+    report.problems.extend(check_settings(settings, clock=clock, report=report))
+    return report
+
+
+def check_all(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_credentials: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> list[Problem]:
+    """Every problem with config.yaml and its templates; empty when all is well."""
+    return run_checks(path, environ=environ, require_credentials=require_credentials, clock=clock).problems
+
+
+def load_checked(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_credentials: bool = True,
+    clock: Callable[[], datetime] | None = None,
+) -> Settings:
+    """For the daemon (start and hot reload): Settings when config AND templates are fine, else ConfigError."""
+    report = run_checks(path, environ=environ, require_credentials=require_credentials, clock=clock)
+    if report.problems or report.settings is None:
+        raise ConfigError(report.problems)
+    return report.settings

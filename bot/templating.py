@@ -1,0 +1,302 @@
+"""Jinja2 templates for posts: sandboxed, strict, variant-aware. The only module that imports jinja2.
+
+A template file may hold several *variants*, separated by a line that contains only ``{# variant #}``
+(a Jinja comment, so the file stays a valid template). Each variant is compiled on its own, padded with
+blank lines so error line numbers are the real lines of the file. Templates are always files under
+templates_dir; data (product names, customer text) is only ever passed as values, never as source.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jinja2
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import SandboxedEnvironment
+
+from bot import text as textrules
+from bot.config import Settings, localize
+from bot.errors import TemplateError
+
+logger = logging.getLogger(__name__)
+
+VARIANT_MARKER = re.compile(r"^[ \t]*\{#-?[ \t]*variant\b[^#\n]*-?#\}[ \t]*$", re.MULTILINE)
+_VARIANT_SUFFIX = "#variant="
+UTM_DEFAULTS = {"source": "x", "medium": "social"}
+_PLATFORM_LIMITS = {"x": textrules.X_MAX_WEIGHTED_LENGTH, "sandbox": textrules.X_MAX_WEIGHTED_LENGTH}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One rendered post and its verdict. Over-limit text is reported, never silently truncated."""
+
+    text: str
+    variant: int
+    variants: int
+    length: int
+    limit: int
+    valid: bool
+    reason: str | None = None
+    template: str = ""
+
+
+# ------------------------------------------------------------------------------------------- split
+
+
+def split_variants(source: str) -> list[tuple[int, str]]:
+    """[(first line number, source)] per variant; whitespace-only parts are not variants."""
+    parts: list[tuple[int, str]] = []
+    start_line, position = 1, 0
+    for match in VARIANT_MARKER.finditer(source):
+        parts.append((start_line, source[position : match.start()]))
+        position = match.end() + 1  # skip the marker's newline
+        start_line = source.count("\n", 0, position) + 1
+    parts.append((start_line, source[position:]))
+    return [(line, body) for line, body in parts if body.strip()] or [(1, source)]
+
+
+class _VariantLoader(FileSystemLoader):
+    """Loads 'name' as the whole file and 'name#variant=N' as variant N padded to its real lines."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        name, _, index = template.partition(_VARIANT_SUFFIX)
+        source, filename, uptodate = super().get_source(environment, name)
+        if not index:
+            return source, filename, uptodate
+        variants = split_variants(source)
+        number = int(index)
+        if not 0 <= number < len(variants):
+            raise jinja2.TemplateNotFound(template, f"{name} has {len(variants)} variants")
+        first_line, body = variants[number]
+        return "\n" * (first_line - 1) + body, filename, uptodate
+
+
+# ----------------------------------------------------------------------------------------- filters
+
+
+def hashtag(word: Any) -> str:
+    """'Double 11' -> '#Double11', 'new arrivals' -> '#NewArrivals', '双十一 好价' -> '#双十一好价'."""
+    text = unicodedata.normalize("NFC", str(word)).strip().lstrip("#＃")
+    words = [w for w in re.split(r"[^\w]+", text) if w]
+    if len(words) > 1:
+        words = [w[:1].upper() + w[1:] if w[:1].isascii() else w for w in words]
+    tag = "".join(words)
+    return "#" + tag if tag else ""
+
+
+def hashtags(words: Sequence[Any] | str) -> str:
+    if isinstance(words, str):
+        words = [words]
+    seen: list[str] = []
+    for word in words:
+        tag = hashtag(word)
+        if tag and tag.lower() not in (s.lower() for s in seen):
+            seen.append(tag)
+    return " ".join(seen)
+
+
+def add_utm(url: str, params: Mapping[str, Any]) -> str:
+    """Add utm_* parameters to `url`, keeping its query and any utm_* value it already has."""
+    parts = urlsplit(str(url))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {key for key, _ in query}
+    for key, value in params.items():
+        if value is None or value == "":
+            continue
+        full = key if key.startswith("utm_") else f"utm_{key}"
+        if full not in present:
+            query.append((full, str(value)))
+            present.add(full)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+@pass_context
+def _utm_filter(context: Context, url: str, **overrides: Any) -> str:
+    params = dict(context.get("utm") or {})
+    for key, value in overrides.items():
+        params[key.removeprefix("utm_")] = value
+    return add_utm(url, params)
+
+
+def format_price(value: Any, currency: str = "$", decimals: int = 2) -> str:
+    if value is None or isinstance(value, jinja2.Undefined):
+        raise ValueError("price filter got no value (the product has no price)")
+    amount = float(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{currency}{abs(amount):,.{int(decimals)}f}"
+
+
+@pass_context
+def _price_filter(context: Context, value: Any, currency: str | None = None, decimals: int = 2) -> str:
+    return format_price(value, currency if currency is not None else context.get("currency", "$"), decimals)
+
+
+@pass_context
+def _pick_filter(context: Context, items: Sequence[Any]) -> Any:
+    """items[sequence % len(items)]: rotate openers, emojis, calls to action with the slot sequence."""
+    if not items:
+        raise ValueError("pick got an empty list")
+    return items[int(context.get("sequence", 0)) % len(items)]
+
+
+def _truncate_filter(value: Any, limit: int = textrules.X_MAX_WEIGHTED_LENGTH, ellipsis: str = "…") -> str:
+    return textrules.truncate_weighted(str(value), int(limit), ellipsis)
+
+
+def measure(text: str, platform: str = "x") -> tuple[int, int, bool, str | None]:
+    """(length, limit, valid, reason) by the platform's rules."""
+    limit = _PLATFORM_LIMITS.get(platform, textrules.X_MAX_WEIGHTED_LENGTH)
+    if not text.strip():
+        return 0, limit, False, "text is empty"
+    length = textrules.weighted_length(text)
+    if length > limit:
+        return length, limit, False, f"text is {length} weighted characters, limit {limit}"
+    return length, limit, True, None
+
+
+def build_environment(templates_dir: Path) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=_VariantLoader(str(templates_dir), encoding="utf-8"),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=True,
+    )
+    env.filters.update(
+        utm=_utm_filter,
+        price=_price_filter,
+        hashtag=hashtag,
+        hashtags=hashtags,
+        truncate_weighted=_truncate_filter,
+        pick=_pick_filter,
+    )
+    return env
+
+
+# ---------------------------------------------------------------------------------------- renderer
+
+
+def _error_line(tb: TracebackType | None, filename: str | None) -> int | None:
+    line = None
+    while tb is not None:
+        if filename and tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+class TemplateRenderer:
+    """Renders campaign templates from Settings. Build a new one when Settings change."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.templates_dir = Path(settings.templates_dir)
+        self.env = build_environment(self.templates_dir)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # -- generic API ------------------------------------------------------------------------------
+
+    def _source(self, template: str) -> tuple[str, str | None]:
+        try:
+            source, filename, _ = self.env.loader.get_source(self.env, template)  # type: ignore[union-attr]
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(template, f"template not found in {self.templates_dir}") from exc
+        return source, filename
+
+    def variants(self, template: str) -> int:
+        """How many variants the template file holds (at least 1)."""
+        source, _ = self._source(template)
+        return len(split_variants(source))
+
+    def render_variant(self, template: str, variant: int, context: Mapping[str, Any]) -> str:
+        """Render one variant to normalised text; raise TemplateError(template, message, line)."""
+        _, filename = self._source(template)
+        try:
+            compiled = self.env.get_template(f"{template}{_VARIANT_SUFFIX}{variant}")
+            raw = compiled.render(dict(context))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(template, f"syntax error: {exc.message}", exc.lineno) from exc
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(template, f"template not found: {exc.message or exc.name}") from exc
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(
+                template, f"undefined: {exc.message}", _error_line(exc.__traceback__, filename)
+            ) from exc
+        except jinja2.exceptions.SecurityError as exc:
+            raise TemplateError(
+                template, f"not allowed in templates: {exc}", _error_line(exc.__traceback__, filename)
+            ) from exc
+        except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
+            raise TemplateError(
+                template, f"{type(exc).__name__}: {exc}", _error_line(exc.__traceback__, filename)
+            ) from exc
+        return textrules.normalize_whitespace(raw)
+
+    def render(self, template: str, context: Mapping[str, Any]) -> list[str]:
+        """Every variant of `template` rendered with `context` (e.g. reply templates)."""
+        return [self.render_variant(template, i, context) for i in range(self.variants(template))]
+
+    # -- campaigns ----------------------------------------------------------------------------------
+
+    def campaign_context(self, campaign_name: str, *, slot_at: datetime, sequence: int) -> dict[str, Any]:
+        settings = self.settings
+        try:
+            campaign = settings.campaigns[campaign_name]
+        except KeyError as exc:
+            raise TemplateError(campaign_name, f"no campaign named {campaign_name!r}") from exc
+        zone = settings.campaign_timezone(campaign_name)
+        account = settings.accounts.get(campaign.account)
+        products = [p.model_dump() for p in campaign.products]
+        utm = {**UTM_DEFAULTS, "campaign": campaign_name, **campaign.utm}
+        campaign_data = campaign.model_dump(mode="json", exclude={"products", "products_csv"})
+        campaign_data["name"] = campaign_name
+        context: dict[str, Any] = dict(campaign.extra)
+        context.update(
+            campaign=campaign_data,
+            account={
+                "name": campaign.account,
+                "handle": account.handle if account else "",
+                "platform": account.platform if account else "",
+            },
+            products=products,
+            product=products[sequence % len(products)] if products else None,
+            slot=localize(slot_at, zone),
+            sequence=sequence,
+            utm=utm,
+            hashtags=list(campaign.hashtags),
+            extra=dict(campaign.extra),
+            currency=settings.campaign_currency(campaign_name),
+            now=localize(self._clock(), zone),
+        )
+        return context
+
+    def render_campaign(
+        self, campaign_name: str, *, slot_at: datetime, sequence: int, variant: int | None = None
+    ) -> Rendered:
+        """Render the campaign's post for one slot. variant defaults to sequence % variants."""
+        campaign = self.settings.campaigns.get(campaign_name)
+        if campaign is None:
+            raise TemplateError(campaign_name, f"no campaign named {campaign_name!r}")
+        count = self.variants(campaign.template)
+        chosen = sequence % count if variant is None else variant
+        if not 0 <= chosen < count:
+            raise TemplateError(campaign.template, f"variant {chosen} does not exist (the file has {count})")
+        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence)
+        text = self.render_variant(campaign.template, chosen, context)
+        account = self.settings.accounts.get(campaign.account)
+        length, limit, valid, reason = measure(text, account.platform if account else "x")
+        return Rendered(text, chosen, count, length, limit, valid, reason, campaign.template)
