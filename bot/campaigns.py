@@ -1,0 +1,280 @@
+"""Promotions -> outbox: one campaign slot becomes (at most) one outbox row keyed campaign+slot time.
+
+The database decides what happened to a slot (queued / failed / missed / skipped); APScheduler only
+says "this slot is due". Firing the same slot twice (restart, second daemon, catch-up racing the job)
+is harmless because the store's slot and outbox keys are unique.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from bot.clock import Clock, ensure_utc
+from bot.errors import TemplateError
+from bot.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
+from bot.text import text_hash
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.templating import Rendered
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOOKBACK = timedelta(days=7)
+
+QUEUED = "queued"
+FAILED = "failed"
+MISSED = "missed"
+SKIPPED = "skipped"
+
+
+class SlotStore(Protocol):
+    """The part of bot.store.Store this service uses."""
+
+    def enqueue_campaign_slot(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        *,
+        account: str,
+        text: str,
+        variant: str | None,
+        not_before: datetime | None = None,
+    ) -> bool: ...
+
+    def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None) -> bool: ...
+
+    def last_slot_at(self, campaign: str) -> datetime | None: ...
+
+    def text_used(self, account: str, text_hash: str) -> bool: ...
+
+
+class CampaignRenderer(Protocol):
+    def variants(self, template: str) -> int: ...
+
+    def render_campaign(
+        self, campaign_name: str, *, slot_at: datetime, sequence: int, variant: int | None = None
+    ) -> Rendered: ...
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """What `fire` did with one slot. `state` is a slot state, or "disabled"/"outside"/"duplicate"."""
+
+    campaign: str
+    slot_at: datetime
+    state: str
+    reason: str | None = None
+    variant: int | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class CatchUpReport:
+    queued: int = 0
+    missed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    already: int = 0
+
+
+def campaign_spec(settings: Settings, name: str) -> SlotSpec:
+    """The schedule, timezone and window of one campaign, as the scheduler computes them."""
+    campaign = settings.campaigns[name]
+    start, end = settings.campaign_window(name)
+    tz = settings.campaign_timezone(name)
+    return SlotSpec(campaign.schedule, tz, Window.of(start, end, tz))
+
+
+class _CampaignJob:
+    """The scheduler's job body for one campaign: fire the slot, never let an error kill the daemon."""
+
+    def __init__(self, service: CampaignService, name: str) -> None:
+        self.service = service
+        self.name = name
+
+    def __call__(self, slot_at: datetime) -> None:
+        try:
+            self.service.fire(self.name, slot_at)
+        except Exception:
+            logger.exception("campaign %s: slot %s could not be processed", self.name, slot_at.isoformat())
+
+
+class CampaignService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SlotStore,
+        renderer: CampaignRenderer,
+        clock: Clock,
+        *,
+        on_enqueue: Callable[[], object] | None = None,
+        lookback: timedelta = DEFAULT_LOOKBACK,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.renderer = renderer
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.lookback = lookback
+        self._caught_up_at: datetime | None = None
+
+    # ---- schedule ---------------------------------------------------------------------------------
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.settings.delivery.grace_minutes)
+
+    def spec(self, name: str) -> SlotSpec:
+        return campaign_spec(self.settings, name)
+
+    def jobs(self) -> list[Job]:
+        """One scheduler job per enabled campaign, id "campaign:<name>", starting where catch_up stopped."""
+        return [
+            Job(
+                job_id=f"campaign:{name}",
+                func=_CampaignJob(self, name),
+                spec=self.spec(name),
+                name=f"campaign {name}",
+                start_at=self._caught_up_at,
+            )
+            for name in self.settings.enabled_campaigns()
+        ]
+
+    # ---- one slot ---------------------------------------------------------------------------------
+
+    def fire(self, campaign_name: str, slot_at: datetime, *, now: datetime | None = None) -> FireResult:
+        """Turn one due slot into an outbox row, or record why not (failed / missed / skipped)."""
+        slot = ensure_utc(slot_at).replace(microsecond=0)
+        campaign = self.settings.campaigns.get(campaign_name)
+        if campaign is None or not campaign.enabled:
+            logger.info("campaign %s: slot %s ignored (campaign disabled or removed)", campaign_name, _iso(slot))
+            return FireResult(campaign_name, slot, "disabled")
+        spec = self.spec(campaign_name)
+        if not spec.window.contains(slot):
+            logger.info("campaign %s: slot %s is outside the campaign window", campaign_name, _iso(slot))
+            return FireResult(campaign_name, slot, "outside")
+        current = ensure_utc(now) if now is not None else self.clock.now()
+        late = current - slot
+        if late > self.grace:
+            reason = f"daemon was down at {_iso(slot)}; grace {_minutes(self.grace)} min"
+            self._record(campaign_name, slot, MISSED, reason, logging.WARNING)
+            return FireResult(campaign_name, slot, MISSED, reason)
+
+        sequence = slot_sequence(spec, slot)
+        try:
+            count = self.renderer.variants(campaign.template)
+            for offset in range(count):
+                variant = (sequence + offset) % count
+                rendered = self.renderer.render_campaign(
+                    campaign_name, slot_at=slot, sequence=sequence, variant=variant
+                )
+                if not rendered.valid:
+                    reason = (
+                        f"variant {variant}: {rendered.reason or 'invalid text'} ({rendered.length}/{rendered.limit})"
+                    )
+                    self._record(campaign_name, slot, FAILED, reason, logging.ERROR)
+                    return FireResult(campaign_name, slot, FAILED, reason, variant, rendered.text)
+                if self.store.text_used(campaign.account, text_hash(rendered.text)):
+                    logger.debug(
+                        "campaign %s: variant %d already posted by %s", campaign_name, variant, campaign.account
+                    )
+                    continue
+                return self._enqueue(campaign_name, campaign.account, slot, rendered, late)
+        except TemplateError as exc:
+            reason = f"template error: {exc}"
+            self._record(campaign_name, slot, FAILED, reason, logging.ERROR)
+            return FireResult(campaign_name, slot, FAILED, reason)
+
+        reason = (
+            f"every variant already posted by {campaign.account} ({count} in {campaign.template}); "
+            "add a variant or vary the text"
+        )
+        self._record(campaign_name, slot, SKIPPED, reason, logging.WARNING)
+        return FireResult(campaign_name, slot, SKIPPED, reason)
+
+    def _enqueue(self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta) -> FireResult:
+        created = self.store.enqueue_campaign_slot(
+            name, slot, account=account, text=rendered.text, variant=str(rendered.variant)
+        )
+        if not created:
+            logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
+            return FireResult(name, slot, "duplicate", None, rendered.variant, rendered.text)
+        logger.info(
+            "campaign %s: slot %s queued for %s (variant %d/%d, %d/%d chars%s)",
+            name,
+            _iso(slot),
+            account,
+            rendered.variant + 1,
+            rendered.variants,
+            rendered.length,
+            rendered.limit,
+            f", {int(late.total_seconds())}s late" if late > timedelta(seconds=60) else "",
+        )
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return FireResult(name, slot, QUEUED, None, rendered.variant, rendered.text)
+
+    def _record(self, name: str, slot: datetime, state: str, reason: str, level: int) -> None:
+        created = self.store.record_slot(name, slot, state, reason)
+        if created:
+            logger.log(level, "campaign %s: slot %s %s: %s", name, _iso(slot), state, reason)
+        else:
+            logger.debug("campaign %s: slot %s already recorded; not marking %s", name, _iso(slot), state)
+
+    # ---- after a start or a reload ----------------------------------------------------------------
+
+    def catch_up(self, now: datetime | None = None) -> CatchUpReport:
+        """Handle slots that fell due while the daemon was not running: late within grace, else missed."""
+        current = ensure_utc(now) if now is not None else self.clock.now()
+        totals = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
+        for name in self.settings.enabled_campaigns():
+            spec = self.spec(name)
+            last = self.store.last_slot_at(name)
+            lower = current - self.lookback
+            if last is None:
+                lower = max(lower, current - self.grace)
+            else:
+                lower = max(lower, ensure_utc(last) + timedelta(seconds=1))
+            if spec.window.start is not None:
+                lower = max(lower, spec.window.start)
+            counts = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
+            for slot in slots_between(spec.trigger(), None, spec.window, lower, current):
+                result = self.fire(name, slot, now=current)
+                key = result.state if result.state in counts else "already"
+                counts[key] += 1
+            if any(counts.values()):
+                logger.info(
+                    "campaign %s catch-up: %d sent late, %d missed, %d skipped, %d failed, %d already handled",
+                    name,
+                    counts[QUEUED],
+                    counts[MISSED],
+                    counts[SKIPPED],
+                    counts[FAILED],
+                    counts["already"],
+                )
+            for key, value in counts.items():
+                totals[key] += value
+        self._caught_up_at = current
+        report = CatchUpReport(totals[QUEUED], totals[MISSED], totals[SKIPPED], totals[FAILED], totals["already"])
+        logger.info(
+            "catch-up at %s: %d slot(s) sent late, %d missed (grace %s min)",
+            _iso(current),
+            report.queued,
+            report.missed,
+            _minutes(self.grace),
+        )
+        return report
+
+
+def _iso(moment: datetime) -> str:
+    return ensure_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g}"
