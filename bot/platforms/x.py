@@ -1,0 +1,457 @@
+"""X (Twitter) over tweepy. The only module that imports tweepy; vendor errors are mapped here, once."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from bot.config import XCredentials
+from bot.errors import (
+    AuthError,
+    DuplicateContent,
+    NotAllowed,
+    PlatformError,
+    RateLimited,
+    Rejected,
+    TransientError,
+)
+from bot.models import DirectMessage, MessageKind, OutgoingMessage, Page, Post, RateLimitStatus, User
+from bot.text import weighted_length
+
+logger = logging.getLogger(__name__)
+
+for _name in ("tweepy", "requests_oauthlib", "oauthlib", "urllib3"):
+    # tweepy logs request headers (tokens) at DEBUG.
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+X_HOST = "https://api.twitter.com"
+PLATFORM = "x"
+TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "entities"]
+USER_FIELDS = ["username", "name"]
+FIND_SENT_MARGIN = timedelta(minutes=5)
+FIND_SENT_MAX_PAGES = 10
+DM_MAX_PAGES = 10
+_NUMERIC_SEGMENT = re.compile(r"/\d+(?:-\d+)?(?=/|$)")
+_URL_RE = re.compile(r"https?://\S+")
+_NOT_ALLOWED_HINTS = (
+    "not been mentioned",
+    "otherwise engaged",
+    "messaged you first",
+    "not allowed to reply",
+    "cannot send",
+    "not-authorized",
+)
+
+T = TypeVar("T")
+
+
+class _RoutingAdapter(HTTPAdapter):
+    """Rewrites https://api.twitter.com to `base_url` (sandbox) and applies a default timeout."""
+
+    def __init__(self, base_url: str | None, timeout: float) -> None:
+        super().__init__()
+        self._base = base_url.rstrip("/") if base_url else None
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        if self._base is not None and request.url and request.url.startswith(X_HOST):
+            request.url = self._base + request.url[len(X_HOST) :]
+            proxies = {}
+        return super().send(
+            request, stream=stream, timeout=timeout or self._timeout, verify=verify, cert=cert, proxies=proxies
+        )
+
+
+def endpoint_of(method: str, url: str) -> str:
+    """'POST https://api.twitter.com/2/users/123/tweets?x=1' -> 'POST /2/users/:id/tweets'."""
+    path = url.split("://", 1)[-1]
+    path = path[path.find("/") :] if "/" in path else "/"
+    path = path.split("?", 1)[0]
+    version, _, rest = path.lstrip("/").partition("/")
+    return f"{method} /{version}{_NUMERIC_SEGMENT.sub('/:id', '/' + rest) if rest else ''}"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _normalise(text: str) -> str:
+    """X rewrites URLs to t.co and HTML-escapes &<>; compare texts modulo both."""
+    return _URL_RE.sub("<url>", html.unescape(text)).strip()
+
+
+def _api_message(exc: tweepy.HTTPException) -> str:
+    messages = list(exc.api_messages)
+    if not messages:
+        try:
+            body = exc.response.json()
+            messages = [str(body.get("detail") or body.get("title") or "")]
+        except ValueError:
+            messages = []
+    return "; ".join(m for m in messages if m) or f"HTTP {exc.response.status_code}"
+
+
+class XPlatform:
+    """bot.platforms.base.Platform for X API v2 (or the sandbox, with base_url)."""
+
+    name = PLATFORM
+    max_length = 280
+
+    def __init__(
+        self, credentials: XCredentials, *, base_url: str | None = None, timeout: float = 10.0, account: str = ""
+    ) -> None:
+        self.account = account
+        self.base_url = base_url
+        self._client = tweepy.Client(
+            consumer_key=credentials.consumer_key,
+            consumer_secret=credentials.consumer_secret,
+            access_token=credentials.access_token,
+            access_token_secret=credentials.access_token_secret,
+            return_type=dict,
+            wait_on_rate_limit=False,
+        )
+        session = self._client.session
+        session.trust_env = False
+        session.mount(X_HOST, _RoutingAdapter(base_url, timeout))
+        session.hooks["response"].append(self._record_limits)
+        self._limits: dict[str, RateLimitStatus] = {}
+        self._me: User | None = None
+
+    @classmethod
+    def for_sandbox(cls, base_url: str, handle: str, *, timeout: float = 10.0) -> XPlatform:
+        """An adapter for sandbox account `handle` (created if missing), with dummy OAuth1 credentials."""
+        import httpx
+
+        with httpx.Client(base_url=base_url, trust_env=False, timeout=timeout) as http:
+            resp = http.post("/_sandbox/users", json={"username": handle, "name": handle})
+            resp.raise_for_status()
+            uid = str(resp.json()["id"])
+        creds = XCredentials(
+            consumer_key="sandbox-key",
+            consumer_secret="sandbox-secret",
+            access_token=f"{uid}-sandbox",
+            access_token_secret="sandbox-token-secret",
+        )
+        return cls(creds, base_url=base_url, timeout=timeout, account=handle)
+
+    # ---- the one error boundary ----------------------------------------------------------------------
+    def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except tweepy.TooManyRequests as exc:
+            reset = exc.reset_time
+            if reset is None:
+                reset = int(exc.response.headers.get("x-rate-limit-reset", "0") or 0)
+            retry_at = datetime.fromtimestamp(reset, UTC)
+            raise RateLimited(PLATFORM, f"{endpoint} rate limited", retry_at, endpoint) from exc
+        except tweepy.Unauthorized as exc:
+            raise AuthError(PLATFORM, f"{endpoint}: {_api_message(exc)}") from exc
+        except tweepy.Forbidden as exc:
+            message = _api_message(exc)
+            lowered = message.lower()
+            if "duplicate content" in lowered:
+                raise DuplicateContent(PLATFORM, message) from exc
+            if any(hint in lowered for hint in _NOT_ALLOWED_HINTS):
+                raise NotAllowed(PLATFORM, message) from exc
+            raise Rejected(PLATFORM, message) from exc
+        except (tweepy.BadRequest, tweepy.NotFound) as exc:
+            raise Rejected(PLATFORM, _api_message(exc)) from exc
+        except tweepy.TwitterServerError as exc:
+            status = exc.response.status_code
+            maybe = write and status not in (502, 503, 504)
+            raise TransientError(PLATFORM, f"{endpoint}: HTTP {status}", maybe_sent=maybe) from exc
+        except tweepy.HTTPException as exc:
+            raise PlatformError(PLATFORM, f"{endpoint}: {_api_message(exc)}") from exc
+        except tweepy.TweepyException as exc:
+            raise PlatformError(PLATFORM, f"{endpoint}: {exc}") from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransientError(PLATFORM, f"{endpoint}: connect timeout", maybe_sent=False) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            raise TransientError(PLATFORM, f"{endpoint}: read timeout", maybe_sent=write) from exc
+        except requests.exceptions.ConnectionError as exc:
+            sent = not _never_connected(exc)
+            raise TransientError(PLATFORM, f"{endpoint}: connection error: {exc}", maybe_sent=write and sent) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(PLATFORM, f"{endpoint}: {exc}", maybe_sent=write) from exc
+
+    def _record_limits(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        headers = response.headers
+        reset = headers.get("x-rate-limit-reset")
+        if reset is None:
+            return
+        try:
+            status = RateLimitStatus(
+                endpoint=endpoint_of(response.request.method or "GET", response.request.url or ""),
+                limit=int(headers.get("x-rate-limit-limit", "0")),
+                remaining=int(headers.get("x-rate-limit-remaining", "0")),
+                reset_at=datetime.fromtimestamp(int(reset), UTC),
+            )
+        except ValueError:
+            return
+        self._limits[status.endpoint] = status
+
+    # ---- Platform ------------------------------------------------------------------------------------
+    def me(self) -> User:
+        if self._me is None:
+            body = self._call("GET /2/users/me", False, lambda: self._client.get_me(user_auth=True))
+            data = body["data"]
+            self._me = User(id=str(data["id"]), username=data["username"], name=data.get("name", ""))
+        return self._me
+
+    def length(self, text: str) -> int:
+        return weighted_length(text)
+
+    def send(self, message: OutgoingMessage) -> str:
+        if message.kind is MessageKind.DM:
+            if not message.recipient_id:
+                raise Rejected(PLATFORM, "a DM needs recipient_id")
+            recipient = message.recipient_id
+            endpoint = "POST /2/dm_conversations/with/:id/messages"
+            body = self._call(
+                endpoint,
+                True,
+                lambda: self._client.create_direct_message(participant_id=recipient, text=message.text, user_auth=True),
+            )
+            remote_id = str(body["data"]["dm_event_id"])
+        else:
+            reply_to = message.in_reply_to_id if message.kind is MessageKind.REPLY else None
+            if message.kind is MessageKind.REPLY and not reply_to:
+                raise Rejected(PLATFORM, "a reply needs in_reply_to_id")
+            endpoint = "POST /2/tweets"
+            body = self._call(
+                endpoint,
+                True,
+                lambda: self._client.create_tweet(text=message.text, in_reply_to_tweet_id=reply_to, user_auth=True),
+            )
+            remote_id = str(body["data"]["id"])
+        logger.info(
+            "x sent %s key=%s remote_id=%s account=%s reply_to=%s recipient=%s",
+            message.kind.value,
+            message.key,
+            remote_id,
+            self.account,
+            message.in_reply_to_id,
+            message.recipient_id,
+        )
+        return remote_id
+
+    def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
+        since = since or message.created_at
+        wanted = _normalise(message.text)
+        if message.kind is MessageKind.DM:
+            found = self._find_sent_dm(message, wanted)
+        else:
+            found = self._find_sent_post(message, wanted, since)
+        logger.info("x find_sent %s key=%s account=%s found=%s", message.kind.value, message.key, self.account, found)
+        return found
+
+    def _find_sent_post(self, message: OutgoingMessage, wanted: str, since: datetime | None) -> str | None:
+        me = self.me()
+        params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"]}
+        if since is not None:
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            params["start_time"] = since - FIND_SENT_MARGIN
+        token: str | None = None
+        for _ in range(FIND_SENT_MAX_PAGES):
+            page_params = dict(params, pagination_token=token) if token else params
+            body = self._call(
+                "GET /2/users/:id/tweets",
+                False,
+                lambda p=page_params: self._client.get_users_tweets(me.id, user_auth=True, **p),
+            )
+            for item in body.get("data") or []:
+                if _normalise(item.get("text", "")) != wanted:
+                    continue
+                if message.kind is MessageKind.REPLY:
+                    refs = {(r["type"], str(r["id"])) for r in item.get("referenced_tweets") or []}
+                    if ("replied_to", str(message.in_reply_to_id)) not in refs:
+                        continue
+                return str(item["id"])
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return None
+        return None
+
+    def _find_sent_dm(self, message: OutgoingMessage, wanted: str) -> str | None:
+        me = self.me()
+        token: str | None = None
+        for _ in range(DM_MAX_PAGES):
+            params: dict[str, Any] = {"dm_event_fields": ["sender_id", "created_at"], "max_results": 100}
+            if token:
+                params["pagination_token"] = token
+            body = self._call(
+                "GET /2/dm_conversations/with/:id/dm_events",
+                False,
+                lambda p=params: self._client.get_direct_message_events(
+                    participant_id=message.recipient_id, user_auth=True, **p
+                ),
+            )
+            for event in body.get("data") or []:
+                if (
+                    event.get("event_type") == "MessageCreate"
+                    and str(event.get("sender_id")) == me.id
+                    and _normalise(event.get("text", "")) == wanted
+                ):
+                    return str(event["id"])
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return None
+        return None
+
+    def delete(self, post_id: str) -> None:
+        self._call("DELETE /2/tweets/:id", True, lambda: self._client.delete_tweet(post_id, user_auth=True))
+        logger.info("x deleted post %s account=%s", post_id, self.account)
+
+    def recent_posts(self, *, limit: int = 100, since: datetime | None = None) -> list[Post]:
+        me = self.me()
+        out: list[Post] = []
+        token: str | None = None
+        while len(out) < limit:
+            params: dict[str, Any] = {"max_results": max(5, min(100, limit - len(out))), "tweet_fields": TWEET_FIELDS}
+            if since is not None:
+                params["start_time"] = since if since.tzinfo else since.replace(tzinfo=UTC)
+            if token:
+                params["pagination_token"] = token
+            body = self._call(
+                "GET /2/users/:id/tweets",
+                False,
+                lambda p=params: self._client.get_users_tweets(me.id, user_auth=True, **p),
+            )
+            out.extend(_post(item) for item in body.get("data") or [])
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return out[:limit]
+
+    def mentions(self, since_id: str | None = None, *, page_size: int = 100) -> Iterator[Page]:
+        me = self.me()
+        size = max(5, min(100, page_size))
+        token: str | None = None
+        newest: str | None = None
+        first = True
+        while True:
+            params: dict[str, Any] = {
+                "max_results": size,
+                "tweet_fields": TWEET_FIELDS,
+                "expansions": ["author_id"],
+                "user_fields": USER_FIELDS,
+            }
+            if since_id:
+                params["since_id"] = since_id
+            if token:
+                params["pagination_token"] = token
+            body = self._call(
+                "GET /2/users/:id/mentions",
+                False,
+                lambda p=params: self._client.get_users_mentions(me.id, user_auth=True, **p),
+            )
+            meta = body.get("meta") or {}
+            if first:
+                newest = meta.get("newest_id") or since_id
+                first = False
+            token = meta.get("next_token")
+            users = {
+                str(u["id"]): User(id=str(u["id"]), username=u.get("username", ""), name=u.get("name", ""))
+                for u in (body.get("includes") or {}).get("users") or []
+            }
+            items = [_post(item) for item in body.get("data") or []]
+            logger.info(
+                "x mentions page account=%s since_id=%s items=%d next=%s",
+                self.account,
+                since_id,
+                len(items),
+                bool(token),
+            )
+            yield Page(items=items, users=users, newest_id=newest, next_token=token)
+            if not token:
+                return
+
+    def direct_messages(self) -> list[DirectMessage]:
+        out: list[DirectMessage] = []
+        token: str | None = None
+        for _ in range(DM_MAX_PAGES):
+            params: dict[str, Any] = {
+                "dm_event_fields": ["sender_id", "created_at", "dm_conversation_id"],
+                "event_types": "MessageCreate",
+                "max_results": 100,
+            }
+            if token:
+                params["pagination_token"] = token
+            body = self._call(
+                "GET /2/dm_events", False, lambda p=params: self._client.get_direct_message_events(user_auth=True, **p)
+            )
+            for event in body.get("data") or []:
+                out.append(
+                    DirectMessage(
+                        id=str(event["id"]),
+                        text=event.get("text", ""),
+                        sender_id=str(event["sender_id"]) if event.get("sender_id") else None,
+                        conversation_id=event.get("dm_conversation_id"),
+                        created_at=_parse_time(event.get("created_at")),
+                    )
+                )
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return out
+
+    def rate_limits(self) -> list[RateLimitStatus]:
+        return sorted(self._limits.values(), key=lambda s: s.endpoint)
+
+    def close(self) -> None:
+        self._client.session.close()
+
+
+def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established (refused, DNS, connect timeout): nothing was sent."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError, NameResolutionError, ConnectionRefusedError)):
+            return True
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+    return False
+
+
+def _post(item: dict[str, Any]) -> Post:
+    refs = item.get("referenced_tweets") or []
+    entities = item.get("entities") or {}
+    return Post(
+        id=str(item["id"]),
+        text=item.get("text", ""),
+        author_id=str(item["author_id"]) if item.get("author_id") else None,
+        created_at=_parse_time(item.get("created_at")),
+        conversation_id=str(item["conversation_id"]) if item.get("conversation_id") else None,
+        in_reply_to_user_id=str(item["in_reply_to_user_id"]) if item.get("in_reply_to_user_id") else None,
+        replied_to_id=next((str(r["id"]) for r in refs if r.get("type") == "replied_to"), None),
+        quoted_id=next((str(r["id"]) for r in refs if r.get("type") == "quoted"), None),
+        mentions=tuple(m["username"] for m in entities.get("mentions") or [] if m.get("username")),
+        hashtags=tuple(h["tag"] for h in entities.get("hashtags") or [] if h.get("tag")),
+        urls=tuple(u.get("expanded_url") or u.get("url", "") for u in entities.get("urls") or []),
+    )

@@ -1,0 +1,208 @@
+"""The Platform contract: every adapter behaves the same against its platform (or sandbox)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.errors import AuthError, DuplicateContent, NotAllowed, RateLimited, Rejected, TransientError
+from bot.models import MessageKind, OutgoingMessage
+from bot.platforms.base import Platform
+from tests.contract.harness import Harness
+
+
+def post(text: str, key: str = "k") -> OutgoingMessage:
+    return OutgoingMessage(key=key, kind=MessageKind.POST, text=text, created_at=datetime.now(UTC))
+
+
+def reply(text: str, to: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=f"reply:{to}", kind=MessageKind.REPLY, text=text, in_reply_to_id=to, created_at=datetime.now(UTC)
+    )
+
+
+def dm(text: str, to: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=f"dm:{to}", kind=MessageKind.DM, text=text, recipient_id=to, created_at=datetime.now(UTC)
+    )
+
+
+def test_is_a_platform_and_knows_itself(platform_factory: Any) -> None:
+    p = platform_factory("shop")
+    assert isinstance(p, Platform)
+    me = p.me()
+    assert me.username == "shop" and me.id.isdigit()
+    assert p.me() == me
+    assert p.length("hello") == 5 and p.max_length > 0
+
+
+def test_post_appears_in_recent_posts(platform_factory: Any) -> None:
+    p = platform_factory("shop")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    first = p.send(post("Double 11 sale starts now #deals"))
+    second = p.send(post("Weekly deals are here https://shop.example/deals"))
+    assert first != second and int(second) > int(first)
+    recent = p.recent_posts(limit=10)
+    assert [x.id for x in recent[:2]] == [second, first]
+    assert recent[1].hashtags == ("deals",)
+    assert [x.id for x in p.recent_posts(limit=10, since=since)][:2] == [second, first]
+    assert [x.id for x in p.recent_posts(limit=1)] == [second]
+
+
+def test_reply_to_summoning_mention_is_allowed(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    alice = harness.user("alice")
+    mention = harness.post_as(alice, "@shop is the sale still on?")
+    remote = p.send(reply("@alice yes, until Sunday!", mention))
+    posts = p.recent_posts(limit=5)
+    assert posts[0].id == remote and posts[0].replied_to_id == mention
+
+
+def test_reply_to_quote_and_to_reply_of_ours_is_allowed(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    ours = p.send(post("New arrivals today"))
+    bob = harness.user("bob")
+    quote = harness.post_as(bob, "look at this", quote=ours)
+    answer = harness.post_as(bob, "nice!", reply_to=ours)
+    assert p.send(reply("thanks for sharing", quote))
+    assert p.send(reply("glad you like it", answer))
+
+
+def test_reply_to_non_summoning_tweet_is_not_allowed(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    carol = harness.user("carol")
+    unrelated = harness.post_as(carol, "just having coffee")
+    with pytest.raises(NotAllowed):
+        p.send(reply("buy our coffee!", unrelated))
+
+
+def test_duplicate_is_duplicate_content(platform_factory: Any) -> None:
+    p = platform_factory("shop")
+    p.send(post("Same words twice"))
+    with pytest.raises(DuplicateContent):
+        p.send(post("Same words twice"))
+
+
+def test_over_long_is_rejected(platform_factory: Any) -> None:
+    p = platform_factory("shop")
+    text = "a" * 281
+    assert p.length(text) > p.max_length
+    with pytest.raises(Rejected) as info:
+        p.send(post(text))
+    assert not isinstance(info.value, (DuplicateContent, NotAllowed))
+
+
+def test_rate_limited_carries_the_reset(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    p.me()
+    before = time.time()
+    harness.rate_limit_next(30)
+    with pytest.raises(RateLimited) as info:
+        p.send(post("limited"))
+    err = info.value
+    status = {s.endpoint: s for s in p.rate_limits()}
+    assert err.retry_at == status[err.endpoint].reset_at
+    assert before + 29 <= err.retry_at.timestamp() <= time.time() + 31
+    assert status[err.endpoint].remaining == 0
+
+
+def test_server_error_is_transient_and_not_sent(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    p.me()
+    harness.fail_next_writes("error")
+    with pytest.raises(TransientError) as info:
+        p.send(post("server error"))
+    assert info.value.maybe_sent is False
+    harness.clear_faults()
+    assert p.find_sent(post("server error")) is None
+
+
+def test_processed_then_timeout_is_maybe_sent_and_found(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop", timeout=0.5)
+    p.me()
+    message = post("timeout but landed")
+    harness.fail_next_writes("timeout")
+    with pytest.raises(TransientError) as info:
+        p.send(message)
+    assert info.value.maybe_sent is True
+    harness.clear_faults()
+    found = p.find_sent(message, since=message.created_at)
+    assert found is not None
+    assert p.recent_posts(limit=1)[0].id == found
+
+
+def test_find_sent_none_for_never_sent(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    p.send(post("something else"))
+    assert p.find_sent(post("never sent")) is None
+    alice = harness.user("alice")
+    m = harness.post_as(alice, "@shop hello")
+    assert p.find_sent(reply("something else", m)) is None
+
+
+def test_find_sent_reply_matches_target(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    alice = harness.user("alice")
+    m1 = harness.post_as(alice, "@shop one")
+    m2 = harness.post_as(alice, "@shop two")
+    sent = p.send(reply("Thanks!", m1))
+    assert p.find_sent(reply("Thanks!", m1)) == sent
+    assert p.find_sent(reply("Thanks!", m2)) is None
+
+
+def test_mentions_pagination_and_since_id(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    fans = [harness.user(f"fan{i}") for i in range(5)]
+    ids = [harness.post_as(fans[i % 5], f"@shop question {i}") for i in range(250)]
+    pages = list(p.mentions(None, page_size=100))
+    assert [len(pg.items) for pg in pages] == [100, 100, 50]
+    seen = [item.id for pg in pages for item in pg.items]
+    assert len(seen) == len(set(seen)) == 250
+    assert seen == list(reversed(ids))
+    assert all(pg.newest_id == ids[-1] for pg in pages)
+    assert pages[-1].next_token is None
+    first = pages[0].items[0]
+    assert first.author_id in pages[0].users and "shop" in first.mentions
+    newer = [harness.post_as(fans[0], f"@shop later {i}") for i in range(3)]
+    again = list(p.mentions(ids[-1], page_size=100))
+    assert [i.id for pg in again for i in pg.items] == list(reversed(newer))
+    assert again[0].newest_id == newer[-1]
+    empty = list(p.mentions(newer[-1]))
+    assert sum(len(pg.items) for pg in empty) == 0
+    assert empty[0].newest_id == newer[-1]
+
+
+def test_dm_only_after_the_user_wrote_first(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    dave = harness.user("dave")
+    with pytest.raises(NotAllowed):
+        p.send(dm("hi there", dave))
+    harness.dm_as(dave, p.me().id, "do you ship to Canada?")
+    sent = p.send(dm("Yes we do!", dave))
+    texts = {m.id: m for m in p.direct_messages()}
+    assert texts[sent].text == "Yes we do!" and texts[sent].sender_id == p.me().id
+    assert any(m.text == "do you ship to Canada?" and m.sender_id == dave for m in texts.values())
+    assert p.find_sent(dm("Yes we do!", dave)) == sent
+    assert p.find_sent(dm("never", dave)) is None
+
+
+def test_delete_removes_from_recent(platform_factory: Any) -> None:
+    p = platform_factory("shop")
+    pid = p.send(post("to be deleted"))
+    p.delete(pid)
+    assert pid not in [x.id for x in p.recent_posts(limit=10)]
+    p.send(post("to be deleted"))  # no longer a duplicate
+
+
+def test_unknown_token_is_auth_error(harness: Harness) -> None:
+    p = harness.bad_credentials_platform()
+    try:
+        with pytest.raises(AuthError):
+            p.me()
+        with pytest.raises(AuthError):
+            p.send(post("hello"))
+    finally:
+        p.close()
