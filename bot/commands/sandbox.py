@@ -14,11 +14,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the sandbox X API (v2 subset + /_sandbox/ admin API) until Ctrl-C."""
         import logging
+        import signal
 
         from bot.commands.common import console
         from bot.sandbox.server import SandboxServer
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        def interrupt(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
         server = SandboxServer(host=host, port=port, seed=seed)
         console.print(f"sandbox X API listening on {server.url}", highlight=False)
         print(server.url, flush=True)
