@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         from bot.sandbox.server import SandboxServer
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
         def interrupt(signum: int, frame: object) -> None:
             raise KeyboardInterrupt
 

@@ -1,0 +1,53 @@
+"""X-adapter specifics: transport failures map to TransientError with the right maybe_sent."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import XCredentials
+from bot.errors import TransientError
+from bot.models import MessageKind, OutgoingMessage
+from bot.platforms.x import XPlatform, endpoint_of
+
+
+def test_connection_reset_after_send_is_maybe_sent_for_writes_only(sandbox: Any) -> None:
+    p = XPlatform.for_sandbox(sandbox.url, "shop", timeout=0.5)
+    try:
+        p.me()
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json={"reset_rate": 1.0}, trust_env=False)
+        with pytest.raises(TransientError) as write:
+            p.send(OutgoingMessage("k", MessageKind.POST, "reset"))
+        assert write.value.maybe_sent is True
+        with pytest.raises(TransientError) as read:
+            p.recent_posts()
+        assert read.value.maybe_sent is False
+    finally:
+        p.close()
+
+
+def test_connection_refused_is_not_sent() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    creds = XCredentials(consumer_key="a", consumer_secret="b", access_token="1-x", access_token_secret="c")
+    p = XPlatform(creds, base_url=f"http://127.0.0.1:{port}", timeout=0.5)
+    try:
+        with pytest.raises(TransientError) as info:
+            p.send(OutgoingMessage("k", MessageKind.POST, "refused"))
+        assert info.value.maybe_sent is False
+    finally:
+        p.close()
+
+
+def test_endpoint_keys_match_sandbox_templates() -> None:
+    assert endpoint_of("GET", "https://api.twitter.com/2/users/me") == "GET /2/users/me"
+    assert endpoint_of("GET", "http://127.0.0.1:1/2/users/123/mentions?x=1") == "GET /2/users/:id/mentions"
+    assert (
+        endpoint_of("POST", "http://h/2/dm_conversations/with/5/messages")
+        == "POST /2/dm_conversations/with/:id/messages"
+    )
