@@ -79,9 +79,13 @@ def load_with_lines(text: str) -> tuple[Any, LineMap]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = None if mark is None else mark.line + 1
-        message = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
+        problem_line = None if exc.problem_mark is None else exc.problem_mark.line + 1
+        context_line = None if exc.context_mark is None else exc.context_mark.line + 1
+        at_end = bool(exc.problem and ("<stream end>" in exc.problem or "end of stream" in exc.problem))
+        scanning = bool(exc.context and exc.context.startswith("while scanning")) or at_end
+        line = context_line if scanning and context_line is not None else (problem_line or context_line)
+        context = f"{exc.context} (line {context_line})" if exc.context and context_line else exc.context
+        message = " ".join(part for part in (context, exc.problem) if part) or str(exc)
         raise YamlSyntaxError(f"malformed YAML: {message}", line) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"malformed YAML: {exc}", None) from exc

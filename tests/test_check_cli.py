@@ -1,0 +1,102 @@
+"""`socialbot check` on the shipped example and on broken copies of it."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.checking import check_all, run_checks
+from bot.cli import app
+from bot.text import weighted_length
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shipped_copy(tmp_path: Path) -> Path:
+    for name in ("templates", "data"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    return tmp_path / "config.yaml"
+
+
+def run(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["check", "--config", str(config), *args], env={"COLUMNS": "300"})
+    return result.exit_code, result.output
+
+
+def test_shipped_config_passes(tmp_path: Path) -> None:
+    code, output = run(REPO / "config.yaml")
+    assert code == 0, output
+    assert "ok" in output and "5 campaign(s)" in output
+    assert check_all(shipped_copy(tmp_path), environ={}) == []
+
+
+def test_shipped_chinese_templates_fit(tmp_path: Path) -> None:
+    report = run_checks(REPO / "config.yaml", environ={}, clock=lambda: datetime(2026, 10, 30, tzinfo=UTC))
+    assert report.ok and report.rendered >= 40
+    assert report.settings is not None
+    assert weighted_length("双十一") == 6
+
+
+def test_broken_copy_exits_2_with_file_line_and_key(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('cron: "0 9 * * 1"', 'cron: "0 9 * * 8"').replace("interval: 8h", "interval: 8 hours")
+    config.write_text(text, encoding="utf-8")
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if '"0 9 * * 8"' in row)
+    code, output = run(config)
+    assert code == 2
+    assert f"config.yaml:{line}: campaigns.weekly_deals.schedule.cron:" in output
+    assert "day of week: 8 is out of range 0-7" in output
+    assert "campaigns.new_arrivals.schedule.interval" in output
+    assert "2 problems" in output
+
+
+def test_template_problems_are_reported_with_template_lines(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    template = tmp_path / "templates" / "weekly_deals.j2"
+    lines = template.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1] + " {{ coupon_code }}"
+    lines[5] = "{{ product.tagline * 40 }}"
+    template.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = check_all(config, environ={})
+    undefined = [p for p in problems if "coupon_code" in p.message]
+    assert undefined and undefined[0].file == str(template.resolve()) and undefined[0].line == 2
+    assert undefined[0].path == "campaigns.weekly_deals.template"
+    too_long = [p for p in problems if "limit 280" in p.message]
+    assert too_long and all("variant 2/3, product" in p.message for p in too_long)
+    assert len(too_long) == 4  # one per product
+    code, output = run(config)
+    assert code == 2 and "coupon_code" in output
+
+
+def test_bad_csv_rows_and_missing_template(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    csv_path = tmp_path / "data" / "weekly_deals.csv"
+    csv_path.write_text(csv_path.read_text(encoding="utf-8") + "Broken mug,free,,\n", encoding="utf-8")
+    (tmp_path / "templates" / "new_arrivals.j2").unlink()
+    problems = check_all(config, environ={})
+    assert any(p.file == str(csv_path.resolve()) and p.line == 6 and "not a number" in p.message for p in problems)
+    assert any(p.path == "campaigns.new_arrivals.template" and "not found" in p.message for p in problems)
+
+
+def test_missing_credentials_warn_unless_strict(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    text = config.read_text(encoding="utf-8").replace(
+        "    platform: sandbox\n    handle: lumenhome\n", "    platform: x\n    handle: lumenhome\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    code, output = run(config)
+    assert code == 0 and "SOCIALBOT_SHOP_CONSUMER_KEY" in output and "warning" in output
+    code, output = run(config, "--strict")
+    assert code == 2 and "SOCIALBOT_SHOP_ACCESS_TOKEN" in output
+
+
+def test_malformed_yaml_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("accounts:\n  shop: {platform: sandbox\n")
+    code, output = run(config)
+    assert code == 2 and "config.yaml:2" in output and "malformed YAML" in output
