@@ -177,8 +177,13 @@ class Store:
         }
 
     def _insert_outbox(self, conn: Connection, values: dict[str, Any]) -> bool:
-        stmt = self._insert(outbox_t).values(**values).on_conflict_do_nothing(index_elements=["key"])
-        return conn.execute(stmt).rowcount == 1
+        stmt = (
+            self._insert(outbox_t)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(outbox_t.c.id)
+        )
+        return conn.execute(stmt).first() is not None
 
     def enqueue_campaign_slot(
         self,
@@ -210,8 +215,13 @@ class Store:
             return True
 
     def _insert_slot(self, conn: Connection, values: dict[str, Any]) -> bool:
-        stmt = self._insert(slot_t).values(**values).on_conflict_do_nothing(index_elements=["campaign", "slot_at"])
-        return conn.execute(stmt).rowcount == 1
+        stmt = (
+            self._insert(slot_t)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["campaign", "slot_at"])
+            .returning(slot_t.c.id)
+        )
+        return conn.execute(stmt).first() is not None
 
     def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None = None) -> bool:
         """Record a slot that produced no post (missed / failed / skipped); False if the slot exists."""

@@ -1,0 +1,240 @@
+"""Store behaviour on a real SQLite file and (when configured) a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.errors import StoreError
+from bot.outbox import Outbox
+from bot.store import Store, campaign_key, text_hash
+from bot.store.migrate import head_revision
+from tests.store.doubles import RecordingPlatform
+
+T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    max_attempts: int = 3
+    backoff_base_seconds: float = 1
+    backoff_max_seconds: float = 60
+    lease_seconds: float = 60
+    per_account_per_day: int | None = None
+    min_spacing_seconds: float = 0
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(db_url: str, clock: Clock) -> Store:
+    s = Store.open(db_url, clock=clock)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def test_migrations_apply_to_empty_db_and_are_idempotent(db_url: str) -> None:
+    s = Store.open(db_url)
+    try:
+        assert s.revision() is None
+        before, after = s.upgrade()
+        assert (before, after) == (None, head_revision())
+        assert s.upgrade() == (after, after)
+        assert s.outbox_items() == []
+    finally:
+        s.close()
+
+
+def test_unupgraded_database_is_a_clear_store_error(db_url: str) -> None:
+    s = Store.open(db_url)
+    try:
+        with pytest.raises(StoreError, match="db upgrade"):
+            s.outbox_items()
+    finally:
+        s.close()
+
+
+def test_unreachable_database_hides_the_password() -> None:
+    with pytest.raises(StoreError) as info:
+        Store.open("postgresql://bot:s3cret-pw@127.0.0.1:1/none")
+    assert "s3cret-pw" not in str(info.value)
+    assert "127.0.0.1" in str(info.value)
+
+
+def test_sqlite_parent_folder_created_and_wal(tmp_path) -> None:
+    s = Store.open(f"sqlite:///{tmp_path / 'a' / 'b' / 'bot.db'}")
+    try:
+        s.upgrade()
+        with s.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    finally:
+        s.close()
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(f"sqlite:///{tmp_path / 'missing.db'}", create=False)
+
+
+def test_enqueue_is_idempotent_and_datetimes_are_utc(store: Store, clock: Clock) -> None:
+    later = T0 + timedelta(hours=1)
+    assert store.enqueue("reply:42", account="shop", kind="reply", text="hi", in_reply_to_id="42", not_before=later)
+    assert not store.enqueue("reply:42", account="shop", kind="reply", text="other")
+    [item] = store.outbox_items()
+    assert item.text == "hi" and item.state == "pending" and item.attempts == 0
+    assert item.next_attempt_at == later and item.next_attempt_at.tzinfo is not None
+    assert item.created_at == T0
+    assert store.text_used("shop", text_hash("hi"))
+    assert not store.text_used("other", text_hash("hi"))
+
+
+def test_enqueue_campaign_slot_is_atomic(store: Store) -> None:
+    slot = datetime(2026, 11, 11, 10, 0, tzinfo=UTC)
+    assert store.enqueue_campaign_slot("double11", slot, account="shop", text="Sale!", variant="a")
+    assert not store.enqueue_campaign_slot("double11", slot, account="shop", text="Sale 2!", variant="b")
+    [item] = store.outbox_items()
+    assert item.key == "campaign:double11:2026-11-11T10:00:00Z" == campaign_key("double11", slot)
+    assert item.campaign == "double11" and item.slot_at == slot and item.kind == "post"
+    [s] = store.slots("double11")
+    assert (s.state, s.outbox_key, s.variant) == ("queued", item.key, "a")
+    assert store.last_slot_at("double11") == slot
+    # A slot already recorded as missed never produces an outbox row.
+    missed = slot + timedelta(hours=1)
+    assert store.record_slot("double11", missed, "missed", "daemon was down")
+    assert not store.record_slot("double11", missed, "failed", "again")
+    assert not store.enqueue_campaign_slot("double11", missed, account="shop", text="Late", variant="a")
+    assert len(store.outbox_items()) == 1
+    assert [x.state for x in store.slots(since=missed)] == ["missed"]
+    assert store.last_slot_at("nope") is None
+
+
+def test_slot_follows_outbox_transitions(store: Store, clock: Clock) -> None:
+    a, b = T0, T0 + timedelta(hours=1)
+    store.enqueue_campaign_slot("weekly", a, account="shop", text="A", variant=None)
+    store.enqueue_campaign_slot("weekly", b, account="shop", text="B", variant=None)
+    claim = store.claim("w1", now=clock(), limit=10, lease_seconds=30)
+    assert [c.item.text for c in claim.items] == ["A", "B"]
+    assert all(not c.reconcile and c.item.attempts == 1 for c in claim.items)
+    first, second = claim.items
+    assert store.mark_sent(first.item, "111", now=clock())
+    assert store.mark_dead(second.item, "w1", reason="too long")
+    states = {s.slot_at: (s.state, s.reason) for s in store.slots("weekly")}
+    assert states == {a: ("published", None), b: ("failed", "too long")}
+    assert store.outbox_item(key=first.item.key).remote_id == "111"
+    assert store.retry(second.item.id)
+    assert not store.retry(first.item.id)  # sent rows are never re-queued
+    again = store.outbox_item(second.item.id)
+    assert (again.state, again.attempts) == ("pending", 0)
+    assert store.slot("weekly", b).state == "queued"
+
+
+def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: Clock) -> None:
+    store.enqueue("k", account="shop", kind="post", text="x")
+    [held] = store.claim("crashed", now=clock(), limit=5, lease_seconds=30).items
+    assert store.claim("other", now=clock(), limit=5, lease_seconds=30).items == []
+    clock.advance(31)
+    [again] = store.claim("other", now=clock(), limit=5, lease_seconds=30).items
+    assert again.reconcile and again.item.attempts == 2 and again.item.lease_owner == "other"
+    assert store.renew_leases([held.item.id], "crashed", now=clock(), lease_seconds=30) == set()
+    assert not store.mark_retry(held.item, "crashed", next_attempt_at=clock(), error="x", outcome_unknown=False)
+
+
+def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: Clock) -> None:
+    store.enqueue("p1", account="paused", kind="post", text="x")
+    store.enqueue("r1", account="limited", kind="post", text="x")
+    store.pause_account("paused", "auth failed")
+    assert store.paused_reason("paused") == "auth failed"
+    [claimed] = store.claim("w", now=clock(), limit=10, lease_seconds=30).items
+    assert claimed.item.key == "r1"
+    reset = clock() + timedelta(minutes=15)
+    assert store.release([claimed], "w", next_attempt_at=reset, block=("limited", "tweets", reset)) == 1
+    assert store.outbox_item(key="r1").attempts == 0  # a rate-limited attempt does not count
+    assert store.rate_limited_until("limited", "tweets") == reset
+    store.enqueue("r2", account="limited", kind="reply", text="y", in_reply_to_id="5")
+    store.enqueue("d1", account="limited", kind="dm", text="z", recipient_id="9")
+    # Only the DM goes: posts and replies of that account wait for the tweets window to reset.
+    [dm] = store.claim("w", now=clock(), limit=10, lease_seconds=30).items
+    assert dm.item.key == "d1"
+    assert store.mark_sent(dm.item, "dm1", now=clock())
+    clock.advance(15 * 60 - 1)
+    assert store.claim("w", now=clock(), limit=10, lease_seconds=30).items == []
+    clock.advance(1)
+    assert sorted(c.item.key for c in store.claim("w", now=clock(), limit=10, lease_seconds=30).items) == [
+        "r1",
+        "r2",
+    ]
+    assert store.resume_account("paused")
+    assert [c.item.key for c in store.claim("w", now=clock(), limit=10, lease_seconds=30).items] == ["p1"]
+
+
+def test_summary_counts(store: Store, clock: Clock) -> None:
+    for n in range(4):
+        store.enqueue_campaign_slot("c", T0 + timedelta(hours=n), account="shop", text=f"t{n}", variant=None)
+    store.enqueue("reply:1", account="shop", kind="reply", text="r")
+    store.record_slot("c", T0 + timedelta(days=1), "failed", "over 280")
+    store.record_slot("c", T0 + timedelta(days=2), "missed", "down")
+    items = {c.item.text: c.item for c in store.claim("w", now=clock(), limit=3, lease_seconds=30).items}
+    store.mark_sent(items["t0"], "1", now=clock())
+    store.mark_sent(items["t1"], "2", now=clock())
+    store.mark_dead(items["t2"], "w", reason="rejected")
+    summary = store.summary()
+    assert summary["posts_published"] == 2
+    assert summary["posts_failed"] == 2  # one dead post + one slot that failed before the outbox
+    assert summary["posts_pending"] == 1
+    assert summary["dead"] == 1
+    assert summary["outbox"] == {"pending": 2, "sending": 0, "sent": 2, "failed": 1, "cancelled": 0}
+    assert summary["slots"] == {"queued": 1, "published": 2, "failed": 2, "missed": 1, "skipped": 0}
+
+
+def test_two_daemons_drain_500_rows_exactly_once(db_url: str) -> None:
+    setup = Store.open(db_url)
+    setup.upgrade()
+    setup.enqueue_many(
+        [{"key": f"bulk:{n}", "account": f"acct{n % 3}", "kind": "post", "text": f"post {n}"} for n in range(500)]
+    )
+    setup.close()
+    platform = RecordingPlatform()
+    platforms = {f"acct{n}": platform for n in range(3)}
+    reports = []
+    errors: list[BaseException] = []
+
+    def daemon(owner: str) -> None:
+        s = Store.open(db_url)
+        try:
+            outbox = Outbox(s, platforms, delivery=Delivery(), owner=owner, batch_size=20)
+            reports.append(outbox.deliver_due())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            s.close()
+
+    threads = [threading.Thread(target=daemon, args=(f"daemon-{n}",)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert sum(r.sent for r in reports) == 500
+    assert len(platform.sends) == 500 and set(platform.sends.values()) == {1}
+    check = Store.open(db_url)
+    try:
+        assert check.summary()["outbox"]["sent"] == 500
+        assert all(i.remote_id == platform.sent[i.key] for i in check.outbox_items(limit=None))
+    finally:
+        check.close()
