@@ -113,7 +113,7 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         ]
     finally:
         store.close()
-    stats = sandbox.stats()
+    stats = sandbox.stats_snapshot()
     return {
         "posts_published": int(counts.get("posts_published", 0)),
         "posts_failed": int(counts.get("posts_failed", 0)),

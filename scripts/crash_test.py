@@ -126,7 +126,7 @@ def main() -> None:
         slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
         deadline = end + timedelta(seconds=60)
         while datetime.now(UTC) < deadline:
-            tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})
+            tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
             if datetime.now(UTC) > end + timedelta(seconds=2) and len(tweets) >= len(slots):  # type: ignore[arg-type]
                 break
             if proc.poll() is not None:
@@ -136,7 +136,7 @@ def main() -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         log.close()
-        tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})
+        tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
     posted = Counter()
     for tweet in tweets:  # type: ignore[union-attr]
         if tweet.get("deleted"):

@@ -136,7 +136,7 @@ class XPlatform:
         self._me: User | None = None
 
     @classmethod
-    def for_sandbox(cls, base_url: str, handle: str, *, timeout: float = 10.0) -> XPlatform:
+    def for_sandbox(cls, base_url: str, handle: str, *, timeout: float = 10.0, account: str | None = None) -> XPlatform:
         """An adapter for sandbox account `handle` (created if missing), with dummy OAuth1 credentials."""
         import httpx
 
@@ -150,7 +150,7 @@ class XPlatform:
             access_token=f"{uid}-sandbox",
             access_token_secret="sandbox-token-secret",
         )
-        return cls(creds, base_url=base_url, timeout=timeout, account=handle)
+        return cls(creds, base_url=base_url, timeout=timeout, account=account or handle)
 
     # ---- the one error boundary ----------------------------------------------------------------------
     def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:

@@ -85,6 +85,7 @@ class _Faults:
         self.burst_429 = 0
         self.burst_reset_seconds = 5.0
         self.burst_endpoint: str | None = None
+        self.latency_seconds = 0.0  # every write is processed, then answered this much later
         self.rng = random.Random(seed)
 
     def describe(self) -> dict[str, Any]:
@@ -96,6 +97,7 @@ class _Faults:
             "burst_429": self.burst_429,
             "burst_reset_seconds": self.burst_reset_seconds,
             "burst_endpoint": self.burst_endpoint,
+            "latency_seconds": self.latency_seconds,
         }
 
     def draw(self) -> str | None:
@@ -241,7 +243,7 @@ class SandboxServer:
 
     def _configure_faults(self, conf: dict[str, Any]) -> dict[str, Any]:
         f = self.faults
-        for name in ("error_rate", "timeout_rate", "reset_rate", "timeout_seconds", "burst_reset_seconds"):
+        for name in ("error_rate", "timeout_rate", "reset_rate", "timeout_seconds", "burst_reset_seconds", "latency_seconds"):
             if name in conf and conf[name] is not None:
                 setattr(f, name, float(conf[name]))
         if "burst_429" in conf:
@@ -318,7 +320,7 @@ class SandboxServer:
             resp = _Response(status, payload, {**rl_headers, **extra})
             if fault == "timeout":
                 return None, "timeout", f.timeout_seconds
-            return resp, fault, 0
+            return resp, fault, f.latency_seconds if method != "GET" else 0
 
     def _acting_user(self, headers: Any) -> str | None:
         auth = headers.get("Authorization") or ""
@@ -703,6 +705,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
+        if hold > 0:
+            time.sleep(hold)
         self._send(resp)
 
     def _send(self, resp: _Response) -> None:

@@ -314,3 +314,13 @@ def test_admin_users_idempotent(http: httpx.Client) -> None:
     assert user(http, "shop") == a
     assert http.get("/_sandbox/users", params={"username": "shop"}).json()["id"] == a
     assert http.get("/_sandbox/users", params={"username": "ghost"}).status_code == 404
+
+
+def test_latency_delays_the_answer_not_the_write(http: httpx.Client) -> None:
+    me = user(http, "shop")
+    assert http.post("/_sandbox/faults", json={"latency_seconds": 0.2}).json()["latency_seconds"] == 0.2
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/2/tweets", headers=auth(me), json={"text": "slow but written"}, timeout=0.05)
+    texts = [t["text"] for t in http.get("/_sandbox/tweets", params={"author_id": me}).json()["tweets"]]
+    assert texts == ["slow but written"]
+    assert http.get("/2/users/me", headers=auth(me), timeout=0.05).status_code == 200  # reads are not delayed
