@@ -243,7 +243,14 @@ class SandboxServer:
 
     def _configure_faults(self, conf: dict[str, Any]) -> dict[str, Any]:
         f = self.faults
-        for name in ("error_rate", "timeout_rate", "reset_rate", "timeout_seconds", "burst_reset_seconds", "latency_seconds"):
+        for name in (
+            "error_rate",
+            "timeout_rate",
+            "reset_rate",
+            "timeout_seconds",
+            "burst_reset_seconds",
+            "latency_seconds",
+        ):
             if name in conf and conf[name] is not None:
                 setattr(f, name, float(conf[name]))
         if "burst_429" in conf:
