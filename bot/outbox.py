@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from bot.store import ClaimedItem, OutboxItem, Store, endpoint_for
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 50
+FLUSH_SECONDS = 0.5  # sent rows are recorded at least this often (and at the end of every batch)
 
 
 class DeliverySettings(Protocol):
@@ -88,6 +90,11 @@ class Outbox:
         self.clock = clock
         self.rng = rng or random.Random()
         self.batch_size = batch_size
+        # Sent rows waiting to be recorded in one transaction. A crash before the flush leaves them
+        # 'sending' with a lease: they are reconciled (found on the platform), never sent twice.
+        self._unrecorded: list[tuple[OutboxItem, str | None, datetime]] = []
+        self._unrecorded_since = 0.0
+        self._limits_on = bool(delivery.per_account_per_day) or bool(delivery.min_spacing_seconds)
 
     # ------------------------------------------------------------------ loop
 
@@ -111,8 +118,17 @@ class Outbox:
             if not claim.items:
                 break
             claimed_total += len(claim.items)
-            self._process_batch(claim.items, report, stop)
+            try:
+                self._process_batch(claim.items, report, stop)
+            finally:
+                self.flush()
         return report
+
+    def flush(self) -> None:
+        """Record the sent rows buffered so far (one short transaction)."""
+        if self._unrecorded:
+            pending, self._unrecorded = self._unrecorded, []
+            self.store.mark_sent_many(pending)
 
     def _process_batch(self, batch: list[ClaimedItem], report: DeliveryReport, stop: threading.Event | None) -> None:
         lease = timedelta(seconds=self.delivery.lease_seconds)
@@ -123,6 +139,8 @@ class Outbox:
         while remaining:
             claimed = remaining.pop(0)
             item = claimed.item
+            if self._unrecorded and time.monotonic() - self._unrecorded_since > FLUSH_SECONDS:
+                self.flush()
             if stop is not None and stop.is_set():
                 report.deferred += self.store.release([claimed, *remaining], self.owner)
                 return
@@ -206,7 +224,11 @@ class Outbox:
         return None
 
     def _sent(self, item: OutboxItem, remote_id: str | None, report: DeliveryReport, *, how: str) -> None:
-        self.store.mark_sent(item, remote_id, now=self.clock())
+        if not self._unrecorded:
+            self._unrecorded_since = time.monotonic()
+        self._unrecorded.append((item, remote_id, self.clock()))
+        if self._limits_on or len(self._unrecorded) >= self.batch_size:
+            self.flush()  # per-account limits read sent_at: record at once
         report.sent += 1
         logger.info(
             "outbox %s: %s %s for account %s, remote id %s (attempt %d)",

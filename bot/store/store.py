@@ -582,28 +582,41 @@ class Store:
 
     def mark_sent(self, item: OutboxItem, remote_id: str | None, *, now: datetime) -> bool:
         """The row went out (or was found on the platform): sent, with its remote id; its slot published."""
+        return self.mark_sent_many([(item, remote_id, now)]) == 1
+
+    def mark_sent_many(self, sent: Sequence[tuple[OutboxItem, str | None, datetime]]) -> int:
+        """mark_sent for several rows (item, remote id, sent_at) in one transaction (executemany)."""
+        if not sent:
+            return 0
         o = outbox_t
-        with self._tx("marking sent") as conn:
-            result = conn.execute(
-                sa.update(o)
-                .where(o.c.id == item.id, o.c.state.in_((OutboxState.SENDING, OutboxState.PENDING)))
-                .values(
-                    state=OutboxState.SENT,
-                    remote_id=remote_id,
-                    sent_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    outcome_unknown=False,
-                    last_error=None,
-                )
+        rows = [{"_id": item.id, "_rid": rid, "_at": at} for item, rid, at in sent]
+        stmt = (
+            sa.update(o)
+            .where(
+                o.c.id == sa.bindparam("_id"),
+                sa.or_(o.c.state == OutboxState.SENDING, o.c.state == OutboxState.PENDING),
             )
-            if item.campaign is not None:
+            .values(
+                state=OutboxState.SENT,
+                remote_id=sa.bindparam("_rid"),
+                sent_at=sa.bindparam("_at", type_=o.c.sent_at.type),
+                lease_owner=None,
+                lease_until=None,
+                outcome_unknown=False,
+                last_error=None,
+            )
+        )
+        slots = [{"_key": item.key} for item, _rid, _at in sent if item.campaign is not None]
+        with self._tx("marking sent") as conn:
+            result = conn.execute(stmt, rows)
+            if slots:
                 conn.execute(
                     sa.update(slot_t)
-                    .where(slot_t.c.outbox_key == item.key)
-                    .values(state=SlotState.PUBLISHED, reason=None)
+                    .where(slot_t.c.outbox_key == sa.bindparam("_key"))
+                    .values(state=SlotState.PUBLISHED, reason=None),
+                    slots,
                 )
-        return result.rowcount == 1
+        return result.rowcount
 
     def mark_retry(
         self,
