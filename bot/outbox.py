@@ -94,7 +94,6 @@ class Outbox:
         # 'sending' with a lease: they are reconciled (found on the platform), never sent twice.
         self._unrecorded: list[tuple[OutboxItem, str | None, datetime]] = []
         self._unrecorded_since = 0.0
-        self._limits_on = bool(delivery.per_account_per_day) or bool(delivery.min_spacing_seconds)
 
     # ------------------------------------------------------------------ loop
 
@@ -227,7 +226,8 @@ class Outbox:
         if not self._unrecorded:
             self._unrecorded_since = time.monotonic()
         self._unrecorded.append((item, remote_id, self.clock()))
-        if self._limits_on or len(self._unrecorded) >= self.batch_size:
+        limits_on = bool(self.delivery.per_account_per_day) or bool(self.delivery.min_spacing_seconds)
+        if limits_on or len(self._unrecorded) >= self.batch_size:
             self.flush()  # per-account limits read sent_at: record at once
         report.sent += 1
         logger.info(

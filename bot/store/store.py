@@ -64,6 +64,11 @@ class Store:
         self.clock = clock
         self.dialect = engine.dialect.name
 
+    @property
+    def display_url(self) -> str:
+        """The database URL with its password hidden."""
+        return self.url
+
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
@@ -382,6 +387,17 @@ class Store:
                 .values(paused_reason=None, paused_at=None)
             )
         return result.rowcount == 1
+
+    def resume_all_accounts(self) -> list[str]:
+        """Clear every pause (e.g. at daemon start, after credentials were fixed); returns the accounts."""
+        with self._tx("resume_all_accounts") as conn:
+            names = conn.execute(
+                sa.update(account_state_t)
+                .where(account_state_t.c.paused_reason.is_not(None))
+                .values(paused_reason=None, paused_at=None)
+                .returning(account_state_t.c.account)
+            ).scalars()
+            return sorted(names)
 
     def set_platform_user_id(self, account: str, user_id: str) -> None:
         stmt = self._insert(account_state_t).values(account=account, platform_user_id=user_id)

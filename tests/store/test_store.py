@@ -179,7 +179,8 @@ def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: C
         "r1",
         "r2",
     ]
-    assert store.resume_account("paused")
+    assert store.resume_all_accounts() == ["paused"]
+    assert not store.resume_account("paused")
     assert [c.item.key for c in store.claim("w", now=clock(), limit=10, lease_seconds=30).items] == ["p1"]
 
 
