@@ -101,7 +101,7 @@ class _CampaignJob:
         try:
             self.service.fire(self.name, slot_at)
         except Exception:
-            logger.exception("campaign %s: slot %s could not be processed", self.name, slot_at.isoformat())
+            logger.exception("campaign %s: slot %s could not be processed", self.name, _iso(slot_at))
 
 
 class CampaignService:

@@ -214,18 +214,21 @@ class _WallGridTrigger(BaseTrigger):
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         after = ensure_utc(previous_fire_time) if previous_fire_time is not None else None
         start = ensure_utc(now) if after is None else after
-        local_day = start.astimezone(self.tz).date()
-        for day_offset in range(-1, 3):
-            day = local_day + timedelta(days=day_offset)
-            midnight = datetime.combine(day, time())
-            offset = timedelta()
-            while offset < DAY:
-                moment = _wall_to_utc(midnight + offset, self.tz)
-                if moment > start if after is not None else moment >= start:
-                    # a wall time skipped by spring-forward maps onto the next one: fire once
-                    return moment
-                offset += self.step
-        return None  # unreachable for a step dividing a day
+        wall = start.astimezone(self.tz).replace(tzinfo=None)
+        day = datetime.combine(wall.date(), time())
+        unit = timedelta(microseconds=1)
+        index = -(-((wall - day) // unit) // (self.step // unit))  # ceil: first grid point >= wall
+        for _ in range(1_000_000):  # bounded; a DST repeated hour costs at most 1h/step extra steps
+            offset = index * self.step
+            if offset >= DAY:
+                day, index = day + DAY, 0
+                continue
+            moment = _wall_to_utc(day + offset, self.tz)
+            if moment > start if after is not None else moment >= start:
+                # a wall time skipped by spring-forward maps onto a later instant: it fires once
+                return moment
+            index += 1
+        return None  # pragma: no cover
 
     def __str__(self) -> str:
         return f"every {self.step} on the {self.tz} wall grid"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.campaigns import CampaignService
-from bot.clock import ManualClock
+from bot.clock import ManualClock, SystemClock
 from bot.config import Settings, load_config
+from bot.scheduling import Scheduler, demo_schedule
 from bot.store import Store
 from bot.templating import TemplateRenderer
 
@@ -223,3 +225,25 @@ def test_catch_up_for_a_new_campaign_only_looks_back_the_grace(
 def test_jobs_cover_enabled_campaigns(service: CampaignService) -> None:
     ids = sorted(job.job_id for job in service.jobs())
     assert ids == sorted(f"campaign:{n}" for n in ("rotate", "static", "toolong", "broken", "frequent", "windowed"))
+
+
+def test_the_real_scheduler_drives_the_service(settings: Settings, store: Store) -> None:
+    fast = settings.with_campaign("frequent", schedule=demo_schedule(1))
+    fast = fast.with_overrides(delivery=fast.delivery.model_copy(update={"grace_minutes": 0.05}))
+    queued = threading.Event()
+    clock = SystemClock()
+    service = CampaignService(fast, store, TemplateRenderer(fast), clock, on_enqueue=queued.set)
+    scheduler = Scheduler(clock=clock)
+    service.catch_up(clock.now())
+    scheduler.replace_all([job for job in service.jobs() if job.job_id == "campaign:frequent"])
+    scheduler.start()
+    try:
+        assert queued.wait(timeout=15)
+    finally:
+        scheduler.shutdown(wait=True)
+    slots = [s for s in store.slots("frequent") if s.state == "queued"]
+    assert slots
+    for slot in slots:
+        assert slot.slot_at.microsecond == 0  # the scheduled slot time, not the moment the job ran
+        item = store.outbox_item(key=f"campaign:frequent:{slot.slot_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        assert item is not None and item.slot_at == slot.slot_at
