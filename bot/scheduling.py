@@ -185,7 +185,7 @@ class _DstCronTrigger(CronTrigger):
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         nxt = super().get_next_fire_time(previous_fire_time, now)
-        for _ in range(8):  # a repeated hour holds at most 60 fixed-hour slots; usually one
+        for _ in range(120):  # a repeated hour holds at most 60 crontab slots; usually one
             if nxt is None or not self._second_pass(nxt):
                 return nxt
             nxt = super().get_next_fire_time(nxt, nxt)

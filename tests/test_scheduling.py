@@ -62,6 +62,13 @@ def test_cron_fall_back_repeated_hour_fires_once() -> None:
     assert local(NY, slots) == ["2026-10-31 01:30 EDT", "2026-11-01 01:30 EDT", "2026-11-02 01:30 EST"]
 
 
+def test_cron_with_many_slots_in_the_repeated_hour_fires_each_once() -> None:
+    slots = list(slots_between(CronSchedule(cron="*/15 1 * * *"), NY, OPEN, utc(2026, 11, 1), utc(2026, 11, 2, 12)))
+    assert local(NY, slots) == [f"2026-11-01 01:{m:02d} EDT" for m in (0, 15, 30, 45)] + [
+        f"2026-11-02 01:{m:02d} EST" for m in (0, 15, 30, 45)
+    ]
+
+
 def test_cron_fall_back_in_berlin_fires_once() -> None:
     slots = list(slots_between(CronSchedule(cron="30 2 * * *"), BERLIN, OPEN, utc(2026, 10, 24), utc(2026, 10, 27)))
     assert local(BERLIN, slots) == ["2026-10-24 02:30 CEST", "2026-10-25 02:30 CEST", "2026-10-26 02:30 CET"]
