@@ -12,15 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.config import (
-    CronSchedule,
-    IntervalSchedule,
     Settings,
     TimesSchedule,
     load_config,
     localize,
     missing_credentials,
 )
-from bot.cronspec import next_times
 from bot.errors import ConfigError, Problem, TemplateError
 
 logger = logging.getLogger(__name__)
@@ -43,23 +40,18 @@ class CheckReport:
 
 def sample_slots(settings: Settings, name: str, now: datetime, count: int = SAMPLE_SLOTS) -> list[datetime]:
     """A few real slot times of a campaign (aware, campaign timezone), from its window start or now."""
-    campaign = settings.campaigns[name]
     zone = settings.campaign_timezone(name)
     start, _ = settings.campaign_window(name)
     origin = localize(now, zone)
     _, end = settings.campaign_window(name)
     if start is not None and (start > origin or (end is not None and end <= origin)):
         origin = start - timedelta(microseconds=1)
-    schedule = campaign.schedule
-    if isinstance(schedule, TimesSchedule):
-        return [localize(t, zone) for t in schedule.times[:count]]
-    if isinstance(schedule, IntervalSchedule):
-        anchor = localize(schedule.start, zone) if schedule.start else (start or origin)
-        return [anchor + schedule.every * i for i in range(count)]
-    if isinstance(schedule, CronSchedule):
-        naive = next_times(schedule.cron, origin.replace(tzinfo=None), count)
-        return [localize(t, zone) for t in naive] or [origin]
-    return [origin]
+    from bot.campaigns import campaign_spec  # the scheduler's own slot arithmetic (DST, anchors)
+    from bot.scheduling import next_slots
+
+    spec = campaign_spec(settings, name)
+    slots = next_slots(spec.schedule, spec.tz, spec.window, origin, count)
+    return [slot.astimezone(zone) for slot in slots] or [origin]
 
 
 def check_settings(

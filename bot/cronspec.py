@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
 
 logger = logging.getLogger(__name__)
 
@@ -125,30 +124,3 @@ def apscheduler_fields(expr: str) -> dict[str, str]:
         "month": fields[3].lower(),
         "day_of_week": day_of_week,
     }
-
-
-def next_times(expr: str, after: datetime, count: int, *, max_days: int = 1500) -> list[datetime]:
-    """The next `count` wall-clock times matching `expr` strictly after `after` (same tzinfo).
-
-    Meant for sampling (check, previews); the scheduler uses APScheduler for the real thing.
-    """
-    minutes, hours, days, months, weekdays = parse_cron(expr)
-    restricted_dom = normalise(expr).split()[2] != "*"
-    restricted_dow = normalise(expr).split()[4] != "*"
-    found: list[datetime] = []
-    day = after.replace(hour=0, minute=0, second=0, microsecond=0)
-    for _ in range(max_days):
-        cron_weekday = (day.weekday() + 1) % 7
-        day_ok = day.month in months and (
-            (day.day in days if restricted_dom else True) and (cron_weekday in weekdays if restricted_dow else True)
-        )
-        if day_ok:
-            for hour in sorted(hours):
-                for minute in sorted(minutes):
-                    moment = day.replace(hour=hour, minute=minute)
-                    if moment > after:
-                        found.append(moment)
-                        if len(found) >= count:
-                            return found
-        day = (day + timedelta(days=1)).replace(hour=0, minute=0)
-    return found

@@ -41,7 +41,12 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
         for name, campaign in settings.campaigns.items()
     }
     delivery = settings.delivery.model_copy(
-        update={"min_spacing_seconds": 0, "per_account_per_day": None, "poll_seconds": 0.5, "grace_minutes": 1}
+        update={
+            "min_spacing_seconds": 0,
+            "per_account_per_day": None,
+            "poll_seconds": 0.5,
+            "grace_minutes": max(2 * slot_seconds, 10) / 60,
+        }
     )
     return settings.model_copy(
         update={"accounts": accounts, "campaigns": campaigns, "delivery": delivery, "database_url": database_url}

@@ -17,7 +17,7 @@ from bot.config import (
     load_config,
     parse_interval,
 )
-from bot.cronspec import CronSyntaxError, apscheduler_fields, next_times, parse_cron
+from bot.cronspec import CronSyntaxError, apscheduler_fields, parse_cron
 from bot.errors import ConfigError, Problem
 
 GOOD = """\
@@ -273,8 +273,6 @@ def test_cron_parser_and_apscheduler_translation() -> None:
     for bad in ("61 * * * *", "* * * *", "0 10 5-1 * *", "0 10 1 * 1", "a b c d e", "*/0 * * * *"):
         with pytest.raises(CronSyntaxError):
             parse_cron(bad)
-    monday = datetime(2026, 11, 27, 12)  # a Friday
-    assert next_times("0 10 * * 1", monday, 2) == [datetime(2026, 11, 30, 10), datetime(2026, 12, 7, 10)]
 
 
 def test_times_schedule_and_interval_objects(tmp_path: Path) -> None:
