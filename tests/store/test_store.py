@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from bot.errors import StoreError
 from bot.outbox import Outbox
 from bot.store import Store, campaign_key, text_hash
 from bot.store.migrate import head_revision
-from tests.store.doubles import RecordingPlatform
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
@@ -203,26 +204,30 @@ def test_summary_counts(store: Store, clock: Clock) -> None:
     assert summary["slots"] == {"queued": 1, "published": 2, "failed": 2, "missed": 1, "skipped": 0}
 
 
-def test_two_daemons_drain_500_rows_exactly_once(db_url: str) -> None:
+def test_two_daemons_drain_500_rows_exactly_once(db_url: str, sandbox: Any) -> None:
+    from bot.platforms.x import XPlatform
+
+    sandbox.configure_faults({"rate_limits": None})
     setup = Store.open(db_url)
     setup.upgrade()
     setup.enqueue_many(
         [{"key": f"bulk:{n}", "account": f"acct{n % 3}", "kind": "post", "text": f"post {n}"} for n in range(500)]
     )
     setup.close()
-    platform = RecordingPlatform()
-    platforms = {f"acct{n}": platform for n in range(3)}
     reports = []
     errors: list[BaseException] = []
 
     def daemon(owner: str) -> None:
         s = Store.open(db_url)
+        platforms = {f"acct{n}": XPlatform.for_sandbox(sandbox.url, f"acct{n}") for n in range(3)}
         try:
             outbox = Outbox(s, platforms, delivery=Delivery(), owner=owner, batch_size=20)
             reports.append(outbox.deliver_due())
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:
+            for platform in platforms.values():
+                platform.close()
             s.close()
 
     threads = [threading.Thread(target=daemon, args=(f"daemon-{n}",)) for n in range(2)]
@@ -232,10 +237,18 @@ def test_two_daemons_drain_500_rows_exactly_once(db_url: str) -> None:
         t.join(timeout=120)
     assert not errors
     assert sum(r.sent for r in reports) == 500
-    assert len(platform.sends) == 500 and set(platform.sends.values()) == {1}
+    ledger: dict[str, str] = {}
+    for n in range(3):
+        uid = sandbox.add_user(f"acct{n}")
+        with httpx.Client(base_url=sandbox.url, trust_env=False) as http:
+            tweets = http.get("/_sandbox/tweets", params={"author_id": uid}).json()["tweets"]
+        for tweet in tweets:
+            assert tweet["text"] not in ledger, f"sent twice: {tweet['text']}"
+            ledger[tweet["text"]] = tweet["id"]
+    assert len(ledger) == 500
     check = Store.open(db_url)
     try:
         assert check.summary()["outbox"]["sent"] == 500
-        assert all(i.remote_id == platform.sent[i.key] for i in check.outbox_items(limit=None))
+        assert all(i.remote_id == ledger[i.text] for i in check.outbox_items(limit=None))
     finally:
         check.close()
