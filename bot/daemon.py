@@ -39,9 +39,13 @@ class DaemonOptions:
 
 
 def build_platform(name: str, settings: Settings) -> Platform:
+    from bot.logs import register_secret
     from bot.platforms.x import XPlatform
 
     account = settings.accounts[name]
+    if account.credentials is not None:
+        for secret in account.credentials.model_dump().values():
+            register_secret(secret)
     if account.platform == "sandbox":
         if not account.base_url:
             raise BotError(f"account {name!r}: platform sandbox needs base_url (the sandbox's address)")
@@ -118,6 +122,8 @@ class Daemon:
         self.settings = settings
         self.store = Store.open(settings.database_url)
         self.store.upgrade()
+        for account in self.store.resume_all_accounts():
+            logger.warning("account %s was paused after a credentials error; trying it again", account)
         self.platforms = {name: build_platform(name, settings) for name in settings.accounts}
         self.outbox = Outbox(
             self.store,
