@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -49,7 +51,12 @@ def build_platform(name: str, settings: Settings) -> Platform:
     if account.platform == "sandbox":
         if not account.base_url:
             raise BotError(f"account {name!r}: platform sandbox needs base_url (the sandbox's address)")
-        return XPlatform.for_sandbox(account.base_url, account.handle, account=name)
+        import httpx
+
+        try:
+            return XPlatform.for_sandbox(account.base_url, account.handle, account=name)
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise BotError(f"account {name!r}: cannot reach the X sandbox at {account.base_url}: {exc}") from exc
     if account.credentials is None:
         raise BotError(f"account {name!r}: no credentials in the environment")
     return XPlatform(account.credentials, account=name)
@@ -64,10 +71,13 @@ class Daemon:
         self.options = options
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
+        self._stopped = False
         self._wake = threading.Event()
         self._lock = threading.RLock()
         self._delivery_thread: threading.Thread | None = None
         self._watch_stamp: tuple[tuple[str, float], ...] = ()
+        self._refused_stamp: tuple[tuple[str, float], ...] | None = None
+        self._snapshots: list[Path] = []  # private copies of templates_dir, newest last
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.platforms: dict[str, Platform] = {}
@@ -93,8 +103,8 @@ class Daemon:
         if problems:
             raise ConfigError(problems)
 
-    def _files_stamp(self) -> tuple[tuple[str, float], ...]:
-        settings = self.settings
+    def _files_stamp(self, settings: Settings | None = None) -> tuple[tuple[str, float], ...]:
+        settings = settings or self.settings
         paths: list[Path] = [self.options.config_path]
         if settings is not None:
             templates = Path(settings.templates_dir)
@@ -113,18 +123,35 @@ class Daemon:
 
     def start(self) -> None:
         """Load and check config (refusing a bad one), migrate the database, start jobs and delivery."""
+        settings = self._load()
+        stamp = self._files_stamp(settings)
+        self._check_templates(settings)
+        self.settings = settings
+        self._watch_stamp = stamp
+        try:
+            self._open(settings)
+        except BaseException:
+            self._close_resources()
+            raise
+        logger.info(
+            "daemon %s started: %d account(s), %d campaign(s), database %s",
+            self.options.owner,
+            len(settings.accounts),
+            sum(1 for c in settings.campaigns.values() if c.enabled),
+            self.store.display_url if self.store is not None else "?",
+        )
+
+    def _open(self, settings: Settings) -> None:
         from bot.outbox import Outbox
         from bot.scheduling import Scheduler
         from bot.store import Store
 
-        settings = self._load()
-        self._check_templates(settings)
-        self.settings = settings
         self.store = Store.open(settings.database_url)
         self.store.upgrade()
         for account in self.store.resume_all_accounts():
             logger.warning("account %s was paused after a credentials error; trying it again", account)
-        self.platforms = {name: build_platform(name, settings) for name in settings.accounts}
+        for name in settings.accounts:
+            self.platforms[name] = build_platform(name, settings)
         self.outbox = Outbox(
             self.store,
             self.platforms,
@@ -135,23 +162,40 @@ class Daemon:
         self.scheduler = Scheduler(clock=self.clock)
         self._install_campaigns(settings)
         self.scheduler.add_interval_job("socialbot:watch-config", self._watch, self.options.watch_seconds)
-        self._watch_stamp = self._files_stamp()
         self.scheduler.start()
         self._delivery_thread = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._delivery_thread.start()
-        logger.info(
-            "daemon %s started: %d account(s), %d campaign(s), database %s",
-            self.options.owner,
-            len(settings.accounts),
-            sum(1 for c in settings.campaigns.values() if c.enabled),
-            self.store.display_url,
-        )
+
+    def _snapshot_templates(self, settings: Settings) -> Settings:
+        """Settings whose templates_dir is a private copy of the checked templates.
+
+        Jinja reads template files on every render, so without a copy an invalid edit on disk would be
+        rendered (and its slots failed) before the reload that refuses it: the copy is the last good config.
+        """
+        source = Path(settings.templates_dir)
+        snapshot = Path(tempfile.mkdtemp(prefix="socialbot-templates-"))
+        shutil.copytree(source, snapshot, dirs_exist_ok=True)
+        self._snapshots.append(snapshot)
+        while len(self._snapshots) > 2:  # the previous one may still be rendering a slot
+            shutil.rmtree(self._snapshots.pop(0), ignore_errors=True)
+        return settings.model_copy(update={"templates_dir": snapshot})
+
+    def _close_resources(self) -> None:
+        for snapshot in self._snapshots:
+            shutil.rmtree(snapshot, ignore_errors=True)
+        self._snapshots = []
+        for platform in self.platforms.values():
+            platform.close()
+        self.platforms = {}
+        if self.store is not None:
+            self.store.close()
 
     def _install_campaigns(self, settings: Settings) -> None:
         from bot.campaigns import CampaignService
         from bot.templating import TemplateRenderer
 
         assert self.store is not None
+        settings = self._snapshot_templates(settings)
         service = CampaignService(
             settings, self.store, TemplateRenderer(settings), self.clock, on_enqueue=self._wake.set
         )
@@ -163,6 +207,7 @@ class Daemon:
     def reload(self) -> bool:
         """Re-read config and templates; keep the last good config when the new one is invalid."""
         with self._lock:
+            stamp = self._files_stamp()
             try:
                 settings = self._load()
                 self._check_templates(settings)
@@ -176,6 +221,7 @@ class Daemon:
             if self.settings is not None and settings.database_url != self.settings.database_url:
                 logger.warning("database_url changed in config.yaml: restart the daemon for that part to take effect")
             self.settings = settings
+            self._watch_stamp = stamp
             self.outbox.delivery = settings.delivery
             self._install_campaigns(settings)
             logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
@@ -183,10 +229,10 @@ class Daemon:
 
     def _watch(self) -> None:
         stamp = self._files_stamp()
-        if stamp != self._watch_stamp:
-            self._watch_stamp = stamp
+        if stamp != self._watch_stamp and stamp != self._refused_stamp:
             logger.info("config or templates changed on disk; reloading")
-            self.reload()
+            if not self.reload():
+                self._refused_stamp = stamp  # logged once; wait for the next edit
 
     def _deliver_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -201,8 +247,14 @@ class Daemon:
             self._wake.wait(self.settings.delivery.poll_seconds)
 
     def stop(self) -> None:
-        if self.stop_event.is_set():
-            return
+        """Stop jobs, let the delivery thread finish its pass, close connections. Safe to call twice.
+
+        A signal handler only sets stop_event; the shutdown itself always runs here (once).
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.stop_event.set()
         self._wake.set()
         scheduler = getattr(self, "scheduler", None)
@@ -210,10 +262,7 @@ class Daemon:
             scheduler.shutdown(wait=True)
         if self._delivery_thread is not None:
             self._delivery_thread.join(timeout=30)
-        for platform in self.platforms.values():
-            platform.close()
-        if self.store is not None:
-            self.store.close()
+        self._close_resources()
         logger.info("daemon %s stopped", self.options.owner)
 
     def run_forever(self) -> None:
