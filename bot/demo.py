@@ -123,7 +123,7 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         "posts_published": int(counts.get("posts_published", 0)),
         "posts_failed": int(counts.get("posts_failed", 0)),
         "posts_pending": int(counts.get("posts_pending", 0)),
-        "slots": {k[len("slots_") :]: v for k, v in counts.items() if k.startswith("slots_")},
+        "slots": {state: int(n) for state, n in dict(counts.get("slots") or {}).items() if n},
         "sandbox_requests": stats.get("requests", {}),
         "recent_posts": recent,
     }
