@@ -1,0 +1,256 @@
+"""The daemon end to end, in process: real sandbox over HTTP, real SQLite file, real APScheduler, real templates."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.checking import check_all
+from bot.daemon import Daemon, DaemonOptions
+from bot.store import Store
+
+CONFIG = """\
+timezone: UTC
+database_url: {database_url}
+templates_dir: templates
+accounts:
+  shop:
+    platform: sandbox
+    handle: shop
+    base_url: {base_url}
+campaigns:
+  tick:
+    account: shop
+    template: tick.j2
+    schedule:
+      interval: {interval}
+delivery:
+  min_spacing_seconds: 0
+  per_account_per_day: 0
+  poll_seconds: 0.1
+  grace_minutes: {grace_minutes}
+"""
+
+TICK = "Tick {{ sequence }} from {{ campaign.name }}\n"
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def ledger(sandbox: Any, handle: str = "shop") -> list[dict[str, Any]]:
+    """Every tweet the sandbox holds for `handle`, in creation order."""
+    with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=5) as http:
+        user = http.get("/_sandbox/users", params={"username": handle})
+        if user.status_code == 404:
+            return []
+        uid = user.json()["id"]
+        return list(http.get("/_sandbox/tweets", params={"author_id": uid}).json()["tweets"])
+
+
+def write_setup(
+    root: Path,
+    sandbox_url: str,
+    *,
+    template: str = TICK,
+    interval: str = "1s",
+    grace_minutes: float = 0.05,
+) -> Path:
+    (root / "templates").mkdir(exist_ok=True)
+    (root / "templates" / "tick.j2").write_text(template, encoding="utf-8")
+    config = root / "config.yaml"
+    config.write_text(
+        CONFIG.format(
+            database_url=f"sqlite:///{root / 'bot.db'}",
+            base_url=sandbox_url,
+            interval=interval,
+            grace_minutes=grace_minutes,
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Write `text` and make sure the modification time moves (coarse file-system clocks)."""
+    before = path.stat().st_mtime if path.exists() else 0.0
+    path.write_text(text, encoding="utf-8")
+    if path.stat().st_mtime <= before:
+        os.utime(path, (before + 1, before + 1))
+
+
+@pytest.fixture
+def running() -> Iterator[Callable[[Path], Daemon]]:
+    """Start daemons for a test and always stop them."""
+    started: list[Daemon] = []
+
+    def start(config: Path, **options: Any) -> Daemon:
+        daemon = Daemon(DaemonOptions(config_path=config, environ={}, **options))
+        daemon.start()
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+
+
+def test_daemon_publishes_each_slot_once_and_stops_cleanly(
+    sandbox: Any, tmp_path: Path, running: Callable[..., Daemon], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = write_setup(tmp_path, sandbox.url)
+    threads_before = set(threading.enumerate())
+    daemon = running(config)
+
+    wait_for(lambda: len(ledger(sandbox)) >= 4, what="four posts in the sandbox ledger")
+    daemon.stop()
+
+    tweets = ledger(sandbox)
+    texts = [t["text"] for t in tweets]
+    assert len(texts) == len(set(texts)), "a slot was published twice"
+    assert all(re.fullmatch(r"Tick \d+ from tick", text) for text in texts)
+
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        summary = store.summary()
+        sent = store.outbox_items(state="sent", limit=None)
+    assert summary["posts_published"] == len(tweets)
+    assert summary["posts_failed"] == 0
+    assert {item.remote_id for item in sent} == {t["id"] for t in tweets}
+    assert len({item.key for item in sent}) == len(sent)
+
+    # one INFO line per send, with the outbox key and the remote id
+    send_lines = [r.getMessage() for r in caplog.records if r.name == "bot.outbox" and r.levelno == logging.INFO]
+    for tweet in tweets:
+        assert any(tweet["id"] in line and "outbox campaign:tick:" in line for line in send_lines), (tweet, send_lines)
+    assert any("stopped" in r.getMessage() for r in caplog.records if r.name == "bot.daemon")
+
+    # clean stop: the daemon's own threads are gone
+    leftovers = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
+    assert leftovers == []
+
+
+def test_stop_is_idempotent_and_a_failed_start_releases_nothing_open(sandbox: Any, tmp_path: Path) -> None:
+    config = write_setup(tmp_path, "http://127.0.0.1:9")  # nothing listens there
+    daemon = Daemon(DaemonOptions(config_path=config, environ={}))
+    from bot.errors import BotError
+
+    with pytest.raises(BotError, match="cannot reach the X sandbox"):
+        daemon.start()
+    daemon.stop()
+    daemon.stop()
+
+
+def test_template_edit_is_picked_up_and_bad_edits_keep_the_last_good_config(
+    sandbox: Any, tmp_path: Path, running: Callable[..., Daemon], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = write_setup(tmp_path, sandbox.url, template="Old {{ sequence }}\n")
+    template = tmp_path / "templates" / "tick.j2"
+    running(config, watch_seconds=0.2)
+
+    wait_for(lambda: any(t["text"].startswith("Old ") for t in ledger(sandbox)), what="an 'Old' post")
+    rewrite(template, "New {{ sequence }}\n")
+    wait_for(lambda: ledger(sandbox)[-1]["text"].startswith("New "), what="a post with the edited template")
+
+    # a template syntax error: logged with the same lines as `socialbot check`, old config kept
+    good_config = config.read_text(encoding="utf-8")
+    caplog.clear()
+    rewrite(template, "Broken {{ sequence \n")
+    expected = [str(p) for p in check_all(config, environ={})]
+    assert expected, "check should find the syntax error"
+    wait_for(lambda: "config reload refused" in caplog.text, what="the refused reload")
+    _assert_logged(caplog, expected)
+    seen = len(ledger(sandbox))
+    wait_for(lambda: len(ledger(sandbox)) >= seen + 2, what="posts after the refused reload")
+    assert all(t["text"].startswith("New ") for t in ledger(sandbox)[seen:])
+
+    # an invalid config.yaml (unknown key): same again
+    rewrite(template, "New {{ sequence }}\n")
+    caplog.clear()
+    rewrite(config, good_config + "surprise: 1\n")
+    expected = [str(p) for p in check_all(config, environ={})]
+    assert any("surprise" in line for line in expected)
+    wait_for(lambda: "config reload refused" in caplog.text, what="the refused config reload")
+    _assert_logged(caplog, expected)
+    seen = len(ledger(sandbox))
+    wait_for(lambda: len(ledger(sandbox)) >= seen + 2, what="posts after the refused config")
+    assert all(t["text"].startswith("New ") for t in ledger(sandbox)[seen:])
+    texts = [t["text"] for t in ledger(sandbox)]
+    assert len(texts) == len(set(texts))
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        assert store.summary()["posts_failed"] == 0, "a slot was rendered with the refused template"
+
+
+def test_reload_directly_as_sighup_does(sandbox: Any, tmp_path: Path, running: Callable[..., Daemon]) -> None:
+    config = write_setup(tmp_path, sandbox.url, template="First {{ sequence }}\n")
+    template = tmp_path / "templates" / "tick.j2"
+    daemon = running(config, watch_seconds=3600)  # the watcher stays out of the way: only reload() acts
+
+    wait_for(lambda: ledger(sandbox), what="a first post")
+    template.write_text("{% if %}\n", encoding="utf-8")
+    assert daemon.reload() is False
+    template.write_text("Second {{ sequence }}\n", encoding="utf-8")
+    assert daemon.reload() is True
+    wait_for(lambda: ledger(sandbox)[-1]["text"].startswith("Second "), what="a post after reload()")
+
+
+def _assert_logged(caplog: pytest.LogCaptureFixture, lines: list[str]) -> None:
+    logged = [r.getMessage().strip() for r in caplog.records if r.levelno >= logging.ERROR]
+    for line in lines:
+        assert line in logged, f"{line!r} not logged; got {logged}"
+
+
+def test_slots_missed_while_down_are_recorded_not_burst(
+    sandbox: Any, tmp_path: Path, running: Callable[..., Daemon]
+) -> None:
+    config = write_setup(tmp_path, sandbox.url, interval="1m", grace_minutes=15)
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    last = now - timedelta(minutes=30)
+    with Store.open(url) as store:
+        store.upgrade()
+        store.record_slot("tick", last, "skipped", "before the downtime")
+
+    started_at = datetime.now(UTC)
+    daemon = running(config)
+    grace = timedelta(minutes=15)
+
+    with Store.open(url) as store:
+        slots = [s for s in store.slots("tick") if s.slot_at.replace(tzinfo=UTC) > last.replace(tzinfo=UTC)]
+    missed = [s for s in slots if s.state == "missed"]
+    queued = [s for s in slots if s.state not in ("missed", "skipped")]
+    assert missed and queued
+    assert all(started_at - _utc(s.slot_at) > grace - timedelta(seconds=61) for s in missed)
+    assert all(started_at - _utc(s.slot_at) <= grace + timedelta(seconds=61) for s in queued)
+    # every minute after the last recorded slot is accounted for, once
+    assert len({_utc(s.slot_at) for s in slots}) == len(slots)
+    assert len(missed) + len(queued) >= 29
+
+    wait_for(lambda: len(ledger(sandbox)) >= len(queued), what="the late slots to be published")
+    daemon.stop()
+    tweets = ledger(sandbox)
+    assert len(tweets) <= len(queued) + 1  # +1: a new slot may have fallen due meanwhile
+    assert len(tweets) <= 17, "more than the grace window's worth of slots was sent"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
