@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
-    parser.add_argument("--min-alive", type=float, default=0.3, help="shortest life of a daemon before its kill (s)")
-    parser.add_argument("--max-alive", type=float, default=3.0, help="longest life of a daemon before its kill (s)")
+    parser.add_argument("--min-alive", type=float, default=0.5, help="shortest life of a daemon before its kill (s)")
+    parser.add_argument("--max-alive", type=float, default=4.0, help="longest life of a daemon before its kill (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -144,6 +144,12 @@ def main() -> None:
         match = SLOT_RE.search(tweet["text"])
         if match:
             posted[datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC)] += 1
+    log_text = (work / "daemon.log").read_text(encoding="utf-8", errors="replace")
+    print(
+        f"  daemon lives that finished start-up: {log_text.count(' started: ')}; "
+        f"posts found on the timeline after a kill (reconciled, not re-sent): {log_text.count(': reconciled ')}",
+        flush=True,
+    )
     expected = set(slots)
     duplicates = sum(n - 1 for n in posted.values() if n > 1)
     lost = len(expected - set(posted))
