@@ -207,6 +207,8 @@ class Daemon:
     def reload(self) -> bool:
         """Re-read config and templates; keep the last good config when the new one is invalid."""
         with self._lock:
+            if self._stopped:
+                return False
             stamp = self._files_stamp()
             try:
                 settings = self._load()
@@ -216,8 +218,13 @@ class Daemon:
                 for problem in exc.problems:
                     logger.error("  %s", problem)
                 return False
-            if self.settings is not None and settings.accounts != self.settings.accounts:
-                logger.warning("accounts changed in config.yaml: restart the daemon for that part to take effect")
+            if not self._add_new_accounts(settings):
+                return False
+            if self.settings is not None and any(
+                name in self.settings.accounts and account != self.settings.accounts[name]
+                for name, account in settings.accounts.items()
+            ):
+                logger.warning("an account changed in config.yaml: restart the daemon for that part to take effect")
             if self.settings is not None and settings.database_url != self.settings.database_url:
                 logger.warning("database_url changed in config.yaml: restart the daemon for that part to take effect")
             self.settings = settings
@@ -226,6 +233,26 @@ class Daemon:
             self._install_campaigns(settings)
             logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
             return True
+
+    def _add_new_accounts(self, settings: Settings) -> bool:
+        """Connect accounts added by a reload, so their campaigns are not dead-lettered for lack of one."""
+        added: dict[str, Platform] = {}
+        for name in settings.accounts:
+            if name in self.platforms:
+                continue
+            try:
+                added[name] = build_platform(name, settings)
+            except BotError as exc:
+                logger.error("config reload refused; keeping the last good config:")
+                logger.error("  %s", exc)
+                for platform in added.values():
+                    platform.close()
+                return False
+        for name, platform in added.items():
+            logger.info("account %s added by the reload", name)
+            self.platforms[name] = platform
+            self.outbox.platforms[name] = platform
+        return True
 
     def _watch(self) -> None:
         stamp = self._files_stamp()
