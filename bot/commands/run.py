@@ -32,10 +32,10 @@ def run(
     except ConfigError as exc:
         err_console.print(f"[bold red]refusing to start: {config_path(config)} is invalid[/]")
         for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False)
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
     except BotError as exc:
-        err_console.print(f"[bold red]socialbot stopped:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]socialbot stopped:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
 
 
@@ -70,5 +70,5 @@ def demo(
     except ConfigError as exc:
         err_console.print(f"[bold red]the demo's config is invalid: {config_path(config)}[/]")
         for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False)
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
