@@ -254,3 +254,26 @@ def test_slots_missed_while_down_are_recorded_not_burst(
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def test_reload_can_add_an_account_and_its_campaign(
+    sandbox: Any, tmp_path: Path, running: Callable[..., Daemon]
+) -> None:
+    config = write_setup(tmp_path, sandbox.url)
+    daemon = running(config, watch_seconds=3600)
+    wait_for(lambda: ledger(sandbox), what="a first post")
+
+    text = config.read_text(encoding="utf-8")
+    text = text.replace(
+        "campaigns:\n",
+        f"  brand:\n    platform: sandbox\n    handle: brand\n    base_url: {sandbox.url}\ncampaigns:\n",
+    )
+    text = text.replace(
+        "delivery:\n",
+        "  brand_tick:\n    account: brand\n    template: tick.j2\n    schedule:\n      interval: 1s\ndelivery:\n",
+    )
+    config.write_text(text, encoding="utf-8")
+    assert daemon.reload() is True
+    wait_for(lambda: len(ledger(sandbox, "brand")) >= 2, what="posts by the account added on reload")
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        assert store.summary()["dead"] == 0

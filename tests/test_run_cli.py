@@ -17,7 +17,7 @@ from tests.test_daemon import ledger, wait_for, write_setup
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALBOT_")}
-    env["COLUMNS"] = "500"  # rich: no line wrapping in messages
+    env["COLUMNS"] = "60"  # a narrow terminal: problem lines must still not be wrapped
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
