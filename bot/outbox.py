@@ -135,6 +135,7 @@ class Outbox:
         blocked: dict[str, datetime] = {}  # account/endpoint -> retry_at, learnt in this batch
         paused: set[str] = set()
         remaining = list(batch)
+        checked = self._reconcile_together(batch)
         while remaining:
             claimed = remaining.pop(0)
             item = claimed.item
@@ -164,7 +165,7 @@ class Outbox:
             if block_key in blocked and blocked[block_key] > now:
                 report.deferred += self.store.release([claimed], self.owner, next_attempt_at=blocked[block_key])
                 continue
-            outcome = self._deliver_one(claimed, report)
+            outcome = self._deliver_one(claimed, report, checked)
             if isinstance(outcome, RateLimited):
                 blocked[block_key] = outcome.retry_at
             elif isinstance(outcome, AuthError):
@@ -172,25 +173,41 @@ class Outbox:
 
     # ------------------------------------------------------------------ one row
 
-    def _deliver_one(self, claimed: ClaimedItem, report: DeliveryReport) -> PlatformError | None:
+    def _reconcile_together(self, batch: list[ClaimedItem]) -> dict[str, str | None]:
+        """Look up every row of the batch whose outcome is unknown in one read per account (a crash leaves
+        a whole claimed batch unknown; X charges per read). Returns key -> remote id or None (not sent);
+        keys missing from the answer are looked up one by one later."""
+        by_account: dict[str, list[OutgoingMessage]] = {}
+        for claimed in batch:
+            if claimed.reconcile and claimed.item.account in self.platforms:
+                by_account.setdefault(claimed.item.account, []).append(_message(claimed.item))
+        answers: dict[str, str | None] = {}
+        for account, messages in by_account.items():
+            if len(messages) < 2:
+                continue
+            try:
+                answers.update(self.platforms[account].find_sent_many(messages))
+            except PlatformError as exc:
+                logger.warning("outbox: looking up %d unknown sends of %s failed (%s)", len(messages), account, exc)
+        return answers
+
+    def _deliver_one(
+        self, claimed: ClaimedItem, report: DeliveryReport, checked: Mapping[str, str | None] | None = None
+    ) -> PlatformError | None:
         item = claimed.item
         platform = self.platforms.get(item.account)
         if platform is None:
             self._dead(item, f"no platform configured for account {item.account!r}", report)
             return None
-        message = OutgoingMessage(
-            key=item.key,
-            kind=MessageKind(item.kind),
-            text=item.text,
-            in_reply_to_id=item.in_reply_to_id,
-            recipient_id=item.recipient_id,
-            created_at=item.created_at,
-        )
+        message = _message(item)
         unknown = claimed.reconcile
         try:
             if claimed.reconcile:
                 try:
-                    remote_id = platform.find_sent(message, since=item.created_at)
+                    if checked is not None and item.key in checked:
+                        remote_id = checked[item.key]
+                    else:
+                        remote_id = platform.find_sent(message, since=item.created_at)
                 except RateLimited as exc:
                     # A read window, not the send window: push this row back only.
                     self._release(claimed, exc.retry_at, f"reconcile: {exc}", report)
@@ -329,3 +346,14 @@ class Outbox:
             item.account,
             exc,
         )
+
+
+def _message(item: OutboxItem) -> OutgoingMessage:
+    return OutgoingMessage(
+        key=item.key,
+        kind=MessageKind(item.kind),
+        text=item.text,
+        in_reply_to_id=item.in_reply_to_id,
+        recipient_id=item.recipient_id,
+        created_at=item.created_at,
+    )

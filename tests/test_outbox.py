@@ -206,6 +206,30 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
     assert texts == ["This one left before the crash", "This one never left"]
 
 
+def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
+) -> None:
+    from bot.models import MessageKind, OutgoingMessage
+
+    for n in range(6):
+        store.enqueue(f"batch:{n}", account="shop", kind="post", text=f"Batch post {n}")
+    claim = store.claim("crashed-daemon", now=clock(), limit=10, lease_seconds=60)
+    assert len(claim.items) == 6
+    landed = {
+        c.item.key: shop.send(OutgoingMessage(key=c.item.key, kind=MessageKind.POST, text=c.item.text))
+        for c in claim.items[:3]
+    }
+    # the daemon dies with its whole claimed batch unrecorded
+    reads_before = admin.get("/_sandbox/stats").json()["requests"].get("GET /2/users/:id/tweets", 0)
+    clock.advance(61)
+    report = make_outbox(store, shop, clock).deliver_due()
+    assert (report.sent, report.reconciled) == (6, 3)
+    assert {k: store.outbox_item(key=k).remote_id for k in landed} == landed
+    reads = admin.get("/_sandbox/stats").json()["requests"].get("GET /2/users/:id/tweets", 0) - reads_before
+    assert reads == 1
+    assert sorted(t["text"] for t in ledger(admin, shop)) == [f"Batch post {n}" for n in range(6)]
+
+
 def test_max_attempts_dead_letter_and_retry_command(
     db_url: str, store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
 ) -> None:

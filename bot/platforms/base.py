@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -28,6 +28,12 @@ class Platform(Protocol):
 
     def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
         """Remote id of an earlier send of `message` whose outcome was unknown, or None if it never landed."""
+        ...
+
+    def find_sent_many(
+        self, messages: Sequence[OutgoingMessage], *, since: datetime | None = None
+    ) -> dict[str, str | None]:
+        """find_sent for several messages in as few reads as the platform allows; keyed by message key."""
         ...
 
     def delete(self, post_id: str) -> None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -254,17 +254,39 @@ class XPlatform:
         return remote_id
 
     def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
-        since = since or message.created_at
-        wanted = _normalise(message.text)
-        if message.kind is MessageKind.DM:
-            found = self._find_sent_dm(message, wanted)
-        else:
-            found = self._find_sent_post(message, wanted, since)
-        logger.info("x find_sent %s key=%s account=%s found=%s", message.kind.value, message.key, self.account, found)
+        return self.find_sent_many([message], since=since)[message.key]
+
+    def find_sent_many(
+        self, messages: Sequence[OutgoingMessage], *, since: datetime | None = None
+    ) -> dict[str, str | None]:
+        """One timeline scan (and one per DM conversation) for many messages whose outcome is unknown."""
+        found: dict[str, str | None] = {m.key: None for m in messages}
+        posts = [m for m in messages if m.kind is not MessageKind.DM]
+        if posts:
+            starts = [s for s in (since, *(m.created_at for m in posts)) if s is not None]
+            found.update(self._find_sent_posts(posts, min(starts) if starts else None))
+        by_recipient: dict[str | None, list[OutgoingMessage]] = {}
+        for message in messages:
+            if message.kind is MessageKind.DM:
+                by_recipient.setdefault(message.recipient_id, []).append(message)
+        for dms in by_recipient.values():
+            found.update(self._find_sent_dms(dms))
+        for message in messages:
+            logger.info(
+                "x find_sent %s key=%s account=%s found=%s",
+                message.kind.value,
+                message.key,
+                self.account,
+                found[message.key],
+            )
         return found
 
-    def _find_sent_post(self, message: OutgoingMessage, wanted: str, since: datetime | None) -> str | None:
+    def _find_sent_posts(self, messages: list[OutgoingMessage], since: datetime | None) -> dict[str, str | None]:
         me = self.me()
+        wanted: dict[str, list[OutgoingMessage]] = {}
+        for message in messages:
+            wanted.setdefault(_normalise(message.text), []).append(message)
+        found: dict[str, str | None] = {}
         params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"]}
         if since is not None:
             if since.tzinfo is None:
@@ -279,20 +301,23 @@ class XPlatform:
                 lambda p=page_params: self._client.get_users_tweets(me.id, user_auth=True, **p),
             )
             for item in body.get("data") or []:
-                if _normalise(item.get("text", "")) != wanted:
-                    continue
-                if message.kind is MessageKind.REPLY:
-                    refs = {(r["type"], str(r["id"])) for r in item.get("referenced_tweets") or []}
-                    if ("replied_to", str(message.in_reply_to_id)) not in refs:
+                refs = {(r["type"], str(r["id"])) for r in item.get("referenced_tweets") or []}
+                for message in wanted.get(_normalise(item.get("text", "")), []):
+                    if message.key in found:
                         continue
-                return str(item["id"])
+                    if message.kind is MessageKind.REPLY and ("replied_to", str(message.in_reply_to_id)) not in refs:
+                        continue
+                    found[message.key] = str(item["id"])
+                    break
             token = (body.get("meta") or {}).get("next_token")
-            if not token:
-                return None
-        return None
+            if not token or len(found) == len(messages):
+                break
+        return found
 
-    def _find_sent_dm(self, message: OutgoingMessage, wanted: str) -> str | None:
+    def _find_sent_dms(self, messages: list[OutgoingMessage]) -> dict[str, str | None]:
         me = self.me()
+        wanted = {_normalise(m.text): m for m in messages}
+        found: dict[str, str | None] = {}
         token: str | None = None
         for _ in range(DM_MAX_PAGES):
             params: dict[str, Any] = {"dm_event_fields": ["sender_id", "created_at"], "max_results": 100}
@@ -302,20 +327,19 @@ class XPlatform:
                 "GET /2/dm_conversations/with/:id/dm_events",
                 False,
                 lambda p=params: self._client.get_direct_message_events(
-                    participant_id=message.recipient_id, user_auth=True, **p
+                    participant_id=messages[0].recipient_id, user_auth=True, **p
                 ),
             )
             for event in body.get("data") or []:
-                if (
-                    event.get("event_type") == "MessageCreate"
-                    and str(event.get("sender_id")) == me.id
-                    and _normalise(event.get("text", "")) == wanted
-                ):
-                    return str(event["id"])
+                if event.get("event_type") != "MessageCreate" or str(event.get("sender_id")) != me.id:
+                    continue
+                message = wanted.get(_normalise(event.get("text", "")))
+                if message is not None and message.key not in found:
+                    found[message.key] = str(event["id"])
             token = (body.get("meta") or {}).get("next_token")
-            if not token:
-                return None
-        return None
+            if not token or len(found) == len(messages):
+                break
+        return found
 
     def delete(self, post_id: str) -> None:
         self._call("DELETE /2/tweets/:id", True, lambda: self._client.delete_tweet(post_id, user_auth=True))
