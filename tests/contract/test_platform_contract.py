@@ -153,6 +153,17 @@ def test_find_sent_reply_matches_target(platform_factory: Any, harness: Harness)
     assert p.find_sent(reply("Thanks!", m2)) is None
 
 
+def test_find_sent_many_answers_each_message(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    alice = harness.user("alice")
+    mention = harness.post_as(alice, "@shop where is my order?")
+    sent_post = post("landed post", key="a")
+    sent_reply = reply("We are on it!", mention)
+    ids = {"a": p.send(sent_post), sent_reply.key: p.send(sent_reply)}
+    answers = p.find_sent_many([sent_post, sent_reply, post("never sent", key="b")])
+    assert answers == {**ids, "b": None}
+
+
 def test_mentions_pagination_and_since_id(platform_factory: Any, harness: Harness) -> None:
     p = platform_factory("shop")
     fans = [harness.user(f"fan{i}") for i in range(5)]
