@@ -55,13 +55,19 @@ def sample_slots(settings: Settings, name: str, now: datetime, count: int = SAMP
 
 
 def check_settings(
-    settings: Settings, *, clock: Callable[[], datetime] | None = None, report: CheckReport | None = None
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    report: CheckReport | None = None,
+    sources: Mapping[str, str] | None = None,
 ) -> list[Problem]:
-    """Render every campaign's template with its data; return the problems (and fill `report`)."""
+    """Render every campaign's template with its data; return the problems (and fill `report`).
+
+    `sources` (bot.templating.read_templates) checks that snapshot rather than the files on disk."""
     from bot.templating import TemplateRenderer  # jinja2 stays out of CLI start-up
 
     now = (clock or (lambda: datetime.now(UTC)))()
-    renderer = TemplateRenderer(settings, clock=lambda: now)
+    renderer = TemplateRenderer(settings, clock=lambda: now, sources=sources)
     problems: list[Problem] = []
     report = report if report is not None else CheckReport()
     for name, campaign in settings.campaigns.items():

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -77,7 +75,7 @@ class Daemon:
         self._delivery_thread: threading.Thread | None = None
         self._watch_stamp: tuple[tuple[str, float], ...] = ()
         self._refused_stamp: tuple[tuple[str, float], ...] | None = None
-        self._snapshots: list[Path] = []  # private copies of templates_dir, newest last
+        self._sources: dict[str, str] = {}  # the checked templates the daemon renders from
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.platforms: dict[str, Platform] = {}
@@ -96,12 +94,17 @@ class Daemon:
             settings = self.options.settings_hook(settings)
         return settings
 
-    def _check_templates(self, settings: Settings) -> None:
+    def _check_templates(self, settings: Settings) -> dict[str, str]:
+        """Check the templates as they are now and return that snapshot: the daemon renders from it, so an
+        edit on disk is used only after a reload has checked it (the last good templates stay in force)."""
         from bot.checking import check_settings
+        from bot.templating import read_templates
 
-        problems = check_settings(settings)
+        sources = read_templates(Path(settings.templates_dir))
+        problems = check_settings(settings, sources=sources)
         if problems:
             raise ConfigError(problems)
+        return sources
 
     def _files_stamp(self, settings: Settings | None = None) -> tuple[tuple[str, float], ...]:
         settings = settings or self.settings
@@ -125,7 +128,7 @@ class Daemon:
         """Load and check config (refusing a bad one), migrate the database, start jobs and delivery."""
         settings = self._load()
         stamp = self._files_stamp(settings)
-        self._check_templates(settings)
+        self._sources = self._check_templates(settings)
         self.settings = settings
         self._watch_stamp = stamp
         try:
@@ -166,24 +169,7 @@ class Daemon:
         self._delivery_thread = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
         self._delivery_thread.start()
 
-    def _snapshot_templates(self, settings: Settings) -> Settings:
-        """Settings whose templates_dir is a private copy of the checked templates.
-
-        Jinja reads template files on every render, so without a copy an invalid edit on disk would be
-        rendered (and its slots failed) before the reload that refuses it: the copy is the last good config.
-        """
-        source = Path(settings.templates_dir)
-        snapshot = Path(tempfile.mkdtemp(prefix="socialbot-templates-"))
-        shutil.copytree(source, snapshot, dirs_exist_ok=True)
-        self._snapshots.append(snapshot)
-        while len(self._snapshots) > 2:  # the previous one may still be rendering a slot
-            shutil.rmtree(self._snapshots.pop(0), ignore_errors=True)
-        return settings.model_copy(update={"templates_dir": snapshot})
-
     def _close_resources(self) -> None:
-        for snapshot in self._snapshots:
-            shutil.rmtree(snapshot, ignore_errors=True)
-        self._snapshots = []
         for platform in self.platforms.values():
             platform.close()
         self.platforms = {}
@@ -195,10 +181,8 @@ class Daemon:
         from bot.templating import TemplateRenderer
 
         assert self.store is not None
-        settings = self._snapshot_templates(settings)
-        service = CampaignService(
-            settings, self.store, TemplateRenderer(settings), self.clock, on_enqueue=self._wake.set
-        )
+        renderer = TemplateRenderer(settings, sources=self._sources)
+        service = CampaignService(settings, self.store, renderer, self.clock, on_enqueue=self._wake.set)
         service.catch_up(self.clock.now())
         self.campaigns = service
         self.scheduler.replace_all(service.jobs())
@@ -212,7 +196,7 @@ class Daemon:
             stamp = self._files_stamp()
             try:
                 settings = self._load()
-                self._check_templates(settings)
+                sources = self._check_templates(settings)
             except ConfigError as exc:
                 logger.error("config reload refused; keeping the last good config:")
                 for problem in exc.problems:
@@ -228,6 +212,7 @@ class Daemon:
             if self.settings is not None and settings.database_url != self.settings.database_url:
                 logger.warning("database_url changed in config.yaml: restart the daemon for that part to take effect")
             self.settings = settings
+            self._sources = sources
             self._watch_stamp = stamp
             self.outbox.delivery = settings.delivery
             self._install_campaigns(settings)

@@ -65,14 +65,40 @@ def split_variants(source: str) -> list[tuple[int, str]]:
     return [(line, body) for line, body in parts if body.strip()] or [(1, source)]
 
 
+def read_templates(templates_dir: Path) -> dict[str, str]:
+    """Every file under templates_dir, by its name relative to it: a snapshot that later edits cannot touch."""
+    root = Path(templates_dir)
+    if not root.is_dir():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
 class _VariantLoader(FileSystemLoader):
-    """Loads 'name' as the whole file and 'name#variant=N' as variant N padded to its real lines."""
+    """Loads 'name' as the whole file and 'name#variant=N' as variant N padded to its real lines.
+
+    With `sources` (see read_templates) it serves that snapshot instead of the files on disk.
+    """
+
+    def __init__(self, searchpath: str, *, sources: Mapping[str, str] | None = None) -> None:
+        super().__init__(searchpath, encoding="utf-8")
+        self.sources = sources
+
+    def _whole(self, environment: jinja2.Environment, name: str) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if self.sources is None:
+            return super().get_source(environment, name)
+        if name not in self.sources:
+            raise jinja2.TemplateNotFound(name)
+        return self.sources[name], str(Path(self.searchpath[0]) / name), lambda: True
 
     def get_source(
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str | None, Callable[[], bool] | None]:
         name, _, index = template.partition(_VARIANT_SUFFIX)
-        source, filename, uptodate = super().get_source(environment, name)
+        source, filename, uptodate = self._whole(environment, name)
         if not index:
             return source, filename, uptodate
         variants = split_variants(source)
@@ -166,9 +192,9 @@ def measure(text: str, platform: str = "x") -> tuple[int, int, bool, str | None]
     return length, limit, True, None
 
 
-def build_environment(templates_dir: Path) -> SandboxedEnvironment:
+def build_environment(templates_dir: Path, *, sources: Mapping[str, str] | None = None) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=_VariantLoader(str(templates_dir), encoding="utf-8"),
+        loader=_VariantLoader(str(templates_dir), sources=sources),
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -202,10 +228,18 @@ def _error_line(tb: TracebackType | None, filename: str | None) -> int | None:
 class TemplateRenderer:
     """Renders campaign templates from Settings. Build a new one when Settings change."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
+        """`sources` (from read_templates) pins the templates to a checked snapshot; without it, edits on
+        disk are picked up at the next render."""
         self.settings = settings
         self.templates_dir = Path(settings.templates_dir)
-        self.env = build_environment(self.templates_dir)
+        self.env = build_environment(self.templates_dir, sources=sources)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     # -- generic API ------------------------------------------------------------------------------

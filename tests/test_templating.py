@@ -147,6 +147,18 @@ def test_template_edits_are_picked_up(tmp_path: Path) -> None:
     assert renderer.variants("sale.j2") == 2
 
 
+def test_a_snapshot_ignores_later_edits_and_keeps_real_lines(tmp_path: Path) -> None:
+    from bot.templating import read_templates
+
+    settings = make(tmp_path, {"sale.j2": "one {{ sequence }}\n{# variant #}\nline three {{ missing }}"})
+    renderer = TemplateRenderer(settings, sources=read_templates(tmp_path / "templates"))
+    (tmp_path / "templates" / "sale.j2").write_text("{% broken")
+    assert renderer.render_campaign("sale", slot_at=SLOT, sequence=0).text == "one 0"
+    with pytest.raises(TemplateError) as info:
+        renderer.render_campaign("sale", slot_at=SLOT, sequence=1)
+    assert info.value.line == 3
+
+
 def test_filters() -> None:
     assert format_price(1299) == "$1,299.00"
     assert format_price(19.99, "¥") == "¥19.99"
