@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,36 +16,17 @@ from bot.config import XCredentials
 from bot.outbox import Outbox
 from bot.platforms.x import XPlatform
 from bot.store import Store
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    max_attempts: int = 4
-    backoff_base_seconds: float = 5
-    backoff_max_seconds: float = 900
-    lease_seconds: float = 60
-    per_account_per_day: int | None = None
-    min_spacing_seconds: float = 0
+from tests.helpers import StepClock
+from tests.helpers import delivery as delivery_for
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> StepClock:
+    return StepClock()
 
 
 @pytest.fixture
-def store(db_url: str, clock: Clock) -> Iterator[Store]:
+def store(db_url: str, clock: StepClock) -> Iterator[Store]:
     s = Store.open(db_url, clock=clock)
     s.upgrade()
     yield s
@@ -66,10 +46,17 @@ def admin(sandbox: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-def make_outbox(store: Store, shop: XPlatform, clock: Clock, **delivery: Any) -> Outbox:
+def make_outbox(store: Store, shop: XPlatform, clock: StepClock, **delivery_overrides: Any) -> Outbox:
     import random
 
-    return Outbox(store, {"shop": shop}, delivery=Delivery(**delivery), owner="test", clock=clock, rng=random.Random(7))
+    return Outbox(
+        store,
+        {"shop": shop},
+        delivery=delivery_for(**delivery_overrides),
+        owner="test",
+        clock=clock,
+        rng=random.Random(7),
+    )
 
 
 def ledger(admin: httpx.Client, shop: XPlatform) -> list[dict[str, Any]]:
@@ -86,7 +73,7 @@ def stats(admin: httpx.Client) -> dict[str, Any]:
     return admin.get("/_sandbox/stats").json()
 
 
-def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock) -> None:
+def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
     store.enqueue_campaign_slot("double11", clock(), account="shop", text="Double 11: 50% off!", variant="a")
     report = make_outbox(store, shop, clock).deliver_due()
     assert (report.sent, report.failed, report.retried) == (1, 0, 0)
@@ -97,7 +84,9 @@ def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Clie
     assert store.slots("double11")[0].state == "published"
 
 
-def test_5xx_is_retried_later_with_backoff(store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock) -> None:
+def test_5xx_is_retried_later_with_backoff(
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+) -> None:
     store.enqueue("k1", account="shop", kind="post", text="New arrivals today")
     outbox = make_outbox(store, shop, clock)
     faults(admin, error_rate=1.0)
@@ -117,7 +106,7 @@ def test_5xx_is_retried_later_with_backoff(store: Store, shop: XPlatform, admin:
 
 
 def test_processed_then_timeout_is_reconciled_not_resent(
-    store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
 ) -> None:
     store.enqueue("k1", account="shop", kind="post", text="Flash sale at noon")
     outbox = make_outbox(store, shop, clock)
@@ -134,7 +123,7 @@ def test_processed_then_timeout_is_reconciled_not_resent(
     assert store.outbox_item(key="k1").remote_id == tweet["id"]
 
 
-def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock) -> None:
+def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
     earlier = admin.post("/_sandbox/tweets", json={"author_id": shop.me().id, "text": "Weekly deals are live"})
     store.enqueue("k1", account="shop", kind="post", text="Weekly deals are live")
     report = make_outbox(store, shop, clock).deliver_due()
@@ -145,7 +134,7 @@ def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: http
 
 
 def test_rejected_and_not_allowed_are_dead_and_never_retried(
-    sandbox: Any, store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
+    sandbox: Any, store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
 ) -> None:
     stranger = sandbox.add_user("stranger")
     unrelated = sandbox.add_tweet(stranger, "just talking about shoes")
@@ -169,7 +158,7 @@ def test_rejected_and_not_allowed_are_dead_and_never_retried(
 def test_429_waits_exactly_until_reset(store: Store, shop: XPlatform, admin: httpx.Client) -> None:
     store.enqueue("k1", account="shop", kind="post", text="Limited offer")
     store.enqueue("k2", account="shop", kind="post", text="Another offer")
-    outbox = Outbox(store, {"shop": shop}, delivery=Delivery(), owner="test")  # real clock: the sandbox's
+    outbox = Outbox(store, {"shop": shop}, delivery=delivery_for(), owner="test")  # real clock: the sandbox's
     faults(admin, burst_429=1, burst_reset_seconds=2, burst_endpoint="POST /2/tweets")
     report = outbox.deliver_due()
     assert report.sent == 0 and report.deferred == 2
@@ -186,7 +175,7 @@ def test_429_waits_exactly_until_reset(store: Store, shop: XPlatform, admin: htt
     assert len(ledger(admin, shop)) == 2
 
 
-def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock) -> None:
+def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
     store.enqueue("landed", account="shop", kind="post", text="This one left before the crash")
     store.enqueue("lost", account="shop", kind="post", text="This one never left")
     claim = store.claim("crashed-daemon", now=clock(), limit=10, lease_seconds=60)
@@ -207,7 +196,7 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
 
 
 def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
-    store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
 ) -> None:
     from bot.models import MessageKind, OutgoingMessage
 
@@ -231,7 +220,7 @@ def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
 
 
 def test_max_attempts_dead_letter_and_retry_command(
-    db_url: str, store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock
+    db_url: str, store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
 ) -> None:
     store.enqueue_campaign_slot("weekly", clock(), account="shop", text="Deals of the week", variant=None)
     outbox = make_outbox(store, shop, clock, max_attempts=3)
@@ -258,7 +247,7 @@ def test_max_attempts_dead_letter_and_retry_command(
     assert runner.invoke(app, ["outbox", "retry", str(item.id), "--database", db_url]).exit_code == 1
 
 
-def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: httpx.Client, clock: Clock) -> None:
+def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
     for n in range(3):
         store.enqueue(f"k{n}", account="shop", kind="post", text=f"Post number {n}")
     store.enqueue("reply:9", account="shop", kind="dm", text="Thanks!", recipient_id="1")  # not a post: no limit
@@ -281,7 +270,7 @@ def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: htt
 
 
 def test_auth_error_pauses_account_and_keeps_rows(
-    sandbox: Any, store: Store, admin: httpx.Client, clock: Clock
+    sandbox: Any, store: Store, admin: httpx.Client, clock: StepClock
 ) -> None:
     bad = XPlatform(
         XCredentials(consumer_key="k", consumer_secret="s", access_token="0-revoked", access_token_secret="t"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,38 +13,18 @@ from bot.errors import StoreError
 from bot.outbox import Outbox
 from bot.store import Store, campaign_key, text_hash
 from bot.store.migrate import head_revision
+from tests.helpers import StepClock, delivery
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    max_attempts: int = 3
-    backoff_base_seconds: float = 1
-    backoff_max_seconds: float = 60
-    lease_seconds: float = 60
-    per_account_per_day: int | None = None
-    min_spacing_seconds: float = 0
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(db_url: str, clock: Clock) -> Store:
+def store(db_url: str, clock: StepClock) -> Store:
     s = Store.open(db_url, clock=clock)
     s.upgrade()
     yield s
@@ -93,7 +72,7 @@ def test_sqlite_parent_folder_created_and_wal(tmp_path) -> None:
         Store.open(f"sqlite:///{tmp_path / 'missing.db'}", create=False)
 
 
-def test_enqueue_is_idempotent_and_datetimes_are_utc(store: Store, clock: Clock) -> None:
+def test_enqueue_is_idempotent_and_datetimes_are_utc(store: Store, clock: StepClock) -> None:
     later = T0 + timedelta(hours=1)
     assert store.enqueue("reply:42", account="shop", kind="reply", text="hi", in_reply_to_id="42", not_before=later)
     assert not store.enqueue("reply:42", account="shop", kind="reply", text="other")
@@ -125,7 +104,7 @@ def test_enqueue_campaign_slot_is_atomic(store: Store) -> None:
     assert store.last_slot_at("nope") is None
 
 
-def test_slot_follows_outbox_transitions(store: Store, clock: Clock) -> None:
+def test_slot_follows_outbox_transitions(store: Store, clock: StepClock) -> None:
     a, b = T0, T0 + timedelta(hours=1)
     store.enqueue_campaign_slot("weekly", a, account="shop", text="A", variant=None)
     store.enqueue_campaign_slot("weekly", b, account="shop", text="B", variant=None)
@@ -145,7 +124,7 @@ def test_slot_follows_outbox_transitions(store: Store, clock: Clock) -> None:
     assert store.slot("weekly", b).state == "queued"
 
 
-def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: Clock) -> None:
+def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: StepClock) -> None:
     store.enqueue("k", account="shop", kind="post", text="x")
     [held] = store.claim("crashed", now=clock(), limit=5, lease_seconds=30).items
     assert store.claim("other", now=clock(), limit=5, lease_seconds=30).items == []
@@ -156,7 +135,7 @@ def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: Cloc
     assert not store.mark_retry(held.item, "crashed", next_attempt_at=clock(), error="x", outcome_unknown=False)
 
 
-def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: Clock) -> None:
+def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: StepClock) -> None:
     store.enqueue("p1", account="paused", kind="post", text="x")
     store.enqueue("r1", account="limited", kind="post", text="x")
     store.pause_account("paused", "auth failed")
@@ -185,7 +164,7 @@ def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: C
     assert [c.item.key for c in store.claim("w", now=clock(), limit=10, lease_seconds=30).items] == ["p1"]
 
 
-def test_summary_counts(store: Store, clock: Clock) -> None:
+def test_summary_counts(store: Store, clock: StepClock) -> None:
     for n in range(4):
         store.enqueue_campaign_slot("c", T0 + timedelta(hours=n), account="shop", text=f"t{n}", variant=None)
     store.enqueue("reply:1", account="shop", kind="reply", text="r")
@@ -221,7 +200,13 @@ def test_two_daemons_drain_500_rows_exactly_once(db_url: str, sandbox: Any) -> N
         s = Store.open(db_url)
         platforms = {f"acct{n}": XPlatform.for_sandbox(sandbox.url, f"acct{n}") for n in range(3)}
         try:
-            outbox = Outbox(s, platforms, delivery=Delivery(), owner=owner, batch_size=20)
+            outbox = Outbox(
+                s,
+                platforms,
+                delivery=delivery(max_attempts=3, backoff_base_seconds=1, backoff_max_seconds=60),
+                owner=owner,
+                batch_size=20,
+            )
             reports.append(outbox.deliver_due())
         except BaseException as exc:  # surfaced below
             errors.append(exc)
