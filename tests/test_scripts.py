@@ -1,0 +1,39 @@
+"""The proof scripts keep working: a short crash run and a small benchmark, end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_script(*args: str, timeout: float) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def fields(result_line: str) -> dict[str, str]:
+    assert result_line.startswith("RESULT "), result_line
+    return dict(part.split("=", 1) for part in result_line.split()[1:])
+
+
+@pytest.mark.slow
+def test_crash_run_loses_and_doubles_nothing() -> None:
+    result = fields(run_script("scripts/crash_test.py", "--kills", "3", "--seed", "1", timeout=300))
+    assert result["kills"] == "3"
+    assert result["duplicates"] == "0" and result["lost"] == "0"
+    assert int(result["published"]) == int(result["slots"]) > 0
+
+
+@pytest.mark.slow
+def test_publish_benchmark_runs_and_reports() -> None:
+    result = fields(run_script("scripts/bench_publish.py", "--count", "200", "--rounds", "2", timeout=300))
+    assert float(result["outbox_per_s"]) > 0 and float(result["raw_per_s"]) > 0
+    assert "ratio" in result
