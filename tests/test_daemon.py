@@ -73,13 +73,14 @@ def write_setup(
     template: str = TICK,
     interval: str = "1s",
     grace_minutes: float = 0.05,
+    database_url: str | None = None,
 ) -> Path:
     (root / "templates").mkdir(exist_ok=True)
     (root / "templates" / "tick.j2").write_text(template, encoding="utf-8")
     config = root / "config.yaml"
     config.write_text(
         CONFIG.format(
-            database_url=f"sqlite:///{root / 'bot.db'}",
+            database_url=database_url or f"sqlite:///{root / 'bot.db'}",
             base_url=sandbox_url,
             interval=interval,
             grace_minutes=grace_minutes,
@@ -277,3 +278,23 @@ def test_reload_can_add_an_account_and_its_campaign(
     wait_for(lambda: len(ledger(sandbox, "brand")) >= 2, what="posts by the account added on reload")
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
         assert store.summary()["dead"] == 0
+
+
+def test_two_daemons_on_one_database_publish_each_slot_once(
+    sandbox: Any, tmp_path: Path, db_url: str, running: Callable[..., Daemon]
+) -> None:
+    config = write_setup(tmp_path, sandbox.url, database_url=db_url)
+    first = running(config)
+    second = running(config)
+    wait_for(lambda: len(ledger(sandbox)) >= 6, what="six posts from two daemons")
+    first.stop()
+    second.stop()
+
+    texts = [t["text"] for t in ledger(sandbox)]
+    assert len(texts) == len(set(texts)), "two daemons published the same slot"
+    with Store.open(db_url) as store:
+        sent = store.outbox_items(state="sent", limit=None)
+        slots = store.slots("tick")
+    assert len(sent) == len(texts)
+    assert all(slot.state in ("published", "queued") for slot in slots)
+    assert len({slot.slot_at for slot in slots}) == len(slots)
