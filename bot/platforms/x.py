@@ -37,6 +37,7 @@ PLATFORM = "x"
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "entities"]
 USER_FIELDS = ["username", "name"]
 FIND_SENT_MARGIN = timedelta(minutes=5)
+RATE_WINDOW = timedelta(minutes=15)
 FIND_SENT_MAX_PAGES = 10
 DM_MAX_PAGES = 10
 _NUMERIC_SEGMENT = re.compile(r"/\d+(?:-\d+)?(?=/|$)")
@@ -91,6 +92,21 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _retry_at(exc: tweepy.TooManyRequests) -> datetime:
+    """When the window resets: X's header, never in the past; a whole window when the header is missing."""
+    now = datetime.now(UTC)
+    reset = exc.reset_time
+    if reset is None:
+        try:
+            reset = int(exc.response.headers.get("x-rate-limit-reset", "0") or 0)
+        except ValueError:
+            reset = 0
+    if not reset:
+        logger.warning("x answered 429 without x-rate-limit-reset; waiting a whole window")
+        return now + RATE_WINDOW
+    return max(datetime.fromtimestamp(reset, UTC), now + timedelta(seconds=1))
 
 
 def _normalise(text: str) -> str:
@@ -157,11 +173,7 @@ class XPlatform:
         try:
             return fn()
         except tweepy.TooManyRequests as exc:
-            reset = exc.reset_time
-            if reset is None:
-                reset = int(exc.response.headers.get("x-rate-limit-reset", "0") or 0)
-            retry_at = datetime.fromtimestamp(reset, UTC)
-            raise RateLimited(PLATFORM, f"{endpoint} rate limited", retry_at, endpoint) from exc
+            raise RateLimited(PLATFORM, f"{endpoint} rate limited", _retry_at(exc), endpoint) from exc
         except tweepy.Unauthorized as exc:
             raise AuthError(PLATFORM, f"{endpoint}: {_api_message(exc)}") from exc
         except tweepy.Forbidden as exc:
