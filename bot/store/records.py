@@ -51,9 +51,11 @@ class OutboxItem:
     slot_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Any) -> OutboxItem:
+    def from_row(cls, row: Any, **overrides: Any) -> OutboxItem:
         m = row._mapping
-        return cls(**{name: m[name] for name in cls.__dataclass_fields__})
+        values = {name: m[name] for name in cls.__dataclass_fields__}
+        values.update(overrides)
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -460,14 +459,11 @@ class Store:
             rate_limit_t.c.endpoint == _endpoint_expr(),
             rate_limit_t.c.reset_at > now,
         )
-        due = sa.or_(
-            sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now),
-            sa.and_(o.c.state == OutboxState.SENDING, o.c.lease_until <= now),
-        )
-        select = (
+        # Two index range scans (no sort over the whole table): abandoned attempts first, then due rows.
+        abandoned = (
             sa.select(o)
-            .where(due, o.c.account.not_in(paused), ~blocked)
-            .order_by(o.c.next_attempt_at, o.c.id)
+            .where(o.c.state == OutboxState.SENDING, o.c.lease_until <= now, o.c.account.not_in(paused), ~blocked)
+            .order_by(o.c.lease_until)
             .limit(limit)
             .with_for_update(skip_locked=True, of=o)
         )
@@ -476,7 +472,21 @@ class Store:
         with self._tx("claiming outbox rows") as conn:
             if limits_on and self.dialect == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CLAIM_LOCK)))
-            rows = conn.execute(select).all()
+            rows = list(conn.execute(abandoned).all())
+            if len(rows) < limit:
+                pending = (
+                    sa.select(o)
+                    .where(
+                        o.c.state == OutboxState.PENDING,
+                        o.c.next_attempt_at <= now,
+                        o.c.account.not_in(paused),
+                        ~blocked,
+                    )
+                    .order_by(o.c.next_attempt_at, o.c.id)
+                    .limit(limit - len(rows))
+                    .with_for_update(skip_locked=True, of=o)
+                )
+                rows.extend(conn.execute(pending).all())
             if not rows:
                 return Claim([])
             if limits_on and any(r.kind == "post" for r in rows):
@@ -508,8 +518,8 @@ class Store:
                 )
         items = [
             ClaimedItem(
-                replace(
-                    OutboxItem.from_row(r),
+                OutboxItem.from_row(
+                    r,
                     state=OutboxState.SENDING,
                     lease_owner=owner,
                     lease_until=lease_until,

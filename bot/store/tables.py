@@ -38,7 +38,7 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         sa.UniqueConstraint("key", name="uq_outbox_key"),
-        sa.Index("ix_outbox_claim", "state", "next_attempt_at"),
+        sa.Index("ix_outbox_claim", "state", "next_attempt_at", "id"),
         sa.Index("ix_outbox_lease", "state", "lease_until"),
         sa.Index("ix_outbox_account_sent", "account", "kind", "state", "sent_at"),
         sa.Index("ix_outbox_account_hash", "account", "text_hash"),

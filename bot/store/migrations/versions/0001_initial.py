@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("slot_at", UTCDateTime()),
         sa.UniqueConstraint("key", name="uq_outbox_key"),
     )
-    op.create_index("ix_outbox_claim", "outbox", ["state", "next_attempt_at"])
+    op.create_index("ix_outbox_claim", "outbox", ["state", "next_attempt_at", "id"])
     op.create_index("ix_outbox_lease", "outbox", ["state", "lease_until"])
     op.create_index("ix_outbox_account_sent", "outbox", ["account", "kind", "state", "sent_at"])
     op.create_index("ix_outbox_account_hash", "outbox", ["account", "text_hash"])
