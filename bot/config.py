@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.cronspec import CronSyntaxError, validate_cron
 from bot.errors import ConfigError, Problem
+from bot.replyconfig import RepliesConfig
 from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
 
 logger = logging.getLogger(__name__)
@@ -303,6 +304,7 @@ class Settings(_Model):
     accounts: dict[str, AccountConfig]
     campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 
