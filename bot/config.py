@@ -30,7 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.cronspec import CronSyntaxError, validate_cron
 from bot.errors import ConfigError, Problem
-from bot.replyconfig import RepliesConfig
+from bot.replyconfig import RepliesConfig, default_intents
 from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
 
 logger = logging.getLogger(__name__)
@@ -304,7 +304,8 @@ class Settings(_Model):
     accounts: dict[str, AccountConfig]
     campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
-    replies: RepliesConfig = Field(default_factory=RepliesConfig)
+    # Without a `replies:` section the bot answers nobody: automatic replies are something a team turns on.
+    replies: RepliesConfig = Field(default_factory=lambda: RepliesConfig(enabled=False))
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 
@@ -466,6 +467,7 @@ def _cross_checks(data: dict[str, Any], base: Path, out: _Collector) -> None:
     if templates_root is not None and not templates_root.is_dir():
         out.add(("templates_dir",), f"templates folder {templates_root} does not exist")
         templates_root = None
+    _cross_check_replies(data.get("replies"), accounts, templates_root, out)
     campaigns = data.get("campaigns")
     if not isinstance(campaigns, dict):
         return
@@ -481,6 +483,34 @@ def _cross_checks(data: dict[str, Any], base: Path, out: _Collector) -> None:
             candidate = templates_root / template
             if not candidate.is_file():
                 out.add(("campaigns", name, "template"), f"template {template!r} not found in {templates_root}")
+
+
+def _cross_check_replies(
+    replies: Any, accounts: Mapping[str, Any], templates_root: Path | None, out: _Collector
+) -> None:
+    """replies.accounts name real accounts; when replies are on, every reply template exists."""
+    if not isinstance(replies, dict):
+        return
+    named = replies.get("accounts")
+    if isinstance(named, list):
+        for index, account in enumerate(named):
+            if isinstance(account, str) and account not in accounts:
+                known = ", ".join(sorted(map(str, accounts))) or "none defined"
+                out.add(("replies", "accounts", index), f"unknown account {account!r} (accounts: {known})")
+    if templates_root is None or replies.get("enabled", True) is False:
+        return
+    explicit = "intents" in replies
+    intents = replies["intents"] if explicit else [rule.model_dump() for rule in default_intents()]
+    if not isinstance(intents, list):
+        return
+    for index, rule in enumerate(intents):
+        if not isinstance(rule, dict):
+            continue
+        for field in ("reply", "dm_reply"):
+            template = rule.get(field)
+            if isinstance(template, str) and template.strip() and not (templates_root / template).is_file():
+                key: KeyPath = ("replies", "intents", index, field) if explicit else ("replies",)
+                out.add(key, f"reply template {template!r} not found in {templates_root}")
 
 
 def _load_products(campaign: CampaignConfig, key: KeyPath, out: _Collector) -> list[Product]:

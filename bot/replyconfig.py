@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -72,6 +73,16 @@ class QuietHours(_Model):
     start: time
     end: time
     timezone: str | None = None  # default: Settings.timezone
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown timezone {value!r} (use an IANA name such as 'Asia/Shanghai')") from exc
+        return value
 
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:

@@ -282,3 +282,40 @@ def test_times_schedule_and_interval_objects(tmp_path: Path) -> None:
     schedule = load_config(write(tmp_path, text), environ={}).campaigns["sale"].schedule
     assert isinstance(schedule, TimesSchedule)
     assert schedule.times[0] == datetime(2026, 11, 11, 20, 0)
+
+
+def test_without_a_replies_section_the_bot_answers_nobody(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD), environ={}).replies.enabled is False
+
+
+def test_replies_section_problems_name_their_lines(tmp_path: Path) -> None:
+    text = GOOD + textwrap.dedent(
+        """\
+        replies:
+          accounts: [shop, nobody]
+          quiet_hours: {start: "23:00", end: "08:00", timezone: Mars/Base}
+          intents:
+            - name: opt_out
+              keywords: [stop]
+            - name: complaint
+              patterns: ["(unclosed"]
+              reply: replies/missing.j2
+            - name: Bad-Name
+        """
+    )
+    path = write(tmp_path, text)
+    lines = text.splitlines()
+    found = {(p.path, p.line) for p in problems(path)}
+    line = lambda needle: next(i for i, t in enumerate(lines, 1) if needle in t)  # noqa: E731
+    assert ("replies.accounts.1", line("accounts: [shop")) in found
+    assert any(path_ == "replies.quiet_hours.timezone" for path_, _ in found)
+    assert ("replies.intents.1.patterns", line("patterns:")) in found
+    assert ("replies.intents.1.reply", line("reply: replies/missing")) in found
+    assert ("replies.intents.2.name", line("Bad-Name")) in found
+
+
+def test_replies_defaults_need_their_templates_and_opt_out_first(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "replies:\n  poll_seconds: 30\n")
+    assert any("replies/opt_out.j2" in p.message and p.path == "replies" for p in problems(path))
+    order = GOOD + "replies:\n  intents:\n    - {name: other}\n    - {name: opt_out, keywords: [stop]}\n"
+    assert any("opt_out must come first" in p.message for p in problems(write(tmp_path, order)))
