@@ -70,6 +70,7 @@ class ClaimedItem:
 class Claim:
     items: list[ClaimedItem]
     deferred: int = 0  # rows pushed back by per-account limits during this claim
+    cancelled: int = 0  # rows cancelled because the person they reach opted out
 
 
 @dataclass(frozen=True)

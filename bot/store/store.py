@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.errors import StoreError
 from bot.store import migrate
 from bot.store.engine import create_engine, guarded, normalise_url, safe_url
+from bot.store.mentions import MentionQueries
 from bot.store.records import (
     AccountState,
     Claim,
@@ -54,8 +55,11 @@ def _endpoint_expr() -> sa.ColumnElement[str]:
     return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
 
 
-class Store:
-    """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL."""
+class Store(MentionQueries):
+    """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
+
+    Mentions, opt-outs and the inbox: see bot/store/mentions.py (MentionQueries).
+    """
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.engine = engine
@@ -489,6 +493,11 @@ class Store:
                 rows.extend(conn.execute(pending).all())
             if not rows:
                 return Claim([])
+            cancelled = self._cancel_opted_out(conn, rows)
+            if cancelled:
+                rows = [r for r in rows if r.id not in cancelled]
+                if not rows:
+                    return Claim([], cancelled=len(cancelled))
             if limits_on and any(r.kind == "post" for r in rows):
                 rows, deferrals = self._apply_post_limits(conn, rows, now, per_day, spacing)
                 for row, until in deferrals:
@@ -530,7 +539,7 @@ class Store:
             )
             for r in rows
         ]
-        return Claim(items, deferred)
+        return Claim(items, deferred, len(cancelled))
 
     def _apply_post_limits(
         self, conn: Connection, rows: Sequence[Any], now: datetime, per_day: int, spacing: float

@@ -42,6 +42,7 @@ class OutboxRow(SQLModel, table=True):
         sa.Index("ix_outbox_lease", "state", "lease_until"),
         sa.Index("ix_outbox_account_sent", "account", "kind", "state", "sent_at"),
         sa.Index("ix_outbox_account_hash", "account", "text_hash"),
+        sa.Index("ix_outbox_remote", "account", "remote_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -67,6 +68,9 @@ class OutboxRow(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=_dt())
     campaign: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
     slot_at: datetime | None = Field(default=None, sa_column=_dt())
+    # 0002: the person a reply/DM/coupon reaches; a row whose target opted out is cancelled at claim time
+    target_platform: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    target_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
 
 
 class CampaignSlotRow(SQLModel, table=True):
@@ -105,8 +109,144 @@ class RateLimitRow(SQLModel, table=True):
     reset_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
+class MentionDecision:
+    REPLIED = "replied"
+    SKIPPED = "skipped"
+
+
+class InboxStatus:
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class SocialUserRow(SQLModel, table=True):
+    """A person on a platform, independent of our accounts."""
+
+    __tablename__ = "social_user"
+    __table_args__ = (sa.UniqueConstraint("platform", "user_id", name="uq_social_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    name: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    first_seen: datetime = Field(sa_column=_dt(nullable=False))
+    last_seen: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class MentionRow(SQLModel, table=True):
+    """A mention of one of our accounts (kind mention) or a DM to it (kind dm), with what we decided."""
+
+    __tablename__ = "mention"
+    __table_args__ = (
+        sa.UniqueConstraint("account", "kind", "platform_id", name="uq_mention"),
+        sa.Index("ix_mention_author", "account", "author_id", "seen_at"),
+        sa.Index("ix_mention_conversation", "account", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
+    platform_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    author_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime | None = Field(default=None, sa_column=_dt())
+    conversation_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    in_reply_to_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    replied_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    quoted_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    mentions: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    hashtags: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    urls: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    intent: str | None = Field(default=None, sa_column=sa.Column(sa.String(50)))
+    sentiment: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    summoned: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
+    decision: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # replied | skipped
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    reply_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
+    seen_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class InteractionRow(SQLModel, table=True):
+    """An edge of the audience graph: source did `kind` towards target (mention, reply, quote, dm, like...)."""
+
+    __tablename__ = "interaction"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "kind", "post_id", "source_user_id", "target_user_id", name="uq_interaction"),
+        sa.Index("ix_interaction_pair", "source_user_id", "target_user_id"),
+        sa.Index("ix_interaction_created", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    source_user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    target_user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    post_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class CursorRow(SQLModel, table=True):
+    """Where polling resumes: the newest id fully stored per account and stream (mentions, dms)."""
+
+    __tablename__ = "cursor"
+
+    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    stream: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
+    value: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    updated_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class OptOutRow(SQLModel, table=True):
+    """A permanent opt-out. `user_hash` (sha256 of platform:user_id) keeps it working after a 'forget'."""
+
+    __tablename__ = "optout"
+    __table_args__ = (sa.UniqueConstraint("user_hash", name="uq_optout_user_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    user_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class InboxRow(SQLModel, table=True):
+    """Something a human must look at (complaints, rules with escalate: true)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        sa.UniqueConstraint("account", "kind", "mention_id", name="uq_inbox_mention"),
+        sa.Index("ix_inbox_status", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
+    mention_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    intent: str | None = Field(default=None, sa_column=sa.Column(sa.String(50)))
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False, server_default="open"))
+    resolved_at: datetime | None = Field(default=None, sa_column=_dt())
+    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    webhook_status: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+
+
 outbox_t: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 slot_t: sa.Table = CampaignSlotRow.__table__  # type: ignore[attr-defined]
 account_state_t: sa.Table = AccountStateRow.__table__  # type: ignore[attr-defined]
 rate_limit_t: sa.Table = RateLimitRow.__table__  # type: ignore[attr-defined]
+social_user_t: sa.Table = SocialUserRow.__table__  # type: ignore[attr-defined]
+mention_t: sa.Table = MentionRow.__table__  # type: ignore[attr-defined]
+interaction_t: sa.Table = InteractionRow.__table__  # type: ignore[attr-defined]
+cursor_t: sa.Table = CursorRow.__table__  # type: ignore[attr-defined]
+optout_t: sa.Table = OptOutRow.__table__  # type: ignore[attr-defined]
+inbox_t: sa.Table = InboxRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
