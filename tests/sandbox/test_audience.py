@@ -215,3 +215,34 @@ def test_orders_csv(tmp_path: Path, sandbox: Any) -> None:
     aud.write_orders_csv(again, until=UNTIL)
     assert again.read_text() == path.read_text()
     aud.close()
+
+
+def test_sandbox_command_runs_an_audience() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox", "--port", "0", "--audience", "100", "--audience-shop", "shop"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        while not url.startswith("http://"):
+            line = proc.stdout.readline()
+            assert line, "sandbox exited early"
+            url = line.strip().split()[-1] if "http://" in line else ""
+        deadline = time.monotonic() + 20
+        stats: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            stats = httpx.get(f"{url}/_sandbox/stats", trust_env=False).json()
+            if stats["tweets"] > 20:
+                break
+            time.sleep(0.1)
+        assert stats["users"] == 201 and stats["tweets"] > 20
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
