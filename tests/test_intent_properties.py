@@ -1,0 +1,138 @@
+"""Properties over arbitrary Unicode customer text: classify never fails, replies never evaluate it and fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.config import load_config
+from bot.intent import Classifier
+from bot.replyconfig import RepliesConfig
+from bot.templating import TemplateRenderer
+from bot.text import X_MAX_WEIGHTED_LENGTH, sanitize_handles, weighted_length
+
+ROOT = Path(__file__).resolve().parent.parent
+REPLY_TEMPLATES = ["opt_out", "complaint", "coupon_request", "question", "praise"]
+CLASSIFIER = Classifier(RepliesConfig())
+KNOWN = {rule.name for rule in CLASSIFIER.rules} | {"other"}
+
+PIECES = st.sampled_from(
+    [
+        "{{7*7}}",
+        "{% if 1 %}x{% endif %}",
+        "{#",
+        "#}",
+        "@lumenhome",
+        "@bob",
+        "stop",
+        "退订",
+        "坏了",
+        "😀",
+        "👩🏽‍💻",
+        "🇨🇳",
+        "\u200b",
+        "\u200d",
+        "\u202e",
+        "مرحبا",
+        "שלום",
+        "？",
+        "ＳＴＯＰ",
+        "https://t.co/abc",
+        "\n",
+        "\x00",
+    ]
+)
+TEXTS = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
+    st.lists(st.one_of(PIECES, st.text(max_size=5)), max_size=40).map("".join),
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=500, max_size=3000),
+)
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def renderer() -> TemplateRenderer:
+    return TemplateRenderer(load_config(ROOT / "config.yaml", require_credentials=False))
+
+
+@PROPERTY
+@given(text=TEXTS)
+def test_classify_never_raises(text: str) -> None:
+    result = CLASSIFIER.classify(text, account_handle="lumenhome")
+    assert result.name in KNOWN
+    assert -1.0 <= result.sentiment <= 1.0
+    assert result.language in ("en", "zh", "other")
+
+
+@PROPERTY
+@given(text=TEXTS, name=TEXTS, sequence=st.integers(min_value=0, max_value=10**6))
+def test_replies_never_evaluate_customer_text_and_always_fit(
+    renderer: TemplateRenderer, text: str, name: str, sequence: int
+) -> None:
+    intent = CLASSIFIER.classify(text, account_handle="lumenhome")
+    for language in {intent.language, "zh" if intent.language == "en" else "en"}:
+        context = {
+            "user": "someone_1",
+            "name": name[:50],
+            "intent": intent.name,
+            "language": language,
+            "text": sanitize_handles(text),
+            "shop": "lumenhome",
+            "sequence": sequence,
+            "channel": "reply",
+        }
+        for template in REPLY_TEMPLATES:
+            for reply in renderer.render(f"replies/{template}.j2", context):
+                assert reply.strip()
+                assert weighted_length(reply) <= X_MAX_WEIGHTED_LENGTH, (template, reply)
+                if "{{7*7}}" in text and "{{" not in name and "49" not in text + name:
+                    assert "49" not in reply
+
+
+def test_template_syntax_in_text_stays_literal(renderer: TemplateRenderer) -> None:
+    context = {
+        "user": "ann",
+        "name": "{{ 7*7 }}",
+        "intent": "question",
+        "language": "en",
+        "text": "{{7*7}} {% for x in range(3) %}x{% endfor %}",
+        "shop": "lumenhome",
+        "sequence": 0,
+        "channel": "dm",
+    }
+    quoted = renderer.render("replies/question.j2", context)[0]
+    assert "{{7*7}}" in quoted and "49" not in quoted
+    assert "{{ 7*7 }}" in quoted
+
+
+def test_long_quotes_fit_in_every_language(renderer: TemplateRenderer) -> None:
+    for text in ("台灯" * 500, "word " * 2000, "😀" * 280, "https://example.com/" + "a" * 500):
+        for language in ("en", "zh"):
+            context = {
+                "user": "u",
+                "name": "長い名前の人" * 10,
+                "intent": "complaint",
+                "language": language,
+                "text": text,
+                "shop": "lumenhome",
+                "sequence": 3,
+                "channel": "reply",
+            }
+            for template in REPLY_TEMPLATES:
+                replies = renderer.render(f"replies/{template}.j2", context)
+                assert len(replies) >= 3
+                assert len(set(replies)) == len(replies)
+                assert all(weighted_length(r) <= X_MAX_WEIGHTED_LENGTH for r in replies)
+
+
+def test_chinese_customers_get_chinese_confirmations(renderer: TemplateRenderer) -> None:
+    base = {"user": "u", "name": "小明", "intent": "opt_out", "text": "退订", "shop": "lumenhome", "sequence": 0}
+    zh = renderer.render("replies/opt_out.j2", {**base, "language": "zh", "channel": "reply"})
+    en = renderer.render("replies/opt_out.j2", {**base, "language": "en", "channel": "reply"})
+    assert all("退订" in reply for reply in zh)
+    assert all("You won't hear from us again" in reply for reply in en)
+    names = renderer.render("replies/praise.j2", {**base, "name": "Bob @elonmusk", "language": "en", "channel": "dm"})
+    assert not any("@" in reply for reply in names)
