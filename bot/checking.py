@@ -124,6 +124,58 @@ def check_settings(
             report.warnings.append(
                 Problem(str(settings.config_path), None, f"campaigns.{name}.end", "the campaign window has ended")
             )
+    problems.extend(check_reply_templates(settings, renderer, report))
+    return problems
+
+
+_SAMPLE_CUSTOMERS = (
+    {"language": "en", "name": "Mia", "text": "where is my order?"},
+    {"language": "zh", "name": "小林", "text": "我的订单什么时候到？"},
+    {"language": "en", "name": "A" * 60, "text": "x" * 280},
+    {"language": "zh", "name": "龙" * 40, "text": "好" * 200},
+)
+
+
+def check_reply_templates(settings: Settings, renderer: object, report: CheckReport | None = None) -> list[Problem]:
+    """Every reply template, every variant, in both languages and with a very long customer text, must render
+    and fit the platform's limit (replies) — the customer's words are data, so only their length can vary."""
+    from bot.templating import measure
+
+    problems: list[Problem] = []
+    if not settings.replies.enabled:
+        return problems
+    shop = next(iter(settings.accounts.values())).handle if settings.accounts else "shop"
+    for key, template in settings.replies.templates():
+        template_file = str(Path(settings.templates_dir) / template)
+        channel = "dm" if key.endswith("dm_reply") else "reply"
+        seen: set[tuple[int | None, str]] = set()
+        for sample in _SAMPLE_CUSTOMERS:
+            intent = key.split(".")[2]
+            context = {
+                "user": "customer",
+                "intent": settings.replies.intents[int(intent)].name,
+                "shop": shop,
+                "sequence": 0,
+                "channel": channel,
+                **sample,
+            }
+            try:
+                texts = renderer.render(template, context)  # type: ignore[attr-defined]
+            except TemplateError as exc:
+                if (exc.line, exc.message) not in seen:
+                    seen.add((exc.line, exc.message))
+                    problems.append(Problem(template_file, exc.line, key, exc.message))
+                continue
+            for variant, text in enumerate(texts):
+                if report is not None:
+                    report.rendered += 1
+                _length, _limit, valid, reason = measure(text, "dm" if channel == "dm" else "x")
+                if not valid and (variant, str(reason)) not in seen:
+                    seen.add((variant, str(reason)))
+                    what = f"variant {variant + 1}/{len(texts)}, {sample['language']} customer"
+                    problems.append(
+                        Problem(template_file, _variant_line(renderer, template, variant), key, f"{what}: {reason}")
+                    )
     return problems
 
 

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 VARIANT_MARKER = re.compile(r"^[ \t]*\{#-?[ \t]*variant\b[^#\n]*-?#\}[ \t]*$", re.MULTILINE)
 _VARIANT_SUFFIX = "#variant="
 UTM_DEFAULTS = {"source": "x", "medium": "social"}
-_PLATFORM_LIMITS = {"x": textrules.X_MAX_WEIGHTED_LENGTH, "sandbox": textrules.X_MAX_WEIGHTED_LENGTH}
+_PLATFORM_LIMITS = {"x": textrules.X_MAX_WEIGHTED_LENGTH, "sandbox": textrules.X_MAX_WEIGHTED_LENGTH, "dm": 10_000}
 
 
 @dataclass(frozen=True)

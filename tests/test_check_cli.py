@@ -100,3 +100,15 @@ def test_malformed_yaml_exit_2(tmp_path: Path) -> None:
     config.write_text("accounts:\n  shop: {platform: sandbox\n")
     code, output = run(config)
     assert code == 2 and "config.yaml:2" in output and "malformed YAML" in output
+
+
+def test_an_over_long_reply_template_is_reported_with_its_line(tmp_path: Path) -> None:
+    config = shipped_copy(tmp_path)
+    praise = tmp_path / "templates" / "replies" / "praise.j2"
+    praise.write_text("Thanks!\n{# variant #}\n" + "Thank you so much " * 20 + "{{ text }}\n", encoding="utf-8")
+    code, output = run(config)
+    assert code == 2, output
+    assert f"{praise}:3: replies.intents.4.reply: variant 2/2" in output and "limit 280" in output
+    praise.write_text("Thanks {{ nobody }}!\n", encoding="utf-8")
+    code, output = run(config)
+    assert code == 2 and f"{praise}:1: replies.intents.4.reply" in output, output
