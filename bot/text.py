@@ -23,8 +23,16 @@ _EXTENDERS = {"\ufe0e", "\ufe0f", "\u20e3", _ZWJ}
 _HANDLE = re.compile(r"(?<![A-Za-z0-9_!#$%&*@＠])([@＠])(?=[A-Za-z0-9_]{1,15}(?![A-Za-z0-9_@＠]))")
 
 
+# twitter-text v3 gives weight 1 to U+0000..U+10FF. A text made only of those, without '.', '©' and '®',
+# holds no URL (every URL, bare domains included, has a dot) and no emoji: its weight is its length.
+_NOT_LIGHT = re.compile("[.\u00a9\u00ae\u1100-\U0010ffff]")
+
+
 def weighted_length(text: str) -> int:
     """Length as X counts it (twitter-text v3: URLs 23, CJK and emoji 2, NFC-normalised)."""
+    normal = unicodedata.normalize("NFC", text)  # composing may leave the weight-1 range: check after it
+    if not _NOT_LIGHT.search(normal):
+        return len(normal)
     return int(parse_tweet(text).weightedLength)
 
 
@@ -85,10 +93,14 @@ def truncate_weighted(text: str, limit: int = X_MAX_WEIGHTED_LENGTH, ellipsis: s
         return ""
     units = clusters(text)
     kept: list[str] = []
-    for unit in units:
-        if weighted_length("".join(kept) + unit) > budget:
+    used = 0
+    for unit in units:  # each unit (a URL, an emoji sequence, a letter with its marks) weighs the same alone
+        used += weighted_length(unit)
+        if used > budget:
             break
         kept.append(unit)
+    while kept and weighted_length("".join(kept)) > budget:  # never trust the sum blindly
+        kept.pop()
     # back up to the last whitespace when it is not too far away
     for back in range(len(kept) - 1, max(0, (len(kept) * 2) // 3) - 1, -1):
         if kept[back].isspace():

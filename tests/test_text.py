@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.text import (
     WORD_JOINER,
@@ -96,3 +98,17 @@ def test_sanitize_handles() -> None:
 
 def test_normalize_whitespace() -> None:
     assert normalize_whitespace("  a   b  \n\n\n\nc \r\n") == "a b\n\nc"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0x10FF, exclude_categories=("Cs",)), max_size=300))
+def test_fast_path_agrees_with_twitter_text(text: str) -> None:
+    from twitter_text import parse_tweet
+
+    assert weighted_length(text) == parse_tweet(text).weightedLength
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=280))
+def test_truncation_always_fits(text: str, limit: int) -> None:
+    assert weighted_length(truncate_weighted(text, limit)) <= limit
