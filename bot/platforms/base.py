@@ -42,11 +42,17 @@ class Platform(Protocol):
         """The account's own most recent posts, newest first."""
         ...
 
-    def mentions(self, since_id: str | None = None, *, page_size: int = 100) -> Iterator[Page]:
-        """Pages of mentions newer than since_id, newest first, following every next_token."""
+    def mentions(
+        self, since_id: str | None = None, *, page_size: int = 100, until_id: str | None = None
+    ) -> Iterator[Page]:
+        """Pages of mentions newer than since_id (and older than until_id), newest first, following every
+        next_token lazily: a page is requested when the iterator is advanced, so a caller paced by rate limits
+        can stop between pages and resume later with until_id. Page.users holds authors and mentioned users."""
         ...
 
-    def direct_messages(self) -> list[DirectMessage]: ...
+    def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
+        """DM events (sent and received) newer than since_id, newest first."""
+        ...
 
     def rate_limits(self) -> list[RateLimitStatus]:
         """What the platform last said about each endpoint's window."""

@@ -378,7 +378,9 @@ class XPlatform:
                 break
         return out[:limit]
 
-    def mentions(self, since_id: str | None = None, *, page_size: int = 100) -> Iterator[Page]:
+    def mentions(
+        self, since_id: str | None = None, *, page_size: int = 100, until_id: str | None = None
+    ) -> Iterator[Page]:
         me = self.me()
         size = max(5, min(100, page_size))
         token: str | None = None
@@ -388,11 +390,14 @@ class XPlatform:
             params: dict[str, Any] = {
                 "max_results": size,
                 "tweet_fields": TWEET_FIELDS,
-                "expansions": ["author_id"],
+                # the mentioned users too: their ids, for the interaction graph
+                "expansions": ["author_id", "entities.mentions.username"],
                 "user_fields": USER_FIELDS,
             }
             if since_id:
                 params["since_id"] = since_id
+            if until_id:
+                params["until_id"] = until_id
             if token:
                 params["pagination_token"] = token
             body = self._call(
@@ -421,9 +426,11 @@ class XPlatform:
             if not token:
                 return
 
-    def direct_messages(self) -> list[DirectMessage]:
+    def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
+        """DM events newest first; with since_id, only newer ones (paging stops once since_id is reached)."""
         out: list[DirectMessage] = []
         token: str | None = None
+        floor = int(since_id) if since_id and since_id.isdigit() else None
         for _ in range(DM_MAX_PAGES):
             params: dict[str, Any] = {
                 "dm_event_fields": ["sender_id", "created_at", "dm_conversation_id"],
@@ -435,7 +442,11 @@ class XPlatform:
             body = self._call(
                 "GET /2/dm_events", False, lambda p=params: self._client.get_direct_message_events(user_auth=True, **p)
             )
+            reached = False
             for event in body.get("data") or []:
+                if floor is not None and int(event["id"]) <= floor:
+                    reached = True
+                    break
                 out.append(
                     DirectMessage(
                         id=str(event["id"]),
@@ -446,7 +457,7 @@ class XPlatform:
                     )
                 )
             token = (body.get("meta") or {}).get("next_token")
-            if not token:
+            if not token or reached:
                 break
         return out
 

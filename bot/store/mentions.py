@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bot.models import User
 from bot.store.records import text_hash
 from bot.store.tables import (
     InboxStatus,
@@ -247,6 +248,18 @@ class MentionUnit:
         ).scalars()
         return {by_hash[h] for h in found}
 
+    def users(self, platform: str, user_ids: Collection[str]) -> dict[str, User]:
+        """Known users by id (e.g. DM senders, whose events carry no handle)."""
+        if not user_ids:
+            return {}
+        u = social_user_t
+        rows = self.conn.execute(
+            sa.select(u.c.user_id, u.c.username, u.c.name).where(
+                u.c.platform == platform, u.c.user_id.in_(list(user_ids))
+            )
+        ).all()
+        return {r.user_id: User(r.user_id, r.username or "", r.name or "") for r in rows}
+
     def replies_to_users(self, user_ids: Collection[str], since: datetime) -> dict[str, int]:
         """Replies (and DM answers) this account decided for each user since `since`."""
         if not user_ids:
@@ -349,8 +362,12 @@ class MentionUnit:
                 values["seen_at"] = as_utc(record.seen_at) if record.seen_at else now
                 values["created_at"] = as_utc(record.created_at) if record.created_at else None
                 rows.append(values)
-            stmt = store._insert(mention_t).on_conflict_do_nothing(index_elements=["account", "kind", "platform_id"])
-            out.mentions = conn.execute(stmt, rows).rowcount
+            stmt = (
+                store._insert(mention_t)
+                .on_conflict_do_nothing(index_elements=["account", "kind", "platform_id"])
+                .returning(mention_t.c.id)
+            )
+            out.mentions = len(conn.execute(stmt, rows).all())  # executemany rowcount is -1 on psycopg
         if interactions:
             rows = [asdict(i) for i in interactions]
             stmt = store._insert(interaction_t).on_conflict_do_nothing(
@@ -369,8 +386,8 @@ class MentionUnit:
                 values["target_platform"] = r.target_platform
                 values["target_user_id"] = r.target_user_id
                 rows.append(values)
-            stmt = store._insert(outbox_t).on_conflict_do_nothing(index_elements=["key"])
-            out.replies = conn.execute(stmt, rows).rowcount
+            stmt = store._insert(outbox_t).on_conflict_do_nothing(index_elements=["key"]).returning(outbox_t.c.id)
+            out.replies = len(conn.execute(stmt, rows).all())
         for item in inbox:
             inserted = conn.execute(
                 store._insert(inbox_t)
@@ -394,6 +411,27 @@ class MentionUnit:
                 out.inbox_ids.append(int(inserted))
         return out
 
+    def set_resume(self, stream: str, newest: str, until: str) -> None:
+        """An interrupted run stored everything from `until` up to `newest`: the next run reads below `until`
+        only, then moves the cursor to `newest` (nothing is stored if the cursor is already there)."""
+        current = self.cursor(stream)
+        if current is not None and not _newer(newest, current):
+            self.clear_resume(stream)
+            return
+        value = f"{newest}:{until}"
+        stmt = self._store._insert(cursor_t).values(
+            account=self.account, stream=_resume_stream(stream), value=value, updated_at=self.now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["account", "stream"], set_={"value": value, "updated_at": self.now}
+        )
+        self.conn.execute(stmt)
+
+    def clear_resume(self, stream: str) -> None:
+        self.conn.execute(
+            sa.delete(cursor_t).where(cursor_t.c.account == self.account, cursor_t.c.stream == _resume_stream(stream))
+        )
+
     def advance_cursor(self, stream: str, value: str | None) -> bool:
         """Move the cursor forward to `value` (never back: ids compare as numbers when they are)."""
         if not value:
@@ -409,6 +447,10 @@ class MentionUnit:
         )
         self.conn.execute(stmt)
         return True
+
+
+def _resume_stream(stream: str) -> str:
+    return f"{stream}.resume"
 
 
 def _newer(a: str, b: str) -> bool:
@@ -441,8 +483,9 @@ def _insert_optout(store: Store, conn: Connection, record: OptOutRecord, now: da
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["user_hash"])
+        .returning(optout_t.c.id)
     )
-    return conn.execute(stmt).rowcount
+    return 1 if conn.execute(stmt).first() is not None else 0
 
 
 # ------------------------------------------------------------------------------------------ queries
@@ -459,6 +502,8 @@ class MentionQueries:
 
         def _insert(self, table: sa.Table) -> Any: ...
 
+        def _block(self, conn: Connection, account: str, endpoint: str, reset_at: datetime) -> None: ...
+
     @contextmanager
     def mention_unit(self, account: str) -> Iterator[MentionUnit]:
         """One transaction for one account's page of mentions (serialised per account across daemons)."""
@@ -471,6 +516,21 @@ class MentionQueries:
     def cursor(self, account: str, stream: str) -> str | None:
         with self._tx("reading a cursor") as conn:
             return _cursor(conn, account, stream)
+
+    def resume_point(self, account: str, stream: str) -> tuple[str, str] | None:
+        """(newest, until) of an interrupted polling run, or None."""
+        with self._tx("reading a cursor") as conn:
+            value = _cursor(conn, account, _resume_stream(stream))
+        if not value or ":" not in value:
+            return None
+        newest, until = value.split(":", 1)
+        return newest, until
+
+    def block_endpoint(self, account: str, endpoint: str, until: datetime) -> None:
+        """Record that `endpoint` of `account` may not be called before `until` (seen by every daemon);
+        read it back with Store.rate_limited_until."""
+        with self._tx("recording a rate limit") as conn:
+            self._block(conn, account, endpoint, as_utc(until))
 
     # ---- mentions
     def mention(self, account: str, platform_id: str, kind: str = "mention") -> MentionRecord | None:

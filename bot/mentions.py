@@ -1,0 +1,679 @@
+"""Mentions and DMs -> stored with their authors and interactions, classified, answered once, escalated.
+
+One poll of an account reads every page of mentions newer than the stored cursor (pacing itself by the
+platform's rate-limit headers), then stores the pages OLDEST FIRST, each page in one transaction with its
+authors, interactions, decisions, outbox rows (key reply:<mention id>), inbox rows and opt-outs. The cursor
+(the newest id of the first page) moves only in the transaction of the last page of a complete run, so a
+crash or a rate limit mid-run re-reads from the old cursor next time: the unique keys make that a no-op for
+what was already stored, and nothing newer than the cursor is ever skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.clock import Clock
+from bot.errors import PlatformError, RateLimited
+from bot.escalation import Escalator
+from bot.models import DirectMessage, Page, Post, User
+from bot.platforms.base import Platform
+from bot.replies import ReplyComposer, customer_text, quiet_until, sequence_of
+from bot.replyconfig import IntentRule
+from bot.store.mentions import (
+    InboxRecord,
+    InteractionRecord,
+    MentionRecord,
+    MentionUnit,
+    OptOutRecord,
+    ReplyRecord,
+    UserRecord,
+    dm_reply_key,
+    reply_key,
+)
+from bot.store.tables import MentionDecision
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.replies import Renderer
+    from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+MENTIONS = "mentions"
+DMS = "dms"
+MENTIONS_ENDPOINT = "GET /2/users/:id/mentions"
+DM_ENDPOINT = "GET /2/dm_events"
+MENTION_WINDOW = 800  # X serves only the newest 800 mentions
+OPT_OUT = "opt_out"
+DAY = timedelta(hours=24)
+
+
+class IntentLike(Protocol):
+    name: str
+    sentiment: float
+    language: str
+    matched: str | None
+    escalate: bool
+    rule: IntentRule | None
+
+
+class IntentClassifier(Protocol):
+    def classify(self, text: str, *, account_handle: str | None = None) -> Any: ...
+
+
+@dataclass
+class PollReport:
+    account: str
+    mentions: int = 0  # mentions fetched (including ones already stored)
+    new: int = 0  # mentions and DMs stored for the first time
+    replies: int = 0  # outbox rows enqueued (replies and DM answers)
+    escalations: int = 0  # inbox rows
+    optouts: int = 0
+    skipped: int = 0  # new mentions/DMs not answered (see each one's reason)
+    dms: int = 0  # DMs from others fetched
+    pages: int = 0
+    complete: bool = True  # False: stopped early (rate limit, error); the cursor stayed where it was
+    waiting_until: datetime | None = None  # a rate limit: no poll of this account before then
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A mention or a DM, as the decisions see it."""
+
+    kind: str  # "mention" | "dm"
+    id: str
+    text: str
+    author_id: str | None
+    created_at: datetime | None = None
+    conversation_id: str | None = None
+    in_reply_to_user_id: str | None = None
+    replied_to_id: str | None = None
+    quoted_id: str | None = None
+    mentions: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_post(cls, post: Post) -> Incoming:
+        return cls(
+            "mention",
+            post.id,
+            post.text,
+            post.author_id,
+            post.created_at,
+            post.conversation_id,
+            post.in_reply_to_user_id,
+            post.replied_to_id,
+            post.quoted_id,
+            tuple(post.mentions),
+            tuple(post.hashtags),
+            tuple(post.urls),
+        )
+
+    @classmethod
+    def from_dm(cls, dm: DirectMessage) -> Incoming:
+        return cls("dm", dm.id, dm.text, dm.sender_id, dm.created_at, dm.conversation_id)
+
+
+def summons(item: Incoming, me: User, own_posts: Collection[str] = ()) -> bool:
+    """Whether the author called on the account: a DM to it, an @mention of it, a reply to or a quote of
+    one of its posts. X refuses (403) replies to anything else."""
+    if item.kind == "dm":
+        return True
+    handle = me.username.lower()
+    if any(name.lstrip("@").lower() == handle for name in item.mentions):
+        return True
+    if item.in_reply_to_user_id is not None and item.in_reply_to_user_id == me.id:
+        return True
+    return item.quoted_id is not None and item.quoted_id in own_posts
+
+
+def _newer(a: str, b: str | None) -> bool:
+    if b is None:
+        return True
+    if a.isdigit() and b.isdigit():
+        return int(a) > int(b)
+    return a > b
+
+
+def _id_order(item_id: str) -> tuple[int, int, str]:
+    return (0, int(item_id), "") if item_id.isdigit() else (1, 0, item_id)
+
+
+@dataclass
+class _Plan:
+    users: list[UserRecord] = field(default_factory=list)
+    mentions: list[MentionRecord] = field(default_factory=list)
+    interactions: list[InteractionRecord] = field(default_factory=list)
+    replies: list[ReplyRecord] = field(default_factory=list)
+    inbox: list[InboxRecord] = field(default_factory=list)
+    optouts: list[OptOutRecord] = field(default_factory=list)
+
+
+class MentionService:
+    """Polls mentions and DMs of the configured accounts and answers them through the outbox."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        platforms: Mapping[str, Platform],
+        classifier: IntentClassifier,
+        renderer: Renderer,
+        clock: Clock,
+        on_enqueue: Callable[[], None] | None = None,
+        *,
+        escalator: Escalator | None = None,
+        page_size: int = 100,
+    ) -> None:
+        self.settings = settings
+        self.replies = settings.replies
+        self.store = store
+        self.platforms = platforms
+        self.classifier = classifier
+        self.renderer = renderer
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.escalator = escalator if escalator is not None else Escalator(self.replies.escalation)
+        self.page_size = page_size
+        self._waits: dict[tuple[str, str], datetime] = {}
+        self._composers: dict[str, ReplyComposer] = {}
+
+    # ------------------------------------------------------------------ polling
+
+    def accounts(self) -> list[str]:
+        """The accounts whose mentions are answered (replies.accounts, default all), that have a platform."""
+        if not self.replies.enabled:
+            return []
+        names = self.replies.accounts if self.replies.accounts is not None else list(self.settings.accounts)
+        return [name for name in names if name in self.platforms]
+
+    def poll_all(self) -> dict[str, PollReport]:
+        return {account: self.poll(account) for account in self.accounts()}
+
+    def poll(self, account: str) -> PollReport:
+        """Read new mentions (and DMs) of `account`, store and answer them; see the module docstring."""
+        report = PollReport(account)
+        if account not in self.accounts():
+            return report
+        platform = self.platforms[account]
+        try:
+            me = platform.me()
+        except RateLimited as exc:
+            self._wait(account, MENTIONS, exc.retry_at, report)
+            return report
+        except PlatformError as exc:
+            logger.warning("mentions of %s: cannot read the account (%s)", account, exc)
+            report.complete = False
+            report.errors.append(str(exc))
+            return report
+        self._poll_mentions(account, platform, me, report)
+        if self.replies.direct_messages:
+            self._poll_dms(account, platform, me, report)
+        self.send_webhooks()
+        if report.replies and self.on_enqueue is not None:
+            self.on_enqueue()
+        if report.new or not report.complete:
+            logger.info(
+                "mentions of %s: fetched=%d dms=%d new=%d replies=%d escalations=%d optouts=%d skipped=%d%s",
+                account,
+                report.mentions,
+                report.dms,
+                report.new,
+                report.replies,
+                report.escalations,
+                report.optouts,
+                report.skipped,
+                "" if report.complete else " (incomplete: resumes from the stored cursor)",
+            )
+        return report
+
+    def ingest_page(self, account: str, page: Page, *, cursor: str | None = None) -> PollReport:
+        """Store, classify and answer one page of mentions (as Platform.mentions yields it) in one
+        transaction; `cursor` also moves the mentions cursor there. Used by poll, benchmarks and tests."""
+        report = PollReport(account)
+        platform = self.platforms[account]
+        items = [Incoming.from_post(p) for p in page.items]
+        report.mentions = len(items)
+        self._handle(account, platform, platform.me(), items, page.users, MENTIONS, cursor, report)
+        self.send_webhooks()
+        if report.replies and self.on_enqueue is not None:
+            self.on_enqueue()
+        return report
+
+    def _poll_mentions(self, account: str, platform: Platform, me: User, report: PollReport) -> None:
+        now = self.clock.now()
+        if self._waiting(account, MENTIONS, now, report):
+            return
+        since = self.store.cursor(account, MENTIONS)
+        resume = self.store.resume_point(account, MENTIONS)  # an interrupted run: read below its oldest only
+        until = resume[1] if resume else None
+        pages = []
+        complete = False
+        iterator = platform.mentions(since_id=since, page_size=self.page_size, until_id=until)
+        try:
+            while True:
+                reset = self._exhausted(platform, MENTIONS_ENDPOINT, now)
+                if reset is not None:
+                    logger.info("mentions of %s: rate-limit window used up; paging resumes after %s", account, reset)
+                    self._wait(account, MENTIONS, reset, report)
+                    break
+                try:
+                    page = next(iterator)
+                except StopIteration:
+                    complete = True
+                    break
+                pages.append(page)
+        except RateLimited as exc:
+            self._wait(account, MENTIONS, exc.retry_at, report)
+        except PlatformError as exc:
+            logger.warning("mentions of %s: reading stopped after %d page(s): %s", account, len(pages), exc)
+            report.errors.append(str(exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        report.pages += len(pages)
+        report.complete = report.complete and complete
+        fetched = sum(len(page.items) for page in pages)
+        report.mentions += fetched
+        if complete and fetched >= MENTION_WINDOW:
+            if since is not None:
+                logger.warning(
+                    "mentions of %s: %d new mentions since the last poll reach X's %d-mention window: "
+                    "older ones after id %s may be unreachable",
+                    account,
+                    fetched,
+                    MENTION_WINDOW,
+                    since,
+                )
+            else:
+                logger.warning(
+                    "mentions of %s: first poll read %d mentions; X serves only the newest %d",
+                    account,
+                    fetched,
+                    MENTION_WINDOW,
+                )
+        # The newest id of this whole run: the first page's (or, resuming, the interrupted run's).
+        newest = resume[0] if resume else (pages[0].newest_id if pages else None)
+        oldest = next((p.items[-1].id for p in reversed(pages) if p.items), None)
+        if complete:
+            progress: tuple[str, str | None] | None = (newest or "", None) if newest and _newer(newest, since) else None
+        else:
+            progress = (newest, oldest) if newest and oldest else None
+        users: dict[str, User] = {}
+        for page in pages:
+            users.update(page.users)
+        batches = [[Incoming.from_post(p) for p in page.items] for page in reversed(pages)]  # oldest page first
+        if not batches and complete and resume:
+            batches = [[]]
+        for index, items in enumerate(batches):
+            last = index == len(batches) - 1
+            if items or (last and (progress or resume)):
+                self._handle(account, platform, me, items, users, MENTIONS, progress if last else None, report)
+
+    def _poll_dms(self, account: str, platform: Platform, me: User, report: PollReport) -> None:
+        now = self.clock.now()
+        if self._waiting(account, DMS, now, report):
+            return
+        reset = self._exhausted(platform, DM_ENDPOINT, now)
+        if reset is not None:
+            self._wait(account, DMS, reset, report)
+            return
+        since = self.store.cursor(account, DMS)
+        try:
+            events = platform.direct_messages(since_id=since)
+        except RateLimited as exc:
+            self._wait(account, DMS, exc.retry_at, report)
+            return
+        except PlatformError as exc:
+            logger.warning("DMs of %s: reading failed: %s", account, exc)
+            report.complete = False
+            report.errors.append(str(exc))
+            return
+        events = [e for e in events if _newer(e.id, since)]
+        newest = max((e.id for e in events), key=_id_order, default=None)
+        incoming = [Incoming.from_dm(e) for e in events if e.sender_id and e.sender_id != me.id]
+        report.dms += len(incoming)
+        if incoming or newest:
+            self._handle(account, platform, me, incoming, {}, DMS, newest, report)
+
+    # ------------------------------------------------------------------ rate limits
+
+    def _exhausted(self, platform: Platform, endpoint: str, now: datetime) -> datetime | None:
+        """The reset time when the platform said this endpoint's window is used up (the next call would 429)."""
+        for status in platform.rate_limits():
+            if status.endpoint == endpoint and status.remaining <= 0 and status.reset_at > now:
+                return status.reset_at
+        return None
+
+    def _waiting(self, account: str, stream: str, now: datetime, report: PollReport) -> bool:
+        until = self._waits.get((account, stream))
+        stored = self.store.rate_limited_until(account, stream)
+        if stored is not None and (until is None or stored > until):
+            until = stored
+        if until is not None and until > now:
+            report.waiting_until = max(until, report.waiting_until or until)
+            report.complete = False
+            return True
+        return False
+
+    def _wait(self, account: str, stream: str, until: datetime, report: PollReport) -> None:
+        self._waits[(account, stream)] = until
+        self.store.block_endpoint(account, stream, until)
+        report.waiting_until = max(until, report.waiting_until or until)
+        report.complete = False
+        logger.info("%s of %s: rate limited; next read after %s", stream, account, until.isoformat())
+
+    # ------------------------------------------------------------------ one batch, one transaction
+
+    def _composer(self, platform: Platform) -> ReplyComposer:
+        composer = self._composers.get(platform.name)
+        if composer is None:
+            composer = ReplyComposer(self.renderer, max_length=platform.max_length, length=platform.length)
+            self._composers[platform.name] = composer
+        return composer
+
+    def _handle(
+        self,
+        account: str,
+        platform: Platform,
+        me: User,
+        items: Sequence[Incoming],
+        users: Mapping[str, User],
+        stream: str,
+        cursor: str | tuple[str, str | None] | None,
+        report: PollReport,
+    ) -> None:
+        """One transaction: store and answer `items`; then move the cursor. `cursor` is the new cursor value,
+        or (newest, None) for a complete run, or (newest, oldest stored) for an interrupted one."""
+        unique = {item.id: item for item in items}
+        ordered = sorted(unique.values(), key=lambda i: _id_order(i.id))  # oldest first
+        handle = self.settings.accounts[account].handle
+        intents = {i.id: self.classifier.classify(i.text, account_handle=handle) for i in ordered}
+        kind = "dm" if stream == DMS else "mention"
+        now = self.clock.now()
+        with self.store.mention_unit(account) as unit:
+            existing = unit.existing(kind, list(unique))
+            fresh = [i for i in ordered if i.id not in existing]
+            if fresh:
+                plan = self._plan(unit, account, platform, me, fresh, users, intents, now)
+                writes = unit.write(
+                    users=plan.users,
+                    mentions=plan.mentions,
+                    interactions=plan.interactions,
+                    replies=plan.replies,
+                    inbox=plan.inbox,
+                    optouts=plan.optouts,
+                )
+                report.new += writes.mentions
+                report.replies += writes.replies
+                report.escalations += len(writes.inbox_ids)
+                report.optouts += writes.optouts
+                report.skipped += sum(1 for m in plan.mentions if m.decision == MentionDecision.SKIPPED)
+            if isinstance(cursor, tuple):
+                newest, oldest = cursor
+                if oldest is None:
+                    unit.advance_cursor(stream, newest)
+                    unit.clear_resume(stream)
+                else:
+                    unit.set_resume(stream, newest, oldest)
+            elif cursor:
+                unit.advance_cursor(stream, cursor)
+
+    def _plan(
+        self,
+        unit: MentionUnit,
+        account: str,
+        platform: Platform,
+        me: User,
+        items: Sequence[Incoming],
+        users: Mapping[str, User],
+        intents: Mapping[str, Any],
+        now: datetime,
+    ) -> _Plan:
+        plan = _Plan()
+        net = platform.name
+        replies = self.replies
+        caps = replies.caps
+        handle = self.settings.accounts[account].handle
+        authors = {i.author_id for i in items if i.author_id}
+        known = dict(users)
+        missing = [a for a in authors if a not in known]
+        if missing:
+            known.update(unit.users(net, missing))
+        opted = unit.opted_out(net, [(a, known[a].username if a in known else None) for a in authors])
+        per_user = unit.replies_to_users(authors, now - DAY) if caps.per_user_per_day else {}
+        conversations = {i.conversation_id for i in items if i.conversation_id}
+        per_conv = unit.replies_in_conversations(conversations) if caps.per_conversation else {}
+        own = unit.own_posts({i.quoted_id for i in items if i.quoted_id})
+        by_name = {u.username.lower(): uid for uid, u in known.items() if u.username}
+        by_name[me.username.lower()] = me.id
+        not_before = quiet_until(now, replies.quiet_hours, self.settings.timezone)
+        composer = self._composer(platform)
+        mentioned_ids: set[str] = set()
+        pending: list[tuple[int, Incoming, str, dict[str, Any], str | None]] = []  # index, item, template, ctx, target
+        decisions: list[dict[str, Any]] = []
+
+        for item in items:
+            intent = intents[item.id]
+            rule = intent.rule if isinstance(intent.rule, IntentRule) else replies.rule(intent.name)
+            author = item.author_id
+            user = known.get(author) if author else None
+            summoned = summons(item, me, own)
+            decision: dict[str, Any] = {"decision": MentionDecision.SKIPPED, "reason": None, "reply_key": None}
+            dm = item.kind == "dm"
+            if author is None:
+                decision["reason"] = "no author"
+            elif author == me.id:
+                decision["reason"] = "our own post"
+            else:
+                self._interactions(plan, net, item, me, by_name, own, now, mentioned_ids)
+                if intent.escalate and intent.name != OPT_OUT:
+                    plan.inbox.append(
+                        InboxRecord(
+                            account=account,
+                            platform=net,
+                            kind=item.kind,
+                            mention_id=item.id,
+                            text=item.text,
+                            user_id=author,
+                            username=user.username if user else None,
+                            intent=intent.name,
+                            webhook=self.escalator.enabled,
+                        )
+                    )
+                template = (rule.dm_reply or rule.reply) if (rule and dm) else (rule.reply if rule else None)
+                if not summoned:
+                    decision["reason"] = "does not summon the account"
+                elif author in opted:
+                    decision["reason"] = "opted out"
+                elif intent.name == OPT_OUT:
+                    plan.optouts.append(
+                        OptOutRecord(net, author, user.username if user else None, f"{item.kind} {item.id}")
+                    )
+                    opted.add(author)
+                    if template:
+                        # the one confirmation: no target, so the opt-out it records does not cancel it
+                        ctx = self._context(item, user, intent, handle)
+                        pending.append((len(decisions), item, template, ctx, None))
+                    else:
+                        decision["reason"] = "opted out (no confirmation template)"
+                elif not template:
+                    decision["reason"] = f"no reply for intent {intent.name}"
+                elif caps.per_user_per_day and per_user.get(author, 0) >= caps.per_user_per_day:
+                    decision["reason"] = f"cap: {caps.per_user_per_day} replies to this user in 24 h"
+                elif (
+                    caps.per_conversation
+                    and item.conversation_id
+                    and per_conv.get(item.conversation_id, 0) >= caps.per_conversation
+                ):
+                    decision["reason"] = f"cap: {caps.per_conversation} replies in this conversation"
+                else:
+                    pending.append((len(decisions), item, template, self._context(item, user, intent, handle), author))
+                    per_user[author] = per_user.get(author, 0) + 1
+                    if item.conversation_id:
+                        per_conv[item.conversation_id] = per_conv.get(item.conversation_id, 0) + 1
+            decisions.append(decision)
+            plan.mentions.append(self._record(account, net, item, intent, summoned, now))
+            if author and author != me.id:
+                plan.users.append(UserRecord(net, author, user.username if user else None, user.name if user else None))
+
+        for uid in mentioned_ids:
+            user = known.get(uid)
+            if user is not None:
+                plan.users.append(UserRecord(net, uid, user.username, user.name))
+
+        # texts: the preferred variant of each, one duplicate check for all, alternatives only on a clash
+        firsts = [composer.first(template, ctx, dm=item.kind == "dm") for _, item, template, ctx, _ in pending]
+        used = unit.used_texts([c.text for c in firsts if c.text])
+        batch: set[str] = set()
+
+        def taken(texts: Collection[str]) -> set[str]:
+            return (set(texts) & batch) | unit.used_texts(texts)
+
+        for (index, item, template, ctx, target), composed in zip(pending, firsts, strict=True):
+            dm = item.kind == "dm"
+            if composed.text is not None and (composed.text in used or composed.text in batch):
+                composed = composer.choose(template, ctx, taken, dm=dm)
+            decision = decisions[index]
+            if composed.text is None:
+                decision["reason"] = composed.reason
+                continue
+            batch.add(composed.text)
+            key = dm_reply_key(item.id) if dm else reply_key(item.id)
+            decision.update(decision=MentionDecision.REPLIED, reason=None, reply_key=key)
+            plan.replies.append(
+                ReplyRecord(
+                    key=key,
+                    account=account,
+                    kind="dm" if dm else "reply",
+                    text=composed.text,
+                    in_reply_to_id=None if dm else item.id,
+                    recipient_id=item.author_id if dm else None,
+                    not_before=not_before,
+                    target_platform=net if target else None,
+                    target_user_id=target,
+                )
+            )
+        plan.mentions = [_with(record, decision) for record, decision in zip(plan.mentions, decisions, strict=True)]
+        for record in plan.mentions:
+            logger.debug(
+                "%s %s by %s: intent=%s %s%s",
+                record.kind,
+                record.platform_id,
+                record.author_id,
+                record.intent,
+                record.decision,
+                f" ({record.reason})" if record.reason else "",
+            )
+        return plan
+
+    def _context(self, item: Incoming, user: User | None, intent: Any, handle: str) -> dict[str, Any]:
+        username = user.username if user else ""
+        return {
+            "user": username,
+            "name": (user.name if user and user.name else username) or "",
+            "intent": intent.name,
+            "language": intent.language,
+            "text": customer_text(item.text),
+            "shop": handle,
+            "sequence": sequence_of(item.id),
+            "channel": "dm" if item.kind == "dm" else "reply",
+        }
+
+    def _record(
+        self, account: str, net: str, item: Incoming, intent: Any, summoned: bool, now: datetime
+    ) -> MentionRecord:
+        return MentionRecord(
+            account=account,
+            platform=net,
+            kind=item.kind,
+            platform_id=item.id,
+            text=item.text,
+            decision=MentionDecision.SKIPPED,
+            author_id=item.author_id,
+            created_at=item.created_at,
+            conversation_id=item.conversation_id,
+            in_reply_to_user_id=item.in_reply_to_user_id,
+            replied_to_id=item.replied_to_id,
+            quoted_id=item.quoted_id,
+            mentions=list(item.mentions),
+            hashtags=list(item.hashtags),
+            urls=list(item.urls),
+            intent=intent.name,
+            sentiment=float(intent.sentiment),
+            language=intent.language,
+            summoned=summoned,
+            seen_at=now,
+        )
+
+    @staticmethod
+    def _interactions(
+        plan: _Plan,
+        net: str,
+        item: Incoming,
+        me: User,
+        by_name: Mapping[str, str],
+        own: Collection[str],
+        now: datetime,
+        mentioned_ids: set[str],
+    ) -> None:
+        author = item.author_id
+        assert author is not None
+        at = item.created_at or now
+        edges: list[tuple[str, str]] = []
+        if item.kind == "dm":
+            edges.append(("dm", me.id))
+        else:
+            edges.append(("mention", me.id))
+            for name in item.mentions:
+                uid = by_name.get(name.lstrip("@").lower())
+                if uid is not None and uid not in (author, me.id):
+                    edges.append(("mention", uid))
+                    mentioned_ids.add(uid)
+            if item.in_reply_to_user_id and item.in_reply_to_user_id != author:
+                edges.append(("reply", item.in_reply_to_user_id))
+            if item.quoted_id and item.quoted_id in own:
+                edges.append(("quote", me.id))
+        seen: set[tuple[str, str]] = set()
+        for kind, target in edges:
+            if (kind, target) not in seen:
+                seen.add((kind, target))
+                plan.interactions.append(InteractionRecord(net, author, target, kind, item.id, at))
+
+    # ------------------------------------------------------------------ escalation webhooks
+
+    def send_webhooks(self, ids: Iterable[int] | None = None) -> int:
+        """POST the inbox items whose webhook is still owed (also ones a crash left behind); never raises."""
+        if not self.escalator.enabled:
+            return 0
+        sent = 0
+        try:
+            items = self.store.claim_webhooks(list(ids) if ids is not None else None)
+        except Exception:
+            logger.exception("escalation webhooks: cannot read the inbox")
+            return 0
+        for item in items:
+            try:
+                status = self.escalator.post(item)
+            except Exception as exc:  # never let a webhook break the poll
+                logger.exception("escalation webhook for inbox item %s failed", item.id)
+                status = f"error: {type(exc).__name__}"
+            try:
+                self.store.set_webhook_status(item.id, status)
+            except Exception:
+                logger.exception("escalation webhook: cannot record the status of inbox item %s", item.id)
+            sent += status.startswith("sent")
+        return sent
+
+
+def _with(record: MentionRecord, decision: Mapping[str, Any]) -> MentionRecord:
+    from dataclasses import replace
+
+    return replace(record, **decision)

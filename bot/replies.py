@@ -1,0 +1,140 @@
+"""Reply texts: the template context (customer text as data, sanitised), variant choice, length, quiet hours."""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from bot.errors import TemplateError
+from bot.replyconfig import QuietHours
+from bot.text import sanitize_handles, truncate_weighted, weighted_length
+
+logger = logging.getLogger(__name__)
+
+DM_MAX_CHARS = 10_000
+# shortest quotes tried when a reply is too long: the customer's text is cut before the reply is dropped
+_QUOTE_BUDGETS = (80, 30, 0)
+_LEADING_HANDLES = re.compile(r"^(?:\s*[@＠][A-Za-z0-9_]{1,15}\b)+\s*")
+
+
+class Renderer(Protocol):
+    """The part of bot.templating.TemplateRenderer used here."""
+
+    def variants(self, template: str) -> int: ...
+
+    def render_variant(self, template: str, variant: int, context: Mapping[str, Any]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Composed:
+    text: str | None
+    reason: str | None = None  # why there is no text
+
+
+def customer_text(text: str) -> str:
+    """The customer's words as template data: the leading @handles of a reply dropped, any other @handle
+    neutralised (echoing it must not mention anyone)."""
+    return sanitize_handles(_LEADING_HANDLES.sub("", text or "")).strip()
+
+
+def sequence_of(item_id: str) -> int:
+    """A stable number per mention (its id): the variant is sequence % variants, the same after a restart."""
+    return int(item_id) if item_id.isdigit() else zlib.crc32(item_id.encode())
+
+
+class ReplyComposer:
+    """Renders one reply per mention from the rule's template, within the platform's length."""
+
+    def __init__(self, renderer: Renderer, *, max_length: int = 280, length: Callable[[str], int] = weighted_length):
+        self.renderer = renderer
+        self.max_length = max_length
+        self.length = length
+
+    def candidates(
+        self, template: str, context: Mapping[str, Any], *, dm: bool = False
+    ) -> Iterator[tuple[str | None, str | None]]:
+        """(text, None) for each variant that fits, preferred first; (None, reason) when one cannot be made."""
+        try:
+            count = max(1, self.renderer.variants(template))
+        except TemplateError as exc:
+            yield None, f"template error: {exc}"
+            return
+        start = int(context.get("sequence", 0)) % count
+        for offset in range(count):
+            yield self._fit(template, (start + offset) % count, context, dm=dm)
+
+    def _fit(
+        self, template: str, variant: int, context: Mapping[str, Any], *, dm: bool
+    ) -> tuple[str | None, str | None]:
+        quote = str(context.get("text", ""))
+        tries = [quote] + [truncate_weighted(quote, b) if b else "" for b in _QUOTE_BUDGETS if self.length(quote) > b]
+        last = None
+        for attempt in dict.fromkeys(tries):
+            try:
+                text = self.renderer.render_variant(template, variant, {**context, "text": attempt})
+            except TemplateError as exc:
+                logger.error("reply template %s variant %d failed: %s", template, variant, exc)
+                return None, f"template error: {exc}"
+            if not text.strip():
+                return None, "empty reply"
+            size = len(text) if dm else self.length(text)
+            limit = DM_MAX_CHARS if dm else self.max_length
+            if size <= limit:
+                return text, None
+            last = size
+        return None, f"too long ({last} > {DM_MAX_CHARS if dm else self.max_length})"
+
+    def first(self, template: str, context: Mapping[str, Any], *, dm: bool) -> Composed:
+        """The first variant (from sequence % n) that fits, without the duplicate check."""
+        reason = None
+        for text, why in self.candidates(template, context, dm=dm):
+            if text is not None:
+                return Composed(text)
+            reason = why
+            if why and why.startswith("template error"):
+                break
+        return Composed(None, reason or "no reply text")
+
+    def choose(
+        self, template: str, context: Mapping[str, Any], used: Callable[[Collection[str]], set[str]], *, dm: bool
+    ) -> Composed:
+        """The first variant (from sequence % n) that fits and was not sent by this account before."""
+        reason = None
+        for text, why in self.candidates(template, context, dm=dm):
+            if text is None:
+                reason = why
+                if why and why.startswith("template error"):
+                    break
+                continue
+            if not used([text]):
+                return Composed(text)
+            reason = "every variant was already sent (X refuses duplicates)"
+        return Composed(None, reason or "no reply text")
+
+
+def quiet_until(now: datetime, quiet: QuietHours | None, default_zone: str) -> datetime | None:
+    """When `now` falls in the quiet hours: the end of them (aware, UTC-comparable); else None."""
+    if quiet is None:
+        return None
+    zone = ZoneInfo(quiet.timezone or default_zone)
+    local = now.astimezone(zone)
+    clock = local.time().replace(tzinfo=None)
+    start, end = quiet.start, quiet.end
+    inside = start <= clock < end if start < end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    day = local.date()
+    if not start < end and clock >= start:  # overnight window, before midnight: ends tomorrow
+        day = day + timedelta(days=1)
+    return _local(day, end, zone)
+
+
+def _local(day: Any, at: time, zone: ZoneInfo) -> datetime:
+    naive = datetime.combine(day, at)
+    return naive.replace(tzinfo=zone)
