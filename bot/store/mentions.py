@@ -333,7 +333,14 @@ class MentionUnit:
         store, conn, now = self._store, self.conn, self.now
         out = UnitWrites()
         if users:
-            unique = {(u.platform, u.user_id): u for u in users}
+            unique: dict[tuple[str, str], UserRecord] = {}
+            for u in users:  # one row per user, keeping the handle and name any record had
+                seen = unique.get((u.platform, u.user_id))
+                unique[(u.platform, u.user_id)] = (
+                    u
+                    if seen is None
+                    else UserRecord(u.platform, u.user_id, u.username or seen.username, u.name or seen.name)
+                )
             stmt = store._insert(social_user_t)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["platform", "user_id"],

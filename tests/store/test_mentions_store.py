@@ -1,0 +1,178 @@
+"""Store queries for mentions, cursors, opt-outs and the inbox (SQLite, and PostgreSQL when set)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.store import Store, migrate
+from bot.store.mentions import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
+from tests.helpers import StepClock
+
+T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock(T0)
+
+
+@pytest.fixture
+def store(db_url: str, clock: StepClock) -> Iterator[Store]:
+    s = Store.open(db_url, clock=clock)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def mention(mid: str, author: str = "42", decision: str = "replied", conversation: str = "c1") -> MentionRecord:
+    return MentionRecord(
+        account="shop",
+        platform="x",
+        kind="mention",
+        platform_id=mid,
+        text=f"@shop hello {mid}",
+        decision=decision,
+        author_id=author,
+        conversation_id=conversation,
+        mentions=["shop"],
+        seen_at=T0,
+    )
+
+
+def test_upgrade_from_0001_keeps_outbox_rows(db_url: str) -> None:
+    s = Store.open(db_url)
+    try:
+        migrate.upgrade(s.engine, "0001")
+        assert s.enqueue("campaign:a:1", account="shop", kind="post", text="hello")
+        s.upgrade()
+        assert s.revision() == migrate.head_revision()
+        [item] = s.outbox_items()
+        assert item.key == "campaign:a:1" and s.claim("o", now=datetime.now(UTC), limit=5, lease_seconds=5).items
+    finally:
+        s.close()
+
+
+def test_cursor_only_moves_forward_and_resume_points(store: Store) -> None:
+    with store.mention_unit("shop") as unit:
+        assert unit.advance_cursor("mentions", "100")
+        assert not unit.advance_cursor("mentions", "99")  # numeric, not string order
+        assert unit.advance_cursor("mentions", "1000")
+        unit.set_resume("mentions", "2000", "1500")
+    assert store.cursor("shop", "mentions") == "1000"
+    assert store.resume_point("shop", "mentions") == ("2000", "1500")
+    with store.mention_unit("shop") as unit:
+        unit.advance_cursor("mentions", "2000")
+        unit.set_resume("mentions", "1800", "1700")  # already covered by the cursor: nothing to resume
+    assert store.resume_point("shop", "mentions") is None
+    assert store.cursor("other", "mentions") is None
+
+
+def test_a_failed_unit_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.mention_unit("shop") as unit:
+        unit.write(
+            mentions=[mention("1")],
+            replies=[ReplyRecord("reply:1", "shop", "reply", "hi", in_reply_to_id="1")],
+        )
+        unit.advance_cursor("mentions", "1")
+        raise RuntimeError("crash before commit")
+    assert store.mentions() == [] and store.outbox_items() == [] and store.cursor("shop", "mentions") is None
+
+
+def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: StepClock) -> None:
+    with store.mention_unit("shop") as unit:
+        writes = unit.write(
+            users=[UserRecord("x", "42", "Fan", "A Fan"), UserRecord("x", "42", None, None)],
+            mentions=[mention("1"), mention("2"), mention("3", decision="skipped"), mention("4", author="7")],
+            replies=[ReplyRecord("reply:1", "shop", "reply", "thanks!", in_reply_to_id="1", target_platform="x")],
+            optouts=[OptOutRecord("x", "7", "seven", "mention 4")],
+        )
+        assert (writes.mentions, writes.replies, writes.optouts) == (4, 1, 1)
+    clock.advance(3600)
+    with store.mention_unit("shop") as unit:
+        assert unit.existing("mention", ["1", "4", "9"]) == {"1", "4"}
+        assert unit.existing("dm", ["1"]) == set()
+        assert unit.replies_to_users(["42", "7"], T0 - timedelta(hours=1)) == {"42": 2, "7": 1}
+        assert unit.replies_to_users(["42"], T0 + timedelta(minutes=1)) == {}
+        assert unit.replies_in_conversations(["c1", "c2"]) == {"c1": 3}
+        assert unit.opted_out("x", [("7", None), ("42", "fan")]) == {"7"}
+        assert unit.used_texts(["thanks!", "other"]) == {"thanks!"}
+        assert unit.users("x", ["42"])["42"].username == "Fan"  # a later None did not erase the handle
+        again = unit.write(mentions=[mention("1")], optouts=[OptOutRecord("x", "7", "seven")])
+        assert (again.mentions, again.optouts) == (0, 0)
+    assert store.social_user("x", username="fan").name == "A Fan"
+
+
+def test_claim_cancels_rows_to_people_who_opted_out_but_not_the_confirmation(store: Store, clock: StepClock) -> None:
+    with store.mention_unit("shop") as unit:
+        unit.write(
+            replies=[
+                ReplyRecord(
+                    "reply:1", "shop", "reply", "answer", in_reply_to_id="1", target_platform="x", target_user_id="42"
+                ),
+                ReplyRecord("reply:2", "shop", "reply", "confirmation", in_reply_to_id="2"),  # no target
+                ReplyRecord(
+                    "dm-reply:3", "shop", "dm", "dm answer", recipient_id="42", target_platform="x", target_user_id="42"
+                ),
+                ReplyRecord(
+                    "reply:4",
+                    "shop",
+                    "reply",
+                    "to someone else",
+                    in_reply_to_id="4",
+                    target_platform="x",
+                    target_user_id="5",
+                ),
+            ]
+        )
+    assert store.add_optout("x", user_id="42", username="fan", reason="stop")
+    assert not store.add_optout("x", user_id="42")
+    claim = store.claim("owner", now=clock(), limit=10, lease_seconds=30)
+    assert claim.cancelled == 2
+    assert sorted(c.item.key for c in claim.items) == ["reply:2", "reply:4"]
+    assert store.outbox_item(key="reply:1").state == "cancelled"
+    assert store.outbox_item(key="reply:1").last_error == "the recipient opted out"
+    assert store.outbox_item(key="dm-reply:3").state == "cancelled"
+
+
+def test_optouts_by_handle_and_removal(store: Store) -> None:
+    assert store.add_optout("x", username="@Someone", reason="by hand")
+    assert store.is_opted_out("x", "123", "someone") and not store.is_opted_out("x", "123")
+    assert store.is_opted_out("x", "9", "SOMEONE")
+    assert [o.username for o in store.optouts()] == ["Someone"]
+    assert store.remove_optout("x", username="someone") == 1
+    assert store.optouts() == []
+    with pytest.raises(ValueError):
+        store.add_optout("x")
+
+
+def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
+    with store.mention_unit("shop") as unit:
+        writes = unit.write(
+            mentions=[mention("1"), mention("2", decision="skipped")],
+            inbox=[
+                InboxRecord("shop", "x", "mention", "1", "broken!", "42", "fan", "complaint", webhook=True),
+                InboxRecord("shop", "x", "mention", "2", "refund", "42", "fan", "complaint"),
+                InboxRecord("shop", "x", "mention", "1", "broken!", "42", "fan", "complaint", webhook=True),
+            ],
+            replies=[ReplyRecord("reply:1", "shop", "reply", "sorry", in_reply_to_id="1")],
+            optouts=[OptOutRecord("x", "8", None)],
+        )
+    assert len(writes.inbox_ids) == 2  # the duplicate mention id is one item
+    first, second = writes.inbox_ids
+    [claimed] = store.claim_webhooks()
+    assert claimed.id == first and claimed.webhook_status == "sending"
+    assert store.claim_webhooks() == []  # one daemon posts each
+    store.set_webhook_status(first, "sent: HTTP 200")
+    assert store.inbox_item(first).webhook_status == "sent: HTTP 200"
+    assert store.inbox_item(second).webhook_status is None
+    assert store.resolve_inbox(first, "refunded")
+    assert not store.resolve_inbox(first)
+    assert [i.id for i in store.inbox_items()] == [second]
+    assert len(store.inbox_items(status=None)) == 2
+    assert store.mention_summary() == {"mentions_seen": 2, "replies_sent": 0, "escalations": 2, "optouts": 1}
+    claim = store.claim("o", now=datetime.now(UTC) + timedelta(days=30), limit=5, lease_seconds=5)
+    store.mark_sent(claim.items[0].item, "999", now=datetime.now(UTC))
+    assert store.mention_summary()["replies_sent"] == 1
