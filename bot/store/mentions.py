@@ -12,7 +12,7 @@ import logging
 import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -365,7 +365,7 @@ class MentionUnit:
         if mentions:
             rows = []
             for record in mentions:
-                values = asdict(record)
+                values = dict(vars(record))  # shallow: asdict's deep copy costs more than the insert
                 values["seen_at"] = as_utc(record.seen_at) if record.seen_at else now
                 values["created_at"] = as_utc(record.created_at) if record.created_at else None
                 rows.append(values)
@@ -376,14 +376,15 @@ class MentionUnit:
             )
             out.mentions = len(conn.execute(stmt, rows).all())  # executemany rowcount is -1 on psycopg
         if interactions:
-            rows = [asdict(i) for i in interactions]
+            rows = [dict(vars(i)) for i in interactions]
             stmt = store._insert(interaction_t).on_conflict_do_nothing(
                 index_elements=["platform", "kind", "post_id", "source_user_id", "target_user_id"]
             )
             conn.execute(stmt, rows)
         if optouts:
-            for record in optouts:
-                out.optouts += _insert_optout(store, conn, record, now)
+            rows = [_optout_values(record, now) for record in optouts]
+            stmt = store._insert(optout_t).on_conflict_do_nothing(index_elements=["user_hash"]).returning(optout_t.c.id)
+            out.optouts = len(conn.execute(stmt, rows).all())
         if replies:
             rows = []
             for r in replies:
@@ -395,27 +396,30 @@ class MentionUnit:
                 rows.append(values)
             stmt = store._insert(outbox_t).on_conflict_do_nothing(index_elements=["key"]).returning(outbox_t.c.id)
             out.replies = len(conn.execute(stmt, rows).all())
-        for item in inbox:
-            inserted = conn.execute(
+        if inbox:
+            rows = [
+                {
+                    "account": item.account,
+                    "platform": item.platform,
+                    "kind": item.kind,
+                    "mention_id": item.mention_id,
+                    "user_id": item.user_id,
+                    "username": item.username,
+                    "intent": item.intent,
+                    "text": item.text,
+                    "created_at": now,
+                    "status": InboxStatus.OPEN,
+                    "note": None,
+                    "webhook_status": WEBHOOK_PENDING if item.webhook else None,
+                }
+                for item in {(i.account, i.kind, i.mention_id): i for i in inbox}.values()
+            ]
+            stmt = (
                 store._insert(inbox_t)
-                .values(
-                    account=item.account,
-                    platform=item.platform,
-                    kind=item.kind,
-                    mention_id=item.mention_id,
-                    user_id=item.user_id,
-                    username=item.username,
-                    intent=item.intent,
-                    text=item.text,
-                    created_at=now,
-                    status=InboxStatus.OPEN,
-                    webhook_status=WEBHOOK_PENDING if item.webhook else None,
-                )
                 .on_conflict_do_nothing(index_elements=["account", "kind", "mention_id"])
-                .returning(inbox_t.c.id)
-            ).scalar()
-            if inserted is not None:
-                out.inbox_ids.append(int(inserted))
+                .returning(inbox_t.c.id, sort_by_parameter_order=True)
+            )
+            out.inbox_ids = sorted(int(i) for i in conn.execute(stmt, rows).scalars())
         return out
 
     def set_resume(self, stream: str, newest: str, until: str) -> None:
@@ -472,23 +476,27 @@ def _cursor(conn: Connection, account: str, stream: str) -> str | None:
     ).scalar()
 
 
-def _insert_optout(store: Store, conn: Connection, record: OptOutRecord, now: datetime) -> int:
+def _optout_values(record: OptOutRecord, now: datetime) -> dict[str, Any]:
     if record.user_id:
         key = user_hash(record.platform, record.user_id)
     elif record.username:
         key = username_hash(record.platform, record.username)
     else:
         raise ValueError("an opt-out needs a user id or a username")
+    return {
+        "platform": record.platform,
+        "user_id": record.user_id,
+        "username": record.username.lstrip("@") if record.username else None,
+        "user_hash": key,
+        "reason": record.reason,
+        "created_at": now,
+    }
+
+
+def _insert_optout(store: Store, conn: Connection, record: OptOutRecord, now: datetime) -> int:
     stmt = (
         store._insert(optout_t)
-        .values(
-            platform=record.platform,
-            user_id=record.user_id,
-            username=record.username.lstrip("@") if record.username else None,
-            user_hash=key,
-            reason=record.reason,
-            created_at=now,
-        )
+        .values(**_optout_values(record, now))
         .on_conflict_do_nothing(index_elements=["user_hash"])
         .returning(optout_t.c.id)
     )
