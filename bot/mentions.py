@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import PlatformError, RateLimited
+from bot.errors import AuthError, PlatformError, RateLimited
 from bot.escalation import Escalator
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
@@ -202,10 +202,22 @@ class MentionService:
         if account not in self.accounts():
             return report
         platform = self.platforms[account]
+        paused = self.store.paused_reason(account)
+        if paused:
+            logger.debug("mentions of %s: account paused (%s); not polling", account, paused)
+            report.complete = False
+            return report
         try:
             me = platform.me()
         except RateLimited as exc:
             self._wait(account, MENTIONS, exc.retry_at, report)
+            return report
+        except AuthError as exc:
+            reason = f"authentication failed: {exc}"
+            self.store.pause_account(account, reason)
+            logger.error("ACCOUNT %s PAUSED: %s. Fix the credentials, then restart the daemon.", account, exc)
+            report.complete = False
+            report.errors.append(reason)
             return report
         except PlatformError as exc:
             logger.warning("mentions of %s: cannot read the account (%s)", account, exc)

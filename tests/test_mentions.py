@@ -97,8 +97,10 @@ def replies_of(store: Store) -> list[Any]:
 def test_pagination_and_cursor(store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock) -> None:
     users = [sandbox.add_user(f"fan{i}") for i in range(5)]
     ids = [sandbox.add_tweet(users[i % 5], f"@shop where is order A{i}?") for i in range(250)]
-    svc = service(store, shop, clock)
+    nudged: list[int] = []
+    svc = service(store, shop, clock, on_enqueue=lambda: nudged.append(1))
     report = svc.poll("shop")
+    assert nudged == [1]
     assert (report.mentions, report.new, report.replies, report.pages, report.complete) == (250, 250, 250, 3, True)
     assert store.cursor("shop", "mentions") == ids[-1]
     stored = store.mentions("shop")
@@ -516,3 +518,51 @@ def test_hostile_texts_never_crash_and_replies_fit(
         assert shop.length(item.text) <= 280 and "49" not in item.text
     assert outbox(store, shop, clock).deliver_due().failed == 0
     assert {m.platform_id for m in store.mentions()} == set(ids)
+
+
+def test_a_gap_beyond_the_800_mention_window_is_logged(
+    store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fan = sandbox.add_user("fan")
+    sandbox.add_tweet(fan, "@shop first?")
+    svc = service(store, shop, clock)
+    assert svc.poll("shop").new == 1
+    for i in range(850):
+        sandbox.add_tweet(fan, f"@shop while we were down {i}?")
+    with caplog.at_level("WARNING", logger="bot.mentions"):
+        report = svc.poll("shop")
+    assert report.complete and report.new == 800
+    assert any("800-mention window" in r.getMessage() for r in caplog.records)
+
+
+def test_paused_and_unauthorised_accounts_are_not_polled(
+    store: Store, sandbox: Any, clock: ManualClock, admin: httpx.Client
+) -> None:
+    from bot.config import XCredentials
+
+    bad = XPlatform(
+        XCredentials(consumer_key="k", consumer_secret="s", access_token="999-x", access_token_secret="t"),
+        base_url=sandbox.url,
+        account="shop",
+    )
+    try:
+        report = service(store, bad, clock).poll("shop")
+        assert not report.complete and "authentication failed" in report.errors[0]
+        assert store.paused_reason("shop")
+        requests = admin.get("/_sandbox/stats").json()["requests_total"]
+        assert service(store, bad, clock).poll("shop").errors == []
+        assert admin.get("/_sandbox/stats").json()["requests_total"] == requests
+    finally:
+        bad.close()
+
+
+def test_replies_disabled_or_other_accounts_do_nothing(
+    store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock
+) -> None:
+    fan = sandbox.add_user("fan")
+    sandbox.add_tweet(fan, "@shop hello?")
+    off = service(store, shop, clock, make_settings(enabled=False))
+    assert off.accounts() == [] and off.poll("shop").mentions == 0
+    elsewhere = service(store, shop, clock, make_settings(accounts=[]))
+    assert elsewhere.poll("shop").mentions == 0
+    assert store.mentions() == []
