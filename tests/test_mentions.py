@@ -566,3 +566,16 @@ def test_replies_disabled_or_other_accounts_do_nothing(
     elsewhere = service(store, shop, clock, make_settings(accounts=[]))
     assert elsewhere.poll("shop").mentions == 0
     assert store.mentions() == []
+
+
+def test_direct_messages_since_id_stops_paging(shop: XPlatform, sandbox: Any, admin: httpx.Client) -> None:
+    fan = sandbox.add_user("fan")
+    me = shop.me()
+    ids = [sandbox.add_dm(fan, me.id, f"message {i}") for i in range(150)]
+    assert [d.id for d in shop.direct_messages()] == list(reversed(ids))
+    before = admin.get("/_sandbox/stats").json()["requests"]["GET /2/dm_events"]
+    newer = shop.direct_messages(since_id=ids[139])
+    assert [d.id for d in newer] == list(reversed(ids[140:]))
+    assert all(d.sender_id == fan and d.created_at is not None for d in newer)
+    assert admin.get("/_sandbox/stats").json()["requests"]["GET /2/dm_events"] == before + 1
+    assert shop.direct_messages(since_id=ids[-1]) == []
