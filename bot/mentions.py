@@ -21,7 +21,7 @@ from bot.errors import AuthError, PlatformError, RateLimited
 from bot.escalation import Escalator
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
-from bot.replies import ReplyComposer, customer_text, quiet_until, sequence_of
+from bot.replies import Composed, ReplyComposer, customer_text, quiet_until, sequence_of
 from bot.replyconfig import IntentRule
 from bot.store.mentions import (
     InboxRecord,
@@ -544,14 +544,31 @@ class MentionService:
         # texts: the preferred variant of each, one duplicate check for all, alternatives only on a clash
         firsts = [composer.first(template, ctx, dm=item.kind == "dm") for _, item, template, ctx, _ in pending]
         used = unit.used_texts([c.text for c in firsts if c.text])
+        # a clash (with a text already sent, or an earlier reply of this page): every variant, one more query
+        others: dict[int, list[str]] = {}
+        seen: set[str] = set()
+        for n, ((_, item, template, ctx, _), composed) in enumerate(zip(pending, firsts, strict=True)):
+            if composed.text is not None and (composed.text in used or composed.text in seen):
+                others[n] = composer.texts(template, ctx, dm=item.kind == "dm")[0]
+            if composed.text is not None:
+                seen.add(composed.text)
+        if others:
+            used |= unit.used_texts({t for texts in others.values() for t in texts})
         batch: set[str] = set()
 
         def taken(texts: Collection[str]) -> set[str]:
             return (set(texts) & batch) | unit.used_texts(texts)
 
-        for (index, item, template, ctx, target), composed in zip(pending, firsts, strict=True):
+        for n, ((index, item, template, ctx, target), composed) in enumerate(zip(pending, firsts, strict=True)):
             dm = item.kind == "dm"
-            if composed.text is not None and (composed.text in used or composed.text in batch):
+            if n in others:
+                free = [t for t in others[n] if t not in used and t not in batch]
+                composed = (
+                    Composed(free[0])
+                    if free
+                    else Composed(None, "every variant was already sent (X refuses duplicates)")
+                )
+            elif composed.text is not None and composed.text in batch:
                 composed = composer.choose(template, ctx, taken, dm=dm)
             decision = decisions[index]
             if composed.text is None:

@@ -56,13 +56,16 @@ class ReplyComposer:
         self.renderer = renderer
         self.max_length = max_length
         self.length = length
+        self._counts: dict[str, int] = {}  # variants per template (a renderer's templates do not change)
 
     def candidates(
         self, template: str, context: Mapping[str, Any], *, dm: bool = False
     ) -> Iterator[tuple[str | None, str | None]]:
         """(text, None) for each variant that fits, preferred first; (None, reason) when one cannot be made."""
         try:
-            count = max(1, self.renderer.variants(template))
+            count = self._counts.get(template) or self._counts.setdefault(
+                template, max(1, self.renderer.variants(template))
+            )
         except TemplateError as exc:
             yield None, f"template error: {exc}"
             return
@@ -97,11 +100,22 @@ class ReplyComposer:
         return None, f"too long ({size} > {limit})"
 
     def _measure(self, text: str, limit: int) -> int:
-        """The platform's length, or a cheap upper bound when that already fits: every character weighs at
-        most 2 after NFC and a URL (at least 'a.co') at most 23, i.e. 15 more than its characters."""
-        normal = unicodedata.normalize("NFC", text)
-        bound = 2 * len(normal) + 15 * normal.count(".")
+        """The platform's length, or a cheap upper bound on X's weighted length when that already fits."""
+        bound = weight_bound(text)
         return bound if bound <= limit else self.length(text)
+
+    def texts(self, template: str, context: Mapping[str, Any], *, dm: bool) -> tuple[list[str], str | None]:
+        """Every variant that fits, preferred first, and why there is none."""
+        texts: list[str] = []
+        reason = None
+        for text, why in self.candidates(template, context, dm=dm):
+            if text is None:
+                reason = why
+                if why and why.startswith("template error"):
+                    return [], why
+                continue
+            texts.append(text)
+        return texts, reason
 
     def first(self, template: str, context: Mapping[str, Any], *, dm: bool) -> Composed:
         """The first variant (from sequence % n) that fits, without the duplicate check."""
@@ -135,6 +149,20 @@ class ReplyComposer:
         if texts:
             reason = "every variant was already sent (X refuses duplicates)"
         return Composed(None, reason or "no reply text")
+
+
+# twitter-text v3: weight 1 for U+0000-U+10FF, U+2000-U+200D, U+2010-U+201F, U+2032-U+2037; else 2; an emoji
+# counts 2 even inside those ranges (there: only the copyright and registered signs)
+_HEAVY = re.compile("[\u00a9\u00ae]|[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
+
+
+def weight_bound(text: str) -> int:
+    """An upper bound of X's weighted length, much cheaper than twitter-text: each code point of the NFC text
+    at its weight (an emoji sequence counts 2 in all, here 2 per code point), plus 23 per dot for URLs (a
+    URL counts 23 however short, and has a dot)."""
+    normal = unicodedata.normalize("NFC", text)
+    heavy = len(_HEAVY.findall(normal))
+    return len(normal) + heavy + 23 * (normal.count(".") + normal.count("。") + normal.count("．"))
 
 
 def quiet_until(now: datetime, quiet: QuietHours | None, default_zone: str) -> datetime | None:

@@ -130,3 +130,21 @@ def test_summons_rules() -> None:
     assert not summons(Incoming("mention", "9", "look", "5", quoted_id="78"), me, {"77"})
     assert not summons(Incoming("mention", "9", "@carol see", "5", in_reply_to_user_id="6", mentions=("carol",)), me)
     assert summons(Incoming("dm", "9", "hi", "5"), me)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(st.characters(exclude_categories=("Cs",)), max_size=300),
+        st.lists(
+            st.sampled_from(
+                ["a", "é", "台", "😀", "👩🏽‍💻", "🇨🇳", "\u200d", "\ufe0f", "a.co", "https://x.com/a", "。", " "]
+            ),
+            max_size=80,
+        ).map("".join),
+    )
+)
+def test_weight_bound_never_under_counts(text: str) -> None:
+    from bot.replies import weight_bound
+
+    assert weight_bound(text) >= weighted_length(text)
