@@ -23,6 +23,7 @@ from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
 from bot.replies import Composed, ReplyComposer, customer_text, quiet_until, sequence_of
 from bot.replyconfig import IntentRule
+from bot.scheduling import Job
 from bot.store.mentions import (
     InboxRecord,
     InteractionRecord,
@@ -155,6 +156,20 @@ class _Plan:
     optouts: list[OptOutRecord] = field(default_factory=list)
 
 
+class _PollJob:
+    """The scheduler's job body for one account: poll, never let an error kill the daemon."""
+
+    def __init__(self, service: MentionService, account: str) -> None:
+        self.service = service
+        self.account = account
+
+    def __call__(self) -> None:
+        try:
+            self.service.poll(self.account)
+        except Exception:
+            logger.exception("mentions of %s: the poll failed", self.account)
+
+
 class MentionService:
     """Polls mentions and DMs of the configured accounts and answers them through the outbox."""
 
@@ -193,6 +208,19 @@ class MentionService:
         names = self.replies.accounts if self.replies.accounts is not None else list(self.settings.accounts)
         return [name for name in names if name in self.platforms]
 
+    def jobs(self) -> list[Job]:
+        """One scheduler job per answered account, id "mentions:<account>", every replies.poll_seconds (for
+        Scheduler.replace_all, together with the campaign jobs)."""
+        return [
+            Job(
+                job_id=f"mentions:{account}",
+                func=_PollJob(self, account),
+                spec=float(self.replies.poll_seconds),
+                name=f"mentions of {account}",
+            )
+            for account in self.accounts()
+        ]
+
     def poll_all(self) -> dict[str, PollReport]:
         return {account: self.poll(account) for account in self.accounts()}
 
@@ -230,24 +258,24 @@ class MentionService:
         self.send_webhooks()
         if report.replies and self.on_enqueue is not None:
             self.on_enqueue()
-        if report.new or not report.complete:
-            logger.info(
-                "mentions of %s: fetched=%d dms=%d new=%d replies=%d escalations=%d optouts=%d skipped=%d%s",
-                account,
-                report.mentions,
-                report.dms,
-                report.new,
-                report.replies,
-                report.escalations,
-                report.optouts,
-                report.skipped,
-                "" if report.complete else " (incomplete: resumes from the stored cursor)",
-            )
+        quiet = report.new == 0 and (report.complete or report.waiting_until is not None)
+        (logger.debug if quiet else logger.info)(
+            "mentions of %s: fetched=%d dms=%d new=%d replies=%d escalations=%d optouts=%d skipped=%d%s",
+            account,
+            report.mentions,
+            report.dms,
+            report.new,
+            report.replies,
+            report.escalations,
+            report.optouts,
+            report.skipped,
+            "" if report.complete else " (incomplete: resumes from the stored cursor)",
+        )
         return report
 
     def ingest_page(self, account: str, page: Page, *, cursor: str | None = None) -> PollReport:
         """Store, classify and answer one page of mentions (as Platform.mentions yields it) in one
-        transaction; `cursor` also moves the mentions cursor there. Used by poll, benchmarks and tests."""
+        transaction, like poll does with each page; `cursor` also moves the mentions cursor there."""
         report = PollReport(account)
         platform = self.platforms[account]
         items = [Incoming.from_post(p) for p in page.items]

@@ -579,3 +579,23 @@ def test_direct_messages_since_id_stops_paging(shop: XPlatform, sandbox: Any, ad
     assert all(d.sender_id == fan and d.created_at is not None for d in newer)
     assert admin.get("/_sandbox/stats").json()["requests"]["GET /2/dm_events"] == before + 1
     assert shop.direct_messages(since_id=ids[-1]) == []
+
+
+def test_jobs_poll_each_account_and_never_raise(
+    store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fan = sandbox.add_user("fan")
+    tid = sandbox.add_tweet(fan, "@shop can I pay by card?")
+    svc = service(store, shop, clock, make_settings(caps=NO_CAPS, poll_seconds=30))
+    [job] = svc.jobs()
+    assert (job.job_id, job.spec) == ("mentions:shop", 30.0)
+    job.func()
+    assert store.mention("shop", tid).decision == "replied"
+    import sqlalchemy as sa
+
+    with store.engine.begin() as conn:  # a broken database: the job logs, the daemon lives on
+        conn.execute(sa.text("DROP TABLE mention"))
+    sandbox.add_tweet(fan, "@shop and by cash?")
+    with caplog.at_level("ERROR", logger="bot.mentions"):
+        job.func()
+    assert any("the poll failed" in r.getMessage() for r in caplog.records)
