@@ -599,3 +599,22 @@ def test_jobs_poll_each_account_and_never_raise(
     with caplog.at_level("ERROR", logger="bot.mentions"):
         job.func()
     assert any("the poll failed" in r.getMessage() for r in caplog.records)
+
+
+def test_dm_reads_are_paced_by_their_own_window(store: Store, clock: ManualClock, timed: Any) -> None:
+    sandbox, shop, admin = timed
+    fan = sandbox.add_user("fan")
+    me = shop.me()
+    sandbox.add_dm(fan, me.id, "hello, is the shop open on Sunday?")
+    limits = {"GET /2/dm_events": {"limit": 1, "window": 60}}
+    admin.post("/_sandbox/faults", json={"rate_limits": limits}).raise_for_status()
+    svc = service(store, shop, clock)
+    first = svc.poll("shop")
+    assert first.dms == 1 and first.complete
+    sandbox.add_dm(fan, me.id, "and on Monday?")
+    waiting = svc.poll("shop")
+    assert waiting.dms == 0 and waiting.waiting_until is not None
+    clock.advance(61)
+    assert svc.poll("shop").dms == 1
+    stats = admin.get("/_sandbox/stats").json()
+    assert stats["rate_limited"] == 0 and stats["requests"]["GET /2/dm_events"] == 2
