@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -155,6 +156,10 @@ class Daemon:
             logger.warning("account %s was paused after a credentials error; trying it again", account)
         for name in settings.accounts:
             self.platforms[name] = build_platform(name, settings)
+        if settings.replies.enabled:
+            from bot.sentiment import warm_up
+
+            warm_up()  # load the sentiment models now, not in the middle of the first poll
         self.outbox = Outbox(
             self.store,
             self.platforms,
@@ -163,7 +168,7 @@ class Daemon:
             clock=self.clock.now,
         )
         self.scheduler = Scheduler(clock=self.clock)
-        self._install_campaigns(settings)
+        self._install_jobs(settings)
         self.scheduler.add_interval_job("socialbot:watch-config", self._watch, self.options.watch_seconds)
         self.scheduler.start()
         self._delivery_thread = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
@@ -176,16 +181,44 @@ class Daemon:
         if self.store is not None:
             self.store.close()
 
-    def _install_campaigns(self, settings: Settings) -> None:
+    def _install_jobs(self, settings: Settings) -> None:
+        """(Re)build the services from `settings` and replace the scheduler's jobs with theirs."""
         from bot.campaigns import CampaignService
+        from bot.mentions import MentionService
+        from bot.scheduling import Job
         from bot.templating import TemplateRenderer
 
         assert self.store is not None
         renderer = TemplateRenderer(settings, sources=self._sources)
-        service = CampaignService(settings, self.store, renderer, self.clock, on_enqueue=self._wake.set)
-        service.catch_up(self.clock.now())
-        self.campaigns = service
-        self.scheduler.replace_all(service.jobs())
+        campaigns = CampaignService(settings, self.store, renderer, self.clock, on_enqueue=self._wake.set)
+        campaigns.catch_up(self.clock.now())
+        self.campaigns = campaigns
+        jobs = list(campaigns.jobs())
+        self.mentions = None
+        if settings.replies.enabled:
+            from bot.intent import Classifier
+
+            mentions = MentionService(
+                settings,
+                self.store,
+                self.platforms,
+                Classifier(settings.replies),
+                renderer,
+                self.clock,
+                on_enqueue=self._wake.set,
+            )
+            self.mentions = mentions
+            now = self.clock.now()
+            jobs.extend(
+                Job(
+                    f"mentions:{account}",
+                    functools.partial(mentions.poll, account),
+                    settings.replies.poll_seconds,
+                    start_at=now,  # the first poll right away: catch up after downtime
+                )
+                for account in mentions.accounts()
+            )
+        self.scheduler.replace_all(jobs)
         self._wake.set()
 
     def reload(self) -> bool:
@@ -215,7 +248,7 @@ class Daemon:
             self._sources = sources
             self._watch_stamp = stamp
             self.outbox.delivery = settings.delivery
-            self._install_campaigns(settings)
+            self._install_jobs(settings)
             logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
             return True
 

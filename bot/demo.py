@@ -25,6 +25,7 @@ class DemoOptions:
     slot_seconds: float = 4
     json_summary: Path | None = None
     log_level: str = "WARNING"
+    audience_rate: float = 2.0  # simulated audience actions per second
 
 
 def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, slot_seconds: float) -> Settings:
@@ -48,9 +49,27 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
             "grace_minutes": max(2 * slot_seconds, 10) / 60,
         }
     )
+    replies = settings.replies
+    if replies.enabled:  # answer within seconds, whatever the time of day
+        replies = replies.model_copy(update={"poll_seconds": 2.0, "quiet_hours": None})
     return settings.model_copy(
-        update={"accounts": accounts, "campaigns": campaigns, "delivery": delivery, "database_url": database_url}
+        update={
+            "accounts": accounts,
+            "campaigns": campaigns,
+            "delivery": delivery,
+            "database_url": database_url,
+            "replies": replies,
+        }
     )
+
+
+def _audience_shop(settings: Settings) -> str | None:
+    """The handle the simulated audience talks to: the first account whose mentions are answered."""
+    replies = settings.replies
+    if not replies.enabled or not settings.accounts:
+        return None
+    name = (replies.accounts or list(settings.accounts))[0]
+    return settings.accounts[name].handle
 
 
 def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
@@ -72,7 +91,21 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
 
         daemon = Daemon(DaemonOptions(config_path=options.config_path, settings_hook=hook, require_credentials=False))
         daemon.start()
+        audience = None
+        assert daemon.settings is not None
+        shop = _audience_shop(daemon.settings)
         try:
+            if shop is not None:
+                from bot.sandbox.audience import Audience
+
+                # every intent in English and Chinese, DMs, and the odd and hostile texts; then a steady trickle
+                audience = Audience(sandbox.url, shop, seed=7, users=60).setup()
+                showcase = audience.showcase()
+                console.print(
+                    f"simulated audience: {len(audience.ground_truth().usernames)} people; "
+                    f"{len(showcase)} showcase messages to @{shop}, then about 2 a second"
+                )
+                audience.start_background(rate_per_s=options.audience_rate)
             with Progress(
                 TextColumn("[progress.description]{task.description}"),
                 BarColumn(),
@@ -84,17 +117,22 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
                 started = time.monotonic()
                 while (elapsed := time.monotonic() - started) < options.seconds:
                     counts = daemon.store.summary() if daemon.store else {}
+                    talk = daemon.store.mention_summary() if daemon.store and shop else {}
                     progress.update(
                         task,
                         completed=elapsed,
                         description=(
                             f"running: {counts.get('posts_published', 0)} published, "
-                            f"{counts.get('posts_pending', 0)} pending, {counts.get('posts_failed', 0)} failed"
+                            f"{counts.get('posts_pending', 0)} pending, {counts.get('posts_failed', 0)} failed; "
+                            f"{talk.get('mentions_seen', 0)} mentions, {talk.get('replies_sent', 0)} replies"
                         ),
                     )
                     time.sleep(0.25)
                 progress.update(task, completed=options.seconds)
         finally:
+            if audience is not None:
+                audience.stop()
+                audience.close()
             daemon.stop()
         summary = _summary(daemon, sandbox)
     _print_summary(summary, console)
@@ -112,10 +150,16 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
     store = Store.open(daemon.settings.database_url)
     try:
         counts = store.summary()
+        talk = store.mention_summary()
+        sent = store.outbox_items(state="sent", limit=200)
         recent = [
             {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
-            for item in store.outbox_items(state="sent", limit=5)
-        ]
+            for item in sent
+            if item.campaign
+        ][:5]
+        replies = [
+            {"to": item.in_reply_to_id or item.recipient_id, "text": item.text} for item in sent if not item.campaign
+        ][:5]
     finally:
         store.close()
     stats = sandbox.stats_snapshot()
@@ -124,8 +168,13 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         "posts_failed": int(counts.get("posts_failed", 0)),
         "posts_pending": int(counts.get("posts_pending", 0)),
         "slots": {state: int(n) for state, n in dict(counts.get("slots") or {}).items() if n},
+        "mentions_seen": talk["mentions_seen"],
+        "replies_sent": talk["replies_sent"],
+        "escalations": talk["escalations"],
+        "optouts": talk["optouts"],
         "sandbox_requests": stats.get("requests", {}),
         "recent_posts": recent,
+        "recent_replies": replies,
     }
 
 
@@ -140,6 +189,15 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
     table.add_row("posts still pending", str(summary["posts_pending"]))
     for state, count in sorted(summary["slots"].items()):
         table.add_row(f"slots {state}", str(count))
+    for key, label in (
+        ("mentions_seen", "mentions and DMs seen"),
+        ("replies_sent", "replies sent"),
+        ("escalations", "escalated to the inbox"),
+        ("optouts", "opt-outs recorded"),
+    ):
+        table.add_row(label, str(summary[key]))
     console.print(table)
     for post in summary["recent_posts"]:
         console.print(f"  [dim]{post['campaign']}[/] {post['remote_id']}: {post['text']}", highlight=False)
+    for reply in summary["recent_replies"]:
+        console.print(f"  [dim]reply to {reply['to']}[/]: {reply['text']}", highlight=False)

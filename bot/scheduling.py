@@ -426,7 +426,7 @@ class Job:
     func: Callable[..., object]
     spec: SlotSpec | float  # float: plain interval in seconds, func takes no argument
     name: str | None = None
-    start_at: datetime | None = None  # slot jobs: first slot considered (e.g. the catch-up "now"); default now
+    start_at: datetime | None = None  # slot jobs: first slot considered (catch-up "now"); interval jobs: first run
 
 
 class _Invoker:
@@ -560,9 +560,17 @@ class Scheduler:
         logger.info("scheduled job %s (%s)", job_id, trigger)
 
     def add_interval_job(
-        self, job_id: str, func: Callable[[], object], seconds: float, *, name: str | None = None
+        self,
+        job_id: str,
+        func: Callable[[], object],
+        seconds: float,
+        *,
+        name: str | None = None,
+        first_run_at: datetime | None = None,
     ) -> None:
-        """`func()` every `seconds`, first run one interval from now; late runs are coalesced."""
+        """`func()` every `seconds`, first at `first_run_at` (default: one interval from now); late runs are
+        coalesced."""
+        extra: dict[str, Any] = {} if first_run_at is None else {"next_run_time": first_run_at}
         with self._lock:
             self._aps.add_job(
                 _Invoker(func, passes_slot=False),
@@ -571,6 +579,7 @@ class Scheduler:
                 name=name or job_id,
                 replace_existing=True,
                 coalesce=True,
+                **extra,
             )
             self._specs[job_id] = float(seconds)
         logger.info("scheduled job %s every %ss", job_id, seconds)
@@ -600,7 +609,7 @@ class Scheduler:
                 elif isinstance(job.spec, SlotSpec):
                     self.add_job(job.job_id, job.func, job.spec, name=job.name, start_at=job.start_at)
                 else:
-                    self.add_interval_job(job.job_id, job.func, job.spec, name=job.name)
+                    self.add_interval_job(job.job_id, job.func, job.spec, name=job.name, first_run_at=job.start_at)
             self._managed = set(wanted)
 
     def job_ids(self) -> list[str]:
