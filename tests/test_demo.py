@@ -36,6 +36,9 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     assert isinstance(summary["posts_failed"], int) and summary["posts_failed"] == 0
     assert summary["slots"].get("published", 0) >= summary["posts_published"], summary["slots"]
     assert summary["sandbox_requests"].get("POST /2/tweets", 0) >= summary["posts_published"]
+    for key in ("mentions_seen", "replies_sent", "escalations", "optouts"):
+        assert isinstance(summary[key], int), key
+    assert summary["mentions_seen"] > 0 and summary["replies_sent"] > 0
     texts = [post["text"] for post in summary["recent_posts"]]
     assert texts and len(texts) == len(set(texts))
     assert "what happened" in result.stdout
