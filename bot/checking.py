@@ -138,41 +138,34 @@ _SAMPLE_CUSTOMERS = (
 
 def check_reply_templates(settings: Settings, renderer: object, report: CheckReport | None = None) -> list[Problem]:
     """Every reply template, every variant, in both languages and with a very long customer text, must render
-    and fit the platform's limit (replies) — the customer's words are data, so only their length can vary."""
-    from bot.templating import measure
+    and fit the platform's limit once the quoted customer text is cut as the mentions service cuts it."""
+    from bot.replies import ReplyComposer
 
     problems: list[Problem] = []
     if not settings.replies.enabled:
         return problems
+    composer = ReplyComposer(renderer)  # type: ignore[arg-type]
     shop = next(iter(settings.accounts.values())).handle if settings.accounts else "shop"
     for key, template in settings.replies.templates():
         template_file = str(Path(settings.templates_dir) / template)
         channel = "dm" if key.endswith("dm_reply") else "reply"
         seen: set[tuple[int | None, str]] = set()
         for sample in _SAMPLE_CUSTOMERS:
-            intent = key.split(".")[2]
-            context = {
-                "user": "customer",
-                "intent": settings.replies.intents[int(intent)].name,
-                "shop": shop,
-                "sequence": 0,
-                "channel": channel,
-                **sample,
-            }
+            intent = settings.replies.intents[int(key.split(".")[2])].name
+            context = {"user": "customer", "intent": intent, "shop": shop, "sequence": 0, "channel": channel, **sample}
             try:
-                texts = renderer.render(template, context)  # type: ignore[attr-defined]
+                count = len(renderer.render(template, context))  # type: ignore[attr-defined]
             except TemplateError as exc:
                 if (exc.line, exc.message) not in seen:
                     seen.add((exc.line, exc.message))
                     problems.append(Problem(template_file, exc.line, key, exc.message))
                 continue
-            for variant, text in enumerate(texts):
+            for variant, (text, reason) in enumerate(composer.candidates(template, context, dm=channel == "dm")):
                 if report is not None:
                     report.rendered += 1
-                _length, _limit, valid, reason = measure(text, "dm" if channel == "dm" else "x")
-                if not valid and (variant, str(reason)) not in seen:
+                if text is None and (variant, str(reason)) not in seen:
                     seen.add((variant, str(reason)))
-                    what = f"variant {variant + 1}/{len(texts)}, {sample['language']} customer"
+                    what = f"variant {variant + 1}/{count}, {sample['language']} customer"
                     problems.append(
                         Problem(template_file, _variant_line(renderer, template, variant), key, f"{what}: {reason}")
                     )

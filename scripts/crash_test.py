@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Kill the daemon at random moments and prove no scheduled post is lost or sent twice.
+"""Kill the daemon at random moments and prove no scheduled post or reply is lost or sent twice.
 
-Runs `socialbot run` against a standalone sandbox with a campaign that has a slot every second,
-SIGKILLs it K times at random moments (some land in the middle of a send), restarts it each time,
-lets the last one finish the schedule, then compares the sandbox's ledger with the schedule.
-Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0
+Runs `socialbot run` against a standalone sandbox with a campaign that has a slot every second while
+customers mention the shop a few times a second, SIGKILLs the daemon K times at random moments (some
+land in the middle of a send), restarts it each time, lets the last one finish the schedule and answer
+everyone, then compares the sandbox's ledger with the schedule and the mentions.
+Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -46,6 +48,15 @@ campaigns:
       start: "{start}"
     start: "{start}"
     end: "{end}"
+replies:
+  poll_seconds: 1
+  direct_messages: false
+  caps: {{per_user_per_day: 0, per_conversation: 0}}
+  intents:
+    - name: opt_out
+      keywords: [unsubscribe]
+    - name: other
+      reply: reply.j2
 delivery:
   per_account_per_day: null
   min_spacing_seconds: 0
@@ -61,6 +72,7 @@ def write_config(
     folder: Path, *, sandbox_url: str, database_url: str, start: datetime, end: datetime, lease: float
 ) -> Path:
     (folder / "templates").mkdir(parents=True, exist_ok=True)
+    (folder / "templates" / "reply.j2").write_text("Thanks {{ user }}, we are on it: {{ text }}\n", encoding="utf-8")
     (folder / "templates" / "flood.j2").write_text(
         "Crash test post {{ sequence }} for slot {{ slot.strftime('%Y-%m-%dT%H:%M:%S%z') }}\n", encoding="utf-8"
     )
@@ -77,6 +89,36 @@ def write_config(
         encoding="utf-8",
     )
     return path
+
+
+class Customers:
+    """People mentioning the shop a few times a second through the sandbox's admin API, in a thread."""
+
+    def __init__(self, url: str, seed: int, *, people: int = 8, per_second: float = 3.0) -> None:
+        self.url = url
+        self.rng = random.Random(seed)
+        self.people = [
+            admin(url, "POST", "users", json={"username": f"customer{n}", "name": f"Customer {n}"})["id"]  # type: ignore[index]
+            for n in range(people)
+        ]
+        self.pause = 1 / per_second
+        self.mentions: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="customers", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.pause):
+            n = len(self.mentions)
+            text = f"@crashshop question {n}: where is my order {self.rng.randrange(10_000, 99_999)}?"
+            tweet = admin(self.url, "POST", "tweets", json={"author_id": self.rng.choice(self.people), "text": text})
+            self.mentions.append(tweet["id"])  # type: ignore[index]
 
 
 def start_daemon(config: Path, log) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
@@ -115,6 +157,10 @@ def main() -> None:
             f"work folder {work}",
             flush=True,
         )
+        # the shop exists before anyone mentions it (the sandbox links a mention to an existing user only)
+        shop_id = admin(url, "POST", "users", json={"username": "crashshop", "name": "crash"})["id"]  # type: ignore[index]
+        customers = Customers(url, rng.randrange(1 << 30))
+        customers.start()
         for kill in range(1, args.kills + 1):
             proc = start_daemon(config, log)
             time.sleep(rng.uniform(args.min_alive, args.max_alive))
@@ -122,12 +168,15 @@ def main() -> None:
             proc.wait()
             print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}", flush=True)
         proc = start_daemon(config, log)
-        shop_id = admin(url, "POST", "users", json={"username": "crashshop", "name": "crash"})["id"]  # type: ignore[index]
         slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
         deadline = end + timedelta(seconds=60)
         while datetime.now(UTC) < deadline:
+            if datetime.now(UTC) > end:
+                customers.stop()
             tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
-            if datetime.now(UTC) > end + timedelta(seconds=2) and len(tweets) >= len(slots):  # type: ignore[arg-type]
+            answered = {t["in_reply_to_tweet_id"] for t in tweets if t.get("in_reply_to_tweet_id")}  # type: ignore[union-attr]
+            done = len(tweets) >= len(slots) + len(customers.mentions) and answered >= set(customers.mentions)  # type: ignore[arg-type]
+            if datetime.now(UTC) > end + timedelta(seconds=2) and done:
                 break
             if proc.poll() is not None:
                 raise SystemExit(f"the daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
@@ -137,9 +186,13 @@ def main() -> None:
         proc.wait(timeout=60)
         log.close()
         tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
-    posted = Counter()
+    posted: Counter[datetime] = Counter()
+    replies: Counter[str] = Counter()
     for tweet in tweets:  # type: ignore[union-attr]
         if tweet.get("deleted"):
+            continue
+        if tweet.get("in_reply_to_tweet_id"):
+            replies[tweet["in_reply_to_tweet_id"]] += 1
             continue
         match = SLOT_RE.search(tweet["text"])
         if match:
@@ -155,16 +208,23 @@ def main() -> None:
     lost = len(expected - set(posted))
     extra = len(set(posted) - expected)
     published = len(expected & set(posted))
+    reply_duplicates = sum(n - 1 for n in replies.values() if n > 1)
+    unanswered = len(set(customers.mentions) - set(replies))
+    answered = len(set(customers.mentions) & set(replies))
     if extra:
         print(f"  {extra} posted slot(s) were not in the schedule", flush=True)
-    if not args.keep and duplicates == 0 and lost == 0:
+    failed = bool(duplicates or lost or extra or reply_duplicates or unanswered)
+    if not args.keep and not failed:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"  work folder kept: {work}", flush=True)
-    print(f"RESULT kills={args.kills} slots={len(slots)} published={published} duplicates={duplicates} lost={lost}")
-    if duplicates or lost or extra:
+    print(
+        f"RESULT kills={args.kills} slots={len(slots)} published={published} duplicates={duplicates} lost={lost} "
+        f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered}"
+    )
+    if failed:
         raise SystemExit(1)
 
 
