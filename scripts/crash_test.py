@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--min-alive", type=float, default=0.5, help="shortest life of a daemon before its kill (s)")
-    parser.add_argument("--max-alive", type=float, default=4.0, help="longest life of a daemon before its kill (s)")
+    parser.add_argument("--max-alive", type=float, default=5.0, help="longest life of a daemon before its kill (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
