@@ -17,9 +17,7 @@ logger = logging.getLogger(__name__)
 class Escalator:
     """Posts inbox items as JSON ({"text": ..., plus the fields}); errors are logged and returned, never raised."""
 
-    def __init__(
-        self, config: Escalation, *, url: str | None = None, environ: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, config: Escalation, *, url: str | None = None, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
         env = os.environ if environ is None else environ
         self.url = url if url is not None else (env.get(WEBHOOK_ENV) or None)
