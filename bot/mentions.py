@@ -209,14 +209,17 @@ class MentionService:
         return [name for name in names if name in self.platforms]
 
     def jobs(self) -> list[Job]:
-        """One scheduler job per answered account, id "mentions:<account>", every replies.poll_seconds (for
-        Scheduler.replace_all, together with the campaign jobs)."""
+        """One scheduler job per answered account, id "mentions:<account>", every replies.poll_seconds and
+        first right away (catching up after downtime); for Scheduler.replace_all with the campaign jobs.
+        The job logs any error with its traceback and never raises."""
+        now = self.clock.now()
         return [
             Job(
                 job_id=f"mentions:{account}",
                 func=_PollJob(self, account),
                 spec=float(self.replies.poll_seconds),
                 name=f"mentions of {account}",
+                start_at=now,
             )
             for account in self.accounts()
         ]
