@@ -124,11 +124,16 @@ class Store(MentionQueries):
         not_before: datetime | None = None,
         campaign: str | None = None,
         slot_at: datetime | None = None,
+        target_platform: str | None = None,
+        target_user_id: str | None = None,
     ) -> bool:
-        """Insert an outbox row unless `key` exists; True when inserted."""
+        """Insert an outbox row unless `key` exists; True when inserted. A row with a target person
+        (target_platform + target_user_id: a reply, DM or coupon) is cancelled at claim time if they opted out."""
         values = self._outbox_values(
             key, account, kind, text, in_reply_to_id, recipient_id, not_before, campaign, slot_at
         )
+        if target_user_id is not None:
+            values.update(target_platform=target_platform, target_user_id=target_user_id)
         with self._tx("enqueue") as conn:
             return self._insert_outbox(conn, values)
 
@@ -151,6 +156,10 @@ class Store(MentionQueries):
                     args.pop("campaign", None),
                     args.pop("slot_at", None),
                 )
+                if args.get("target_user_id") is not None:
+                    values.update(
+                        target_platform=args.pop("target_platform", None), target_user_id=args.pop("target_user_id")
+                    )
                 inserted += self._insert_outbox(conn, values)
         return inserted
 

@@ -176,3 +176,34 @@ def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
     claim = store.claim("o", now=datetime.now(UTC) + timedelta(days=30), limit=5, lease_seconds=5)
     store.mark_sent(claim.items[0].item, "999", now=datetime.now(UTC))
     assert store.mention_summary()["replies_sent"] == 1
+
+
+def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store, clock: StepClock) -> None:
+    assert store.enqueue(
+        "coupon:c1:42",
+        account="shop",
+        kind="dm",
+        text="code",
+        recipient_id="42",
+        target_platform="x",
+        target_user_id="42",
+    )
+    assert (
+        store.enqueue_many(
+            [
+                {
+                    "key": "coupon:c1:43",
+                    "account": "shop",
+                    "kind": "dm",
+                    "text": "code 2",
+                    "recipient_id": "43",
+                    "target_platform": "x",
+                    "target_user_id": "43",
+                },
+            ]
+        )
+        == 1
+    )
+    store.add_optout("x", user_id="43")
+    claim = store.claim("o", now=clock(), limit=10, lease_seconds=30)
+    assert [c.item.key for c in claim.items] == ["coupon:c1:42"] and claim.cancelled == 1
