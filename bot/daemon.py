@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import signal
@@ -185,7 +184,6 @@ class Daemon:
         """(Re)build the services from `settings` and replace the scheduler's jobs with theirs."""
         from bot.campaigns import CampaignService
         from bot.mentions import MentionService
-        from bot.scheduling import Job
         from bot.templating import TemplateRenderer
 
         assert self.store is not None
@@ -208,16 +206,7 @@ class Daemon:
                 on_enqueue=self._wake.set,
             )
             self.mentions = mentions
-            now = self.clock.now()
-            jobs.extend(
-                Job(
-                    f"mentions:{account}",
-                    functools.partial(mentions.poll, account),
-                    settings.replies.poll_seconds,
-                    start_at=now,  # the first poll right away: catch up after downtime
-                )
-                for account in mentions.accounts()
-            )
+            jobs.extend(mentions.jobs())
         self.scheduler.replace_all(jobs)
         self._wake.set()
 
