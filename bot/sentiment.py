@@ -133,12 +133,18 @@ def _clamp(value: float) -> float:
     return max(-1.0, min(1.0, value))
 
 
+# VADER's lexicon scores some bare numbers as internet slang ("182" = "I hate you", "187", "143", "86");
+# in a shop's mentions a number is an order id, a price or a quantity, so numbers carry no sentiment.
+_NUMBERS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w.])")
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def english_score(text: str) -> float:
     """VADER compound score of `text` (also used for emoji-only and other-language text)."""
+    text = _NUMBERS.sub(" ", text[:MAX_SENTIMENT_CHARS])
     if not text.strip():
         return 0.0
-    return _clamp(_engine("vader")(text[:MAX_SENTIMENT_CHARS]))
+    return _clamp(_engine("vader")(text))
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -164,3 +164,12 @@ def test_odd_texts_do_not_crash(classifier: Classifier, text: str) -> None:
 def test_classify_many_matches_classify(classifier: Classifier) -> None:
     texts = ["stop", "coupon?", "谢谢"]
     assert [i.name for i in classifier.classify_many(texts)] == [classifier.classify(t).name for t in texts]
+
+
+def test_order_numbers_carry_no_sentiment() -> None:
+    # VADER's lexicon reads "182", "187", "143", "86" as internet slang; in a shop they are order ids
+    from bot.sentiment import english_score
+
+    assert english_score("where is order 182?") == 0.0
+    assert english_score("order 187, 143 and 86") == 0.0
+    assert english_score("order 182 arrived broken, terrible") < -0.3
