@@ -41,35 +41,20 @@ ZH_OPINION_CUES = re.compile(
 # ------------------------------------------------------------------------------------------ language
 
 
-def _is_han(code: int) -> bool:
-    return (
-        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x3134F
-    )
-
-
-def _is_kana_or_hangul(code: int) -> bool:
-    return 0x3040 <= code <= 0x30FF or 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF
-
-
-def _is_latin(char: str) -> bool:
-    return ("a" <= char <= "z") or ("A" <= char <= "Z") or ("\u00c0" <= char <= "\u024f" and char.isalpha())
+_HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\U00020000-\U0003134f]")
+_LATIN = re.compile("[a-zA-Z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
+_LETTER = re.compile(r"[^\W\d_]")  # any letter (Unicode word characters that are not digits or '_')
 
 
 def detect_language(text: str) -> str:
-    """'zh' when Han characters are at least 30% of the letters (and outnumber kana/hangul), 'en' when
-    Latin letters are the majority, else 'other' (no letters at all, RTL scripts, Japanese, ...)."""
-    han = latin = other = 0
-    for char in text:
-        code = ord(char)
-        if _is_han(code):
-            han += 1
-        elif _is_latin(char):
-            latin += 1
-        elif _is_kana_or_hangul(code) or char.isalpha():
-            other += 1
-    letters = han + latin + other
+    """'zh' when Han characters are at least 30% of the letters (and outnumber the other non-Latin
+    letters), 'en' when Latin letters are the majority, else 'other' (no letters, RTL scripts, Japanese...)."""
+    letters = len(_LETTER.findall(text))
     if not letters:
         return "other"
+    han = len(_HAN.findall(text))
+    latin = len(_LATIN.findall(text))
+    other = max(0, letters - han - latin)
     if han and han * 10 >= letters * 3 and han >= other:
         return "zh"
     if latin * 2 > letters:
@@ -122,9 +107,10 @@ def _engine(name: str) -> Callable[[str], float]:
 
 
 def warm_up() -> None:
-    """Load both engines now (a daemon calls this at start so the first mention does not wait ~2 s)."""
-    _engine("vader")
-    _engine("zh")
+    """Load both engines and run each once (jieba loads its dictionary on first use), so the first
+    mention a daemon sees does not wait ~1 s."""
+    _engine("vader")("warming up: great, thanks")
+    _engine("zh")("预热一下，很好")
 
 
 def _clamp(value: float) -> float:
