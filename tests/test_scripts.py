@@ -30,6 +30,8 @@ def test_crash_run_loses_and_doubles_nothing() -> None:
     assert result["kills"] == "3"
     assert result["duplicates"] == "0" and result["lost"] == "0"
     assert int(result["published"]) == int(result["slots"]) > 0
+    assert result["reply_duplicates"] == "0" and result["unanswered"] == "0"
+    assert int(result["replies"]) > 0
 
 
 @pytest.mark.slow
