@@ -52,6 +52,7 @@ class DeliveryReport:
     retried: int = 0  # failed attempts scheduled again
     reconciled: int = 0  # found on the platform after an unknown outcome
     deferred: int = 0  # pushed back by rate limits, per-account limits, paused accounts or stop
+    cancelled: int = 0  # never sent: the person they were for opted out
 
     def add(self, other: DeliveryReport) -> None:
         self.sent += other.sent
@@ -59,6 +60,7 @@ class DeliveryReport:
         self.retried += other.retried
         self.reconciled += other.reconciled
         self.deferred += other.deferred
+        self.cancelled += other.cancelled
 
     @property
     def handled(self) -> int:
@@ -114,7 +116,10 @@ class Outbox:
                 min_spacing_seconds=self.delivery.min_spacing_seconds,
             )
             report.deferred += claim.deferred
+            report.cancelled += claim.cancelled
             if not claim.items:
+                if claim.cancelled:
+                    continue  # the whole batch was for people who opted out: look again
                 break
             claimed_total += len(claim.items)
             try:
