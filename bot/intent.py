@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot import sentiment
 from bot.replyconfig import DEFAULT_OPTOUT_WORDS, IntentRule, RepliesConfig, default_intents
@@ -57,6 +58,13 @@ class Intent:
     matched: str | None  # the keyword, pattern or bound ("sentiment<-0.5") that decided; None: catch-all
     escalate: bool
     rule: IntentRule
+
+
+@lru_cache(maxsize=64)
+def _bare_handle(account_handle: str) -> re.Pattern[str]:
+    """The shop's bare handle as a word (compiled once per handle)."""
+    bare = re.escape(account_handle.lstrip("@＠"))
+    return re.compile(rf"(?<![{_WORD_CHAR}]){bare}(?![{_WORD_CHAR}])", re.IGNORECASE)
 
 
 def _has_cjk(text: str) -> bool:
@@ -144,8 +152,7 @@ class Classifier:
         text = unicodedata.normalize("NFKC", text[:MAX_MATCH_CHARS]).translate(_ZERO_WIDTH)
         text = _HANDLE.sub(" ", _URL.sub(" ", text))
         if account_handle:
-            bare = re.escape(account_handle.lstrip("@＠"))
-            text = re.sub(rf"(?<![{_WORD_CHAR}]){bare}(?![{_WORD_CHAR}])", " ", text, flags=re.IGNORECASE)
+            text = _bare_handle(account_handle).sub(" ", text)
         return text.strip()
 
     def classify(self, text: str, *, account_handle: str | None = None) -> Intent:

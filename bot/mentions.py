@@ -11,9 +11,10 @@ what was already stored, and nothing newer than the cursor is ever skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
@@ -502,6 +503,7 @@ class MentionService:
         mentioned_ids: set[str] = set()
         pending: list[tuple[int, Incoming, str, dict[str, Any], str | None]] = []  # index, item, template, ctx, target
         decisions: list[dict[str, Any]] = []
+        summoned_flags: list[bool] = []
 
         for item in items:
             intent = intents[item.id]
@@ -563,7 +565,7 @@ class MentionService:
                     if item.conversation_id:
                         per_conv[item.conversation_id] = per_conv.get(item.conversation_id, 0) + 1
             decisions.append(decision)
-            plan.mentions.append(self._record(account, net, item, intent, summoned, now))
+            summoned_flags.append(summoned)
             if author and author != me.id:
                 plan.users.append(UserRecord(net, author, user.username if user else None, user.name if user else None))
 
@@ -575,28 +577,44 @@ class MentionService:
         # texts: the preferred variant of each, one duplicate check for all, alternatives only on a clash
         firsts = [composer.first(template, ctx, dm=item.kind == "dm") for _, item, template, ctx, _ in pending]
         used = unit.used_texts([c.text for c in firsts if c.text])
-        # a clash (with a text already sent, or an earlier reply of this page): every variant, one more query
-        others: dict[int, list[str]] = {}
+        checked = {c.text for c in firsts if c.text}  # texts whose duplicate check is done
+        # a clash (with a text already sent, or an earlier reply of this page): the next variant of each, one
+        # more query for all; any later variant is rendered (and checked) only when that one is taken too
+        others: dict[int, tuple[list[str], Iterator[str]]] = {}
         seen: set[str] = set()
         for n, ((_, item, template, ctx, _), composed) in enumerate(zip(pending, firsts, strict=True)):
             if composed.text is not None and (composed.text in used or composed.text in seen):
-                others[n] = composer.texts(template, ctx, dm=item.kind == "dm")[0]
+                rest = composer.alternatives(template, ctx, composed, dm=item.kind == "dm")
+                others[n] = ([text] if (text := next(rest, None)) is not None else [], rest)
             if composed.text is not None:
                 seen.add(composed.text)
-        if others:
-            used |= unit.used_texts({t for texts in others.values() for t in texts})
+        more = {t for head, _ in others.values() for t in head} - checked
+        if more:
+            used |= unit.used_texts(more)
+            checked |= more
         batch: set[str] = set()
 
         def taken(texts: Collection[str]) -> set[str]:
             return (set(texts) & batch) | unit.used_texts(texts)
 
+        def free(head: list[str], rest: Iterator[str]) -> str | None:
+            for text in chain(head, rest):
+                if text in batch:
+                    continue
+                if text not in checked:
+                    used.update(unit.used_texts([text]))
+                    checked.add(text)
+                if text not in used:
+                    return text
+            return None
+
         for n, ((index, item, template, ctx, target), composed) in enumerate(zip(pending, firsts, strict=True)):
             dm = item.kind == "dm"
             if n in others:
-                free = [t for t in others[n] if t not in used and t not in batch]
+                text = free(*others[n])
                 composed = (
-                    Composed(free[0])
-                    if free
+                    Composed(text)
+                    if text is not None
                     else Composed(None, "every variant was already sent (X refuses duplicates)")
                 )
             elif composed.text is not None and composed.text in batch:
@@ -621,17 +639,21 @@ class MentionService:
                     target_user_id=target,
                 )
             )
-        plan.mentions = [_with(record, decision) for record, decision in zip(plan.mentions, decisions, strict=True)]
-        for record in plan.mentions:
-            logger.debug(
-                "%s %s by %s: intent=%s %s%s",
-                record.kind,
-                record.platform_id,
-                record.author_id,
-                record.intent,
-                record.decision,
-                f" ({record.reason})" if record.reason else "",
-            )
+        plan.mentions = [
+            self._record(account, net, item, intents[item.id], summoned, now, decision)
+            for item, summoned, decision in zip(items, summoned_flags, decisions, strict=True)
+        ]
+        if logger.isEnabledFor(logging.DEBUG):
+            for record in plan.mentions:
+                logger.debug(
+                    "%s %s by %s: intent=%s %s%s",
+                    record.kind,
+                    record.platform_id,
+                    record.author_id,
+                    record.intent,
+                    record.decision,
+                    f" ({record.reason})" if record.reason else "",
+                )
         return plan
 
     def _context(self, item: Incoming, user: User | None, intent: Any, handle: str) -> dict[str, Any]:
@@ -648,7 +670,14 @@ class MentionService:
         }
 
     def _record(
-        self, account: str, net: str, item: Incoming, intent: Any, summoned: bool, now: datetime
+        self,
+        account: str,
+        net: str,
+        item: Incoming,
+        intent: Any,
+        summoned: bool,
+        now: datetime,
+        decision: Mapping[str, Any],
     ) -> MentionRecord:
         return MentionRecord(
             account=account,
@@ -656,7 +685,9 @@ class MentionService:
             kind=item.kind,
             platform_id=item.id,
             text=item.text,
-            decision=MentionDecision.SKIPPED,
+            decision=decision["decision"],
+            reason=decision["reason"],
+            reply_key=decision["reply_key"],
             author_id=item.author_id,
             created_at=item.created_at,
             conversation_id=item.conversation_id,
@@ -731,9 +762,3 @@ class MentionService:
                 logger.exception("escalation webhook: cannot record the status of inbox item %s", item.id)
             sent += status.startswith("sent")
         return sent
-
-
-def _with(record: MentionRecord, decision: Mapping[str, Any]) -> MentionRecord:
-    from dataclasses import replace
-
-    return replace(record, **decision)

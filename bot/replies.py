@@ -7,7 +7,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ class Renderer(Protocol):
 class Composed:
     text: str | None
     reason: str | None = None  # why there is no text
+    variant: int | None = field(default=None, compare=False)  # the variant rendered (when there is a text)
 
 
 def customer_text(text: str) -> str:
@@ -62,16 +63,25 @@ class ReplyComposer:
         self, template: str, context: Mapping[str, Any], *, dm: bool = False
     ) -> Iterator[tuple[str | None, str | None]]:
         """(text, None) for each variant that fits, preferred first; (None, reason) when one cannot be made."""
+        for _, text, reason in self._variants(template, context, dm=dm):
+            yield text, reason
+
+    def _variants(
+        self, template: str, context: Mapping[str, Any], *, dm: bool, after: int | None = None
+    ) -> Iterator[tuple[int | None, str | None, str | None]]:
+        """(variant, text, reason) in preference order; with `after`, only the variants following that one."""
         try:
             count = self._counts.get(template) or self._counts.setdefault(
                 template, max(1, self.renderer.variants(template))
             )
         except TemplateError as exc:
-            yield None, f"template error: {exc}"
+            yield None, None, f"template error: {exc}"
             return
         start = int(context.get("sequence", 0)) % count
-        for offset in range(count):
-            yield self._fit(template, (start + offset) % count, context, dm=dm)
+        offsets = range(count) if after is None else range((after - start) % count + 1, count)
+        for offset in offsets:
+            variant = (start + offset) % count
+            yield (variant, *self._fit(template, variant, context, dm=dm))
 
     def _fit(
         self, template: str, variant: int, context: Mapping[str, Any], *, dm: bool
@@ -117,12 +127,25 @@ class ReplyComposer:
             texts.append(text)
         return texts, reason
 
+    def alternatives(self, template: str, context: Mapping[str, Any], first: Composed, *, dm: bool) -> Iterator[str]:
+        """The variants that fit after `first` (what `first()` returned), in preference order, each rendered
+        only when asked for; a template error ends them."""
+        if first.text is None or first.variant is None:
+            yield from self.texts(template, context, dm=dm)[0][1:]
+            return
+        for _, text, why in self._variants(template, context, dm=dm, after=first.variant):
+            if text is None:
+                if why and why.startswith("template error"):
+                    return
+                continue
+            yield text
+
     def first(self, template: str, context: Mapping[str, Any], *, dm: bool) -> Composed:
         """The first variant (from sequence % n) that fits, without the duplicate check."""
         reason = None
-        for text, why in self.candidates(template, context, dm=dm):
+        for variant, text, why in self._variants(template, context, dm=dm):
             if text is not None:
-                return Composed(text)
+                return Composed(text, variant=variant)
             reason = why
             if why and why.startswith("template error"):
                 break

@@ -27,7 +27,7 @@ from bot.mentions import MentionService
 from bot.platforms.x import XPlatform
 from bot.replyconfig import Caps
 from bot.sandbox.audience import Audience
-from bot.sentiment import warm_up
+from bot.sentiment import chinese_score, english_score, warm_up
 from bot.store import Store
 from bot.templating import TemplateRenderer, read_templates
 
@@ -71,6 +71,9 @@ def main() -> None:
                     f"  {len(texts):>7} injected, {seen:>7} stored, {seen / poll_s:,.0f} mentions/s so far", flush=True
                 )
         polled = seen / poll_s
+        english_score.cache_clear()  # the classifier alone, as cold as the polls had it
+        chinese_score.cache_clear()
+        classifier = Classifier(settings.replies)
         started = time.perf_counter()
         for text in texts:
             classifier.classify(text, account_handle="benchshop")

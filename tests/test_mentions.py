@@ -618,3 +618,20 @@ def test_dm_reads_are_paced_by_their_own_window(store: Store, clock: ManualClock
     assert svc.poll("shop").dms == 1
     stats = admin.get("/_sandbox/stats").json()
     assert stats["rate_limited"] == 0 and stats["requests"]["GET /2/dm_events"] == 2
+
+
+def test_identical_replies_take_the_next_free_variant_until_none_is_left(
+    store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock
+) -> None:
+    fan = sandbox.add_user("fan")
+    svc = service(store, shop, clock)
+    sandbox.add_tweet(fan, "@shop love it, thank you")
+    assert svc.poll("shop").replies == 1
+    # praise.j2 has 3 variants and does not quote the customer: 3 texts in all, then silence
+    more = [sandbox.add_tweet(fan, "@shop love it, thank you" + "!" * i) for i in range(1, 4)]
+    report = svc.poll("shop")
+    assert (report.new, report.replies, report.skipped) == (3, 2, 1)
+    texts = [i.text for i in replies_of(store)]
+    assert len(texts) == len(set(texts)) == 3
+    assert {store.mention("shop", t).intent for t in more} == {"praise"}
+    assert store.mention("shop", more[-1]).reason == "every variant was already sent (X refuses duplicates)"
