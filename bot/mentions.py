@@ -23,7 +23,7 @@ from bot.escalation import Escalator
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
 from bot.replies import Composed, ReplyComposer, customer_text, quiet_until, sequence_of
-from bot.replyconfig import IntentRule
+from bot.replyconfig import IntentRule, format_duration
 from bot.scheduling import Job
 from bot.store.mentions import (
     InboxRecord,
@@ -504,6 +504,11 @@ class MentionService:
         pending: list[tuple[int, Incoming, str, dict[str, Any], str | None]] = []  # index, item, template, ctx, target
         decisions: list[dict[str, Any]] = []
         summoned_flags: list[bool] = []
+        oldest = now - replies.max_age if replies.max_age is not None else None
+        too_old_reason = f"older than replies.max_age ({format_duration(replies.max_age)})" if replies.max_age else ""
+
+        def too_old(item: Incoming) -> bool:
+            return oldest is not None and item.created_at is not None and item.created_at < oldest
 
         for item in items:
             intent = intents[item.id]
@@ -543,7 +548,9 @@ class MentionService:
                         OptOutRecord(net, author, user.username if user else None, f"{item.kind} {item.id}")
                     )
                     opted.add(author)
-                    if template:
+                    if too_old(item):
+                        decision["reason"] = too_old_reason
+                    elif template:
                         # the one confirmation: no target, so the opt-out it records does not cancel it
                         ctx = self._context(item, user, intent, handle)
                         pending.append((len(decisions), item, template, ctx, None))
@@ -551,6 +558,8 @@ class MentionService:
                         decision["reason"] = "opted out (no confirmation template)"
                 elif not template:
                     decision["reason"] = f"no reply for intent {intent.name}"
+                elif too_old(item):
+                    decision["reason"] = too_old_reason
                 elif caps.per_user_per_day and per_user.get(author, 0) >= caps.per_user_per_day:
                     decision["reason"] = f"cap: {caps.per_user_per_day} replies to this user in 24 h"
                 elif (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,6 +139,29 @@ class RepliesConfig(_Model):
     caps: Caps = Field(default_factory=Caps)
     quiet_hours: QuietHours | None = None
     escalation: Escalation = Field(default_factory=Escalation)
+    # mentions/DMs older than this when first seen are stored (opt-outs recorded) but not answered, so a
+    # first start or a long downtime does not answer a backlog; a duration ("24h", "90m", "2d"); null: no limit
+    max_age: timedelta | None = timedelta(hours=24)
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _max_age(cls, value: Any) -> Any:
+        if value is None or isinstance(value, timedelta):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"max_age must be a duration such as '24h' or '90m', not {value!r}")
+        if value.strip().upper().startswith("P"):  # ISO 8601, as model_dump(mode="json") writes it
+            return value
+        from bot.config import parse_interval  # bot.config imports this module
+
+        return parse_interval(value)
+
+    @field_validator("max_age")
+    @classmethod
+    def _max_age_positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("max_age must be longer than zero (null: no limit)")
+        return value
 
     @field_validator("intents")
     @classmethod
@@ -163,3 +186,12 @@ class RepliesConfig(_Model):
                 if value:
                     found.append((f"replies.intents.{index}.{field}", value))
         return found
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration as config.yaml spells it: '24h', '1h30m', '90s'."""
+    seconds = int(value.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
+    return "".join(parts) or f"{value.total_seconds():g}s"

@@ -247,7 +247,8 @@ def test_opt_out_is_confirmed_once_and_then_silence(
 def test_caps_per_user_and_per_conversation(store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock) -> None:
     fan = sandbox.add_user("fan")
     bot = sandbox.add_user("otherbot")
-    settings = make_settings(caps=Caps(per_user_per_day=2, per_conversation=3))
+    # the sandbox stamps tweets with the real time while this clock jumps a day: no max_age here
+    settings = make_settings(caps=Caps(per_user_per_day=2, per_conversation=3), max_age=None)
     svc = service(store, shop, clock, settings)
     asks = [sandbox.add_tweet(fan, f"@shop question number {i}?") for i in range(3)]
     report = svc.poll("shop")
@@ -262,7 +263,8 @@ def test_caps_per_user_and_per_conversation(store: Store, shop: XPlatform, sandb
     parent = root
     for i in range(5):
         parent = sandbox.add_tweet(bot, f"@shop ping {i}?", in_reply_to_tweet_id=parent)
-    loop = service(store, shop, clock, make_settings(caps=Caps(per_user_per_day=0, per_conversation=3))).poll("shop")
+    loop_settings = make_settings(caps=Caps(per_user_per_day=0, per_conversation=3), max_age=None)
+    loop = service(store, shop, clock, loop_settings).poll("shop")
     assert (loop.new, loop.replies, loop.skipped) == (6, 3, 3)
     reasons = {m.reason for m in store.mentions("shop") if m.conversation_id == root and m.reason}
     assert reasons == {"cap: 3 replies in this conversation"}
@@ -635,3 +637,40 @@ def test_identical_replies_take_the_next_free_variant_until_none_is_left(
     assert len(texts) == len(set(texts)) == 3
     assert {store.mention("shop", t).intent for t in more} == {"praise"}
     assert store.mention("shop", more[-1]).reason == "every variant was already sent (X refuses duplicates)"
+
+
+def test_a_backlog_older_than_max_age_is_stored_but_not_answered(
+    store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock
+) -> None:
+    fan, other = sandbox.add_user("fan"), sandbox.add_user("other")
+    old_question = sandbox.add_tweet(fan, "@shop when do you restock?")
+    old_stop = sandbox.add_tweet(other, "@shop stop")
+    old_dm = sandbox.add_dm(fan, shop.me().id, "do you ship to Berlin?")
+    clock.advance(timedelta(hours=25))  # the daemon was down for a day: these are 25 h old when first seen
+    svc = service(store, shop, clock)
+    report = svc.poll("shop")
+    assert (report.new, report.replies, report.optouts, report.skipped) == (3, 0, 1, 3)
+    reason = "older than replies.max_age (24h)"
+    assert store.mention("shop", old_question).reason == reason
+    assert store.mention("shop", old_stop).reason == reason  # the opt-out counts, unconfirmed
+    assert store.mention("shop", old_dm, kind="dm").reason == reason
+    assert store.is_opted_out("x", other) and replies_of(store) == []
+    fresh = sandbox.add_tweet(fan, "@shop and when do you restock the blue one?")
+    clock.set(datetime.now(UTC))
+    assert svc.poll("shop").replies == 1
+    assert store.mention("shop", fresh).decision == "replied"
+    # a longer max_age answers the same backlog
+    sandbox.add_tweet(fan, "@shop how long is shipping?")
+    clock.advance(timedelta(hours=25))
+    relaxed = service(store, shop, clock, make_settings(caps=NO_CAPS, max_age="2d"))
+    assert relaxed.poll("shop").replies == 1
+
+
+def test_max_age_is_a_positive_duration_or_null() -> None:
+    assert RepliesConfig().max_age == timedelta(hours=24)
+    assert RepliesConfig(max_age="1h30m").max_age == timedelta(minutes=90)
+    assert RepliesConfig(max_age=None).max_age is None
+    assert RepliesConfig(max_age=RepliesConfig().model_dump(mode="json")["max_age"]).max_age == timedelta(hours=24)
+    for bad in (24, "0s", "soon", "-1h"):
+        with pytest.raises(ValueError, match=r"max_age|interval"):
+            RepliesConfig(max_age=bad)
