@@ -601,6 +601,16 @@ class MentionService:
         if more:
             used |= unit.used_texts(more)
             checked |= more
+        # a next variant that clashes too (sent before, or another text of this page): all the rest, one query
+        claimed = set(seen)
+        for head, rest in others.values():
+            if head and (head[0] in used or head[0] in claimed):
+                head.extend(rest)
+            claimed.update(head[:1])
+        more = {t for head, _ in others.values() for t in head} - checked
+        if more:
+            used |= unit.used_texts(more)
+            checked |= more
         batch: set[str] = set()
 
         def taken(texts: Collection[str]) -> set[str]:
