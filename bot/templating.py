@@ -241,6 +241,8 @@ class TemplateRenderer:
         self.templates_dir = Path(settings.templates_dir)
         self.env = build_environment(self.templates_dir, sources=sources)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._frozen = sources is not None  # a snapshot never changes: variant counts can be kept
+        self._variant_counts: dict[str, int] = {}
 
     # -- generic API ------------------------------------------------------------------------------
 
@@ -251,14 +253,25 @@ class TemplateRenderer:
             raise TemplateError(template, f"template not found in {self.templates_dir}") from exc
         return source, filename
 
+    def _filename(self, template: str) -> str | None:
+        """The file a template's frames carry (for error lines); looked up only when there is an error."""
+        try:
+            return self._source(template)[1]
+        except TemplateError:
+            return None
+
     def variants(self, template: str) -> int:
         """How many variants the template file holds (at least 1)."""
-        source, _ = self._source(template)
-        return len(split_variants(source))
+        count = self._variant_counts.get(template)
+        if count is None:
+            source, _ = self._source(template)
+            count = len(split_variants(source))
+            if self._frozen:
+                self._variant_counts[template] = count
+        return count
 
     def render_variant(self, template: str, variant: int, context: Mapping[str, Any]) -> str:
         """Render one variant to normalised text; raise TemplateError(template, message, line)."""
-        _, filename = self._source(template)
         try:
             compiled = self.env.get_template(f"{template}{_VARIANT_SUFFIX}{variant}")
             raw = compiled.render(dict(context))
@@ -268,15 +281,15 @@ class TemplateRenderer:
             raise TemplateError(template, f"template not found: {exc.message or exc.name}") from exc
         except jinja2.UndefinedError as exc:
             raise TemplateError(
-                template, f"undefined: {exc.message}", _error_line(exc.__traceback__, filename)
+                template, f"undefined: {exc.message}", _error_line(exc.__traceback__, self._filename(template))
             ) from exc
         except jinja2.exceptions.SecurityError as exc:
             raise TemplateError(
-                template, f"not allowed in templates: {exc}", _error_line(exc.__traceback__, filename)
+                template, f"not allowed in templates: {exc}", _error_line(exc.__traceback__, self._filename(template))
             ) from exc
         except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError) as exc:
             raise TemplateError(
-                template, f"{type(exc).__name__}: {exc}", _error_line(exc.__traceback__, filename)
+                template, f"{type(exc).__name__}: {exc}", _error_line(exc.__traceback__, self._filename(template))
             ) from exc
         return textrules.normalize_whitespace(raw)
 
