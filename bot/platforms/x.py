@@ -94,6 +94,10 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _retry_at(exc: tweepy.TooManyRequests) -> datetime:
     """When the window resets: X's header, never in the past; a whole window when the header is missing."""
     now = datetime.now(UTC)
@@ -346,8 +350,12 @@ class XPlatform:
                 if event.get("event_type") != "MessageCreate" or str(event.get("sender_id")) != me.id:
                     continue
                 message = wanted.get(_normalise(event.get("text", "")))
-                if message is not None and message.key not in found:
-                    found[message.key] = str(event["id"])
+                if message is None or message.key in found:
+                    continue
+                sent_at = _parse_time(event.get("created_at"))
+                if sent_at and message.created_at and sent_at < _aware(message.created_at) - FIND_SENT_MARGIN:
+                    continue  # the same words sent before this message existed: an earlier DM, not this one
+                found[message.key] = str(event["id"])
             token = (body.get("meta") or {}).get("next_token")
             if not token or len(found) == len(messages):
                 break

@@ -198,6 +198,15 @@ def test_dm_only_after_the_user_wrote_first(platform_factory: Any, harness: Harn
     assert any(m.text == "do you ship to Canada?" and m.sender_id == dave for m in texts.values())
     assert p.find_sent(dm("Yes we do!", dave)) == sent
     assert p.find_sent(dm("never", dave)) is None
+    # the same words, for a message written long after that DM went out: an earlier DM is not this one
+    later = OutgoingMessage(
+        key="dm:later",
+        kind=MessageKind.DM,
+        text="Yes we do!",
+        recipient_id=dave,
+        created_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+    assert p.find_sent(later) is None
 
 
 def test_delete_removes_from_recent(platform_factory: Any) -> None:
