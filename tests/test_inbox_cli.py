@@ -9,16 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.clock import ManualClock
 from bot.store import Store
 from bot.store.mentions import InboxRecord, UserRecord
-from tests.helpers import StepClock
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url, clock=StepClock(T0))
+    s = Store.open(db_url, clock=ManualClock(T0))
     s.upgrade()
     yield s
     s.close()

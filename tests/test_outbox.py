@@ -12,21 +12,21 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.clock import ManualClock
 from bot.config import XCredentials
 from bot.outbox import Outbox
 from bot.platforms.x import XPlatform
 from bot.store import Store
-from tests.helpers import StepClock
 from tests.helpers import delivery as delivery_for
 
 
 @pytest.fixture
-def clock() -> StepClock:
-    return StepClock()
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture
-def store(db_url: str, clock: StepClock) -> Iterator[Store]:
+def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
     s = Store.open(db_url, clock=clock)
     s.upgrade()
     yield s
@@ -46,7 +46,7 @@ def admin(sandbox: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-def make_outbox(store: Store, shop: XPlatform, clock: StepClock, **delivery_overrides: Any) -> Outbox:
+def make_outbox(store: Store, shop: XPlatform, clock: ManualClock, **delivery_overrides: Any) -> Outbox:
     import random
 
     return Outbox(
@@ -73,7 +73,7 @@ def stats(admin: httpx.Client) -> dict[str, Any]:
     return admin.get("/_sandbox/stats").json()
 
 
-def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
+def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock) -> None:
     store.enqueue_campaign_slot("double11", clock(), account="shop", text="Double 11: 50% off!", variant="a")
     report = make_outbox(store, shop, clock).deliver_due()
     assert (report.sent, report.failed, report.retried) == (1, 0, 0)
@@ -85,7 +85,7 @@ def test_send_records_remote_id(store: Store, shop: XPlatform, admin: httpx.Clie
 
 
 def test_5xx_is_retried_later_with_backoff(
-    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
     store.enqueue("k1", account="shop", kind="post", text="New arrivals today")
     outbox = make_outbox(store, shop, clock)
@@ -106,7 +106,7 @@ def test_5xx_is_retried_later_with_backoff(
 
 
 def test_processed_then_timeout_is_reconciled_not_resent(
-    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
     store.enqueue("k1", account="shop", kind="post", text="Flash sale at noon")
     outbox = make_outbox(store, shop, clock)
@@ -123,7 +123,7 @@ def test_processed_then_timeout_is_reconciled_not_resent(
     assert store.outbox_item(key="k1").remote_id == tweet["id"]
 
 
-def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
+def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock) -> None:
     earlier = admin.post("/_sandbox/tweets", json={"author_id": shop.me().id, "text": "Weekly deals are live"})
     store.enqueue("k1", account="shop", kind="post", text="Weekly deals are live")
     report = make_outbox(store, shop, clock).deliver_due()
@@ -134,7 +134,7 @@ def test_duplicate_403_counts_as_sent(store: Store, shop: XPlatform, admin: http
 
 
 def test_rejected_and_not_allowed_are_dead_and_never_retried(
-    sandbox: Any, store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+    sandbox: Any, store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
     stranger = sandbox.add_user("stranger")
     unrelated = sandbox.add_tweet(stranger, "just talking about shoes")
@@ -175,7 +175,7 @@ def test_429_waits_exactly_until_reset(store: Store, shop: XPlatform, admin: htt
     assert len(ledger(admin, shop)) == 2
 
 
-def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
+def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock) -> None:
     store.enqueue("landed", account="shop", kind="post", text="This one left before the crash")
     store.enqueue("lost", account="shop", kind="post", text="This one never left")
     claim = store.claim("crashed-daemon", now=clock(), limit=10, lease_seconds=60)
@@ -196,7 +196,7 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
 
 
 def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
-    store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+    store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
     from bot.models import MessageKind, OutgoingMessage
 
@@ -220,7 +220,7 @@ def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
 
 
 def test_max_attempts_dead_letter_and_retry_command(
-    db_url: str, store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock
+    db_url: str, store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
     store.enqueue_campaign_slot("weekly", clock(), account="shop", text="Deals of the week", variant=None)
     outbox = make_outbox(store, shop, clock, max_attempts=3)
@@ -247,7 +247,7 @@ def test_max_attempts_dead_letter_and_retry_command(
     assert runner.invoke(app, ["outbox", "retry", str(item.id), "--database", db_url]).exit_code == 1
 
 
-def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: httpx.Client, clock: StepClock) -> None:
+def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock) -> None:
     for n in range(3):
         store.enqueue(f"k{n}", account="shop", kind="post", text=f"Post number {n}")
     store.enqueue("reply:9", account="shop", kind="dm", text="Thanks!", recipient_id="1")  # not a post: no limit
@@ -264,13 +264,13 @@ def test_per_day_limit_and_min_spacing(store: Store, shop: XPlatform, admin: htt
     clock.advance(3600)
     assert outbox.deliver_due().sent == 0
     assert store.outbox_item(key="k2").next_attempt_at == first_at + timedelta(hours=24)
-    clock.now = first_at + timedelta(hours=24)
+    clock.set(first_at + timedelta(hours=24))
     assert outbox.deliver_due().sent == 1
     assert [t["text"] for t in ledger(admin, shop)] == ["Post number 0", "Post number 1", "Post number 2"]
 
 
 def test_auth_error_pauses_account_and_keeps_rows(
-    sandbox: Any, store: Store, admin: httpx.Client, clock: StepClock
+    sandbox: Any, store: Store, admin: httpx.Client, clock: ManualClock
 ) -> None:
     bad = XPlatform(
         XCredentials(consumer_key="k", consumer_secret="s", access_token="0-revoked", access_token_secret="t"),

@@ -7,20 +7,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.store import Store, migrate
 from bot.store.mentions import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
-from tests.helpers import StepClock
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> StepClock:
-    return StepClock(T0)
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def store(db_url: str, clock: StepClock) -> Iterator[Store]:
+def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
     s = Store.open(db_url, clock=clock)
     s.upgrade()
     yield s
@@ -81,7 +81,7 @@ def test_a_failed_unit_writes_nothing(store: Store) -> None:
     assert store.mentions() == [] and store.outbox_items() == [] and store.cursor("shop", "mentions") is None
 
 
-def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: StepClock) -> None:
+def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: ManualClock) -> None:
     with store.mention_unit("shop") as unit:
         writes = unit.write(
             users=[UserRecord("x", "42", "Fan", "A Fan"), UserRecord("x", "42", None, None)],
@@ -105,7 +105,7 @@ def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: StepClo
     assert store.social_user("x", username="fan").name == "A Fan"
 
 
-def test_claim_cancels_rows_to_people_who_opted_out_but_not_the_confirmation(store: Store, clock: StepClock) -> None:
+def test_claim_cancels_rows_to_people_who_opted_out_but_not_the_confirmation(store: Store, clock: ManualClock) -> None:
     with store.mention_unit("shop") as unit:
         unit.write(
             replies=[
@@ -178,7 +178,7 @@ def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
     assert store.mention_summary()["replies_sent"] == 1
 
 
-def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store, clock: StepClock) -> None:
+def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store, clock: ManualClock) -> None:
     assert store.enqueue(
         "coupon:c1:42",
         account="shop",

@@ -9,22 +9,23 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.clock import ManualClock
 from bot.errors import StoreError
 from bot.outbox import Outbox
 from bot.store import Store, campaign_key, text_hash
 from bot.store.migrate import head_revision
-from tests.helpers import StepClock, delivery
+from tests.helpers import delivery
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> StepClock:
-    return StepClock(T0)
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def store(db_url: str, clock: StepClock) -> Store:
+def store(db_url: str, clock: ManualClock) -> Store:
     s = Store.open(db_url, clock=clock)
     s.upgrade()
     yield s
@@ -72,7 +73,7 @@ def test_sqlite_parent_folder_created_and_wal(tmp_path) -> None:
         Store.open(f"sqlite:///{tmp_path / 'missing.db'}", create=False)
 
 
-def test_enqueue_is_idempotent_and_datetimes_are_utc(store: Store, clock: StepClock) -> None:
+def test_enqueue_is_idempotent_and_datetimes_are_utc(store: Store, clock: ManualClock) -> None:
     later = T0 + timedelta(hours=1)
     assert store.enqueue("reply:42", account="shop", kind="reply", text="hi", in_reply_to_id="42", not_before=later)
     assert not store.enqueue("reply:42", account="shop", kind="reply", text="other")
@@ -104,7 +105,7 @@ def test_enqueue_campaign_slot_is_atomic(store: Store) -> None:
     assert store.last_slot_at("nope") is None
 
 
-def test_slot_follows_outbox_transitions(store: Store, clock: StepClock) -> None:
+def test_slot_follows_outbox_transitions(store: Store, clock: ManualClock) -> None:
     a, b = T0, T0 + timedelta(hours=1)
     store.enqueue_campaign_slot("weekly", a, account="shop", text="A", variant=None)
     store.enqueue_campaign_slot("weekly", b, account="shop", text="B", variant=None)
@@ -124,7 +125,7 @@ def test_slot_follows_outbox_transitions(store: Store, clock: StepClock) -> None
     assert store.slot("weekly", b).state == "queued"
 
 
-def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: StepClock) -> None:
+def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: ManualClock) -> None:
     store.enqueue("k", account="shop", kind="post", text="x")
     [held] = store.claim("crashed", now=clock(), limit=5, lease_seconds=30).items
     assert store.claim("other", now=clock(), limit=5, lease_seconds=30).items == []
@@ -135,7 +136,7 @@ def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: Step
     assert not store.mark_retry(held.item, "crashed", next_attempt_at=clock(), error="x", outcome_unknown=False)
 
 
-def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: StepClock) -> None:
+def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: ManualClock) -> None:
     store.enqueue("p1", account="paused", kind="post", text="x")
     store.enqueue("r1", account="limited", kind="post", text="x")
     store.pause_account("paused", "auth failed")
@@ -164,7 +165,7 @@ def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: S
     assert [c.item.key for c in store.claim("w", now=clock(), limit=10, lease_seconds=30).items] == ["p1"]
 
 
-def test_summary_counts(store: Store, clock: StepClock) -> None:
+def test_summary_counts(store: Store, clock: ManualClock) -> None:
     for n in range(4):
         store.enqueue_campaign_slot("c", T0 + timedelta(hours=n), account="shop", text=f"t{n}", variant=None)
     store.enqueue("reply:1", account="shop", kind="reply", text="r")
