@@ -1,0 +1,1 @@
+"""Interaction-graph analysis: influence, communities and relationships from the interaction log."""
