@@ -185,13 +185,11 @@ def reciprocity(graph: InteractionGraph) -> float:
     """Share of distinct edges u->v (u != v) whose reverse v->u exists (self-loops count, never reciprocal)."""
     if graph.n_edges == 0:
         return 0.0
-    src, dst, _ = graph.edges()
-    n = graph.n_nodes
-    keys = src * n + dst  # sorted: the CSR is canonical
-    reverse = dst * n + src
-    position = np.minimum(np.searchsorted(keys, reverse), keys.size - 1)
-    mutual = (keys[position] == reverse) & (src != dst)
-    return float(mutual.sum()) / graph.n_edges
+    m = graph.matrix
+    # the edge pattern (explicit zero weights are still edges); pattern * pattern.T is 1 exactly on mutual pairs
+    pattern = sp.csr_array((np.ones(m.nnz), m.indices, m.indptr), shape=m.shape)
+    mutual = float(pattern.multiply(pattern.T).sum()) - float(pattern.diagonal().sum())  # a self-loop is no pair
+    return mutual / graph.n_edges
 
 
 def _igraph(n: int, src: np.ndarray, dst: np.ndarray, *, directed: bool) -> igraph.Graph:
