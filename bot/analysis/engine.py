@@ -11,9 +11,12 @@ mapped to 0..n-1, parallel edges are summed into one scipy CSR matrix (row = sou
   1/((n-1)(n-2)) as networkx's ``betweenness_centrality(G, k=...)``; with k >= n it is the exact value.
 - Communities are igraph's Leiden optimising modularity (``community_leiden``, 2 iterations: on 1M interactions
   it reaches a higher modularity than Louvain's ``community_multilevel`` in half the time) on the undirected
-  graph (weights of u->v and v->u summed with scipy before igraph sees the edges), with igraph's RNG seeded for
-  reproducible runs; community 0 is the largest. Leiden's communities are also guaranteed connected.
-- igraph graphs are built from an iterator of (int, int) pairs: faster than handing igraph a numpy array.
+  graph, with igraph's RNG seeded for reproducible runs; community 0 is the largest. Leiden's communities are
+  also guaranteed connected.
+- One igraph Graph serves both: the directed graph of distinct edges (built once, from an iterator of (int, int)
+  pairs: faster than igraph's numpy-array path) for betweenness, and its ``as_undirected(mode="each")`` copy for
+  Leiden, where u->v and v->u become two parallel edges whose weights add up exactly like one summed edge
+  (cheaper than summing them with scipy and building a second graph from Python ints).
 - Reciprocity is the share of distinct edges u->v (u != v) whose reverse v->u exists (nx.reciprocity).
 """
 
@@ -224,16 +227,18 @@ def betweenness(
     return raw * factor / ((n - 1) * (n - 2))
 
 
-def communities(graph: InteractionGraph, seed: int) -> tuple[np.ndarray, float]:
-    """Leiden (modularity) on the undirected weighted graph; returns (community per node, largest first; modularity)."""
+def communities(
+    graph: InteractionGraph, seed: int, *, directed: igraph.Graph | None = None
+) -> tuple[np.ndarray, float]:
+    """Leiden (modularity) on the undirected weighted graph; returns (community per node, largest first; modularity).
+
+    ``directed`` is ``directed_igraph(graph)`` when the caller already built it.
+    """
     n = graph.n_nodes
     if n == 0 or graph.n_edges == 0:
         return np.arange(n, dtype=np.int64), 0.0
-    src, dst, weight = graph.edges()
-    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
-    undirected = sp.coo_array(sp.csr_array(sp.coo_array((weight, (lo, hi)), shape=(n, n))))
-    g = _igraph(n, undirected.row, undirected.col, directed=False)
-    weights = undirected.data.tolist()
+    g = (directed if directed is not None else directed_igraph(graph)).as_undirected(mode="each")
+    weights = graph.matrix.data.tolist()  # mode="each" keeps the edge order: the CSR order of graph.edges()
     igraph.set_random_number_generator(random.Random(seed))
     try:
         clustering = g.community_leiden(objective_function="modularity", weights=weights, n_iterations=2)
@@ -266,9 +271,11 @@ def analyse(edges: EdgeLog, *, betweenness_samples: int = 64, seed: int = 7) -> 
     lap("in_strength")
     hub, authority, hits_iterations = hits(graph.matrix)
     lap("hits")
-    between = betweenness(graph, betweenness_samples, seed)
+    directed = directed_igraph(graph)
+    lap("igraph")
+    between = betweenness(graph, betweenness_samples, seed, directed=directed)
     lap("betweenness")
-    membership, modularity = communities(graph, seed)
+    membership, modularity = communities(graph, seed, directed=directed)
     lap("communities")
     mutual = reciprocity(graph)
     lap("reciprocity")

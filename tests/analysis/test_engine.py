@@ -129,6 +129,26 @@ def test_communities_are_reproducible_with_the_same_seed() -> None:
     assert first.modularity == second.modularity
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_communities_on_reciprocal_edges_and_self_loops_match_networkx_modularity(seed: int) -> None:
+    base = random_log(seed, n_users=300, n_edges=1500)
+    rng = np.random.default_rng(seed)
+    back = rng.choice(len(base), size=300, replace=False)  # reverse edges: u->v and v->u are summed undirected
+    loops = rng.choice(base.src, size=20)
+    edges = EdgeLog(
+        np.concatenate([base.src, base.dst[back], loops]),
+        np.concatenate([base.dst, base.src[back], loops]),
+        np.concatenate([base.weight, rng.uniform(0.1, 5.0, size=300), np.full(20, 2.0)]),
+    )
+    analysis = analyse(edges, seed=seed)
+    graph = undirected(to_networkx(edges))
+    ours = [set(analysis.node_ids[analysis.community == c].tolist()) for c in range(analysis.n_communities)]
+    assert analysis.modularity == pytest.approx(nx.community.modularity(graph, ours, weight="weight"), abs=1e-9)
+    found = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    assert analysis.modularity >= nx.community.modularity(graph, found, weight="weight") - 0.01
+    assert all(nx.is_connected(graph.subgraph(group)) for group in ours)  # Leiden's communities are connected
+
+
 @pytest.mark.parametrize("seed", [13, 14])
 def test_reciprocity_equals_networkx(seed: int) -> None:
     rng = np.random.default_rng(seed)
