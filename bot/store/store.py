@@ -51,6 +51,11 @@ def endpoint_for(kind: str) -> str:
     return "dm" if kind == "dm" else "tweets"
 
 
+def _held_by(owner: str) -> sa.ColumnElement[bool]:
+    """Rows `owner` still holds: a lease another worker took over is never written by the old holder."""
+    return sa.and_(outbox_t.c.lease_owner == owner, outbox_t.c.state == OutboxState.SENDING)
+
+
 def _endpoint_expr() -> sa.ColumnElement[str]:
     return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
 
@@ -618,7 +623,7 @@ class Store(MentionQueries):
         with self._tx("renewing leases") as conn:
             held = conn.execute(
                 sa.update(o)
-                .where(o.c.id.in_(list(ids)), o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .where(o.c.id.in_(list(ids)), _held_by(owner))
                 .values(lease_until=now + timedelta(seconds=lease_seconds))
                 .returning(o.c.id)
             ).scalars()
@@ -676,7 +681,7 @@ class Store(MentionQueries):
         with self._tx("scheduling a retry") as conn:
             result = conn.execute(
                 sa.update(o)
-                .where(o.c.id == item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .where(o.c.id == item.id, _held_by(owner))
                 .values(
                     state=OutboxState.PENDING,
                     next_attempt_at=next_attempt_at,
@@ -694,7 +699,7 @@ class Store(MentionQueries):
         with self._tx("dead-lettering") as conn:
             result = conn.execute(
                 sa.update(o)
-                .where(o.c.id == item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                .where(o.c.id == item.id, _held_by(owner))
                 .values(
                     state=OutboxState.FAILED,
                     last_error=reason,
@@ -741,7 +746,7 @@ class Store(MentionQueries):
                     values["last_error"] = error
                 released += conn.execute(
                     sa.update(o)
-                    .where(o.c.id == claimed.item.id, o.c.lease_owner == owner, o.c.state == OutboxState.SENDING)
+                    .where(o.c.id == claimed.item.id, _held_by(owner))
                     .values(**values)
                 ).rowcount
             if block is not None:
