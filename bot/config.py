@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.cronspec import CronSyntaxError, validate_cron
 from bot.errors import ConfigError, Problem
+from bot.graphconfig import GraphConfig
 from bot.replyconfig import RepliesConfig, default_intents
 from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
 
@@ -306,6 +307,7 @@ class Settings(_Model):
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     # Without a `replies:` section the bot answers nobody: automatic replies are something a team turns on.
     replies: RepliesConfig = Field(default_factory=lambda: RepliesConfig(enabled=False))
+    graph: GraphConfig = Field(default_factory=GraphConfig)
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 

@@ -14,7 +14,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import StoreError
 from bot.store import migrate
+from bot.store.engagement import EngagementQueries
 from bot.store.engine import create_engine, guarded, normalise_url, safe_url
+from bot.store.graphs import GraphQueries
 from bot.store.mentions import MentionQueries
 from bot.store.records import (
     AccountState,
@@ -60,10 +62,11 @@ def _endpoint_expr() -> sa.ColumnElement[str]:
     return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
 
 
-class Store(MentionQueries):
+class Store(MentionQueries, EngagementQueries, GraphQueries):
     """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
 
-    Mentions, opt-outs and the inbox: see bot/store/mentions.py (MentionQueries).
+    Mentions, opt-outs and the inbox: see bot/store/mentions.py (MentionQueries); engagement collection:
+    bot/store/engagement.py; graph snapshots and job leases: bot/store/graphs.py.
     """
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:

@@ -130,6 +130,7 @@ class SocialUserRow(SQLModel, table=True):
     user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
     name: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    followers_count: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))  # 0003; when known
     first_seen: datetime = Field(sa_column=_dt(nullable=False))
     last_seen: datetime = Field(sa_column=_dt(nullable=False))
 
@@ -239,6 +240,92 @@ class InboxRow(SQLModel, table=True):
     webhook_status: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
 
 
+class EngagementPostRow(SQLModel, table=True):
+    """One of our own posts whose likes, reposts and quotes are collected (0003)."""
+
+    __tablename__ = "engagement_post"
+
+    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    post_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    posted_at: datetime = Field(sa_column=_dt(nullable=False))
+    last_collected_at: datetime | None = Field(default=None, sa_column=_dt())
+    likes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    retweets: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    quotes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+
+
+class ReadBudgetRow(SQLModel, table=True):
+    """Billable reads (users + posts) spent per account and UTC day on engagement collection (0003)."""
+
+    __tablename__ = "read_budget"
+
+    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    day: str = Field(sa_column=sa.Column(sa.String(10), primary_key=True))  # YYYY-MM-DD, UTC
+    used: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+
+
+class JobLeaseRow(SQLModel, table=True):
+    """A job that runs on one daemon at a time: whoever holds an unexpired lease runs it (0003)."""
+
+    __tablename__ = "job_lease"
+
+    name: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    owner: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    until: datetime = Field(sa_column=_dt(nullable=False))
+    acquired_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class GraphSnapshotRow(SQLModel, table=True):
+    """One analysis run of the audience graph (0003)."""
+
+    __tablename__ = "graph_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=_dt(nullable=False, index=True))
+    n_users: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    n_edges: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    n_interactions: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    n_communities: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    modularity: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    reciprocity: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    params: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+    stats: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+
+
+class GraphScoreRow(SQLModel, table=True):
+    """A user's measures, influencer score and community in one snapshot (0003)."""
+
+    __tablename__ = "graph_score"
+    __table_args__ = (sa.Index("ix_graph_score_user", "platform", "user_id", "snapshot_id"),)
+
+    snapshot_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    pagerank: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    in_strength: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    hub: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    authority: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    betweenness: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    followers: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    score: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    rank: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    community: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    reasons: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+
+
+class GraphCommunityRow(SQLModel, table=True):
+    """A community of one snapshot: size, top members, what they talk about (0003)."""
+
+    __tablename__ = "graph_community"
+
+    snapshot_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    community: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    size: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    internal_share: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
+    top_members: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # user ids
+    top_terms: list[list] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+
+
 outbox_t: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 slot_t: sa.Table = CampaignSlotRow.__table__  # type: ignore[attr-defined]
 account_state_t: sa.Table = AccountStateRow.__table__  # type: ignore[attr-defined]
@@ -249,4 +336,10 @@ interaction_t: sa.Table = InteractionRow.__table__  # type: ignore[attr-defined]
 cursor_t: sa.Table = CursorRow.__table__  # type: ignore[attr-defined]
 optout_t: sa.Table = OptOutRow.__table__  # type: ignore[attr-defined]
 inbox_t: sa.Table = InboxRow.__table__  # type: ignore[attr-defined]
+engagement_post_t: sa.Table = EngagementPostRow.__table__  # type: ignore[attr-defined]
+read_budget_t: sa.Table = ReadBudgetRow.__table__  # type: ignore[attr-defined]
+job_lease_t: sa.Table = JobLeaseRow.__table__  # type: ignore[attr-defined]
+graph_snapshot_t: sa.Table = GraphSnapshotRow.__table__  # type: ignore[attr-defined]
+graph_score_t: sa.Table = GraphScoreRow.__table__  # type: ignore[attr-defined]
+graph_community_t: sa.Table = GraphCommunityRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
