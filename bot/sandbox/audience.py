@@ -310,7 +310,11 @@ class Audience:
                 return self
             self.shop_id = str(self._admin("POST", "/_sandbox/users", {"username": self.shop_handle})["id"])
             for u in self.users:
-                u.id = str(self._admin("POST", "/_sandbox/users", {"username": u.username, "name": u.name})["id"])
+                # follower counts from a per-user seed (the audience's own rng sequence stays as it was)
+                low, high = (5_000, 80_000) if u.influencer else (0, 400)
+                reach = random.Random(f"{self.seed}:{u.username}").randint(low, high)
+                body = {"username": u.username, "name": u.name, "followers": reach}
+                u.id = str(self._admin("POST", "/_sandbox/users", body)["id"])
             self._by_id = {u.id: u for u in self.users}
             self._members = {}
             for u in self.users:
