@@ -151,3 +151,16 @@ def score(text: str, language: str | None = None) -> float:
     if language == "zh":
         return chinese_score(text)
     return english_score(text)
+
+
+_jieba_lock = threading.Lock()
+
+
+def chinese_words(text: str) -> list[str]:
+    """The words of a Chinese text (jieba's segmentation), for topics; jieba loads its dictionary once."""
+    with _jieba_lock:
+        logging.getLogger("jieba").setLevel(logging.ERROR)
+        import jieba
+
+        jieba.setLogLevel(logging.ERROR)
+        return [w for w in jieba.lcut(text) if w.strip()]

@@ -62,10 +62,11 @@ class GraphReport:
     kinds: dict[str, int] = field(default_factory=dict)  # interactions by kind
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     params: dict[str, Any] = field(default_factory=dict)  # the config the run used
+    total_communities: int | None = None  # all communities found (`communities` lists the largest ones)
 
     @property
     def n_communities(self) -> int:
-        return len(self.communities)
+        return self.total_communities if self.total_communities is not None else len(self.communities)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
