@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ class DemoOptions:
     json_summary: Path | None = None
     log_level: str = "WARNING"
     audience_rate: float = 2.0  # simulated audience actions per second
+    graph_html: Path | None = Path("var/demo-graph.html")  # the audience-graph page (relative: to the config's folder)
 
 
 def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, slot_seconds: float) -> Settings:
@@ -52,6 +54,12 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
     replies = settings.replies
     if replies.enabled:  # answer within seconds, whatever the time of day
         replies = replies.model_copy(update={"poll_seconds": 2.0, "quiet_hours": None})
+    graph = settings.graph.model_copy(
+        update={
+            "every": timedelta(seconds=max(10.0, 3 * slot_seconds)),
+            "engagement": settings.graph.engagement.model_copy(update={"every": timedelta(seconds=5)}),
+        }
+    )
     return settings.model_copy(
         update={
             "accounts": accounts,
@@ -59,6 +67,7 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
             "delivery": delivery,
             "database_url": database_url,
             "replies": replies,
+            "graph": graph,
         }
     )
 
@@ -135,6 +144,7 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
                 audience.close()
             daemon.stop()
         summary = _summary(daemon, sandbox)
+        summary.update(_graph_summary(daemon, options, console))
     _print_summary(summary, console)
     if options.json_summary is not None:
         options.json_summary.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +188,43 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
     }
 
 
+def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[str, Any]:
+    """A last analysis of everything the demo collected, its figures and (graph_html) its HTML page."""
+    from bot.analysis.service import AnalysisService, snapshot_html
+    from bot.store import Store
+
+    settings = daemon.settings
+    if settings is None or not settings.graph.enabled:
+        return {}
+    store = Store.open(settings.database_url)
+    try:
+        with console.status("analysing the audience graph", spinner="dots") as status:
+            run = AnalysisService(settings, store, daemon.clock, owner="demo").run(
+                force=True, progress=lambda step: status.update(step)
+            )
+        if run is None or run.report.snapshot_id is None:
+            return {}
+        report = run.report
+        out: dict[str, Any] = {
+            "users_ranked": report.n_users,
+            "communities": report.n_communities,
+            "graph_interactions": report.n_interactions,
+            "top_influencers": [f"@{u.username or u.user_id}" for u in report.top[:5]],
+        }
+        if options.graph_html is not None:
+            target = options.graph_html
+            if not target.is_absolute():
+                target = options.config_path.resolve().parent / target
+            snapshot = store.snapshot(report.snapshot_id)
+            assert snapshot is not None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(snapshot_html(store, settings, snapshot, report), encoding="utf-8")
+            out["graph_html"] = str(target)
+        return out
+    finally:
+        store.close()
+
+
 def _print_summary(summary: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
@@ -196,7 +243,13 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         ("optouts", "opt-outs recorded"),
     ):
         table.add_row(label, str(summary[key]))
+    if "users_ranked" in summary:
+        table.add_row("people in the audience graph", str(summary["users_ranked"]))
+        table.add_row("communities", str(summary["communities"]))
+        table.add_row("top influencers", ", ".join(summary["top_influencers"]) or "-")
     console.print(table)
+    if summary.get("graph_html"):
+        console.print(f"audience graph page: {summary['graph_html']}", highlight=False)
     for post in summary["recent_posts"]:
         console.print(f"  [dim]{post['campaign']}[/] {post['remote_id']}: {post['text']}", highlight=False)
     for reply in summary["recent_replies"]:

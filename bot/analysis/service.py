@@ -33,6 +33,17 @@ def platform_name(kind: str) -> str:
     return "x" if kind in ("x", "sandbox") else kind
 
 
+def _keys(settings: Settings, known: Mapping[str, str]) -> set[str]:
+    from bot.analysis.graph import node_key
+
+    keys = set()
+    for account, user_id in known.items():
+        config = settings.accounts.get(account)
+        if config is not None:
+            keys.add(node_key(platform_name(config.platform), user_id))
+    return keys
+
+
 class AnalysisService:
     """Builds graph snapshots from the stored interactions; `jobs()` for the daemon, `run()` for the CLI."""
 
@@ -55,8 +66,6 @@ class AnalysisService:
     # ---- whose graph
     def own_keys(self) -> set[str]:
         """'platform:user_id' of our own accounts: asked of the platforms when connected, else as stored."""
-        from bot.analysis.graph import node_key
-
         known = self.store.own_user_ids()
         for account, platform in self.platforms.items():
             if account in known:
@@ -68,12 +77,7 @@ class AnalysisService:
                 continue
             self.store.set_platform_user_id(account, user_id)
             known[account] = user_id
-        keys = set()
-        for account, user_id in known.items():
-            config = self.settings.accounts.get(account)
-            if config is not None:
-                keys.add(node_key(platform_name(config.platform), user_id))
-        return keys
+        return _keys(self.settings, known)
 
     # ---- one run
     def due(self, now: datetime) -> bool:
@@ -259,4 +263,13 @@ def snapshot_log(store: Store, settings: Settings, snapshot: Snapshot) -> Intera
     """The interaction log as the snapshot's run saw it (same window and weights, decayed to its time)."""
     from bot.analysis.graph import load_log
 
-    return load_log(store, settings.graph, snapshot.created_at, own_keys=())
+    return load_log(store, settings.graph, snapshot.created_at, own_keys=_keys(settings, store.own_user_ids()))
+
+
+def snapshot_html(store: Store, settings: Settings, snapshot: Snapshot, report: GraphReport) -> str:
+    """The self-contained HTML page of a snapshot: the drawing (its leading users and their ties) and charts."""
+    from bot.analysis.graph import drawing_graph
+    from bot.analysis.html import render_html
+
+    graph = drawing_graph(drawing_rows(store, snapshot), snapshot_log(store, settings, snapshot))
+    return render_html(report, graph)

@@ -51,6 +51,11 @@ def demo(
     config: Path | None = ConfigOption,
     slot_seconds: float = typer.Option(4, "--slot-seconds", min=0.5, help="Every campaign fires this often."),
     log_level: str = typer.Option("WARNING", "--log-level", help="Log level for the daemon's lines."),
+    graph_html: Path = typer.Option(
+        Path("var/demo-graph.html"),
+        "--graph-html",
+        help="Where to write the audience-graph page (relative: to the config's folder).",
+    ),
 ) -> None:
     """Run the bot for a while against the built-in X sandbox: no credentials, a temporary database."""
     from bot.demo import DemoOptions, run_demo
@@ -64,6 +69,7 @@ def demo(
                 slot_seconds=slot_seconds,
                 json_summary=json_summary,
                 log_level=log_level,
+                graph_html=graph_html,
             ),
             console=console,
         )

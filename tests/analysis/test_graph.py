@@ -30,11 +30,11 @@ def settings(db_url: str, **graph: object) -> Settings:
     )
 
 
-def planted_rows() -> list[tuple[str, str, str, str, datetime]]:
+def planted_rows(now: datetime = NOW) -> list[tuple[str, str, str, str, datetime]]:
     """Two communities (100s and 200s) with a star each (101 and 201), user 150 bridging them, everyone
     mentioning the shop (1)."""
     rows: list[tuple[str, str, str, str, datetime]] = []
-    at = NOW - timedelta(days=1)
+    at = now - timedelta(days=1)
     for group, star in ((100, "101"), (200, "201")):
         members = [str(group + i) for i in range(2, 12)]
         for i, member in enumerate(members):
