@@ -156,9 +156,7 @@ class GraphQueries:
     def iter_interaction_edges(self, *, since: datetime | None = None, chunk: int = EDGE_CHUNK) -> Iterator[EdgeChunk]:
         """Every interaction (since `since`) as column chunks, in id order; one read transaction, streamed."""
         i = interaction_t
-        stmt = sa.select(i.c.platform, i.c.source_user_id, i.c.target_user_id, i.c.kind, self._epoch()).order_by(
-            i.c.id
-        )
+        stmt = sa.select(i.c.platform, i.c.source_user_id, i.c.target_user_id, i.c.kind, self._epoch()).order_by(i.c.id)
         if since is not None:
             stmt = stmt.where(i.c.created_at >= as_utc(since))
         with self._tx("reading the interaction log") as conn:
@@ -258,9 +256,7 @@ class GraphQueries:
                     [dict(row, snapshot_id=snapshot_id) for row in scores[start : start + 5000]],
                 )
             if communities:
-                conn.execute(
-                    sa.insert(graph_community_t), [dict(row, snapshot_id=snapshot_id) for row in communities]
-                )
+                conn.execute(sa.insert(graph_community_t), [dict(row, snapshot_id=snapshot_id) for row in communities])
         return snapshot_id
 
     def latest_snapshot(self) -> Snapshot | None:
