@@ -18,6 +18,7 @@ class User:
     id: str
     username: str
     name: str = ""
+    followers: int | None = None  # when the platform said (X: public_metrics.followers_count)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,24 @@ class Page:
     users: dict[str, User] = field(default_factory=dict)
     newest_id: str | None = None
     next_token: str | None = None
+
+
+ENGAGEMENT_KINDS = ("like", "retweet", "quote")
+
+
+@dataclass(frozen=True)
+class Engagers:
+    """Who engaged with one post, newest first: likers or reposters (`users`), or quotes (`posts`, with their
+    authors in `users` as far as the platform included them). `reads` is what the platform bills for the
+    call (every user and post returned, including any beyond `limit` a minimum page size forced);
+    `truncated`: there were more than `limit`; `missing`: the post is deleted or not visible."""
+
+    kind: str
+    users: list[User] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)
+    reads: int = 0
+    truncated: bool = False
+    missing: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.models import DirectMessage, OutgoingMessage, Page, Post, RateLimitStatus, User
+from bot.models import DirectMessage, Engagers, OutgoingMessage, Page, Post, RateLimitStatus, User
 
 
 @runtime_checkable
@@ -52,6 +52,17 @@ class Platform(Protocol):
 
     def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
         """DM events (sent and received) newer than since_id, newest first."""
+        ...
+
+    def engagers(self, post_id: str, kind: str, *, limit: int = 100) -> Engagers:
+        """Who liked ("like"), reposted ("retweet") or quoted ("quote") `post_id`, newest first, at most `limit`
+        of them (following pages as needed), with follower counts when the platform gives them. An unknown or
+        deleted post gives an empty Engagers with missing=True."""
+        ...
+
+    def engagers_cost(self, kind: str, limit: int) -> int:
+        """The most billable reads engagers(..., kind, limit=limit) can spend: at least `limit`, more when
+        the platform's smallest page is larger than `limit` or it bills what it includes alongside."""
         ...
 
     def rate_limits(self) -> list[RateLimitStatus]:

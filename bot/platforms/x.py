@@ -23,7 +23,17 @@ from bot.errors import (
     Rejected,
     TransientError,
 )
-from bot.models import DirectMessage, MessageKind, OutgoingMessage, Page, Post, RateLimitStatus, User
+from bot.models import (
+    ENGAGEMENT_KINDS,
+    DirectMessage,
+    Engagers,
+    MessageKind,
+    OutgoingMessage,
+    Page,
+    Post,
+    RateLimitStatus,
+    User,
+)
 from bot.text import weighted_length
 
 logger = logging.getLogger(__name__)
@@ -35,7 +45,13 @@ for _name in ("tweepy", "requests_oauthlib", "oauthlib", "urllib3"):
 X_HOST = "https://api.twitter.com"
 PLATFORM = "x"
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "entities"]
-USER_FIELDS = ["username", "name"]
+USER_FIELDS = ["username", "name", "public_metrics"]
+# per kind: (endpoint, smallest and largest max_results X accepts)
+ENGAGER_ENDPOINTS = {
+    "like": ("GET /2/tweets/:id/liking_users", 1, 100),
+    "retweet": ("GET /2/tweets/:id/retweeted_by", 1, 100),
+    "quote": ("GET /2/tweets/:id/quote_tweets", 10, 100),
+}
 FIND_SENT_MARGIN = timedelta(minutes=5)
 RATE_WINDOW = timedelta(minutes=15)
 FIND_SENT_MAX_PAGES = 10
@@ -418,10 +434,7 @@ class XPlatform:
                 newest = meta.get("newest_id") or since_id
                 first = False
             token = meta.get("next_token")
-            users = {
-                str(u["id"]): User(id=str(u["id"]), username=u.get("username", ""), name=u.get("name", ""))
-                for u in (body.get("includes") or {}).get("users") or []
-            }
+            users = {str(u["id"]): _user(u) for u in (body.get("includes") or {}).get("users") or []}
             items = [_post(item) for item in body.get("data") or []]
             logger.info(
                 "x mentions page account=%s since_id=%s items=%d next=%s",
@@ -433,6 +446,83 @@ class XPlatform:
             yield Page(items=items, users=users, newest_id=newest, next_token=token)
             if not token:
                 return
+
+    def engagers_cost(self, kind: str, limit: int) -> int:
+        """X bills every user and post returned: a quote page is at least 10 posts, each with its author."""
+        if kind not in ENGAGER_ENDPOINTS:
+            raise Rejected(PLATFORM, f"unknown engagement kind {kind!r} (known: {', '.join(ENGAGEMENT_KINDS)})")
+        if limit <= 0:
+            return 0
+        _, smallest, _ = ENGAGER_ENDPOINTS[kind]
+        items = max(limit, smallest)
+        return 2 * items if kind == "quote" else items
+
+    def engagers(self, post_id: str, kind: str, *, limit: int = 100) -> Engagers:
+        if kind not in ENGAGER_ENDPOINTS:
+            raise Rejected(PLATFORM, f"unknown engagement kind {kind!r} (known: {', '.join(ENGAGEMENT_KINDS)})")
+        if limit <= 0:
+            return Engagers(kind=kind)
+        endpoint, smallest, largest = ENGAGER_ENDPOINTS[kind]
+        method = {
+            "like": self._client.get_liking_users,
+            "retweet": self._client.get_retweeters,
+            "quote": self._client.get_quote_tweets,
+        }[kind]
+        users: dict[str, User] = {}
+        posts: list[Post] = []
+        reads = 0
+        token: str | None = None
+        truncated = False
+        while True:
+            remaining = limit - (len(posts) if kind == "quote" else len(users))
+            if remaining < smallest and token is not None:
+                truncated = True  # a smallest page would read (and bill) more than asked for
+                break
+            size = _page_size(remaining, smallest, largest)
+            params: dict[str, Any] = {"max_results": size, "user_fields": USER_FIELDS}
+            if kind == "quote":
+                params["tweet_fields"] = TWEET_FIELDS
+                params["expansions"] = ["author_id"]
+            if token:
+                params["pagination_token"] = token
+            body = self._call(endpoint, False, lambda p=params: method(post_id, user_auth=True, **p))
+            data = body.get("data") or []
+            if not data and token is None and _not_found(body):
+                logger.info("x %s of post %s: the post is gone (account=%s)", kind, post_id, self.account)
+                return Engagers(kind=kind, missing=True)
+            included = (body.get("includes") or {}).get("users") or []
+            reads += len(data) + (len(included) if kind == "quote" else 0)
+            if kind == "quote":
+                posts.extend(_post(item) for item in data)
+                for u in included:
+                    users.setdefault(str(u["id"]), _user(u))
+            else:
+                for u in data:
+                    users.setdefault(str(u["id"]), _user(u))
+            token = (body.get("meta") or {}).get("next_token")
+            have = len(posts) if kind == "quote" else len(users)
+            if have >= limit:
+                truncated = have > limit or token is not None
+                break
+            if not token:
+                break
+        if kind == "quote":
+            posts = posts[:limit]
+            authors = {p.author_id for p in posts}
+            found = [u for u in users.values() if u.id in authors]
+        else:
+            found = list(users.values())[:limit]
+        logger.debug(
+            "x %s of post %s: %d user(s) %d post(s) reads=%d truncated=%s account=%s",
+            kind,
+            post_id,
+            len(found),
+            len(posts),
+            reads,
+            truncated,
+            self.account,
+        )
+        return Engagers(kind=kind, users=found, posts=posts, reads=reads, truncated=truncated)
 
     def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
         """DM events newest first; with since_id, only newer ones (paging stops once since_id is reached)."""
@@ -492,6 +582,33 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
         todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
         todo.extend(a for a in current.args if isinstance(a, BaseException))
     return False
+
+
+def _user(item: dict[str, Any]) -> User:
+    followers = (item.get("public_metrics") or {}).get("followers_count")
+    return User(
+        id=str(item["id"]),
+        username=item.get("username", ""),
+        name=item.get("name", ""),
+        followers=int(followers) if isinstance(followers, int | str) and str(followers).isdigit() else None,
+    )
+
+
+def _page_size(remaining: int, smallest: int, largest: int) -> int:
+    """max_results for the next page: never more than `remaining` (unless below the smallest page), and
+    never leaving a rest that only a page larger than it could read."""
+    size = min(largest, remaining)
+    if 0 < remaining - size < smallest:
+        size = remaining - smallest
+    return max(smallest, size)
+
+
+def _not_found(body: dict[str, Any]) -> bool:
+    """A 200 whose only content is a resource-not-found error (a deleted or invisible post)."""
+    errors = body.get("errors") or []
+    return any(
+        str(e.get("type", "")).endswith("/resource-not-found") or e.get("title") == "Not Found Error" for e in errors
+    )
 
 
 def _post(item: dict[str, Any]) -> Post:

@@ -201,9 +201,9 @@ class SandboxServer:
             self.stats = _Stats()
 
     # ---- convenience for in-process callers (tests, demo) ------------------------------------------
-    def add_user(self, username: str, name: str | None = None) -> str:
+    def add_user(self, username: str, name: str | None = None, *, followers: int | None = None) -> str:
         with self.lock:
-            return self.world.add_user(username, name).id
+            return self.world.add_user(username, name, followers).id
 
     def add_tweet(
         self, author_id: str, text: str, *, in_reply_to_tweet_id: str | None = None, quote_tweet_id: str | None = None
@@ -535,7 +535,8 @@ class _Admin:
         b: dict[str, Any] = body if isinstance(body, dict) else {}
         key = (method, path.rstrip("/"))
         if key == ("POST", "/_sandbox/users"):
-            return _Response(200, {"id": w.add_user(str(b["username"]), b.get("name")).id})
+            followers = int(b["followers"]) if b.get("followers") is not None else None
+            return _Response(200, {"id": w.add_user(str(b["username"]), b.get("name"), followers).id})
         if key == ("GET", "/_sandbox/users"):
             if "username" in q:
                 user = w.user_by_name(q["username"])
@@ -549,10 +550,8 @@ class _Admin:
                             "detail": f"no user {q['username']}",
                         },
                     )
-                return _Response(200, {"id": user.id, "username": user.username, "name": user.name})
-            return _Response(
-                200, {"users": [{"id": u.id, "username": u.username, "name": u.name} for u in w.users.values()]}
-            )
+                return _Response(200, _admin_user(user))
+            return _Response(200, {"users": [_admin_user(u) for u in w.users.values()]})
         if key == ("POST", "/_sandbox/tweets"):
             tweet = w.add_tweet(
                 str(b["author_id"]),
@@ -612,6 +611,10 @@ class _Admin:
             404,
             {"title": "Not Found", "type": "about:blank", "status": 404, "detail": f"no admin route {method} {path}"},
         )
+
+
+def _admin_user(u: Any) -> dict[str, Any]:
+    return {"id": u.id, "username": u.username, "name": u.name, "followers": u.followers}
 
 
 def _admin_tweet(t: Any) -> dict[str, Any]:

@@ -38,7 +38,12 @@ def render_user(user: SbUser, fields: set[str]) -> dict[str, Any]:
     if "verified" in fields:
         out["verified"] = False
     if "public_metrics" in fields:
-        out["public_metrics"] = {"followers_count": 0, "following_count": 0, "tweet_count": 0, "listed_count": 0}
+        out["public_metrics"] = {
+            "followers_count": user.followers,
+            "following_count": 0,
+            "tweet_count": 0,
+            "listed_count": 0,
+        }
     return out
 
 

@@ -82,6 +82,7 @@ class SbUser:
     username: str
     name: str
     created_at: float
+    followers: int = 0  # public_metrics.followers_count
 
 
 @dataclass
@@ -134,12 +135,18 @@ class World:
         self.dm_senders_to: dict[str, set[str]] = {}  # recipient -> senders who wrote to them
 
     # ---- users -------------------------------------------------------------------------------
-    def add_user(self, username: str, name: str | None = None) -> SbUser:
+    def add_user(self, username: str, name: str | None = None, followers: int | None = None) -> SbUser:
+        """Create a user (or return the existing one with that handle; `followers`, when given, is set)."""
+        if followers is not None and followers < 0:
+            raise invalid_request("followers", str(followers), "followers must be 0 or more")
         username = username.lstrip("@")
         existing = self.users_by_name.get(username.lower())
         if existing is not None:
-            return self.users[existing]
-        user = SbUser(self.ids.next(), username, name or username, self.clock())
+            user = self.users[existing]
+            if followers is not None:
+                user.followers = followers
+            return user
+        user = SbUser(self.ids.next(), username, name or username, self.clock(), followers or 0)
         self.users[user.id] = user
         self.users_by_name[username.lower()] = user.id
         return user

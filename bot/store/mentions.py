@@ -74,6 +74,11 @@ class UserRecord:
     user_id: str
     username: str | None = None
     name: str | None = None
+    followers_count: int | None = None  # None: unknown (a stored count is kept)
+
+    @classmethod
+    def of(cls, platform: str, user: User) -> UserRecord:
+        return cls(platform, user.id, user.username or None, user.name or None, user.followers)
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,7 @@ class SocialUser:
     name: str | None
     first_seen: datetime
     last_seen: datetime
+    followers_count: int | None = None
 
 
 @dataclass
@@ -333,35 +339,7 @@ class MentionUnit:
         store, conn, now = self._store, self.conn, self.now
         out = UnitWrites()
         if users:
-            unique: dict[tuple[str, str], UserRecord] = {}
-            for u in users:  # one row per user, keeping the handle and name any record had
-                seen = unique.get((u.platform, u.user_id))
-                unique[(u.platform, u.user_id)] = (
-                    u
-                    if seen is None
-                    else UserRecord(u.platform, u.user_id, u.username or seen.username, u.name or seen.name)
-                )
-            stmt = store._insert(social_user_t)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["platform", "user_id"],
-                set_={
-                    "username": sa.func.coalesce(stmt.excluded.username, social_user_t.c.username),
-                    "name": sa.func.coalesce(stmt.excluded.name, social_user_t.c.name),
-                    "last_seen": stmt.excluded.last_seen,
-                },
-            )
-            rows = [
-                {
-                    "platform": u.platform,
-                    "user_id": u.user_id,
-                    "username": u.username,
-                    "name": u.name,
-                    "first_seen": now,
-                    "last_seen": now,
-                }
-                for _, u in sorted(unique.items())  # a fixed order: no deadlocks between two daemons
-            ]
-            conn.execute(stmt, rows)
+            upsert_users(store, conn, users, now)
         if mentions:
             rows = []
             for record in mentions:
@@ -458,6 +436,47 @@ class MentionUnit:
         )
         self.conn.execute(stmt)
         return True
+
+
+def upsert_users(store: Store, conn: Connection, users: Sequence[UserRecord], now: datetime) -> None:
+    """Insert or refresh social_user rows; a None handle, name or follower count keeps the stored one."""
+    unique: dict[tuple[str, str], UserRecord] = {}
+    for u in users:  # one row per user, keeping the handle, name and follower count any record had
+        seen = unique.get((u.platform, u.user_id))
+        unique[(u.platform, u.user_id)] = (
+            u
+            if seen is None
+            else UserRecord(
+                u.platform,
+                u.user_id,
+                u.username or seen.username,
+                u.name or seen.name,
+                u.followers_count if u.followers_count is not None else seen.followers_count,
+            )
+        )
+    stmt = store._insert(social_user_t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["platform", "user_id"],
+        set_={
+            "username": sa.func.coalesce(stmt.excluded.username, social_user_t.c.username),
+            "name": sa.func.coalesce(stmt.excluded.name, social_user_t.c.name),
+            "followers_count": sa.func.coalesce(stmt.excluded.followers_count, social_user_t.c.followers_count),
+            "last_seen": stmt.excluded.last_seen,
+        },
+    )
+    rows = [
+        {
+            "platform": u.platform,
+            "user_id": u.user_id,
+            "username": u.username,
+            "name": u.name,
+            "followers_count": u.followers_count,
+            "first_seen": now,
+            "last_seen": now,
+        }
+        for _, u in sorted(unique.items())  # a fixed order: no deadlocks between two daemons
+    ]
+    conn.execute(stmt, rows)
 
 
 def _resume_stream(stream: str) -> str:
@@ -601,7 +620,13 @@ class MentionQueries:
         if row is None:
             return None
         return SocialUser(
-            row.platform, row.user_id, row.username, row.name, as_utc(row.first_seen), as_utc(row.last_seen)
+            row.platform,
+            row.user_id,
+            row.username,
+            row.name,
+            as_utc(row.first_seen),
+            as_utc(row.last_seen),
+            row.followers_count,
         )
 
     # ---- opt-outs

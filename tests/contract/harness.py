@@ -18,9 +18,13 @@ class Harness(Protocol):
 
     def platform(self, handle: str, *, timeout: float = 0.5) -> Platform: ...
 
-    def user(self, handle: str) -> str:
-        """Create (or look up) a user other than the bot; return its id."""
+    def user(self, handle: str, *, followers: int | None = None) -> str:
+        """Create (or look up) a user other than the bot, with this many followers when given; return its id."""
         ...
+
+    def like_as(self, user_id: str, post_id: str) -> None: ...
+
+    def retweet_as(self, user_id: str, post_id: str) -> None: ...
 
     def post_as(self, user_id: str, text: str, *, reply_to: str | None = None, quote: str | None = None) -> str: ...
 
@@ -59,8 +63,17 @@ class XSandboxHarness:
 
         return XPlatform.for_sandbox(self.server.url, handle, timeout=timeout)
 
-    def user(self, handle: str) -> str:
-        return str(self._post("/_sandbox/users", {"username": handle, "name": handle.title()})["id"])
+    def user(self, handle: str, *, followers: int | None = None) -> str:
+        body: dict[str, Any] = {"username": handle, "name": handle.title()}
+        if followers is not None:
+            body["followers"] = followers
+        return str(self._post("/_sandbox/users", body)["id"])
+
+    def like_as(self, user_id: str, post_id: str) -> None:
+        self._post("/_sandbox/likes", {"user_id": user_id, "tweet_id": post_id})
+
+    def retweet_as(self, user_id: str, post_id: str) -> None:
+        self._post("/_sandbox/retweets", {"user_id": user_id, "tweet_id": post_id})
 
     def post_as(self, user_id: str, text: str, *, reply_to: str | None = None, quote: str | None = None) -> str:
         body: dict[str, Any] = {"author_id": user_id, "text": text}

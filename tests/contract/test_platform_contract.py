@@ -226,3 +226,86 @@ def test_unknown_token_is_auth_error(harness: Harness) -> None:
             p.send(post("hello"))
     finally:
         p.close()
+
+
+def test_engagers_likes_and_retweets_with_follower_counts(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    ours = p.send(post("Engage with this"))
+    fans = {harness.user(f"fan{i}", followers=100 * i): 100 * i for i in range(7)}
+    ids = list(fans)
+    for uid in ids:
+        harness.like_as(uid, ours)
+    for uid in ids[:3]:
+        harness.retweet_as(uid, ours)
+    likes = p.engagers(ours, "like")
+    assert likes.kind == "like" and not likes.truncated and not likes.missing and likes.posts == []
+    assert {u.id for u in likes.users} == set(ids) and likes.reads == len(ids)
+    assert {u.id: u.followers for u in likes.users} == fans
+    assert all(u.username.startswith("fan") for u in likes.users)
+    retweets = p.engagers(ours, "retweet")
+    assert {u.id for u in retweets.users} == set(ids[:3]) and retweets.reads == 3
+    nobody = p.engagers(p.send(post("Nobody cares")), "like")
+    assert nobody.users == [] and nobody.reads == 0 and not nobody.missing
+
+
+def test_engagers_limit_is_respected_across_pages(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    ours = p.send(post("Popular post"))
+    fans = [harness.user(f"fan{i}") for i in range(130)]
+    for uid in fans:
+        harness.like_as(uid, ours)
+    few = p.engagers(ours, "like", limit=5)
+    assert len(few.users) == 5 and few.truncated and few.reads == 5
+    assert few.reads <= p.engagers_cost("like", 5)
+    many = p.engagers(ours, "like", limit=120)  # two pages
+    assert len(many.users) == 120 == len({u.id for u in many.users}) and many.truncated
+    everyone = p.engagers(ours, "like", limit=1000)
+    assert {u.id for u in everyone.users} == set(fans) and not everyone.truncated and everyone.reads == 130
+    assert p.engagers(ours, "like", limit=0).users == []
+
+
+def test_engagers_quotes_carry_their_authors(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    ours = p.send(post("Quote me"))
+    quoters = [harness.user(f"quoter{i}", followers=5000 + i) for i in range(12)]
+    quotes = [harness.post_as(uid, f"look at this {i}", quote=ours) for i, uid in enumerate(quoters)]
+    got = p.engagers(ours, "quote", limit=100)
+    assert [q.id for q in got.posts] == list(reversed(quotes))  # newest first
+    assert all(q.quoted_id == ours and q.created_at is not None for q in got.posts)
+    assert {q.author_id for q in got.posts} == set(quoters)
+    assert {u.id: u.followers for u in got.users} == {uid: 5000 + i for i, uid in enumerate(quoters)}
+    assert got.reads <= p.engagers_cost("quote", 100) and not got.truncated
+    few = p.engagers(ours, "quote", limit=3)
+    assert len(few.posts) == 3 and few.truncated
+    assert {u.id for u in few.users} == {q.author_id for q in few.posts}
+    assert few.reads <= p.engagers_cost("quote", 3)
+
+
+def test_engagers_of_unknown_or_deleted_post(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    gone = p.send(post("Soon gone"))
+    harness.like_as(harness.user("fan"), gone)
+    p.delete(gone)
+    for kind in ("like", "retweet", "quote"):
+        result = p.engagers(gone, kind)
+        assert result.missing and result.users == [] and result.posts == [] and result.reads == 0
+    assert p.engagers("1" + "0" * 18, "like").missing
+    with pytest.raises(Rejected):
+        p.engagers(gone, "bookmark")
+
+
+def test_engagers_rate_limited(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    ours = p.send(post("Limited"))
+    harness.rate_limit_next(30)
+    with pytest.raises(RateLimited) as info:
+        p.engagers(ours, "like")
+    assert info.value.retry_at.timestamp() > time.time() + 20
+
+
+def test_mentions_carry_follower_counts(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    alice = harness.user("alice", followers=1234)
+    harness.post_as(alice, "@shop hi")
+    [page] = list(p.mentions(None))
+    assert page.users[alice].followers == 1234

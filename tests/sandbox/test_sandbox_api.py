@@ -324,3 +324,34 @@ def test_latency_delays_the_answer_not_the_write(http: httpx.Client) -> None:
     texts = [t["text"] for t in http.get("/_sandbox/tweets", params={"author_id": me}).json()["tweets"]]
     assert texts == ["slow but written"]
     assert http.get("/2/users/me", headers=auth(me), timeout=0.05).status_code == 200  # reads are not delayed
+
+
+def test_followers_are_set_by_admin_and_rendered_in_public_metrics(http: httpx.Client, sandbox: Any) -> None:
+    me = user(http, "shop")
+    star = str(http.post("/_sandbox/users", json={"username": "star", "followers": 25_000}).json()["id"])
+    plain = user(http, "plain")
+    assert http.get("/_sandbox/users", params={"username": "star"}).json()["followers"] == 25_000
+    assert http.get("/_sandbox/users", params={"username": "plain"}).json()["followers"] == 0
+    # an existing handle: same id, the count updated only when given
+    assert http.post("/_sandbox/users", json={"username": "plain", "followers": 12}).json()["id"] == plain
+    assert http.post("/_sandbox/users", json={"username": "plain"}).json()["id"] == plain
+    assert http.get("/_sandbox/users", params={"username": "plain"}).json()["followers"] == 12
+    assert sandbox.add_user("third", followers=7) and sandbox.world.user_by_name("third").followers == 7
+    assert http.post("/_sandbox/users", json={"username": "bad", "followers": -1}).status_code == 400
+    ours = tweet(http, me, "like me")
+    for uid in (star, plain):
+        http.post("/_sandbox/likes", json={"user_id": uid, "tweet_id": ours})
+    tweet(http, star, "quoting", quote_tweet_id=ours)
+    fields = {"user.fields": "public_metrics"}
+    likers = http.get(f"/2/tweets/{ours}/liking_users", headers=auth(me), params=fields).json()["data"]
+    assert {u["id"]: u["public_metrics"]["followers_count"] for u in likers} == {star: 25_000, plain: 12}
+    assert set(likers[0]["public_metrics"]) == {"followers_count", "following_count", "tweet_count", "listed_count"}
+    assert "public_metrics" not in http.get(f"/2/tweets/{ours}/liking_users", headers=auth(me)).json()["data"][0]
+    quotes = http.get(
+        f"/2/tweets/{ours}/quote_tweets",
+        headers=auth(me),
+        params={**fields, "expansions": "author_id", "tweet.fields": "author_id"},
+    ).json()
+    assert quotes["includes"]["users"][0]["public_metrics"]["followers_count"] == 25_000
+    me_body = http.get("/2/users/me", headers=auth(star), params=fields).json()["data"]
+    assert me_body["public_metrics"]["followers_count"] == 25_000
