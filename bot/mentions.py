@@ -576,12 +576,12 @@ class MentionService:
             decisions.append(decision)
             summoned_flags.append(summoned)
             if author and author != me.id:
-                plan.users.append(UserRecord(net, author, user.username if user else None, user.name if user else None))
+                plan.users.append(UserRecord.of(net, user) if user else UserRecord(net, author))
 
         for uid in mentioned_ids:
             user = known.get(uid)
             if user is not None:
-                plan.users.append(UserRecord(net, uid, user.username, user.name))
+                plan.users.append(UserRecord.of(net, user))
 
         # texts: the preferred variant of each, one duplicate check for all, alternatives only on a clash
         firsts = [composer.first(template, ctx, dm=item.kind == "dm") for _, item, template, ctx, _ in pending]
