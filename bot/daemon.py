@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
     from bot.platforms.base import Platform
+    from bot.scheduling import Job
     from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -207,8 +208,24 @@ class Daemon:
             )
             self.mentions = mentions
             jobs.extend(mentions.jobs())
+        jobs.extend(self._graph_jobs(settings))
         self.scheduler.replace_all(jobs)
         self._wake.set()
+
+    def _graph_jobs(self, settings: Settings) -> list[Job]:
+        """Engagement collection per account and the graph analysis (one daemon at a time)."""
+        from bot.analysis.service import AnalysisService
+        from bot.engagement import EngagementService
+
+        assert self.store is not None
+        if not settings.graph.enabled:
+            self.analysis = None
+            return []
+        self.engagement = EngagementService(settings, self.store, self.platforms, self.clock)
+        self.analysis = AnalysisService(
+            settings, self.store, self.clock, owner=self.options.owner, platforms=self.platforms
+        )
+        return [*self.engagement.jobs(), *self.analysis.jobs()]
 
     def reload(self) -> bool:
         """Re-read config and templates; keep the last good config when the new one is invalid."""
