@@ -83,7 +83,7 @@ def influencer_recall(
             audience = Audience(
                 sandbox.url, handle, seed=seed, users=users, communities=communities, influencers=influencers
             ).setup()
-            say(f"recall: {users} people, {communities} communities, {influencers} planted influencers, {steps} actions")
+            say(f"recall: {users} people, {communities} communities, {influencers} influencers, {steps} actions")
             renderer = TemplateRenderer(settings)
             mentions = MentionService(settings, store, platforms, Classifier(settings.replies), renderer, clock)
             done = stored = 0
