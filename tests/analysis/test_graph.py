@@ -216,3 +216,28 @@ def test_ego_network_tie_strength_and_exports(db_url: str, tmp_path: Path) -> No
     back = nx.read_graphml(tmp_path / "g.graphml")
     assert back.nodes["x:101"]["rank"] in (1, 2)
     assert np.isclose(sum(d["weight"] for *_, d in back.edges(data=True)), float(run.log.weight.sum()))
+
+
+def test_two_daemons_at_once_make_one_snapshot(db_url: str) -> None:
+    import threading
+
+    clock = ManualClock(NOW)
+    with Store.open(db_url, clock=clock) as store:
+        store.upgrade()
+        fill(store, planted_rows())
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def daemon(owner: str) -> None:
+        with Store.open(db_url, clock=clock) as own_store:
+            barrier.wait()
+            results.append(AnalysisService(settings(db_url, every="1h"), own_store, clock, owner=owner).run())
+
+    threads = [threading.Thread(target=daemon, args=(f"daemon-{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(r is not None for r in results) == 1 and len(results) == 4
+    with Store.open(db_url, clock=clock) as store:
+        assert len(store.snapshots()) == 1
