@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from bot.errors import StoreError
+from bot.store.engine import guarded
 from bot.store.tables import (
     account_state_t,
     graph_community_t,
@@ -23,7 +25,7 @@ from bot.store.tables import (
 from bot.store.types import as_utc
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 EDGE_CHUNK = 100_000
 
@@ -133,6 +135,8 @@ class GraphQueries:
     if TYPE_CHECKING:
         clock: Callable[[], datetime]
         dialect: str
+        engine: Engine
+        url: str
 
         def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
 
@@ -154,16 +158,37 @@ class GraphQueries:
             return int(conn.execute(stmt).scalar_one())
 
     def iter_interaction_edges(self, *, since: datetime | None = None, chunk: int = EDGE_CHUNK) -> Iterator[EdgeChunk]:
-        """Every interaction (since `since`) as column chunks, in id order; one read transaction, streamed."""
+        """Every interaction (since `since`) as column chunks, in id order; one read transaction, streamed.
+
+        The rows go straight through the driver's cursor (a server-side one on PostgreSQL): SQLAlchemy's row
+        objects cost 2.5x the time of the read itself at a million rows. The window is compared in epoch
+        seconds, so no datetime crosses the driver unconverted."""
         i = interaction_t
-        stmt = sa.select(i.c.platform, i.c.source_user_id, i.c.target_user_id, i.c.kind, self._epoch()).order_by(i.c.id)
+        epoch = self._epoch()
+        stmt = sa.select(i.c.platform, i.c.source_user_id, i.c.target_user_id, i.c.kind, epoch).order_by(i.c.id)
         if since is not None:
-            stmt = stmt.where(i.c.created_at >= as_utc(since))
-        with self._tx("reading the interaction log") as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(stmt)
-            for rows in result.partitions(chunk):
-                platform, source, target, kind, epoch = zip(*rows, strict=True)
-                yield EdgeChunk(list(platform), list(source), list(target), list(kind), [float(e) for e in epoch])
+            stmt = stmt.where(epoch >= as_utc(since).timestamp())
+        compiled = stmt.compile(dialect=self.engine.dialect)
+        params: Any = compiled.params
+        if compiled.positiontup is not None:
+            params = tuple(compiled.params[name] for name in compiled.positiontup)
+        # a plain read: no BEGIN IMMEDIATE (SQLite's write lock would hold up the daemon's writes meanwhile)
+        with guarded(self.engine.url, "reading the interaction log"):
+            driver = self.engine.raw_connection()
+        driver_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            named = self.dialect == "postgresql"
+            cursor = driver.cursor(name="socialbot_edges") if named else driver.cursor()  # type: ignore[call-arg]
+            cursor.execute(str(compiled), params)
+            while rows := cursor.fetchmany(chunk):
+                platform, source, target, kind, seconds = zip(*rows, strict=True)
+                yield EdgeChunk(list(platform), list(source), list(target), list(kind), [float(e) for e in seconds])
+            cursor.close()
+            driver.rollback()
+        except driver_error as exc:
+            raise StoreError(f"database {self.url}: reading the interaction log failed: {exc}") from exc
+        finally:
+            driver.close()
 
     def interactions_of(self, platform: str, user_id: str, *, since: datetime | None = None) -> EdgeChunk:
         """Interactions from or to one user (ego networks, tie strength)."""
