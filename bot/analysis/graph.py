@@ -95,6 +95,7 @@ def decay_factor(age_seconds: np.ndarray, half_life_seconds: float | None) -> np
 class _LogBuilder:
     def __init__(self, config: GraphConfig, now: datetime, own_keys: Collection[str]) -> None:
         self.index: dict[str, int] = {}
+        self.by_platform: dict[str, dict[str, int]] = {}
         self.keys: list[str] = []
         self.kind_code = {kind: i for i, kind in enumerate(INTERACTION_KINDS)}
         self.kind_weight = np.array([config.kind_weights.get(k, 0.0) for k in INTERACTION_KINDS], dtype=np.float64)
@@ -111,15 +112,25 @@ class _LogBuilder:
             self.keys.append(key)
         return found
 
+    def _ids(self, platforms: list[str], users: list[str]) -> np.ndarray:
+        first = platforms[0] if platforms else ""
+        if all(p == first for p in platforms):  # one platform (the usual case): no key strings per row
+            by_user = self.by_platform.setdefault(first, {})
+            prefix = f"{first}:"
+
+            def ident(user: str) -> int:
+                found = by_user.get(user)
+                if found is None:
+                    found = by_user[user] = self._id(prefix + user)
+                return found
+
+            return np.fromiter((ident(u) for u in users), np.int64, len(users))
+        return np.fromiter((self._id(f"{p}:{u}") for p, u in zip(platforms, users, strict=True)), np.int64, len(users))
+
     def add(self, chunk: EdgeChunk) -> None:
         self.n_read += len(chunk)
-        ident = self._id
-        src = np.fromiter(
-            (ident(f"{p}:{u}") for p, u in zip(chunk.platform, chunk.source, strict=True)), np.int64, len(chunk)
-        )
-        dst = np.fromiter(
-            (ident(f"{p}:{u}") for p, u in zip(chunk.platform, chunk.target, strict=True)), np.int64, len(chunk)
-        )
+        src = self._ids(chunk.platform, chunk.source)
+        dst = self._ids(chunk.platform, chunk.target)
         codes = self.kind_code
         kind = np.fromiter((codes.get(k, -1) for k in chunk.kind), np.int16, len(chunk))
         epoch = np.asarray(chunk.epoch, dtype=np.float64)
