@@ -12,6 +12,13 @@
 Everything goes through the sandbox's /_sandbox/ admin API over HTTP. Every random choice comes from one
 random.Random(seed) (never the global RNG), so a seed replays the same users, texts and actions against the
 same world. Ids come from the server, so they differ between runs; texts, users and kinds do not.
+
+The bot only sees what reaches the shop's account, so the planted structure shows there too: influencers post
+shout-outs that @mention the shop; part of the audience's mentions of the shop are replies under the shout-out of
+an influencer of their community ("@influencer @shop ...", in_reply_to_user_id = the influencer, as X writes a
+reply to a post that mentions the shop); group mentions often tag the community's influencer; shop-summoning
+quotes often quote a shout-out and tag its author. The share of actions that reach the shop, and their intents,
+are what they were without this; the audience's own chatter (never mentioning the shop) is unchanged.
 """
 
 from __future__ import annotations
@@ -50,6 +57,12 @@ _BASE_INTENT_WEIGHTS: dict[str, float] = {
     "other": 11,
 }
 _TWEET_MEMORY = 300  # tweets remembered per community as reply/quote/like material
+# What makes the planted influencers visible from the shop's side (its mentions timeline):
+_STAR_MENTION_SHARE = 0.2  # mentions of the shop made under an influencer's shout-out instead (same intents)
+_FRESH_SHOUT_OUT = 0.15  # ... or, that often (always when it has none yet), the influencer's new shout-out itself
+_STAR_QUOTE_SHARE = 0.5  # shop-summoning quotes that quote an influencer's shout-out (tagging it) not a shop post
+_GROUP_STAR_SHARE = 0.5  # group mentions that tag an influencer of the author's community among the friends
+_OWN_STAR = 0.85  # an influencer of one's own community (when there is one) rather than any
 _SHOP_REFRESH_EVERY = 25  # actions between GET /_sandbox/tweets?author_id=<shop>
 
 
@@ -195,6 +208,7 @@ class Audience:
         self._members: dict[int, list[SimUser]] = {}
         self._regular: list[SimUser] = []
         self._influencer_tweets: dict[str, list[str]] = {}
+        self._shout_outs: dict[str, list[str]] = {}  # influencer id -> their posts that mention the shop
         self._community_tweets: dict[int, list[tuple[str, str]]] = {}  # community -> [(tweet id, author id)]
         self._shop_tweets: list[str] = []
         self._since_shop_refresh = _SHOP_REFRESH_EVERY
@@ -417,14 +431,23 @@ class Audience:
         if intent == "opt_out":
             self._opt_outs.add(user.id)
 
-    def _tweet(self, user: SimUser, text: str, *, reply_to: str | None = None, quote: str | None = None) -> str:
+    def _tweet(
+        self,
+        user: SimUser,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        quote: str | None = None,
+        remember: bool = True,
+    ) -> str:
         body: dict[str, Any] = {"author_id": user.id, "text": text}
         if reply_to:
             body["in_reply_to_tweet_id"] = reply_to
         if quote:
             body["quote_tweet_id"] = quote
         tid = str(self._admin("POST", "/_sandbox/tweets", body)["id"])
-        self._remember_tweet(tid, user)
+        if remember:
+            self._remember_tweet(tid, user)
         return tid
 
     # ---- actions --------------------------------------------------------------------------------------------
@@ -456,8 +479,44 @@ class Audience:
 
     def _do_mention(self, user: SimUser | None = None) -> Action:
         user = user or self._regular_user()
+        star = self._star_for(user) if self.rng.random() < _STAR_MENTION_SHARE else None
+        if star is not None:
+            shouts = self._shout_outs.get(star.id)
+            if not shouts or self.rng.random() < _FRESH_SHOUT_OUT:
+                return self._shout_out(star)
+            return self._reply_to_shout_out(user, star, self.rng.choice(shouts[-10:]))
         text, intent, language, odd = self._mention_text(user)
         return self._post_mention(user, text, intent, language, odd=odd)
+
+    def _shout_out(self, star: SimUser) -> Action:
+        """An influencer's post about the shop (a product shout-out, or a remark) that @mentions it."""
+        language = self._language(star)
+        intent = self._intent(star, ("praise", "other"))
+        text = f"{self._intent_text(star, intent, language)} @{self.shop_handle}"
+        if self.rng.random() < 0.5:
+            text = f"{text} {self.rng.choice(('✨', '🏡', '☕', '💛'))}"
+        tid = self._tweet(star, text, remember=False)  # not chatter material: replies to it summon the shop
+        self._shout_outs.setdefault(star.id, []).append(tid)
+        self._truth(tid, intent, language, star)
+        return Action("post", star.id, star.username, text, tid, intent, language, None, (self.shop_id,), True)
+
+    def _reply_to_shout_out(self, user: SimUser, star: SimUser, shout_out: str) -> Action:
+        """A reply under an influencer's shout-out: on X it starts "@influencer @shop", so it reaches the shop."""
+        language = self._language(user)
+        intent = self._intent(user)
+        text = f"@{star.username} @{self.shop_handle} {self._intent_text(user, intent, language)}"
+        tid = self._tweet(user, text, reply_to=shout_out)
+        self._truth(tid, intent, language, user)
+        mentioned = (star.id, self.shop_id)
+        return Action("reply", user.id, user.username, text, tid, intent, language, shout_out, mentioned, True)
+
+    def _star_for(self, user: SimUser) -> SimUser | None:
+        """An influencer (not the user): mostly one of the user's own community; None when there is none."""
+        stars = [u for u in self.users if u.influencer and u is not user]
+        if not stars:
+            return None
+        own = [u for u in stars if u.community == user.community]
+        return self.rng.choice(own if own and self.rng.random() < _OWN_STAR else stars)
 
     def _post_mention(self, user: SimUser, text: str, intent: str, language: str, *, odd: bool = False) -> Action:
         tid = self._tweet(user, text)
@@ -470,6 +529,10 @@ class Audience:
     def _do_group_mention(self) -> Action:
         user = self._regular_user()
         friends = self._friends(user, self.rng.randint(1, 3))
+        if self.rng.random() < _GROUP_STAR_SHARE:  # "@shop @influencer look!": the community's influencer is tagged
+            star = self._star_for(user)
+            if star is not None and star not in friends:
+                friends[self.rng.randrange(len(friends))] = star
         language = self._language(user)
         intent = self._intent(user)
         handles = " ".join(f"@{f.username}" for f in friends)
@@ -504,6 +567,9 @@ class Audience:
     def _do_quote(self) -> Action:
         user = self._regular_user()
         if self.rng.random() < 0.3:
+            star = self._star_for(user) if self.rng.random() < _STAR_QUOTE_SHARE else None
+            if star is not None and self._shout_outs.get(star.id):
+                return self._quote_shout_out(user, star, self.rng.choice(self._shout_outs[star.id][-10:]))
             shop_tweet = self._shop_target()
             if shop_tweet is not None:
                 language = self._language(user)
@@ -522,6 +588,16 @@ class Audience:
         text = self._chatter(language)
         tid = self._tweet(user, text, quote=target_id)
         return Action("quote", user.id, user.username, text, tid, None, language, target_id)
+
+    def _quote_shout_out(self, user: SimUser, star: SimUser, shout_out: str) -> Action:
+        """A quote of an influencer's shout-out that tags the influencer and the shop."""
+        language = self._language(user)
+        intent = self._intent(user, ("praise", "question", "complaint", "coupon_request"))
+        text = f"@{star.username} {self._intent_text(user, intent, language)} @{self.shop_handle}"
+        tid = self._tweet(user, text, quote=shout_out)
+        self._truth(tid, intent, language, user)
+        mentioned = (star.id, self.shop_id)
+        return Action("quote", user.id, user.username, text, tid, intent, language, shout_out, mentioned, True)
 
     def _do_like(self) -> Action:
         return self._like_or_retweet("like", "/_sandbox/likes", 0.6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -86,6 +87,48 @@ def test_step_produces_every_kind_and_influencers_attract_reactions(sandbox: Any
     for a in actions:
         if a.text is not None and a.summons_shop and a.kind != "dm":
             assert f"@{SHOP}" in a.text
+
+
+def shop_mentions(sandbox: Any, shop_id: str) -> list[dict[str, Any]]:
+    """The shop's mentions timeline as the bot reads it: GET /2/users/:id/mentions, every page, plain httpx."""
+    params = {"max_results": "100", "tweet.fields": "author_id,in_reply_to_user_id,entities,referenced_tweets"}
+    headers = {"Authorization": f"Bearer {shop_id}-test"}
+    out: list[dict[str, Any]] = []
+    with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=5, headers=headers) as client:
+        while True:
+            body = client.get(f"/2/users/{shop_id}/mentions", params=params).raise_for_status().json()
+            out.extend(body.get("data", []))
+            token = body.get("meta", {}).get("next_token")
+            if not token:
+                return out
+            params["pagination_token"] = token
+
+
+def test_planted_influencers_stand_out_in_what_reaches_the_shop(sandbox: Any, audience: Audience) -> None:
+    shop_tweets(sandbox, audience)
+    actions = audience.step(400)
+    mentions = shop_mentions(sandbox, audience.shop_id)
+    assert {a.tweet_id for a in actions if a.summons_shop and a.kind != "dm"} == {t["id"] for t in mentions}
+    # who is replied to or @mentioned (besides the shop) in the shop's mentions: the edges the bot records
+    addressed: Counter[str] = Counter()
+    for tweet in mentions:
+        targets = {m["id"] for m in tweet.get("entities", {}).get("mentions", []) if "id" in m}
+        targets.add(tweet.get("in_reply_to_user_id") or audience.shop_id)
+        addressed.update(targets - {tweet["author_id"], audience.shop_id})
+    regular = [addressed[u.id] for u in audience.users if not u.influencer]
+    stars = [addressed[u.id] for u in audience.influencers]
+    assert min(stars) > statistics.median(regular), (stars, statistics.median(regular))
+    assert min(stars) > max(regular), (stars, max(regular))  # the planted influencers are the top of the list
+    # they show up in every way the brief lists: replies under their shop posts, group mentions, quotes
+    by_kind = Counter(
+        a.kind for a in actions if a.summons_shop and set(a.mentioned) & {u.id for u in audience.influencers}
+    )
+    assert by_kind["reply"] and by_kind["group_mention"] and by_kind["quote"], by_kind
+    shout_outs = [a for a in actions if a.kind == "post" and a.summons_shop]
+    assert shout_outs and all(a.user_id in {u.id for u in audience.influencers} for a in shout_outs)
+    handle = {u.id: u.username for u in audience.users}
+    replies = [a for a in actions if a.kind == "reply" and a.target_id in {s.tweet_id for s in shout_outs}]
+    assert replies and all((a.text or "").startswith(f"@{handle[a.mentioned[0]]} @{SHOP} ") for a in replies)
 
 
 def sandbox_tweets(sandbox: Any) -> list[dict[str, Any]]:
