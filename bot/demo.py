@@ -27,6 +27,8 @@ class DemoOptions:
     json_summary: Path | None = None
     log_level: str = "WARNING"
     audience_rate: float = 2.0  # simulated audience actions per second
+    audience_users: int = 120
+    audience_history: int = 150  # actions before the daemon's first poll
     graph_html: Path | None = Path("var/demo-graph.html")  # the audience-graph page (relative: to the config's folder)
 
 
@@ -57,7 +59,7 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
     graph = settings.graph.model_copy(
         update={
             "every": timedelta(seconds=max(10.0, 3 * slot_seconds)),
-            "engagement": settings.graph.engagement.model_copy(update={"every": timedelta(seconds=5)}),
+            "engagement": settings.graph.engagement.model_copy(update={"every": timedelta(seconds=20)}),
         }
     )
     return settings.model_copy(
@@ -107,12 +109,17 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
             if shop is not None:
                 from bot.sandbox.audience import Audience
 
-                # every intent in English and Chinese, DMs, and the odd and hostile texts; then a steady trickle
-                audience = Audience(sandbox.url, shop, seed=7, users=60).setup()
+                # some history (people talking, influencers' shout-outs, likes of the shop's posts), every
+                # intent in English and Chinese, DMs, and the odd and hostile texts; then a steady trickle
+                audience = Audience(
+                    sandbox.url, shop, seed=7, users=options.audience_users, communities=4, influencers=4
+                ).setup()
+                history = audience.step(options.audience_history)
                 showcase = audience.showcase()
                 console.print(
-                    f"simulated audience: {len(audience.ground_truth().usernames)} people; "
-                    f"{len(showcase)} showcase messages to @{shop}, then about 2 a second"
+                    f"simulated audience: {len(audience.ground_truth().usernames)} people in 4 communities with 4 "
+                    f"planted influencers; {len(history)} actions of history, {len(showcase)} showcase messages "
+                    f"to @{shop}, then about {options.audience_rate:g} a second"
                 )
                 audience.start_background(rate_per_s=options.audience_rate)
             with Progress(
@@ -161,6 +168,9 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
     try:
         counts = store.summary()
         talk = store.mention_summary()
+        waits = [store.rate_limited_until(account, "tweets") for account in daemon.settings.accounts]
+        now = daemon.clock.now()
+        rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
         sent = store.outbox_items(state="sent", limit=200)
         recent = [
             {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
@@ -177,6 +187,7 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         "posts_published": int(counts.get("posts_published", 0)),
         "posts_failed": int(counts.get("posts_failed", 0)),
         "posts_pending": int(counts.get("posts_pending", 0)),
+        "posts_rate_limited_until": rate_limited_until.isoformat() if rate_limited_until else None,
         "slots": {state: int(n) for state, n in dict(counts.get("slots") or {}).items() if n},
         "mentions_seen": talk["mentions_seen"],
         "replies_sent": talk["replies_sent"],
@@ -243,6 +254,12 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         ("optouts", "opt-outs recorded"),
     ):
         table.add_row(label, str(summary[key]))
+    if summary.get("posts_rate_limited_until") and summary["posts_pending"]:
+        table.add_row(
+            "pending because",
+            "X allows 100 posts and replies per 15 minutes; "
+            f"they go at {summary['posts_rate_limited_until'][11:19]} UTC",
+        )
     if "users_ranked" in summary:
         table.add_row("people in the audience graph", str(summary["users_ranked"]))
         table.add_row("communities", str(summary["communities"]))

@@ -21,7 +21,10 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     summary_file = tmp_path / "out" / "summary.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALBOT_")}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--seconds", "5", "--json-summary", str(summary_file)],
+        [
+            sys.executable, "-m", "bot", "demo", "--seconds", "5", "--json-summary", str(summary_file),
+            "--graph-html", str(tmp_path / "graph.html"),
+        ],  # fmt: skip
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -42,6 +45,10 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     texts = [post["text"] for post in summary["recent_posts"]]
     assert texts and len(texts) == len(set(texts))
     assert "what happened" in result.stdout
+    assert summary["users_ranked"] > 0 and summary["communities"] > 0, summary
+    assert summary["top_influencers"] and all(h.startswith("@") for h in summary["top_influencers"])
+    page = (tmp_path / "graph.html").read_text(encoding="utf-8")
+    assert summary["graph_html"] == str(tmp_path / "graph.html") and "<svg" in page
 
 
 def test_demo_in_process_with_a_small_config(tmp_path: Path) -> None:
@@ -49,7 +56,9 @@ def test_demo_in_process_with_a_small_config(tmp_path: Path) -> None:
     console = Console(file=open(os.devnull, "w"), width=200)  # noqa: SIM115
     try:
         summary = run_demo(
-            DemoOptions(config_path=config, seconds=2, slot_seconds=1, json_summary=tmp_path / "s.json"),
+            DemoOptions(
+                config_path=config, seconds=2, slot_seconds=1, json_summary=tmp_path / "s.json", audience_history=20
+            ),
             console=console,
         )
     finally:
