@@ -22,9 +22,17 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALBOT_")}
     result = subprocess.run(
         [
-            sys.executable, "-m", "bot", "demo", "--seconds", "5", "--json-summary", str(summary_file),
-            "--graph-html", str(tmp_path / "graph.html"),
-        ],  # fmt: skip
+            sys.executable,
+            "-m",
+            "bot",
+            "demo",
+            "--seconds",
+            "5",
+            "--json-summary",
+            str(summary_file),
+            "--graph-html",
+            str(tmp_path / "graph.html"),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
