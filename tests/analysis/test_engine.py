@@ -8,7 +8,9 @@ import sys
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from bot.analysis import engine
 from bot.analysis.engine import AnalysisError, EdgeLog, analyse, build_graph
 
 
@@ -78,6 +80,19 @@ def test_in_strength_and_hits_match_networkx(seed: int) -> None:
     np.testing.assert_allclose(analysis.authority, as_array(analysis, authorities), atol=1e-8)
     assert analysis.hub.sum() == pytest.approx(1.0)
     assert analysis.authority.sum() == pytest.approx(1.0)
+
+
+def test_hits_with_a_lanczos_jump_is_the_converged_power_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    edges = planted_partition(11)  # a small spectral gap: the power iteration alone needs > 20 steps
+    jumped = analyse(edges)
+    monkeypatch.setattr(engine, "_LANCZOS_WORTH", float("inf"))
+    plain = analyse(edges)
+    assert jumped.iterations["hits"] < engine._LANCZOS_CHECK + 5 < plain.iterations["hits"]
+    np.testing.assert_allclose(jumped.hub, plain.hub, atol=1e-10)
+    np.testing.assert_allclose(jumped.authority, plain.authority, atol=1e-10)
+    hubs, authorities = nx.hits(to_networkx(edges), max_iter=10_000, tol=1e-12)
+    np.testing.assert_allclose(jumped.hub, as_array(jumped, hubs), atol=1e-8)
+    np.testing.assert_allclose(jumped.authority, as_array(jumped, authorities), atol=1e-8)
 
 
 def test_betweenness_with_all_sources_is_exact_networkx() -> None:
@@ -170,6 +185,20 @@ def test_parallel_edges_are_summed_and_ids_mapped() -> None:
         analysis.index_of(8)
     assert analysis.reciprocity == 1.0
     assert set(analysis.timings) >= {"build", "pagerank", "hits", "betweenness", "communities", "reciprocity"}
+
+
+def test_ids_map_to_their_rank_among_all_ids() -> None:
+    rng = np.random.default_rng(21)
+    src = rng.integers(-(2**62), 2**62, size=500)
+    dst = np.concatenate([rng.choice(src, size=300), rng.integers(0, 50, size=200)])  # shared and target-only ids
+    graph = build_graph(EdgeLog(src, dst, np.ones(500)))
+    expected_ids, inverse = np.unique(np.concatenate([src, dst]), return_inverse=True)
+    np.testing.assert_array_equal(graph.node_ids, expected_ids)
+    rows, cols, weight = graph.edges()
+    expected = sp.coo_array((np.ones(500), (inverse[:500], inverse[500:])), shape=(graph.n_nodes,) * 2).tocsr()
+    np.testing.assert_array_equal(
+        sp.csr_array(sp.coo_array((weight, (rows, cols)), shape=expected.shape)).toarray(), expected.toarray()
+    )
 
 
 def test_empty_log_and_bad_input() -> None:
