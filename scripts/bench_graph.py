@@ -5,12 +5,14 @@ For each size N: a seeded log of N interactions among N/5 users in N/1000 commun
 popularity Zipf-like; 80% of interactions stay inside the source's community; type weights like 1, retweet 2,
 reply/quote 3). Two worker processes regenerate the same log from the seed:
 - project: bot.analysis.engine.analyse (build from arrays + PageRank + in-strength + HITS + betweenness on 64
-  sampled sources + Louvain + reciprocity);
+  sampled sources + seeded Leiden + reciprocity);
 - networkx: DiGraph built from the same pairs (parallel edges summed with numpy first, which favours networkx),
   pagerank (default tol), in_degree(weight), hits, betweenness_centrality(k=64), louvain_communities on
-  to_undirected(), reciprocity. Skipped above --networkx-max (it takes minutes: ~140 s at 1M).
+  to_undirected(), reciprocity. Skipped above --networkx-max (it takes minutes: ~120 s at 1M); --networkx-max 0
+  runs the project alone.
 Times exclude generating the log. Peak memory is the worker's peak RSS (resource.getrusage ru_maxrss: the whole
-process, interpreter + libraries + the generated log included).
+process, interpreter + libraries + the generated log included). Goals (issue 4): 1M interactions in <= 5 s and
+<= 800 MB peak RSS, 10M in <= 60 s and <= 6 GB; a "goal" line says whether a size with a goal meets it.
 Last line: RESULT edges=N project_s=X project_peak_mb=M networkx_s=Y speedup=Y/X   (for the largest size)
 """
 
@@ -53,6 +55,9 @@ def synthetic_log(n: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray, np.nd
     dst = by_group[np.minimum(position, users - 1)]
     weight = rng.choice(np.array([1.0, 2.0, 3.0, 3.0]), size=n, p=[0.6, 0.2, 0.1, 0.1])
     return user_ids[src], user_ids[dst], weight
+
+
+GOALS = {1_000_000: (5.0, 800.0), 10_000_000: (60.0, 6144.0)}  # interactions -> (seconds, peak MB)
 
 
 def peak_mb() -> float:
@@ -153,6 +158,14 @@ def main() -> None:
             f"iterations {project['iterations']}, steps {project['steps']}",
             flush=True,
         )
+        if n in GOALS:
+            seconds, megabytes = GOALS[n]
+            met = project["seconds"] <= seconds and project["peak_mb"] <= megabytes
+            print(
+                f"N={n}: goal <= {seconds:g} s and <= {megabytes:g} MB: {'met' if met else 'MISSED'} "
+                f"({project['seconds']:.2f} s, {project['peak_mb']:.0f} MB)",
+                flush=True,
+            )
         if n > args.networkx_max:
             print(f"N={n}: networkx skipped (above --networkx-max {args.networkx_max}: it would take minutes)")
             line = f"RESULT edges={n} project_s={project['seconds']:.2f} project_peak_mb={project['peak_mb']:.0f}"

@@ -23,3 +23,19 @@ def test_bench_graph_reports_a_result_line() -> None:
     assert set(fields) == {"edges", "project_s", "project_peak_mb", "networkx_s", "speedup"}
     assert fields["edges"] == "5000"
     assert "top-100 overlap" in result.stdout
+
+
+def test_bench_graph_without_networkx_still_reports_a_result_line() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_graph.py"), "--sizes", "5000", "--networkx-max", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert "N=5000: networkx skipped" in result.stdout
+    assert lines[-1].startswith("RESULT edges=5000 project_s=")
+    fields = dict(part.split("=", 1) for part in lines[-1].split()[1:])
+    assert fields["networkx_s"] == "skipped" and fields["speedup"] == "n/a"
+    assert float(fields["project_s"]) > 0 and float(fields["project_peak_mb"]) > 0
