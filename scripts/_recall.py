@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,6 +31,7 @@ class RecallRun:
     interactions: int
     communities: int
     modularity: float
+    community_nmi: float  # detected communities of the people in the graph against the planted ones
 
 
 def influencer_recall(
@@ -111,6 +114,15 @@ def influencer_recall(
         finally:
             platform.close()
             store.close()
+    from bot.analysis.engine import nmi
+    from bot.analysis.graph import split_key
+
+    detected, planted_labels = [], []
+    for node, key in enumerate(run.scored.keys):
+        user_id = split_key(key)[1]
+        if user_id in truth.communities:
+            detected.append(int(run.scored.analysis.community[node]))
+            planted_labels.append(truth.communities[user_id])
     handles = truth.usernames
     planted = set(truth.influencers)
     top_ids = [u.user_id for u in run.report.top[:k]]
@@ -127,6 +139,7 @@ def influencer_recall(
         interactions=run.report.n_interactions,
         communities=run.report.n_communities,
         modularity=run.report.modularity,
+        community_nmi=float(nmi(np.asarray(detected), np.asarray(planted_labels))) if detected else 0.0,
     )
 
 

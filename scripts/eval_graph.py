@@ -12,10 +12,15 @@ Python and superlinear: per graph about 0.1 s at n=1,000, 1 s at 10,000, 8 s at 
 (the engine's communities take 0.01 s, 0.1 s, 1 s and 3 s). The default sizes (1,000, 10,000, 50,000 x five
 mixings) take about a minute; --sizes 1000,10000,100000 about five.
 
-Part 2, influencer recall in the simulated audience: influencer_recall(args) (not written yet: n/a).
+Part 2, influencer recall in the simulated audience (scripts/_recall.py), for each --audience-seeds: a sandbox,
+a seeded Audience (--audience-users people in --audience-communities communities, --audience-influencers planted
+influencers), the shop posting through the outbox, --audience-steps actions with the mentions polled as the daemon
+would, engagement collection, then the analysis; recall@10 = planted influencers among the top 10 / 10. The
+detected communities are compared with the planted ones too (NMI). About 10 s per seed.
 
 Last line: RESULT lfr_nmi_mu03=X influencer_recall10=Y
-  X = the lowest NMI over the sizes at mu=0.3 (n/a when 0.3 is not among --mixing), Y = n/a until part 2 exists.
+  X = the lowest NMI over the sizes at mu=0.3 (n/a when 0.3 is not among --mixing), Y = the lowest recall@10
+  over the audience seeds (n/a with --skip-recall).
 """
 
 from __future__ import annotations
@@ -153,8 +158,31 @@ def print_table(runs: list[LfrRun], args: argparse.Namespace) -> None:
 
 
 def influencer_recall(args: argparse.Namespace) -> float | None:
-    """Part 2 (not written yet): recall@10 of the planted influencers in the simulated audience, or None."""
-    return None
+    """Part 2: recall@10 of the planted influencers of the simulated audience, found through the bot's own
+    services (scripts/_recall.py), for each audience seed; the lowest is the figure."""
+    from _recall import influencer_recall as measure
+
+    recalls = []
+    for seed in args.audience_seeds:
+        started = time.perf_counter()
+        run = measure(
+            seed=seed,
+            users=args.audience_users,
+            communities=args.audience_communities,
+            influencers=args.audience_influencers,
+            steps=args.audience_steps,
+            say=lambda line: print(f"  {line}", flush=True),
+        )
+        recalls.append(run.recall)
+        print(
+            f"audience seed {seed}: recall@{run.k} {run.recall:.2f} ({len(run.found)} of {run.planted} planted "
+            f"influencers in the top {run.k}; missed: {', '.join(run.missed) or 'none'}); {run.users} people, "
+            f"{run.interactions} interactions, {run.communities} communities (modularity {run.modularity:.3f}, "
+            f"NMI against the planted ones {run.community_nmi:.3f}); {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        print(f"  top {run.k}: {', '.join(run.top)}", flush=True)
+    return min(recalls) if recalls else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -169,7 +197,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-community", type=int, default=30)
     parser.add_argument("--max-community-share", type=float, default=0.1, help="max community size as a share of n")
     parser.add_argument("--skip-recall", action="store_true", help="only the LFR part")
+    parser.add_argument("--audience-seeds", default="7,8,9", help="seeds of the simulated audiences (recall part)")
+    parser.add_argument("--audience-users", type=int, default=400)
+    parser.add_argument("--audience-communities", type=int, default=6)
+    parser.add_argument("--audience-influencers", type=int, default=10)
+    parser.add_argument("--audience-steps", type=int, default=6000, help="actions of each audience")
     args = parser.parse_args(argv)
+    args.audience_seeds = [int(s) for s in args.audience_seeds.split(",") if s]
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.mixing = [float(m) for m in args.mixing.split(",") if m]
     return args
