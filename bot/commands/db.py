@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, config_path, console, err_console
+from bot.commands.common import ConfigOption, console, err_console, load_settings
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -35,18 +35,7 @@ def database_url(config: Path | None, database: str | None) -> str:
         return database
     if os.environ.get(DATABASE_ENV):
         return os.environ[DATABASE_ENV]
-    from bot.config import load_config
-    from bot.errors import ConfigError
-
-    path = config_path(config)
-    try:
-        settings = load_config(path, require_credentials=False)
-    except ConfigError as exc:
-        err_console.print(f"[bold red]{path} is invalid[/] (or pass --database URL)")
-        for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False)
-        raise typer.Exit(2) from exc
-    return settings.database_url
+    return load_settings(config, hint="fix it or pass --database URL").database_url
 
 
 def open_store(config: Path | None, database: str | None, *, create: bool = True) -> Store:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, config_path, console, err_console
+from bot.commands.common import ConfigOption, console, err_console, load_settings
 from bot.commands.db import DATABASE_ENV, DatabaseOption
 
 if TYPE_CHECKING:
@@ -54,17 +54,7 @@ def register(app: typer.Typer) -> None:
 def _settings(config: Path | None, database: str | None) -> Settings:
     import os
 
-    from bot.config import load_config
-    from bot.errors import ConfigError
-
-    path = config_path(config)
-    try:
-        settings = load_config(path, require_credentials=False)
-    except ConfigError as exc:
-        err_console.print(f"[bold red]{escape(str(path))} is invalid[/]")
-        for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False)
-        raise typer.Exit(2) from exc
+    settings = load_settings(config)
     url = database or os.environ.get(DATABASE_ENV)
     return settings.with_overrides(database_url=url) if url else settings
 

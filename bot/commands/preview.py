@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from bot.commands.common import ConfigOption, config_path, console, err_console
+from bot.commands.common import ConfigOption, console, err_console, load_settings
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -20,17 +20,7 @@ TIME_HELP = "A date/time such as '2026-11-11 10:00' or '2026-11-11T10:00+08:00' 
 
 
 def _load(config: Path | None) -> Settings:
-    from bot.config import load_config
-    from bot.errors import ConfigError
-
-    path = config_path(config)
-    try:
-        return load_config(path, require_credentials=False)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err_console.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)
-        err_console.print(f"[red bold]invalid configuration[/red bold] in {path}; run `socialbot check` for details")
-        raise typer.Exit(code=2) from exc
+    return load_settings(config)
 
 
 def _parse_time(value: str, tz: tzinfo) -> datetime:
