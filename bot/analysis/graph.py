@@ -206,6 +206,7 @@ class Scored:
     score: np.ndarray
     rank: np.ndarray  # 1-based among ranked nodes; 0 for own accounts
     measure_rank: dict[str, np.ndarray]  # 1-based rank of each node on each measure
+    normalised_cut: dict[str, float]  # a reason needs more than this (the value just below the reasons' bar)
     own: np.ndarray  # bool per node
 
     def order(self) -> np.ndarray:
@@ -255,27 +256,31 @@ def score_nodes(
     if ranked.size:
         rank[ranked] = _descending_rank(score[ranked], tiebreak[ranked])
     measure_rank = {m: _descending_rank(values[m], tiebreak) for m in MEASURES}
-    return Scored(analysis, keys, followers, normalised, score, rank, measure_rank, own)
+    bar = reason_bar(n, config)
+    cut = {m: float(np.partition(normalised[m], n - bar - 1)[n - bar - 1]) if n > bar else 0.0 for m in MEASURES}
+    return Scored(analysis, keys, followers, normalised, score, rank, measure_rank, cut, own)
+
+
+def reason_bar(n: int, config: GraphConfig) -> int:
+    """How high a user must rank on a measure for it to count as a reason: the top 10% (at least 3), and at
+    most the listed top."""
+    return min(max(10, config.top), max(3, n // 10))
 
 
 def reasons_for(node: int, scored: Scored, config: GraphConfig, brokers: dict[int, tuple[int, ...]]) -> tuple[str, ...]:
     """Why a user is near the top: the measures on which they rank high, strongest contribution first."""
     n = len(scored.keys)
-    bar = max(10, config.top)
     found: list[tuple[float, str]] = []
     for measure in MEASURES:
         weight = config.score_weights[measure]
-        if weight <= 0:
+        value = float(scored.normalised[measure][node])
+        if weight <= 0 or value <= scored.normalised_cut[measure]:  # (ties with those below the bar: no reason)
             continue
         position = int(scored.measure_rank[measure][node])
         if measure == "followers":
-            count = int(scored.followers[node])
-            if count > 0 and position <= bar:
-                found.append((weight * scored.normalised[measure][node], f"{count:,} followers (#{position})"))
-            continue
-        if position <= bar and scored.normalised[measure][node] > 0:
-            label = MEASURE_LABELS[measure]
-            found.append((weight * scored.normalised[measure][node], f"{label} #{position} of {n:,}"))
+            found.append((weight * value, f"{int(scored.followers[node]):,} followers (#{position})"))
+        else:
+            found.append((weight * value, f"{MEASURE_LABELS[measure]} #{position} of {n:,}"))
     found.sort(key=lambda item: -item[0])
     out = [text for _, text in found]
     if node in brokers:

@@ -320,7 +320,7 @@ def user(
             kinds[label] = kinds.get(label, 0) + n
         strengths[peer] = (w_out + data["weight"] * outgoing, w_in + data["weight"] * (not outgoing), kinds)
     table = Table(title=f"strongest ties ({len(strengths)} in all)")
-    for column in ("with", "strength", "out", "in", "interactions (→ theirs, ← to them)"):
+    for column in ("with", "strength", "out", "in", f"interactions (→ from @{name}, ← to @{name})"):
         table.add_column(column, overflow="fold")
     ranked = sorted(strengths.items(), key=lambda item: (-(item[1][0] + item[1][1]), item[0]))
     for peer, (w_out, w_in, kinds) in ranked[:ties]:

@@ -115,6 +115,9 @@ def test_snapshot_ranks_the_stars_with_reasons_and_finds_the_broker(db_url: str)
         assert any("PageRank #" in r for r in report.top[0].reasons)
         star201 = next(u for u in report.top if u.user_id == "201")
         assert star201.followers == 50_000 and any("followers" in r for r in star201.reasons)
+        star101 = next(u for u in report.top if u.user_id == "101")
+        assert not any("followers" in r for r in star101.reasons), "10 followers like most: no reason"
+        assert not any(f"#{n} of" in r for u in report.top for r in u.reasons for n in range(4, 24)), "top 3 only"
         assert report.n_communities >= 2
         assert report.communities[0].top_terms, "topics come from the mention texts"
         assert report.communities[0].top_terms[0][0].startswith("#lamp")
