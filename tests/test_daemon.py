@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -298,3 +299,42 @@ def test_two_daemons_on_one_database_publish_each_slot_once(
     assert len(sent) == len(texts)
     assert all(slot.state in ("published", "queued") for slot in slots)
     assert len({slot.slot_at for slot in slots}) == len(slots)
+
+
+GRAPH = """\
+graph:
+  every: 2s
+  engagement:
+    every: 1s
+"""
+
+
+def test_two_daemons_collect_likes_and_take_turns_at_the_analysis(
+    sandbox: Any, tmp_path: Path, db_url: str, running: Callable[..., Daemon]
+) -> None:
+    config = write_setup(tmp_path, sandbox.url, database_url=db_url)
+    config.write_text(config.read_text(encoding="utf-8") + GRAPH, encoding="utf-8")
+    first = running(config)
+    second = running(config)
+    posts = wait_for(lambda: ledger(sandbox)[:2] if len(ledger(sandbox)) >= 2 else None, what="two posts")
+    with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=5) as admin:
+        fans = [admin.post("/_sandbox/users", json={"username": f"fan{i}"}).json()["id"] for i in range(3)]
+        for fan in fans:
+            for post in posts:
+                admin.post("/_sandbox/likes", json={"user_id": fan, "tweet_id": post["id"]}).raise_for_status()
+
+    def likes() -> int:
+        with Store.open(db_url) as store:
+            return len(store.interactions(kind="like"))
+
+    wait_for(lambda: likes() >= 6, timeout=20, what="the likes of both posts collected")
+    with Store.open(db_url) as store:
+        wait_for(lambda: len(store.snapshots()) >= 2, timeout=20, what="two graph snapshots")
+    first.stop()
+    second.stop()
+    with Store.open(db_url) as store:
+        snapshots = sorted(store.snapshots(limit=100), key=lambda s: s.created_at)
+        assert likes() == 6  # each like once, however many daemons and collections
+        assert store.lease_holder("graph-analysis") is None
+    gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(snapshots)]
+    assert all(gap >= 1.8 for gap in gaps), f"two daemons analysed within one interval: {gaps}"
