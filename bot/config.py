@@ -28,10 +28,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.couponconfig import CouponsConfig
 from bot.cronspec import CronSyntaxError, validate_cron
 from bot.errors import ConfigError, Problem
 from bot.graphconfig import GraphConfig
 from bot.replyconfig import RepliesConfig, default_intents
+from bot.segmentconfig import SegmentsConfig
 from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
 
 logger = logging.getLogger(__name__)
@@ -308,6 +310,8 @@ class Settings(_Model):
     # Without a `replies:` section the bot answers nobody: automatic replies are something a team turns on.
     replies: RepliesConfig = Field(default_factory=lambda: RepliesConfig(enabled=False))
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    coupons: CouponsConfig = Field(default_factory=CouponsConfig)
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 

@@ -326,6 +326,102 @@ class GraphCommunityRow(SQLModel, table=True):
     top_terms: list[list] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
 
 
+class SegmentRunRow(SQLModel, table=True):
+    """One segmentation of the audience (0004): k, quality, the features used, centroids per segment."""
+
+    __tablename__ = "segment_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_column=_dt(nullable=False, index=True))
+    k: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    n_users: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    silhouette: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+    graph_snapshot_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    params: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+    stats: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+
+
+class SegmentRow(SQLModel, table=True):
+    """A segment of one run (0004): its stable id, readable label, size and centroid."""
+
+    __tablename__ = "segment"
+
+    run_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    segment_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    label: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    size: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    centroid: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
+
+
+class SegmentMemberRow(SQLModel, table=True):
+    """Which segment a user is in, per run (0004)."""
+
+    __tablename__ = "segment_member"
+    __table_args__ = (sa.Index("ix_segment_member_user", "platform", "user_id", "run_id"),)
+
+    run_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
+    platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    segment_id: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
+    distance: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+
+
+class CouponBudgetRow(SQLModel, table=True):
+    """Codes issued so far per coupon campaign: the row every issuance locks, so the budget holds (0004)."""
+
+    __tablename__ = "coupon_budget"
+
+    campaign: str = Field(sa_column=sa.Column(sa.String(200), primary_key=True))
+    issued: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    held_out: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+
+
+class CouponRow(SQLModel, table=True):
+    """One person in one coupon campaign (0004): a code, or a holdout row (no code) for measuring uplift."""
+
+    __tablename__ = "coupon"
+    __table_args__ = (
+        sa.UniqueConstraint("campaign", "platform", "user_id", name="uq_coupon_person"),
+        sa.UniqueConstraint("code", name="uq_coupon_code"),
+        sa.Index("ix_coupon_state", "campaign", "state"),
+        sa.Index("ix_coupon_user", "platform", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
+    user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    segment_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    holdout: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
+    code: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))  # None for holdout rows
+    state: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # issued|delivered|redeemed|expired|held_out
+    channel: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    issued_at: datetime = Field(sa_column=_dt(nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=_dt())
+    delivered_at: datetime | None = Field(default=None, sa_column=_dt())
+    outbox_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
+    redeemed_at: datetime | None = Field(default=None, sa_column=_dt())
+    order_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    amount: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+
+
+class RedemptionRow(SQLModel, table=True):
+    """One redemption line the shop reported (0004), counted or not (unknown, expired, reused code)."""
+
+    __tablename__ = "redemption"
+    __table_args__ = (sa.UniqueConstraint("order_id", name="uq_redemption_order"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    order_id: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    amount: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+    redeemed_at: datetime = Field(sa_column=_dt(nullable=False))
+    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # counted|unknown|expired|reused
+    coupon_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    source: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))  # file:line or webhook
+    imported_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
 outbox_t: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 slot_t: sa.Table = CampaignSlotRow.__table__  # type: ignore[attr-defined]
 account_state_t: sa.Table = AccountStateRow.__table__  # type: ignore[attr-defined]
@@ -342,4 +438,10 @@ job_lease_t: sa.Table = JobLeaseRow.__table__  # type: ignore[attr-defined]
 graph_snapshot_t: sa.Table = GraphSnapshotRow.__table__  # type: ignore[attr-defined]
 graph_score_t: sa.Table = GraphScoreRow.__table__  # type: ignore[attr-defined]
 graph_community_t: sa.Table = GraphCommunityRow.__table__  # type: ignore[attr-defined]
+segment_run_t: sa.Table = SegmentRunRow.__table__  # type: ignore[attr-defined]
+segment_t: sa.Table = SegmentRow.__table__  # type: ignore[attr-defined]
+segment_member_t: sa.Table = SegmentMemberRow.__table__  # type: ignore[attr-defined]
+coupon_budget_t: sa.Table = CouponBudgetRow.__table__  # type: ignore[attr-defined]
+coupon_t: sa.Table = CouponRow.__table__  # type: ignore[attr-defined]
+redemption_t: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
