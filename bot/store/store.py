@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.errors import StoreError
 from bot.store import migrate
+from bot.store.coupons import CouponQueries
 from bot.store.engagement import EngagementQueries
 from bot.store.engine import create_engine, guarded, normalise_url, safe_url
 from bot.store.graphs import GraphQueries
@@ -27,6 +28,7 @@ from bot.store.records import (
     campaign_key,
     text_hash,
 )
+from bot.store.segments import SegmentQueries
 from bot.store.tables import (
     OutboxState,
     SlotState,
@@ -62,11 +64,12 @@ def _endpoint_expr() -> sa.ColumnElement[str]:
     return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
 
 
-class Store(MentionQueries, EngagementQueries, GraphQueries):
+class Store(MentionQueries, EngagementQueries, GraphQueries, SegmentQueries, CouponQueries):
     """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
 
     Mentions, opt-outs and the inbox: see bot/store/mentions.py (MentionQueries); engagement collection:
-    bot/store/engagement.py; graph snapshots and job leases: bot/store/graphs.py.
+    bot/store/engagement.py; graph snapshots and job leases: bot/store/graphs.py; segments: bot/store/segments.py;
+    coupons: bot/store/coupons.py.
     """
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
