@@ -59,3 +59,10 @@ class CouponsConfig(_Model):
     campaigns: dict[str, CouponCampaignConfig] = Field(default_factory=dict)
     export_dir: Path = Path("var/coupons")  # CSV exports (relative: config dir)
     redemption_webhook_port: int | None = None  # serve POST /redemptions on 127.0.0.1:PORT from the daemon
+    every: timedelta = timedelta(hours=1)  # how often the daemon issues, delivers (DM/export) and expires codes
+    batch_size: Annotated[int, Field(ge=100, le=100_000)] = 5000  # people per issuance transaction
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, value: Any) -> Any:
+        return _duration(value, "a duration")

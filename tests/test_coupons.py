@@ -1,0 +1,242 @@
+"""Coupon issuance on real databases (SQLite, PostgreSQL when configured): budget, exactly once per person,
+holdout, opt-outs, influence, cooldown, code pools, and delivery (reply, DM to who wrote first, export)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bot.clock import ManualClock
+from bot.codes import validate_code
+from bot.config import AccountConfig, Settings
+from bot.couponconfig import CouponCampaignConfig, CouponsConfig
+from bot.coupons import CouponService, is_held_out
+from bot.store import Store
+from bot.store.tables import social_user_t
+from tests.conftest import POSTGRES_ENV, REPO_ROOT
+
+START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def make_settings(tmp_path: Path, **campaigns: dict[str, Any]) -> Settings:
+    configs = {
+        name: CouponCampaignConfig(**{"discount": "15% off", "budget": 100, **values})
+        for name, values in campaigns.items()
+    }
+    return Settings(
+        accounts={"shop": AccountConfig(platform="sandbox", handle="shop")},
+        templates_dir=REPO_ROOT / "templates",
+        coupons=CouponsConfig(campaigns=configs, export_dir=tmp_path / "exports", batch_size=100),
+        config_path=tmp_path / "config.yaml",
+    )
+
+
+def seed_segments(store: Store, n: int, *, segments: int = 2, platform: str = "x", names: bool = True) -> int:
+    """A segmentation of n people u0..u{n-1} (segment i % segments, labels seg0, seg1 ...) and their handles."""
+    members = [(platform, f"u{i}", i % segments, 0.5) for i in range(n)]
+    infos = [(s, f"seg{s}", sum(1 for m in members if m[2] == s), {"x": float(s)}) for s in range(segments)]
+    run_id = store.save_segment_run(
+        created_at=store.clock(),
+        k=segments,
+        silhouette=0.5,
+        graph_snapshot_id=None,
+        params={},
+        stats={},
+        segments=infos,
+        members=members,
+    )
+    if names:
+        now = store.clock()
+        rows = [
+            {"platform": platform, "user_id": f"u{i}", "username": f"user{i}", "first_seen": now, "last_seen": now}
+            for i in range(n)
+        ]
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(social_user_t), rows)
+    return run_id
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
+    s = Store.open(db_url, clock=clock.now)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def test_issue_within_budget_with_holdout_once_per_person(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 300)
+    settings = make_settings(tmp_path, d11={"budget": 120, "holdout": 0.2, "code_prefix": "D11-"})
+    service = CouponService(settings, store, clock)
+    report = service.issue("d11")
+    expected_holdout = {f"u{i}" for i in range(300) if is_held_out("d11", "x", f"u{i}", 0.2)}
+    assert 30 < len(expected_holdout) < 90
+    assert (report.targeted, report.issued, report.held_out) == (300, 120, len(expected_holdout))
+    assert report.over_budget == 300 - 120 - len(expected_holdout) and report.budget_left == 0
+    coupons = store.coupons(campaign="d11")
+    codes = [c for c in coupons if not c.holdout]
+    held = [c for c in coupons if c.holdout]
+    assert {c.user_id for c in held} == expected_holdout
+    assert all(c.code is None and c.state == "held_out" for c in held)
+    assert not expected_holdout & {c.user_id for c in codes}
+    assert len({c.code for c in codes}) == 120 and all(validate_code(c.code or "", "D11-") for c in codes)
+    assert all(c.expires_at == START + timedelta(days=14) and c.state == "issued" for c in codes)
+    assert store.coupon_budget("d11") == (120, len(expected_holdout))
+    again = service.issue("d11")  # a re-run (or a restart) adds nobody
+    assert (again.issued, again.held_out, again.already) == (0, 0, 120 + len(expected_holdout))
+    assert len(store.coupons(campaign="d11")) == len(coupons)
+    bigger = make_settings(tmp_path, d11={"budget": 150, "holdout": 0.2, "code_prefix": "D11-"})
+    assert CouponService(bigger, store, clock).issue("d11").issued == 30  # a raised budget issues the rest
+
+
+def test_target_segments_by_label_and_id(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 90, segments=3)
+    settings = make_settings(tmp_path, a={"segments": ["SEG1"], "holdout": 0}, b={"segments": [2], "holdout": 0})
+    service = CouponService(settings, store, clock)
+    assert service.issue("a").issued == 30
+    assert {int(c.user_id[1:]) % 3 for c in store.coupons(campaign="a")} == {1}
+    assert service.issue("b").issued == 30
+    assert {c.segment_id for c in store.coupons(campaign="b")} == {2}
+    missing = make_settings(tmp_path, c={"segments": ["nobody"]})
+    assert CouponService(missing, store, clock).issue("c").stopped == "no target segment in the latest segmentation"
+
+
+def test_opted_out_people_never_get_a_code(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 50)
+    store.add_optout("x", user_id="u3", reason="stop")
+    store.add_optout("x", username="@USER7", reason="by hand")  # by handle only
+    settings = make_settings(tmp_path, a={"holdout": 0})
+    report = CouponService(settings, store, clock).issue("a")
+    assert (report.issued, report.opted_out) == (48, 2)
+    assert not {"u3", "u7"} & {c.user_id for c in store.coupons(campaign="a")}
+
+
+def test_min_influence_cooldown_and_end(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 20)
+    scores = [
+        {
+            "platform": "x",
+            "user_id": f"u{i}",
+            "pagerank": 0.0,
+            "in_strength": 0.0,
+            "hub": 0.0,
+            "authority": 0.0,
+            "betweenness": 0.0,
+            "score": i / 20,
+            "rank": 20 - i,
+            "community": 0,
+        }
+        for i in range(20)
+    ]
+    figures = {"n_users": 20, "n_edges": 0, "n_interactions": 0, "n_communities": 1, "modularity": 0, "reciprocity": 0}
+    store.save_snapshot(created_at=START, figures=figures, params={}, stats={}, scores=scores, communities=[])
+    settings = make_settings(
+        tmp_path,
+        vip={"min_influence": 0.5, "holdout": 0},
+        later={"holdout": 0, "cooldown": "7d"},
+        over={"holdout": 0, "ends": "2026-10-31T00:00:00Z"},
+    )
+    service = CouponService(settings, store, clock)
+    vip = service.issue("vip")
+    assert (vip.issued, vip.low_influence) == (10, 10)
+    assert {c.user_id for c in store.coupons(campaign="vip")} == {f"u{i}" for i in range(10, 20)}
+    later = service.issue("later")  # the vip codes are less than 7 days old
+    assert (later.issued, later.cooldown) == (10, 10)
+    clock.advance(timedelta(days=8))
+    assert service.issue("later").issued == 10  # the cooldown is over
+    assert service.issue("over").stopped == "ended" and not store.coupons(campaign="over")
+
+
+def test_code_pool_runs_out_with_a_clear_log_line(
+    store: Store, clock: ManualClock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_segments(store, 30)
+    pool = tmp_path / "pool.csv"
+    pool.write_text("code\nPOOL-1\nPOOL-2\nPOOL 3!\nPOOL-4\nPOOL-5\nPOOL-6\n", encoding="utf-8")
+    settings = make_settings(tmp_path, p={"holdout": 0, "codes_csv": pool})
+    with caplog.at_level(logging.WARNING):
+        report = CouponService(settings, store, clock).issue("p")
+    assert report.issued == 5 and report.stopped == "the code pool ran out"
+    assert sorted(c.code for c in store.coupons(campaign="p")) == ["POOL-1", "POOL-2", "POOL-4", "POOL-5", "POOL-6"]
+    assert any("ran out" in r.getMessage() for r in caplog.records)
+    assert any(":4:" in r.getMessage() for r in caplog.records)  # the bad pool line, by number
+
+
+def test_concurrent_issuance_threads_keep_budget_and_once(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 1000)
+    settings = make_settings(tmp_path, rush={"budget": 333, "holdout": 0.1})
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(CouponService(settings, store, clock).issue("rush"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    coupons = store.coupons(campaign="rush")
+    codes = [c for c in coupons if not c.holdout]
+    assert len(codes) == 333 == sum(r.issued for r in reports)
+    assert len({(c.platform, c.user_id) for c in coupons}) == len(coupons)
+    assert store.coupon_budget("rush")[0] == 333
+
+
+SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from bot.clock import ManualClock
+from bot.store import Store
+from bot.coupons import CouponService
+from tests.test_coupons import make_settings
+url, tmp = sys.argv[1], Path(sys.argv[2])
+clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=UTC))
+store = Store.open(url, clock=clock.now)
+report = CouponService(make_settings(tmp, rush={"budget": 777, "holdout": 0.1}), store, clock).issue("rush")
+print(report.issued)
+"""
+
+
+@pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=f"{POSTGRES_ENV} not set")
+def test_two_processes_on_postgresql_keep_budget_and_once(db_url: str, tmp_path: Path) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("two processes: PostgreSQL only")
+    store = Store.open(db_url)
+    store.upgrade()
+    seed_segments(store, 3000)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, db_url, str(tmp_path)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sum(int(o.strip()) for o in outs) == 777
+    coupons = store.coupons(campaign="rush")
+    assert len([c for c in coupons if not c.holdout]) == 777
+    assert len({c.user_id for c in coupons}) == len(coupons)
+    assert len({c.code for c in coupons if c.code}) == 777
+    store.close()
