@@ -27,6 +27,8 @@ class SegmentsConfig(_Model):
     window: timedelta | None = timedelta(days=180)  # interactions/mentions older than this are left out
     orders_csv: Path | None = None  # handle,order_id,amount,time[,product] exported by the shop (relative: config dir)
     min_interactions: Annotated[int, Field(ge=0)] = 1  # people with fewer are not segmented
+    sample: Annotated[int, Field(ge=100)] = 20_000  # rows on which k is chosen (silhouette) and seeded
+    top_communities: Annotated[int, Field(ge=0, le=20)] = 5  # graph communities entering as one-hot columns
 
     @field_validator("every", "window", mode="before")
     @classmethod

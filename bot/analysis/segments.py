@@ -1,0 +1,584 @@
+"""Audience segments: features -> log1p where heavy-tailed -> standardised (community as one-hot of the largest
+communities plus community-level aggregates) -> seeded K-means (k fixed, or chosen by silhouette on a sample)
+-> ids matched to the previous run's centroids (stable meaning) -> readable labels -> stored as a run.
+
+`SegmentService.run()` is the job (one daemon at a time, a lease in the database); `jobs()` schedules it."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from bot.analysis.features import ORDER_FEATURES, FeatureTable, load_features
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.scheduling import Job
+    from bot.segmentconfig import SegmentsConfig
+    from bot.store import Store
+    from bot.store.segments import SegmentInfo, SegmentRun
+
+logger = logging.getLogger(__name__)
+
+LEASE = "segments-run"
+LEASE_TTL = timedelta(minutes=30)
+Progress = Callable[[str], None]
+# heavy-tailed counts and amounts: log1p before standardising
+LOG_FEATURES = frozenset(
+    {"mention", "reply", "quote", "dm", "like", "retweet", "received", "active_days", "per_week", "messages"}
+    | {"complaints", "followers", "orders", "spent", "community_size"}
+)
+MODEL_FEATURES = (
+    "mention",
+    "reply",
+    "quote",
+    "dm",
+    "like",
+    "retweet",
+    "received",
+    "recency_days",
+    "tenure_days",
+    "active_days",
+    "sentiment",
+    "complaints",
+    "influence",
+    "followers",
+    "community_size",
+    "community_influence",
+    *ORDER_FEATURES,
+)
+INFLUENCE_SCALE = 100.0  # influence scores are mostly tiny: log1p(100 x score)
+SILHOUETTE_ROWS = 4_000
+PROJECTION_POINTS = 3_000
+MATCH_DISTANCE = 3.0  # a new centroid farther than this (standardised units) from every old one gets a new id
+MAX_PROBLEMS_KEPT = 50
+
+
+# ------------------------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Space:
+    """Model features: names, which get log1p, and the standardisation (mean, scale) of the log values."""
+
+    names: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": self.names, "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+
+def _log_value(name: str, values: np.ndarray) -> np.ndarray:
+    if name == "influence" or name == "community_influence":
+        return np.log1p(np.clip(values, 0.0, None) * INFLUENCE_SCALE)
+    if name in LOG_FEATURES:
+        return np.log1p(np.clip(values, 0.0, None))
+    return values.astype(np.float64, copy=False)
+
+
+def community_columns(table: FeatureTable, top: int) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Community-level aggregates (size, mean influence of the person's community; 0 without one) and the
+    ids of the `top` largest communities (their one-hot columns). Never the community number itself."""
+    n = len(table)
+    size = np.zeros(n)
+    mean_influence = np.zeros(n)
+    known = table.community >= 0
+    largest: list[int] = []
+    if known.any():
+        ids, inverse, counts = np.unique(table.community[known], return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse, weights=table.columns["influence"][known], minlength=len(ids))
+        size[known] = counts[inverse]
+        mean_influence[known] = (sums / counts)[inverse]
+        order = np.lexsort((ids, -counts))
+        largest = [int(ids[i]) for i in order[:top] if counts[i] >= max(2, 0.02 * n)]
+    return {"community_size": size, "community_influence": mean_influence}, largest
+
+
+def design_matrix(table: FeatureTable, top_communities: int) -> tuple[np.ndarray, list[str], list[int]]:
+    """Log-transformed model features (unscaled) plus one-hot columns 'community=<id>' of the largest ones."""
+    extra, largest = community_columns(table, top_communities)
+    columns = {**table.columns, **extra}
+    names = [name for name in MODEL_FEATURES if name in columns]
+    n = len(table)
+    matrix = np.empty((n, len(names) + len(largest)), dtype=np.float64)
+    for j, name in enumerate(names):
+        matrix[:, j] = _log_value(name, columns[name])
+    for j, community in enumerate(largest):
+        matrix[:, len(names) + j] = table.community == community
+    return matrix, names + [f"community={c}" for c in largest], largest
+
+
+def standardise(matrix: np.ndarray, names: list[str]) -> tuple[np.ndarray, Space]:
+    """StandardScaler in place (a constant column stays 0); one-hot columns are scaled like the others but
+    weighed down so that a handful of them do not outvote the behaviour."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler(copy=False)
+    scaled = scaler.fit_transform(matrix)
+    scale = np.asarray(scaler.scale_, dtype=np.float64)
+    onehot = [j for j, name in enumerate(names) if name.startswith("community=")]
+    if onehot:
+        weight = 1.0 / np.sqrt(len(onehot))
+        scaled[:, onehot] *= weight
+        scale = scale.copy()
+        scale[onehot] /= weight
+    return scaled, Space(list(names), np.asarray(scaler.mean_, dtype=np.float64), scale)
+
+
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def _kmeans(k: int, seed: int, *, n_init: int = 3, init: np.ndarray | None = None) -> Any:
+    from sklearn.cluster import KMeans
+
+    if init is not None:
+        return KMeans(n_clusters=k, init=init, n_init=1, random_state=seed)
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
+
+
+def choose_k(
+    x: np.ndarray, config: SegmentsConfig, *, progress: Progress | None = None
+) -> tuple[int, np.ndarray, dict[int, float]]:
+    """k (fixed, or the best silhouette over k_range on a seeded sample) and centres fitted on the sample
+    (the full fit starts from them); also the silhouette of each k tried."""
+    from sklearn.metrics import silhouette_score
+
+    rows = _sample(len(x), config.sample, config.seed)
+    sample = x[rows]
+    distinct = len(np.unique(sample, axis=0)) if len(sample) <= 50_000 else len(sample)
+    low, high = config.k_range
+    candidates = [config.k] if config.k is not None else list(range(low, high + 1))
+    candidates = sorted({min(k, distinct) for k in candidates if k >= 1}) or [1]
+    scores: dict[int, float] = {}
+    best: tuple[float, int, np.ndarray] | None = None
+    for k in candidates:
+        if progress:
+            progress(f"trying k={k} on {len(sample):,} people")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = _kmeans(k, config.seed).fit(sample)
+        labels = model.labels_
+        score = float("nan")
+        if 2 <= len(np.unique(labels)) < len(sample):
+            score = float(
+                silhouette_score(
+                    sample, labels, sample_size=min(len(sample), SILHOUETTE_ROWS), random_state=config.seed
+                )
+            )
+            scores[k] = score
+        key = score if not np.isnan(score) else -2.0
+        if best is None or key > best[0]:
+            best = (key, k, model.cluster_centers_)
+    assert best is not None
+    return best[1], best[2], scores
+
+
+def match_ids(
+    new_centers: np.ndarray,
+    new_space: Space,
+    previous: dict[int, list[float]],
+    previous_space: dict[str, Any] | None,
+    next_id: int,
+) -> tuple[list[int], int]:
+    """Stable segment ids: the new centroids (log space) are matched to the previous run's (log space) on their
+    shared features, standardised with the new run's scale, by the Hungarian method; unmatched or too far ->
+    fresh ids from next_id. Returns (id per new centroid, next free id)."""
+    from scipy.optimize import linear_sum_assignment
+
+    k = len(new_centers)
+    ids = [-1] * k
+    if previous and previous_space:
+        old_names = list(previous_space.get("features") or [])
+        shared = [n for n in new_space.names if n in old_names and not n.startswith("community=")]
+        if shared:
+            new_idx = [new_space.names.index(n) for n in shared]
+            old_idx = [old_names.index(n) for n in shared]
+            scale = new_space.scale[new_idx]
+            scale = np.where(scale > 0, scale, 1.0)
+            old_ids = sorted(previous)
+            old = np.array([[previous[s][j] for j in old_idx] for s in old_ids]) / scale
+            new = new_centers[:, new_idx] / scale
+            cost = np.sqrt(((new[:, None, :] - old[None, :, :]) ** 2).sum(axis=2))
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows, cols, strict=True):
+                if cost[r, c] <= MATCH_DISTANCE:
+                    ids[r] = old_ids[c]
+    for r in range(k):
+        if ids[r] < 0:
+            ids[r] = next_id
+            next_id += 1
+    return ids, next_id
+
+
+# ------------------------------------------------------------------------------------------- labels
+
+
+def _z(z: dict[str, float], name: str) -> float:
+    return float(z.get(name, 0.0))
+
+
+def label_scores(z: dict[str, float], raw: dict[str, float]) -> dict[str, float]:
+    """How strongly a centroid (standardised values z, raw means raw) fits each label; higher is better."""
+    activity = max(_z(z, n) for n in ("active_days", "mention", "reply", "quote", "dm", "like", "retweet"))
+    scores = {
+        "complainers at risk": _z(z, "complaints") + max(0.0, -_z(z, "sentiment")) * 0.5
+        if raw.get("complaints", 0.0) > 0
+        else 0.0,
+        "influencers": max(_z(z, "influence"), _z(z, "followers")) * 0.9,
+        "big spenders": _z(z, "spent") if raw.get("spent", 0.0) > 0 else 0.0,
+        "quiet buyers": _z(z, "orders") - max(0.0, activity) if raw.get("orders", 0.0) > 0 else 0.0,
+        "advocates": (_z(z, "sentiment") + 0.5 * activity) * 0.9 if raw.get("sentiment", 0.0) > 0 else 0.0,
+        "new faces": -_z(z, "tenure_days") * 0.8,
+        "drifting away": _z(z, "recency_days") * 0.7,
+        "regulars": activity * 0.7,
+        "fans": max(_z(z, "like"), _z(z, "retweet")) * 0.7,
+    }
+    return scores
+
+
+def label_for(z: dict[str, float], raw: dict[str, float]) -> str:
+    scores = label_scores(z, raw)
+    name, score = max(scores.items(), key=lambda item: (item[1], item[0]))
+    return name if score >= 0.5 else "lurkers"
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """'x', 'x' -> 'x', 'x 2' (in the given order)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} {seen[label]}")
+    return out
+
+
+def highlights(z: dict[str, float], n: int = 3) -> list[tuple[str, float]]:
+    """The features that stand out most in a centroid (|z| largest), as (feature, z)."""
+    items = [(k, v) for k, v in z.items() if not k.startswith("community=") and abs(v) >= 0.25]
+    return sorted(items, key=lambda kv: (-abs(kv[1]), kv[0]))[:n]
+
+
+# ------------------------------------------------------------------------------------------- one run
+
+
+class MemberRows(Sequence[tuple[str, str, int, float | None]]):
+    """(platform, user_id, segment_id, distance) built on demand from arrays (no million tuples at once)."""
+
+    def __init__(self, platform: np.ndarray, user_id: np.ndarray, segment: np.ndarray, distance: np.ndarray) -> None:
+        self.platform, self.user_id, self.segment, self.distance = platform, user_id, segment, distance
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str, int, float | None]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, str, int, float | None]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(
+                zip(
+                    self.platform[index].tolist(),
+                    self.user_id[index].tolist(),
+                    self.segment[index].tolist(),
+                    self.distance[index].tolist(),
+                    strict=True,
+                )
+            )
+        return (
+            str(self.platform[index]),
+            str(self.user_id[index]),
+            int(self.segment[index]),
+            float(self.distance[index]),
+        )
+
+
+@dataclass
+class Segmentation:
+    """The result of clustering a FeatureTable (before or after storing)."""
+
+    k: int
+    segment_ids: list[int]
+    labels: list[str]
+    sizes: list[int]
+    centroids: list[dict[str, float]]  # raw units
+    z: list[dict[str, float]]  # standardised centroid per segment
+    assignment: np.ndarray  # segment id per user row
+    distance: np.ndarray
+    silhouette: float | None
+    k_scores: dict[int, float]
+    space: Space | None
+    centers_log: list[list[float]]
+    next_id: int
+    projection: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    run_id: int | None = None
+
+    def info(self) -> list[tuple[int, str, int, dict[str, float]]]:
+        return list(zip(self.segment_ids, self.labels, self.sizes, self.centroids, strict=True))
+
+
+def segment_table(
+    table: FeatureTable,
+    config: SegmentsConfig,
+    *,
+    previous: SegmentRun | None = None,
+    progress: Progress | None = None,
+) -> Segmentation:
+    """Cluster the users of `table` (already filtered to those segmented)."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    prev_params = previous.params if previous is not None else {}
+    next_id = int(prev_params.get("next_id", 0)) if previous is not None else 0
+    n = len(table)
+    if n == 0:
+        return Segmentation(0, [], [], [], [], [], np.zeros(0, np.int64), np.zeros(0), None, {}, None, [], next_id)
+    if progress:
+        progress(f"preparing {n:,} people's features")
+    matrix, names, _ = design_matrix(table, config.top_communities)
+    x, space = standardise(matrix, names)
+    del matrix
+    timings["prepare_s"] = time.perf_counter() - started
+
+    t = time.perf_counter()
+    k, init, k_scores = choose_k(x, config, progress=progress)
+    timings["choose_k_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if progress:
+        progress(f"K-means with k={k} on {n:,} people")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _kmeans(k, config.seed, init=init).fit(x)
+    labels_idx = np.asarray(model.labels_, dtype=np.int64)
+    centers = np.asarray(model.cluster_centers_, dtype=np.float64)
+    timings["kmeans_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    distance = np.sqrt(((x - centers[labels_idx]) ** 2).sum(axis=1))
+    sizes_idx = np.bincount(labels_idx, minlength=k)
+    keep = [c for c in range(k) if sizes_idx[c] > 0]
+    centers_log = centers * space.scale + space.mean
+    prev_centers = {int(s): list(v) for s, v in (prev_params.get("centers") or {}).items()}
+    ids, next_id = match_ids(centers_log[keep], space, prev_centers, prev_params.get("space"), next_id)
+    id_of = np.full(k, -1, dtype=np.int64)
+    id_of[keep] = ids
+    assignment = id_of[labels_idx]
+
+    raw_sums = {name: np.bincount(labels_idx, weights=values, minlength=k) for name, values in table.columns.items()}
+    order = sorted(range(len(keep)), key=lambda i: ids[i])
+    segment_ids, sizes, centroids, zs, logs = [], [], [], [], []
+    for i in order:
+        c = keep[i]
+        size = int(sizes_idx[c])
+        segment_ids.append(ids[i])
+        sizes.append(size)
+        centroids.append({name: float(raw_sums[name][c] / size) for name in raw_sums})
+        zs.append({name: round(float(centers[c, j]), 4) for j, name in enumerate(names)})
+        logs.append([float(v) for v in centers_log[c]])
+    labels = unique_labels([label_for(z, raw) for z, raw in zip(zs, centroids, strict=True)])
+    silhouette = k_scores.get(k)
+    projection = _projection(x, assignment, centers[[keep[i] for i in order]], segment_ids, table, config.seed)
+    timings["label_s"] = time.perf_counter() - t
+    return Segmentation(
+        k=len(segment_ids),
+        segment_ids=segment_ids,
+        labels=labels,
+        sizes=sizes,
+        centroids=centroids,
+        z=zs,
+        assignment=assignment,
+        distance=distance,
+        silhouette=silhouette,
+        k_scores=k_scores,
+        space=space,
+        centers_log=logs,
+        next_id=next_id,
+        projection=projection,
+        timings=timings,
+    )
+
+
+def _projection(
+    x: np.ndarray, assignment: np.ndarray, centers: np.ndarray, ids: list[int], table: FeatureTable, seed: int
+) -> dict[str, Any]:
+    """A 2-D PCA of a seeded sample of people and of the centroids, for the HTML page."""
+    from sklearn.decomposition import PCA
+
+    if len(x) < 3 or x.shape[1] < 2:
+        return {}
+    rows = _sample(len(x), PROJECTION_POINTS, seed)
+    pca = PCA(n_components=2, random_state=seed).fit(x[_sample(len(x), 20_000, seed)])
+    points = pca.transform(x[rows])
+    mid = pca.transform(centers)
+    return {
+        "points": [
+            [round(float(px), 4), round(float(py), 4), int(assignment[r]), str(table.username[r] or table.user_id[r])]
+            for (px, py), r in zip(points, rows, strict=True)
+        ],
+        "centers": {str(s): [round(float(a), 4), round(float(b), 4)] for s, (a, b) in zip(ids, mid, strict=True)},
+        "explained": [round(float(v), 4) for v in pca.explained_variance_ratio_],
+    }
+
+
+# ------------------------------------------------------------------------------------------- the service
+
+
+@dataclass
+class SegmentResult:
+    run_id: int
+    created_at: datetime
+    segmentation: Segmentation
+    n_users: int
+    problems: list[str]
+    timings: dict[str, float]
+
+
+class SegmentService:
+    """Builds and stores segmentations; `jobs()` for the daemon, `run()` for the CLI."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, *, owner: str) -> None:
+        self.settings = settings
+        self.config = settings.segments
+        self.store = store
+        self.clock = clock
+        self.owner = owner
+
+    def due(self, now: datetime) -> bool:
+        latest = self.store.latest_segment_run()
+        return latest is None or now - latest.created_at >= self.config.every * 0.9
+
+    def run(self, *, force: bool = False, progress: Progress | None = None) -> SegmentResult | None:
+        """Segment the audience and store the run; None when another daemon holds the lease or (unless force)
+        a recent enough run exists."""
+        now = self.clock.now()
+        if not force and not self.due(now):
+            logger.debug("segments: the latest run is recent; not segmenting")
+            return None
+        if not self.store.acquire_lease(LEASE, self.owner, ttl=LEASE_TTL, now=now):
+            holder = self.store.lease_holder(LEASE, now=now)
+            logger.info("segments: already running on %s; skipping this turn", holder)
+            return None
+        try:
+            if not force and not self.due(now):
+                return None
+            return self._run(now, progress)
+        finally:
+            self.store.release_lease(LEASE, self.owner)
+
+    def _run(self, now: datetime, progress: Progress | None) -> SegmentResult:
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        table = load_features(self.settings, self.store, now, progress=progress)
+        timings["features_s"] = time.perf_counter() - t
+        problems = [str(p) for p in table.order_problems]
+        for problem in problems[:MAX_PROBLEMS_KEPT]:
+            logger.warning("segments: orders CSV: %s", problem)
+        total = np.zeros(len(table))
+        for kind in ("mention", "reply", "quote", "dm", "like", "retweet", "received"):
+            total += table.columns[kind]
+        table = table.select(total >= self.config.min_interactions)
+        previous = self.store.latest_segment_run()
+        seg = segment_table(table, self.config, previous=previous, progress=progress)
+        timings.update(seg.timings)
+        if progress:
+            progress(f"storing {len(table):,} members of {seg.k} segments")
+        t = time.perf_counter()
+        params = {
+            "k_fixed": self.config.k,
+            "k_range": list(self.config.k_range),
+            "seed": self.config.seed,
+            "window_days": self.config.window.total_seconds() / 86400 if self.config.window else None,
+            "min_interactions": self.config.min_interactions,
+            "space": seg.space.to_json() if seg.space else None,
+            "centers": {str(s): c for s, c in zip(seg.segment_ids, seg.centers_log, strict=True)},
+            "z": {str(s): z for s, z in zip(seg.segment_ids, seg.z, strict=True)},
+            "next_id": seg.next_id,
+            "k_scores": {str(k): round(v, 4) for k, v in seg.k_scores.items()},
+            "orders_csv": str(self.config.orders_csv) if self.config.orders_csv else None,
+        }
+        stats: dict[str, Any] = {
+            "projection": seg.projection,
+            "orders_matched": table.orders_matched,
+            "order_problems": problems[:MAX_PROBLEMS_KEPT],
+            "order_problem_count": len(problems),
+            "timings": {},
+        }
+        members = MemberRows(table.platform, table.user_id, seg.assignment, seg.distance)
+        stats["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        run_id = self.store.save_segment_run(
+            created_at=now,
+            k=seg.k,
+            silhouette=seg.silhouette,
+            graph_snapshot_id=table.snapshot_id,
+            params=params,
+            stats=stats,
+            segments=seg.info(),
+            members=members,
+        )
+        timings["store_s"] = time.perf_counter() - t
+        seg.run_id = run_id
+        logger.info(
+            "segments run %d: %d people in %d segments (%s); silhouette %s",
+            run_id,
+            len(table),
+            seg.k,
+            ", ".join(f"{s} {label} {size}" for s, label, size, _ in seg.info()),
+            "-" if seg.silhouette is None else f"{seg.silhouette:.3f}",
+        )
+        return SegmentResult(run_id, now, seg, len(table), problems, timings)
+
+    def jobs(self) -> list[Job]:
+        """One interval job, every segments.every; the first turn right away (skipped when a recent run
+        exists; one daemon at a time)."""
+        from bot.scheduling import Job
+
+        if not self.config.enabled:
+            return []
+        return [
+            Job(
+                job_id="segments:run",
+                func=self._job,
+                spec=self.config.every.total_seconds(),
+                name="audience segments",
+                start_at=self.clock.now(),
+            )
+        ]
+
+    def _job(self) -> None:
+        try:
+            self.run()
+        except Exception:
+            logger.exception("segments: the run failed")
+
+
+# ------------------------------------------------------------------------------------------- reading back
+
+
+def segments_by_label(store: Store, labels: Sequence[str | int], run_id: int | None = None) -> list[SegmentInfo]:
+    """The segments of a run (default: the latest) whose label or id is in `labels` (labels case-insensitive;
+    'advocates' also matches 'advocates 2')."""
+    run = store.segment_run(run_id) if run_id is not None else store.latest_segment_run()
+    if run is None:
+        return []
+    wanted_ids = {int(x) for x in labels if isinstance(x, int) or str(x).isdigit()}
+    wanted = {str(x).strip().lower() for x in labels if not (isinstance(x, int) or str(x).isdigit())}
+    out = []
+    for info in store.segments(run.id):
+        base = info.label.lower().rstrip("0123456789").rstrip()
+        if info.segment_id in wanted_ids or info.label.lower() in wanted or base in wanted:
+            out.append(info)
+    return out
