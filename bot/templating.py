@@ -234,15 +234,36 @@ class TemplateRenderer:
         *,
         clock: Callable[[], datetime] | None = None,
         sources: Mapping[str, str] | None = None,
+        recommend: Callable[[Any, int], Sequence[Any]] | None = None,
     ) -> None:
         """`sources` (from read_templates) pins the templates to a checked snapshot; without it, edits on
-        disk are picked up at the next render."""
+        disk are picked up at the next render. `recommend(user, n)` backs the templates' `recommend` function
+        (see use_recommender)."""
         self.settings = settings
         self.templates_dir = Path(settings.templates_dir)
         self.env = build_environment(self.templates_dir, sources=sources)
+        self._recommend = recommend
+        self.env.globals["recommend"] = self._recommend_for_template
         self._clock = clock or (lambda: datetime.now(UTC))
         self._frozen = sources is not None  # a snapshot never changes: variant counts can be kept
         self._variant_counts: dict[str, int] = {}
+
+    # -- recommendations ------------------------------------------------------------------------------
+
+    def use_recommender(self, recommend: Callable[[Any, int], Sequence[Any]] | None) -> None:
+        """Back the templates' `recommend(user, n=3)` with this function (e.g. bot.analysis.recommend's
+        template_function(recommender)); None: templates get an empty list."""
+        self._recommend = recommend
+
+    def _recommend_for_template(self, user: Any = None, n: int = 3) -> list[Any]:
+        """`recommend(user, n=3)` in templates: plain data (product dicts), an empty list when no recommender
+        is set; never raises (a failure is logged and gives an empty list)."""
+        recommend = self._recommend
+        try:
+            return [] if recommend is None else list(recommend(user, int(n)))
+        except Exception:
+            logger.exception("recommend(%r, %r) failed in a template; no recommendations given", user, n)
+            return []
 
     # -- generic API ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from bot.store.engine import create_engine, guarded, normalise_url, safe_url
 from bot.store.features import FeatureQueries
 from bot.store.graphs import GraphQueries
 from bot.store.mentions import MentionQueries
+from bot.store.recommend import RecommendQueries
 from bot.store.records import (
     AccountState,
     Claim,
@@ -65,7 +66,9 @@ def _endpoint_expr() -> sa.ColumnElement[str]:
     return sa.case((outbox_t.c.kind == "dm", "dm"), else_="tweets")
 
 
-class Store(MentionQueries, EngagementQueries, GraphQueries, SegmentQueries, FeatureQueries, CouponQueries):
+class Store(
+    MentionQueries, EngagementQueries, GraphQueries, SegmentQueries, FeatureQueries, CouponQueries, RecommendQueries
+):
     """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
 
     Mentions, opt-outs and the inbox: see bot/store/mentions.py (MentionQueries); engagement collection:
