@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ZH_NAME_FIELDS = ("name_zh", "zh", "name_cn", "chinese_name")
-_BATCH = 256  # users per neighbour search: n_users x _BATCH float32 similarities at a time
+_BATCH = 64  # users per neighbour search: _BATCH x n_users float32 similarities at a time
 _SPACE = re.compile(r"\s+")
 
 
@@ -374,21 +374,18 @@ class Recommender:
 
     def _score_batch(self, rows: np.ndarray, n: int) -> list[list[Recommendation]]:
         cfg = self.config
-        n_users = self.unit.shape[0]
         dense = self.unit[rows].toarray().T  # products x b
-        sims = np.asarray(self.unit @ dense)  # users x b
-        sims[rows, np.arange(len(rows))] = 0.0  # not one's own neighbour
-        sims[sims <= cfg.min_similarity] = 0.0
-        k = min(cfg.neighbours, n_users - 1) if n_users > 1 else 0
+        sims = np.ascontiguousarray(np.asarray(self.unit @ dense).T)  # b x users: rows for argpartition
+        sims[np.arange(len(rows)), rows] = 0.0  # not one's own neighbour
+        k = max(0, int(cfg.neighbours))
+        floor = max(0.0, cfg.min_similarity)
         results: list[list[Recommendation]] = []
-        if k <= 0:
-            return [self._fill([], set(), u, n) for u in rows]
-        top = np.argpartition(-sims, k - 1, axis=0)[:k]  # k < n_users
         for j, u in enumerate(rows):
-            neighbours = top[:, j]
-            weights = sims[neighbours, j]
-            keep = weights > 0
-            neighbours, weights = neighbours[keep], weights[keep]
+            similarity = sims[j]
+            neighbours = np.flatnonzero(similarity > floor)  # usually far fewer than everyone
+            if len(neighbours) > k:
+                neighbours = neighbours[np.argpartition(similarity[neighbours], len(neighbours) - k)[-k:]]
+            weights = similarity[neighbours]
             bought = set(self.bought[u].indices.tolist()) if cfg.exclude_bought else set()
             if len(neighbours) < cfg.min_neighbours:
                 results.append(self._fill([], bought, u, n))
