@@ -240,3 +240,43 @@ def test_two_processes_on_postgresql_keep_budget_and_once(db_url: str, tmp_path:
     assert len({c.user_id for c in coupons}) == len(coupons)
     assert len({c.code for c in coupons if c.code}) == 777
     store.close()
+
+
+def test_a_crash_between_batches_resumes_without_doubles(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 450)
+    settings = make_settings(tmp_path, c={"budget": 250, "holdout": 0.1})  # batch_size 100
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_two(done: int, total: int) -> None:
+        if done >= 200:
+            raise Crash  # the process dies after two committed batches
+
+    with pytest.raises(Crash):
+        CouponService(settings, store, clock).issue("c", progress=crash_after_two)
+    first = store.coupons(campaign="c")
+    assert 0 < len([c for c in first if not c.holdout]) <= 200
+    report = CouponService(settings, store, clock).issue("c")
+    coupons = store.coupons(campaign="c")
+    assert len([c for c in coupons if not c.holdout]) == 250 == store.coupon_budget("c")[0]
+    assert len({c.user_id for c in coupons}) == len(coupons)
+    assert report.already == len(first)
+
+
+def test_jobs_and_run_once(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    seed_segments(store, 30)
+    settings = make_settings(tmp_path, a={"holdout": 0, "channel": "export", "expires_after": "1d"})
+    service = CouponService(settings, store, clock, owner="daemon-1")
+    [job] = service.jobs()
+    assert job.job_id == "coupons:issue" and job.spec == 3600.0
+    assert CouponService(make_settings(tmp_path), store, clock).jobs() == []
+    [report] = service.run_once()
+    assert report.issued == 30
+    assert {c.state for c in store.coupons(campaign="a")} == {"delivered"}  # exported
+    assert store.acquire_lease("coupons", "daemon-2", ttl=timedelta(minutes=5))
+    assert service.run_once() == []  # another daemon holds the turn
+    store.release_lease("coupons", "daemon-2")
+    clock.advance(timedelta(days=2))
+    service.run_once()
+    assert {c.state for c in store.coupons(campaign="a")} == {"expired"}
