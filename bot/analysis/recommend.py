@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from bot.orders import Order, read_orders_csv
+
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.orders import Order
     from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -132,8 +133,10 @@ class Catalogue:
                     continue
                 pattern = r"\s*".join(re.escape(part) for part in alias.split(" "))
                 (latin if alias[0].isascii() and alias[-1].isascii() else other).append(pattern)
-            # Latin names are whole words (a plural 's' allowed); CJK names have no word boundaries
-            self._latin = re.compile(r"(?<!\w)(" + "|".join(latin) + r")(?:e?s)?(?!\w)") if latin else None
+            # Latin names are whole words (a plural 's' allowed; CJK right next to them is a boundary: "买Yuki
+            # candle吗"); CJK names have no word boundaries
+            edge_before, edge_after = r"(?<![a-z0-9_])", r"(?![a-z0-9_])"
+            self._latin = re.compile(edge_before + "(" + "|".join(latin) + ")(?:e?s)?" + edge_after) if latin else None
             self._other = re.compile("(" + "|".join(other) + ")") if other else None
         return self._latin, self._other
 
@@ -176,6 +179,30 @@ def _public(info: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if not k.startswith("_")}
 
 
+def signals_from(
+    catalogue: Catalogue,
+    orders: Iterable[Order] = (),
+    mentions: Iterable[tuple[str, str] | tuple[str, str, datetime | None]] = (),
+    clicks: Iterable[tuple[str, str]] = (),
+) -> Iterator[Signal]:
+    """Signals from orders (those with a product), mentions ((user key, text[, time]); every catalogue product
+    the text names) and clicks ((user key, product name))."""
+    for order in orders:
+        if order.product:
+            product = catalogue.canonical(order.product)
+            if product is not None:
+                yield Signal(user_key(order.handle), product, "order", order.time)
+    for mention in mentions:
+        user, text = mention[0], mention[1]
+        at = mention[2] if len(mention) > 2 else None
+        for product in catalogue.find(text):
+            yield Signal(user, product, "mention", at)
+    for user, name in clicks:
+        product = catalogue.canonical(name)
+        if product is not None:
+            yield Signal(user, product, "click", None)
+
+
 class Recommender:
     """Fitted user x product signals; `recommend(platform, user, n)` answers one person, `recommend_many` many."""
 
@@ -199,7 +226,8 @@ class Recommender:
         cols: list[int] = []
         vals: list[float] = []
         bought: list[tuple[int, int]] = []
-        popularity: dict[str, float] = {}
+        popularity: dict[str, float] = {}  # orders only
+        interest: dict[str, float] = {}  # every signal: the popularity when there are no orders at all
         half_life = max(cfg.popularity_half_life_days, 1e-9)
         for s in signals:
             weight = weights.get(s.kind)
@@ -213,7 +241,10 @@ class Recommender:
             if s.kind == "order":
                 bought.append((u, p))
             age_days = max(0.0, (now - s.at).total_seconds() / 86400) if s.at is not None else 0.0
-            popularity[s.product] = popularity.get(s.product, 0.0) + weight * 0.5 ** (age_days / half_life)
+            recent = weight * 0.5 ** (age_days / half_life)
+            interest[s.product] = interest.get(s.product, 0.0) + recent
+            if s.kind == "order":
+                popularity[s.product] = popularity.get(s.product, 0.0) + recent
         self.users = users
         self.products = sorted(products, key=products.__getitem__)
         shape = (max(len(users), 1), max(len(self.products), 1))
@@ -229,8 +260,8 @@ class Recommender:
             (np.ones(len(bought), dtype=np.float32), ([b[0] for b in bought], [b[1] for b in bought])), shape=shape
         )
         self.bought.data[:] = 1.0
-        self.popular_names = sorted(popularity, key=lambda p: (-popularity[p], p))
-        self.popularity = popularity
+        self.popularity = popularity or interest
+        self.popular_names = sorted(self.popularity, key=lambda p: (-self.popularity[p], p))
         logger.info(
             "recommender: %d users x %d products, %d signals (%d orders)",
             len(users),
@@ -246,31 +277,17 @@ class Recommender:
         cls,
         *,
         orders: Iterable[Order] = (),
-        mentions: Iterable[tuple[str, str]] = (),
+        mentions: Iterable[tuple[str, str] | tuple[str, str, datetime | None]] = (),
         clicks: Iterable[tuple[str, str]] = (),
         catalogue: Catalogue | None = None,
         now: datetime,
         config: RecommendConfig | None = None,
         aliases: Mapping[tuple[str, str], str] | None = None,
-        mention_times: Iterable[datetime | None] | None = None,
     ) -> Recommender:
-        """From orders (with a product), (user key, text) mentions and (user key, product name) clicks."""
+        """From orders (those with a product), mentions as (user key, text[, time]) and clicks as (user key,
+        product name). Products named in orders or clicks that the catalogue lacks are added to it."""
         catalogue = catalogue if catalogue is not None else Catalogue()
-        signals: list[Signal] = []
-        for order in orders:
-            if order.product:
-                product = catalogue.canonical(order.product)
-                if product is not None:
-                    signals.append(Signal(user_key(order.handle), product, "order", order.time))
-        times = iter(mention_times) if mention_times is not None else None
-        for user, text in mentions:
-            at = next(times, None) if times is not None else None
-            signals.extend(Signal(user, product, "mention", at) for product in catalogue.find(text))
-        for user, name in clicks:
-            product = catalogue.canonical(name)
-            if product is not None:
-                signals.append(Signal(user, product, "click", None))
-        return cls(signals, catalogue, now, config, aliases)
+        return cls(signals_from(catalogue, orders, mentions, clicks), catalogue, now, config, aliases)
 
     @classmethod
     def from_store(
@@ -285,9 +302,8 @@ class Recommender:
         clicks: Iterable[tuple[str, str]] = (),
     ) -> Recommender:
         """Orders from `orders` or settings.segments.orders_csv (when set), mentions and DMs from the store
-        (within settings.segments.window), products from the campaigns' catalogue (plus `catalogue`)."""
-        from bot.orders import read_orders_csv
-
+        (within settings.segments.window; our own accounts left out), products from the campaigns (or
+        `catalogue`). Clicks as (handle, product name) when the caller knows them."""
         catalogue = catalogue if catalogue is not None else catalogue_from(settings)
         if orders is None:
             orders = []
@@ -297,31 +313,24 @@ class Recommender:
                 orders, problems = read_orders_csv(Path(full))
                 for problem in problems[:10]:
                     logger.warning("recommender: orders CSV: %s", problem)
-        own = {normalise(a.handle).lstrip("@") for a in settings.accounts.values() if getattr(a, "handle", None)}
+                if len(problems) > 10:
+                    logger.warning("recommender: orders CSV: %d more problems", len(problems) - 10)
+        own = {user_key(a.handle) for a in settings.accounts.values() if getattr(a, "handle", None)}
         window = settings.segments.window
-        since = now - window if window is not None else None
-        mentions: list[tuple[str, str]] = []
-        times: list[datetime | None] = []
         aliases: dict[tuple[str, str], str] = {}
-        for batch in store.iter_mention_texts(since=since):
-            for m in batch:
-                key = user_key(m.username) if m.username else user_key(m.author_id, m.platform)
-                if key in own:
-                    continue
-                if m.username:
-                    aliases[(m.platform, m.author_id)] = key
-                mentions.append((key, m.text))
-                times.append(m.at)
-        return cls.from_data(
-            orders=orders,
-            mentions=mentions,
-            clicks=clicks,
-            catalogue=catalogue,
-            now=now,
-            config=config,
-            aliases=aliases,
-            mention_times=times,
-        )
+
+        def mentions() -> Iterator[tuple[str, str, datetime | None]]:
+            for batch in store.iter_mention_texts(since=now - window if window is not None else None):
+                for m in batch:
+                    key = user_key(m.username) if m.username else user_key(m.author_id, m.platform)
+                    if key in own:
+                        continue
+                    if m.username:
+                        aliases[(m.platform, m.author_id)] = key
+                    yield key, m.text, m.at
+
+        signals = list(signals_from(catalogue, orders, mentions(), clicks))
+        return cls(signals, catalogue, now, config, aliases)
 
     # ---- answering --------------------------------------------------------------------------------------
 

@@ -100,6 +100,14 @@ def test_a_new_person_gets_the_popular_products_recent_orders_counting_more() ->
     assert all(r.reason == "popular" for r in fresh)
     assert fresh[0].info == {"price": 189.0}
     assert rec.recommend("x", "", 0) == []
+    assert Recommender.from_data(now=NOW).recommend(None, "anyone", 3) == []  # nothing known: nothing to say
+    # no orders at all: what people write about, recent mentions counting more
+    talk = [("a", "Mori tea set?", NOW - timedelta(days=1)), ("b", "yuki candle", NOW - timedelta(days=200))]
+    talk += [("c", "Yuki candle!", NOW - timedelta(days=200))]
+    assert names(Recommender.from_data(mentions=talk, catalogue=catalogue(), now=NOW).recommend(None, "z", 2)) == [
+        "Mori tea set",
+        "Yuki candle",
+    ]
 
 
 def test_already_bought_products_are_excluded_unless_configured() -> None:
@@ -129,6 +137,7 @@ def test_product_names_are_found_in_english_chinese_and_full_width_text() -> Non
     assert cat.find("请问 秋 陶瓷台灯 的尺寸") == ["Aki table lamp"]
     assert cat.find("ＹＵＫＩ　Ｃａｎｄｌｅ please") == ["Yuki candle"]
     assert cat.find("a yuki candleholder") == []  # whole words only
+    assert cat.find("我想买Yuki candle和森 茶具套装") == ["Yuki candle", "Mori tea set"]  # English inside Chinese
     assert cat.find("nothing here") == []
     mentions = [
         ("mei", "@lumenhome 雪 香薰蜡烛有吗"),
