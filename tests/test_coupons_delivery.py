@@ -98,6 +98,8 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
     try:
         me = shop.me()
         sandbox.add_dm(fan, me.id, "hi! any deals this week?")
+        fan_zh = sandbox.add_user("fanzh")
+        sandbox.add_dm(fan_zh, me.id, "你好，最近有什么优惠活动吗？")
         base = make_settings(tmp_path, dm={"holdout": 0, "channel": "dm", "discount": "20% off"})
         settings = base.model_copy(
             update={"replies": RepliesConfig(enabled=True, caps=Caps(per_user_per_day=0, per_conversation=0))}
@@ -119,13 +121,15 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
             graph_snapshot_id=None,
             params={},
             stats={},
-            segments=[(0, "fans", 2, {})],
-            members=[("x", fan, 0, 0.1), ("x", stranger, 0, 0.2)],
+            segments=[(0, "fans", 3, {})],
+            members=[("x", fan, 0, 0.1), ("x", stranger, 0, 0.2), ("x", fan_zh, 0, 0.3)],
         )
         service = CouponService(settings, store, clock)
-        assert service.issue("dm").issued == 2
+        assert service.issue("dm").issued == 3
         report = service.deliver("dm")
-        assert (report.enqueued, report.waiting) == (1, 1)
+        assert (report.enqueued, report.waiting) == (2, 1)
+        zh = store.outbox_item(key=coupon_key("dm", "x", fan_zh))
+        assert zh is not None and "优惠码" in zh.text  # in the language they wrote in
         assert service.deliver("dm").enqueued == 0  # once
         item = store.outbox_item(key=coupon_key("dm", "x", fan))
         assert item is not None and (item.kind, item.recipient_id) == ("dm", fan)
@@ -139,7 +143,7 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
         assert not [d for d in sent if d["to_user_id"] == stranger]
         service.mark_delivered_by_outbox()
         states = {c.user_id: c.state for c in store.coupons(campaign="dm")}
-        assert states == {fan: "delivered", stranger: "issued"}
+        assert states == {fan: "delivered", stranger: "issued", fan_zh: "delivered"}
         code = next(c.code for c in store.coupons(campaign="dm") if c.user_id == fan)
         assert code is not None and code in item.text
     finally:

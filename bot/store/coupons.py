@@ -538,13 +538,15 @@ class CouponQueries:
         with self._tx("finding DM coupons") as conn:
             rows = conn.execute(stmt).all()
             languages: dict[tuple[str, str], str | None] = {}
-            for row in rows:
-                languages[(row.platform, row.user_id)] = conn.execute(
-                    sa.select(m.c.language)
-                    .where(m.c.account == account, m.c.kind == "dm", m.c.author_id == row.user_id)
-                    .order_by(m.c.id.desc())
-                    .limit(1)
-                ).scalar()
+            authors = sorted({r.user_id for r in rows})
+            for part in _chunks(authors):
+                latest = conn.execute(
+                    sa.select(m.c.platform, m.c.author_id, m.c.language)
+                    .where(m.c.account == account, m.c.kind == "dm", m.c.author_id.in_(list(part)))
+                    .order_by(m.c.id)
+                )
+                for platform, author, language in latest:
+                    languages[(platform, author)] = language  # the latest DM wins
         return [_record(r, languages.get((r.platform, r.user_id))) for r in rows]
 
     def enqueue_coupon_dms(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
