@@ -191,8 +191,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def store(sqlite_url: str) -> Iterator[Store]:
-    s = Store.open(sqlite_url)
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
     s.upgrade()
     yield s
     s.close()
