@@ -4,7 +4,9 @@ or an export for the shop's email tool), and the report of what it brought.
 
 Delivery state: a reply or DM coupon records the key of the outbox row that carries it (mark_delivering /
 enqueue); `mark_delivered_by_outbox()` (run by the coupons job and before every report) copies the outbox
-row's send time into `delivered_at` once the row is sent. An export is delivered when its file is written.
+row's send time into `delivered_at` once the row is sent. An export is delivered when its file is written
+(atomically; a crash between the file and the database marks re-exports those codes in the next file, so an
+export is at least once, never lost). The daemon's job runs on one daemon at a time (the "coupons" lease).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -420,8 +422,6 @@ class CouponService:
     # ---- the daemon's job
     def run_once(self) -> list[IssueReport]:
         """Expire, issue, deliver (DM/export), record deliveries; one daemon at a time (a lease)."""
-        from datetime import timedelta
-
         now = self.clock.now()
         if not self.store.acquire_lease(LEASE, self.owner, ttl=timedelta(minutes=30), now=now):
             logger.debug("coupons: another daemon is issuing; skipping this turn")
