@@ -21,6 +21,7 @@ from bot.analysis.recommend import (
     user_key,
 )
 from bot.config import Settings, load_config
+from bot.errors import TemplateError
 from bot.orders import Order
 from bot.sandbox import phrases
 from bot.store import Store
@@ -274,6 +275,9 @@ def test_recommendations_are_plain_data_in_the_sandbox(settings: Settings) -> No
         "{{ recommend(user, 1)[0].name }} {{ recommend(user, 1)[0].reason }}", encoding="utf-8"
     )
     assert renderer.render_variant("probe.j2", 0, {"user": "zoe"}) == "Mori tea set popular"
+    (settings.templates_dir / "escape.j2").write_text("{{ recommend.__self__.settings }}", encoding="utf-8")
+    with pytest.raises(TemplateError, match="not allowed"):  # no way from the function to the renderer
+        renderer.render_variant("escape.j2", 0, {"user": "zoe"})
 
 
 # ---- scale ---------------------------------------------------------------------------------------------
