@@ -134,6 +134,10 @@ _SAMPLE_CUSTOMERS = (
     {"language": "en", "name": "A" * 60, "text": "x" * 280},
     {"language": "zh", "name": "龙" * 40, "text": "好" * 200},
 )
+_SAMPLE_COUPONS = {  # a long coupons/coupon.j2 text: reply templates that show `coupon` must fit with it
+    "en": "A little thank-you, " + "A" * 24 + ": ¥50 off every ¥300 with code LH-7KQ4M9XW3, valid until 2026-12-14.",
+    "zh": "龙" * 24 + "，送你一张专属优惠券：满300减50，优惠码 LH-7KQ4M9XW3，有效期至 2026-12-14。",
+}
 
 
 def check_reply_templates(settings: Settings, renderer: object, report: CheckReport | None = None) -> list[Problem]:
@@ -150,9 +154,20 @@ def check_reply_templates(settings: Settings, renderer: object, report: CheckRep
         template_file = str(Path(settings.templates_dir) / template)
         channel = "dm" if key.endswith("dm_reply") else "reply"
         seen: set[tuple[int | None, str]] = set()
-        for sample in _SAMPLE_CUSTOMERS:
+        with_coupon = "coupon" in _template_source(renderer, template)
+        for sample, coupon in [(s, None) for s in _SAMPLE_CUSTOMERS] + [
+            (s, _SAMPLE_COUPONS[s["language"]]) for s in _SAMPLE_CUSTOMERS if with_coupon
+        ]:
             intent = settings.replies.intents[int(key.split(".")[2])].name
-            context = {"user": "customer", "intent": intent, "shop": shop, "sequence": 0, "channel": channel, **sample}
+            context = {
+                "user": "customer",
+                "intent": intent,
+                "shop": shop,
+                "sequence": 0,
+                "channel": channel,
+                "coupon": coupon,
+                **sample,
+            }
             try:
                 count = len(renderer.render(template, context))  # type: ignore[attr-defined]
             except TemplateError as exc:
@@ -170,6 +185,13 @@ def check_reply_templates(settings: Settings, renderer: object, report: CheckRep
                         Problem(template_file, _variant_line(renderer, template, variant), key, f"{what}: {reason}")
                     )
     return problems
+
+
+def _template_source(renderer: object, template: str) -> str:
+    try:
+        return str(renderer._source(template)[0])  # type: ignore[attr-defined]
+    except TemplateError:
+        return ""
 
 
 def _variant_line(renderer: object, template: str, variant: int) -> int | None:

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import AuthError, PlatformError, RateLimited
+from bot.errors import AuthError, BotError, PlatformError, RateLimited
 from bot.escalation import Escalator
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
@@ -155,6 +155,17 @@ class _Plan:
     replies: list[ReplyRecord] = field(default_factory=list)
     inbox: list[InboxRecord] = field(default_factory=list)
     optouts: list[OptOutRecord] = field(default_factory=list)
+    coupons: list[tuple[int, str]] = field(default_factory=list)  # (coupon id, outbox key of the reply carrying it)
+
+
+class CouponOffers(Protocol):
+    """Reply-channel coupons (bot.coupons.CouponService): the code a person's reply may carry."""
+
+    def coupon_for_reply(
+        self, account: str, platform: str, user_id: str, *, language: str | None = None, name: str = ""
+    ) -> Any: ...
+
+    def mark_delivering(self, coupon_id: int, outbox_key: str) -> bool: ...
 
 
 class _PollJob:
@@ -186,6 +197,7 @@ class MentionService:
         *,
         escalator: Escalator | None = None,
         page_size: int = 100,
+        coupons: CouponOffers | None = None,
     ) -> None:
         self.settings = settings
         self.replies = settings.replies
@@ -197,6 +209,7 @@ class MentionService:
         self.on_enqueue = on_enqueue
         self.escalator = escalator if escalator is not None else Escalator(self.replies.escalation)
         self.page_size = page_size
+        self.coupons = coupons
         self._waits: dict[tuple[str, str], datetime] = {}
         self._composers: dict[str, ReplyComposer] = {}
 
@@ -442,11 +455,13 @@ class MentionService:
         intents = {i.id: self.classifier.classify(i.text, account_handle=handle) for i in ordered}
         kind = "dm" if stream == DMS else "mention"
         now = self.clock.now()
+        offers = self._offers(account, platform.name, me, ordered, users, intents)  # (reads outside the unit)
+        plan = None
         with self.store.mention_unit(account) as unit:
             existing = unit.existing(kind, list(unique))
             fresh = [i for i in ordered if i.id not in existing]
             if fresh:
-                plan = self._plan(unit, account, platform, me, fresh, users, intents, now)
+                plan = self._plan(unit, account, platform, me, fresh, users, intents, now, offers)
                 writes = unit.write(
                     users=plan.users,
                     mentions=plan.mentions,
@@ -469,6 +484,40 @@ class MentionService:
                     unit.set_resume(stream, newest, oldest)
             elif cursor:
                 unit.advance_cursor(stream, cursor)
+        if plan is not None and plan.coupons and self.coupons is not None:
+            for coupon_id, key in plan.coupons:  # the reply row exists now: the coupon is on its way with it
+                self.coupons.mark_delivering(coupon_id, key)
+
+    def _offers(
+        self,
+        account: str,
+        net: str,
+        me: User,
+        items: Sequence[Incoming],
+        users: Mapping[str, User],
+        intents: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """author -> the reply-channel coupon waiting for them (bot.coupons), for the templates' `coupon`."""
+        offers: dict[str, Any] = {}
+        if self.coupons is None:
+            return offers
+        for item in items:
+            author = item.author_id
+            if not author or author == me.id or author in offers:
+                continue
+            user = users.get(author)
+            try:
+                offers[author] = self.coupons.coupon_for_reply(
+                    account,
+                    net,
+                    author,
+                    language=intents[item.id].language,
+                    name=(user.name or user.username) if user else "",
+                )
+            except BotError:
+                logger.exception("mentions of %s: cannot look up a coupon for %s; answering without", account, author)
+                offers[author] = None
+        return offers
 
     def _plan(
         self,
@@ -480,8 +529,10 @@ class MentionService:
         users: Mapping[str, User],
         intents: Mapping[str, Any],
         now: datetime,
+        offers: Mapping[str, Any] | None = None,
     ) -> _Plan:
         plan = _Plan()
+        offers = offers or {}
         net = platform.name
         replies = self.replies
         caps = replies.caps
@@ -569,7 +620,8 @@ class MentionService:
                 ):
                     decision["reason"] = f"cap: {caps.per_conversation} replies in this conversation"
                 else:
-                    pending.append((len(decisions), item, template, self._context(item, user, intent, handle), author))
+                    ctx = self._context(item, user, intent, handle, offers.get(author))
+                    pending.append((len(decisions), item, template, ctx, author))
                     per_user[author] = per_user.get(author, 0) + 1
                     if item.conversation_id:
                         per_conv[item.conversation_id] = per_conv.get(item.conversation_id, 0) + 1
@@ -644,6 +696,9 @@ class MentionService:
                 continue
             batch.add(composed.text)
             key = dm_reply_key(item.id) if dm else reply_key(item.id)
+            offer = offers.get(target) if target else None
+            if offer is not None and offer.code in composed.text:
+                plan.coupons.append((offer.coupon_id, key))
             decision.update(decision=MentionDecision.REPLIED, reason=None, reply_key=key)
             plan.replies.append(
                 ReplyRecord(
@@ -675,9 +730,12 @@ class MentionService:
                 )
         return plan
 
-    def _context(self, item: Incoming, user: User | None, intent: Any, handle: str) -> dict[str, Any]:
+    def _context(
+        self, item: Incoming, user: User | None, intent: Any, handle: str, offer: Any = None
+    ) -> dict[str, Any]:
         username = user.username if user else ""
         return {
+            "coupon": offer.text if offer is not None else None,
             "user": username,
             "name": (user.name if user and user.name else username) or "",
             "intent": intent.name,
