@@ -18,9 +18,11 @@ from bot.errors import AuthError, BotError, ConfigError
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
+    from bot.coupons import CouponService
     from bot.platforms.base import Platform
     from bot.scheduling import Job
     from bot.store import Store
+    from bot.templating import TemplateRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,25 @@ def build_platform(name: str, settings: Settings) -> Platform:
     if account.credentials is None:
         raise BotError(f"account {name!r}: no credentials in the environment")
     return XPlatform(account.credentials, account=name)
+
+
+class _RecommenderJob:
+    """Rebuild the recommender from the store and hand it to the templates; never raises."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, renderer: TemplateRenderer) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.renderer = renderer
+
+    def __call__(self) -> None:
+        try:
+            from bot.analysis.recommend import Recommender, template_function
+
+            recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
+            self.renderer.use_recommender(template_function(recommender))
+        except Exception:
+            logger.exception("recommendations: rebuilding the recommender failed; templates keep the last one")
 
 
 class Daemon:
@@ -189,6 +210,8 @@ class Daemon:
 
         assert self.store is not None
         renderer = TemplateRenderer(settings, sources=self._sources)
+        self.renderer = renderer
+        coupons = self._coupon_service(settings, renderer)
         campaigns = CampaignService(settings, self.store, renderer, self.clock, on_enqueue=self._wake.set)
         campaigns.catch_up(self.clock.now())
         self.campaigns = campaigns
@@ -205,12 +228,64 @@ class Daemon:
                 renderer,
                 self.clock,
                 on_enqueue=self._wake.set,
+                coupons=coupons,
             )
             self.mentions = mentions
             jobs.extend(mentions.jobs())
         jobs.extend(self._graph_jobs(settings))
+        jobs.extend(self._audience_jobs(settings, renderer, coupons))
         self.scheduler.replace_all(jobs)
         self._wake.set()
+
+    def _coupon_service(self, settings: Settings, renderer: TemplateRenderer) -> CouponService | None:
+        from bot.coupons import CouponService
+
+        assert self.store is not None
+        if not settings.coupons.campaigns:
+            return None
+        return CouponService(settings, self.store, self.clock, renderer=renderer, owner=self.options.owner)
+
+    def _audience_jobs(
+        self, settings: Settings, renderer: TemplateRenderer, coupons: CouponService | None
+    ) -> list[Job]:
+        """Segments (one daemon at a time), coupon issuance and delivery, the recommender behind templates'
+        recommend(user, n), rebuilt as often as the segments."""
+        from bot.scheduling import Job
+
+        jobs: list[Job] = []
+        if coupons is not None:
+            jobs.extend(coupons.jobs())
+        if settings.segments.enabled:
+            from bot.analysis.segments import SegmentService
+
+            jobs.extend(SegmentService(settings, self.store, self.clock, owner=self.options.owner).jobs())  # type: ignore[arg-type]
+        recommender = _RecommenderJob(settings, self.store, self.clock, renderer)  # type: ignore[arg-type]
+        jobs.append(
+            Job(
+                job_id="recommend:refresh",
+                func=recommender,
+                spec=settings.segments.every.total_seconds(),
+                name="recommendations",
+                start_at=self.clock.now(),
+            )
+        )
+        self._serve_redemptions(settings)
+        return jobs
+
+    def _serve_redemptions(self, settings: Settings) -> None:
+        """The redemption webhook (coupons.redemption_webhook_port), on 127.0.0.1, started once."""
+        port = settings.coupons.redemption_webhook_port
+        if port is None or getattr(self, "redemptions", None) is not None:
+            return
+        from bot.redemptions import serve_redemptions
+
+        assert self.store is not None
+        try:
+            self.redemptions = serve_redemptions(port, self.store)
+        except OSError as exc:
+            logger.error("redemption webhook: cannot listen on 127.0.0.1:%d: %s", port, exc)
+            return
+        logger.info("redemption webhook listening on %s", self.redemptions.url)
 
     def _graph_jobs(self, settings: Settings) -> list[Job]:
         """Engagement collection per account and the graph analysis (one daemon at a time)."""
@@ -313,6 +388,9 @@ class Daemon:
             scheduler.shutdown(wait=True)
         if self._delivery_thread is not None:
             self._delivery_thread.join(timeout=30)
+        server = getattr(self, "redemptions", None)
+        if server is not None:
+            server.stop()
         self._close_resources()
         logger.info("daemon %s stopped", self.options.owner)
 
