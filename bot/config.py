@@ -474,6 +474,7 @@ def _cross_checks(data: dict[str, Any], base: Path, out: _Collector) -> None:
         out.add(("templates_dir",), f"templates folder {templates_root} does not exist")
         templates_root = None
     _cross_check_replies(data.get("replies"), accounts, templates_root, out)
+    _cross_check_coupons(data.get("coupons"), accounts, templates_root, base, out)
     campaigns = data.get("campaigns")
     if not isinstance(campaigns, dict):
         return
@@ -517,6 +518,28 @@ def _cross_check_replies(
             if isinstance(template, str) and template.strip() and not (templates_root / template).is_file():
                 key: KeyPath = ("replies", "intents", index, field) if explicit else ("replies",)
                 out.add(key, f"reply template {template!r} not found in {templates_root}")
+
+
+def _cross_check_coupons(
+    coupons: Any, accounts: Mapping[str, Any], templates_root: Path | None, base: Path, out: _Collector
+) -> None:
+    """Coupon campaigns name real accounts, templates and code pools."""
+    if not isinstance(coupons, dict) or not isinstance(coupons.get("campaigns"), dict):
+        return
+    known = ", ".join(sorted(map(str, accounts))) or "none defined"
+    for name, campaign in coupons["campaigns"].items():
+        if not isinstance(campaign, dict):
+            continue
+        key: KeyPath = ("coupons", "campaigns", name)
+        account = campaign.get("account")
+        if isinstance(account, str) and account not in accounts:
+            out.add((*key, "account"), f"unknown account {account!r} (accounts: {known})")
+        template = campaign.get("template", "coupons/coupon.j2")
+        if templates_root is not None and isinstance(template, str) and not (templates_root / template).is_file():
+            out.add((*key, "template"), f"coupon template {template!r} not found in {templates_root}")
+        pool = campaign.get("codes_csv")
+        if isinstance(pool, str) and pool.strip() and not (base / pool).is_file():
+            out.add((*key, "codes_csv"), f"codes CSV {base / pool} not found")
 
 
 def _load_products(campaign: CampaignConfig, key: KeyPath, out: _Collector) -> list[Product]:

@@ -62,3 +62,27 @@ def test_bad_graph_settings_name_the_line_and_key(tmp_path: Path, edit: tuple[st
 def test_all_score_weights_zero_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one score weight"):
         GraphConfig(score_weights={"pagerank": 0})
+
+
+COUPONS = """
+coupons:
+  campaigns:
+    thanks:
+      account: shopp
+      discount: 10% off
+      budget: 10
+      template: coupons/nope.j2
+      codes_csv: data/no-such-pool.csv
+"""
+
+
+def test_coupon_campaigns_name_real_accounts_templates_and_pools(tmp_path: Path) -> None:
+    path = copy_setup(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + COUPONS, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, require_credentials=False)
+    found = {(p.path, p.message.split(" (")[0].split(" not found")[0]) for p in caught.value.problems}
+    assert ("coupons.campaigns.thanks.account", "unknown account 'shopp'") in found
+    assert any(key == "coupons.campaigns.thanks.template" for key, _ in found)
+    assert any(key == "coupons.campaigns.thanks.codes_csv" for key, _ in found)
+    assert all(p.line is not None for p in caught.value.problems)
