@@ -29,10 +29,18 @@ class DemoOptions:
     audience_rate: float = 2.0  # simulated audience actions per second
     audience_users: int = 120
     audience_history: int = 150  # actions before the daemon's first poll
+    rate_window_seconds: float = 20  # the sandbox's rate-limit windows (X: 900)
     graph_html: Path | None = Path("var/demo-graph.html")  # the audience-graph page (relative: to the config's folder)
 
 
-def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, slot_seconds: float) -> Settings:
+def demo_settings(
+    settings: Settings,
+    *,
+    sandbox_url: str,
+    database_url: str,
+    slot_seconds: float,
+    orders_csv: Path | None = None,
+) -> Settings:
     """The shipped settings, pointed at the sandbox, with every enabled campaign firing every `slot_seconds`."""
     from bot.config import IntervalSchedule
 
@@ -62,6 +70,10 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
             "engagement": settings.graph.engagement.model_copy(update={"every": timedelta(seconds=20)}),
         }
     )
+    segments = settings.segments.model_copy(
+        update={"every": timedelta(seconds=max(10.0, 3 * slot_seconds)), "orders_csv": orders_csv}
+    )
+    coupons = settings.coupons.model_copy(update={"every": timedelta(seconds=5)})
     return settings.model_copy(
         update={
             "accounts": accounts,
@@ -70,6 +82,8 @@ def demo_settings(settings: Settings, *, sandbox_url: str, database_url: str, sl
             "database_url": database_url,
             "replies": replies,
             "graph": graph,
+            "segments": segments,
+            "coupons": coupons,
         }
     )
 
@@ -94,10 +108,32 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="socialbot-demo-") as tmp, SandboxServer() as sandbox:
         database_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
         console.print(f"[bold]socialbot demo[/]: X sandbox at {sandbox.url}, database {database_url}")
+        # the demo runs days of campaigns in a minute, so X's 15-minute rate-limit windows pass faster too
+        # (same limits per window; the bot still waits for each reset it is told)
+        from bot.sandbox.ratelimit import DEFAULT_LIMITS
+
+        window = {"window": options.rate_window_seconds}
+        sandbox.configure_faults({"rate_limits": dict.fromkeys(DEFAULT_LIMITS, window)})
+
+        orders_csv = Path(tmp) / "orders.csv"
+        audiences: list[Any] = []
 
         def hook(settings: Settings) -> Settings:
+            shop_handle = _audience_shop(settings)
+            if shop_handle is not None and not audiences:
+                from bot.sandbox.audience import Audience
+
+                audience_ = Audience(
+                    sandbox.url, shop_handle, seed=7, users=options.audience_users, communities=4, influencers=4
+                )
+                audience_.write_orders_csv(orders_csv, product_column=True)  # the shop's order history
+                audiences.append(audience_)
             return demo_settings(
-                settings, sandbox_url=sandbox.url, database_url=database_url, slot_seconds=options.slot_seconds
+                settings,
+                sandbox_url=sandbox.url,
+                database_url=database_url,
+                slot_seconds=options.slot_seconds,
+                orders_csv=orders_csv if audiences else None,
             )
 
         daemon = Daemon(DaemonOptions(config_path=options.config_path, settings_hook=hook, require_credentials=False))
@@ -107,13 +143,9 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
         shop = _audience_shop(daemon.settings)
         try:
             if shop is not None:
-                from bot.sandbox.audience import Audience
-
                 # some history (people talking, influencers' shout-outs, likes of the shop's posts), every
                 # intent in English and Chinese, DMs, and the odd and hostile texts; then a steady trickle
-                audience = Audience(
-                    sandbox.url, shop, seed=7, users=options.audience_users, communities=4, influencers=4
-                ).setup()
+                audience = audiences[0].setup()
                 history = audience.step(options.audience_history)
                 showcase = audience.showcase()
                 console.print(
@@ -152,6 +184,7 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
             daemon.stop()
         summary = _summary(daemon, sandbox)
         summary.update(_graph_summary(daemon, options, console))
+        summary.update(_coupon_summary(daemon, Path(tmp)))
     _print_summary(summary, console)
     if options.json_summary is not None:
         options.json_summary.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +269,56 @@ def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[
         store.close()
 
 
+def _coupon_summary(daemon: Any, tmp: Path) -> dict[str, Any]:
+    """Segments as the daemon last built them, coupons issued and delivered, and some of the delivered ones
+    redeemed by the simulated customers (a redemptions CSV imported as the shop would)."""
+    import random
+
+    from bot.analysis.segments import SegmentService
+    from bot.coupons import CouponService
+    from bot.redemptions import import_redemptions
+    from bot.store import Store
+
+    settings = daemon.settings
+    if settings is None or not settings.segments.enabled:
+        return {}
+    store = Store.open(settings.database_url)
+    try:
+        run = store.latest_segment_run()
+        if run is None:
+            SegmentService(settings, store, daemon.clock, owner="demo").run(force=True)
+            run = store.latest_segment_run()
+        out: dict[str, Any] = {
+            "segments": [{"id": s.segment_id, "label": s.label, "size": s.size} for s in store.segments(run.id)]
+            if run is not None
+            else []
+        }
+        if not settings.coupons.campaigns:
+            return out
+        CouponService(settings, store, daemon.clock).mark_delivered_by_outbox()
+        delivered = [c for c in store.coupons() if c.delivered_at is not None and c.code]
+        redeemers = random.Random(7).sample(delivered, k=(len(delivered) + 1) // 2)
+        if redeemers:
+            path = tmp / "redemptions.csv"
+            lines = ["code,order_id,amount,time"]
+            now = daemon.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines += [f"{c.code},DEMO{1000 + i},{199 + 10 * i:.2f},{now}" for i, c in enumerate(redeemers)]
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            import_redemptions(store, path)
+        coupons = store.coupons()
+        out.update(
+            {
+                "coupons_issued": sum(1 for c in coupons if c.code),
+                "coupons_held_out": sum(1 for c in coupons if c.holdout),
+                "coupons_delivered": sum(1 for c in coupons if c.delivered_at is not None),
+                "coupons_redeemed": sum(1 for c in coupons if c.state == "redeemed"),
+            }
+        )
+        return out
+    finally:
+        store.close()
+
+
 def _print_summary(summary: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
@@ -257,14 +340,25 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
     if summary.get("posts_rate_limited_until") and summary["posts_pending"]:
         table.add_row(
             "pending because",
-            "X allows 100 posts and replies per 15 minutes; "
+            "X allows 100 posts and replies per window (15 min; in the demo 20 s); "
             f"they go at {summary['posts_rate_limited_until'][11:19]} UTC",
         )
     if "users_ranked" in summary:
         table.add_row("people in the audience graph", str(summary["users_ranked"]))
         table.add_row("communities", str(summary["communities"]))
         table.add_row("top influencers", ", ".join(summary["top_influencers"]) or "-")
+    if "coupons_issued" in summary:
+        for key, label in (
+            ("coupons_issued", "coupons issued"),
+            ("coupons_held_out", "people held out (for uplift)"),
+            ("coupons_delivered", "coupons delivered (with replies)"),
+            ("coupons_redeemed", "coupons redeemed"),
+        ):
+            table.add_row(label, str(summary[key]))
     console.print(table)
+    if summary.get("segments"):
+        segments = ", ".join(f"{s['label']} ({s['size']})" for s in summary["segments"])
+        console.print(f"audience segments: {segments}", highlight=False)
     if summary.get("graph_html"):
         console.print(f"audience graph page: {summary['graph_html']}", highlight=False)
     for post in summary["recent_posts"]:
