@@ -5,7 +5,13 @@ Runs `socialbot run` against a standalone sandbox with a campaign that has a slo
 customers mention the shop a few times a second, SIGKILLs the daemon K times at random moments (some
 land in the middle of a send), restarts it each time, lets the last one finish the schedule and answer
 everyone, then compares the sandbox's ledger with the schedule and the mentions.
+A coupon campaign (reply channel, budget --coupon-budget, 20% holdout) issues codes to a seeded segmentation of
+--coupon-people people (the customers among them) in batches while the kills go on; the customers' replies
+carry their codes.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
+           coupons=N coupon_duplicates=0 over_budget=0
+  coupons: codes issued; coupon_duplicates: a second code for one person, a code held by two people, or a
+  reply that carried someone else's code; over_budget: codes issued beyond the budget.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _harness import ROOT, admin, sandbox_process
 
@@ -57,6 +64,18 @@ replies:
       keywords: [unsubscribe]
     - name: other
       reply: reply.j2
+segments:
+  enabled: false
+coupons:
+  every: 1s
+  batch_size: 100
+  campaigns:
+    crash:
+      discount: 10% off
+      budget: {coupon_budget}
+      holdout: 0.2
+      channel: reply
+      expires_after: 1d
 delivery:
   per_account_per_day: null
   min_spacing_seconds: 0
@@ -69,10 +88,23 @@ delivery:
 
 
 def write_config(
-    folder: Path, *, sandbox_url: str, database_url: str, start: datetime, end: datetime, lease: float
+    folder: Path,
+    *,
+    sandbox_url: str,
+    database_url: str,
+    start: datetime,
+    end: datetime,
+    lease: float,
+    coupon_budget: int,
 ) -> Path:
-    (folder / "templates").mkdir(parents=True, exist_ok=True)
-    (folder / "templates" / "reply.j2").write_text("Thanks {{ user }}, we are on it: {{ text }}\n", encoding="utf-8")
+    (folder / "templates" / "coupons").mkdir(parents=True, exist_ok=True)
+    (folder / "templates" / "reply.j2").write_text(
+        "Thanks {{ user }}, we are on it: {{ text }}{% if coupon is defined and coupon %} {{ coupon }}{% endif %}\n",
+        encoding="utf-8",
+    )
+    (folder / "templates" / "coupons" / "coupon.j2").write_text(
+        "Your code {{ code }}: {{ discount }} until {{ expires }}.\n", encoding="utf-8"
+    )
     (folder / "templates" / "flood.j2").write_text(
         "Crash test post {{ sequence }} for slot {{ slot.strftime('%Y-%m-%dT%H:%M:%S%z') }}\n", encoding="utf-8"
     )
@@ -85,10 +117,56 @@ def write_config(
             start=start.strftime("%Y-%m-%dT%H:%M:%SZ"),
             end=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
             lease=lease,
+            coupon_budget=coupon_budget,
         ),
         encoding="utf-8",
     )
     return path
+
+
+def seed_segments(database_url: str, customers: list[str], people: int) -> None:
+    """One segmentation: the customers and `people` others (who never write), in two segments."""
+    from bot.store import Store
+
+    with Store.open(database_url) as store:
+        store.upgrade()
+        members = [("x", uid, i % 2, None) for i, uid in enumerate([*customers, *(f"9{n:08d}" for n in range(people))])]
+        sizes = [sum(1 for m in members if m[2] == s) for s in (0, 1)]
+        store.save_segment_run(
+            created_at=datetime.now(UTC),
+            k=2,
+            silhouette=None,
+            graph_snapshot_id=None,
+            params={},
+            stats={},
+            segments=[(0, "crash a", sizes[0], {}), (1, "crash b", sizes[1], {})],
+            members=members,
+        )
+
+
+CODE_RE = re.compile(r"Your code (\S+):")
+
+
+def coupon_figures(database_url: str, budget: int, tweets: list[dict[str, object]], authors: dict[str, str]) -> str:
+    """coupons=N coupon_duplicates=N over_budget=N from the database and the replies on the timeline."""
+    from bot.store import Store
+
+    with Store.open(database_url) as store:
+        rows = store.coupons(campaign="crash")
+    issued = [r for r in rows if r.code]
+    per_person = Counter((r.platform, r.user_id) for r in rows)
+    per_code = Counter(r.code for r in issued)
+    owner = {r.code: r.user_id for r in issued}
+    wrong = 0
+    for tweet in tweets:
+        match = CODE_RE.search(str(tweet.get("text", "")))
+        replied_to = str(tweet.get("in_reply_to_tweet_id") or "")
+        if match and replied_to and owner.get(match.group(1)) != authors.get(replied_to):
+            wrong += 1
+    duplicates = sum(n - 1 for n in per_person.values()) + sum(n - 1 for n in per_code.values()) + wrong
+    carried = sum(1 for t in tweets if CODE_RE.search(str(t.get("text", ""))))
+    print(f"  coupons: {len(issued)} issued, {len(rows) - len(issued)} held out, {carried} replies carried a code")
+    return f"coupons={len(issued)} coupon_duplicates={duplicates} over_budget={max(0, len(issued) - budget)}"
 
 
 class Customers:
@@ -139,6 +217,8 @@ def main() -> None:
     parser.add_argument("--min-alive", type=float, default=0.5, help="shortest life of a daemon before its kill (s)")
     parser.add_argument("--max-alive", type=float, default=5.0, help="longest life of a daemon before its kill (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
+    parser.add_argument("--coupon-budget", type=int, default=400, help="codes the coupon campaign may issue")
+    parser.add_argument("--coupon-people", type=int, default=2000, help="segmented people besides the customers")
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -150,7 +230,15 @@ def main() -> None:
         expected_life = (args.min_alive + args.max_alive) / 2 + 1.5
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         end = start + timedelta(seconds=max(20, int(args.kills * expected_life)))
-        config = write_config(work, sandbox_url=url, database_url=database_url, start=start, end=end, lease=3)
+        config = write_config(
+            work,
+            sandbox_url=url,
+            database_url=database_url,
+            start=start,
+            end=end,
+            lease=3,
+            coupon_budget=args.coupon_budget,
+        )
         log = open(work / "daemon.log", "ab")  # noqa: SIM115 - lives as long as the run
         print(
             f"crash test: {args.kills} kills; slots every 1 s from {start:%H:%M:%S} to {end:%H:%M:%S} UTC; "
@@ -160,6 +248,7 @@ def main() -> None:
         # the shop exists before anyone mentions it (the sandbox links a mention to an existing user only)
         shop_id = admin(url, "POST", "users", json={"username": "crashshop", "name": "crash"})["id"]  # type: ignore[index]
         customers = Customers(url, rng.randrange(1 << 30))
+        seed_segments(database_url, customers.people, args.coupon_people)
         customers.start()
         for kill in range(1, args.kills + 1):
             proc = start_daemon(config, log)
@@ -186,6 +275,9 @@ def main() -> None:
         proc.wait(timeout=60)
         log.close()
         tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
+        everything = admin(url, "GET", "tweets")["tweets"]  # type: ignore[index]
+    authors = {str(t["id"]): str(t["author_id"]) for t in everything}  # type: ignore[index,union-attr]
+    coupons = coupon_figures(database_url, args.coupon_budget, tweets, authors)  # type: ignore[arg-type]
     posted: Counter[datetime] = Counter()
     replies: Counter[str] = Counter()
     for tweet in tweets:  # type: ignore[union-attr]
@@ -213,7 +305,16 @@ def main() -> None:
     answered = len(set(customers.mentions) & set(replies))
     if extra:
         print(f"  {extra} posted slot(s) were not in the schedule", flush=True)
-    failed = bool(duplicates or lost or extra or reply_duplicates or unanswered)
+    coupon_fields = dict(part.split("=") for part in coupons.split())
+    failed = bool(
+        duplicates
+        or lost
+        or extra
+        or reply_duplicates
+        or unanswered
+        or int(coupon_fields["coupon_duplicates"])
+        or int(coupon_fields["over_budget"])
+    )
     if not args.keep and not failed:
         import shutil
 
@@ -222,7 +323,7 @@ def main() -> None:
         print(f"  work folder kept: {work}", flush=True)
     print(
         f"RESULT kills={args.kills} slots={len(slots)} published={published} duplicates={duplicates} lost={lost} "
-        f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered}"
+        f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered} {coupons}"
     )
     if failed:
         raise SystemExit(1)
