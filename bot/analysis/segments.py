@@ -33,7 +33,7 @@ LEASE_TTL = timedelta(minutes=30)
 Progress = Callable[[str], None]
 # heavy-tailed counts and amounts: log1p before standardising
 LOG_FEATURES = frozenset(
-    {"mention", "reply", "quote", "dm", "like", "retweet", "received", "active_days", "per_week", "messages"}
+    {"mention", "reply", "quote", "dm", "like", "retweet", "received", "per_week", "messages"}
     | {"complaints", "followers", "orders", "spent", "community_size"}
 )
 MODEL_FEATURES = (
@@ -46,7 +46,7 @@ MODEL_FEATURES = (
     "received",
     "recency_days",
     "tenure_days",
-    "active_days",
+    "per_week",
     "sentiment",
     "complaints",
     "influence",
@@ -56,7 +56,7 @@ MODEL_FEATURES = (
     *ORDER_FEATURES,
 )
 INFLUENCE_SCALE = 100.0  # influence scores are mostly tiny: log1p(100 x score)
-SILHOUETTE_ROWS = 4_000
+SILHOUETTE_ROWS = 3_000
 PROJECTION_POINTS = 3_000
 MATCH_DISTANCE = 3.0  # a new centroid farther than this (standardised units) from every old one gets a new id
 MAX_PROBLEMS_KEPT = 50
@@ -154,6 +154,7 @@ def choose_k(
     """k (fixed, or the best silhouette over k_range on a seeded sample) and centres fitted on the sample
     (the full fit starts from them); also the silhouette of each k tried."""
     from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
 
     rows = _sample(len(x), config.sample, config.seed)
     sample = x[rows]
@@ -166,7 +167,7 @@ def choose_k(
     for k in candidates:
         if progress:
             progress(f"trying k={k} on {len(sample):,} people")
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(1):  # small data: OpenMP threads only cost here
             warnings.simplefilter("ignore")
             model = _kmeans(k, config.seed).fit(sample)
         labels = model.labels_
@@ -231,7 +232,7 @@ def _z(z: dict[str, float], name: str) -> float:
 
 def label_scores(z: dict[str, float], raw: dict[str, float]) -> dict[str, float]:
     """How strongly a centroid (standardised values z, raw means raw) fits each label; higher is better."""
-    activity = max(_z(z, n) for n in ("active_days", "mention", "reply", "quote", "dm", "like", "retweet"))
+    activity = max(_z(z, n) for n in ("per_week", "mention", "reply", "quote", "dm", "like", "retweet"))
     scores = {
         "complainers at risk": _z(z, "complaints") + max(0.0, -_z(z, "sentiment")) * 0.5
         if raw.get("complaints", 0.0) > 0
@@ -480,23 +481,49 @@ class SegmentService:
             self.store.release_lease(LEASE, self.owner)
 
     def _run(self, now: datetime, progress: Progress | None) -> SegmentResult:
-        timings: dict[str, float] = {}
         t = time.perf_counter()
+        table = self.features(now, progress=progress)
+        features_s = time.perf_counter() - t
+        seg = self.segment(table, progress=progress)
+        result = self.save(now, table, seg, progress=progress, timings={"features_s": features_s})
+        logger.info(
+            "segments run %d: %d people in %d segments (%s); silhouette %s",
+            result.run_id,
+            len(table),
+            seg.k,
+            ", ".join(f"{s} {label} {size}" for s, label, size, _ in seg.info()),
+            "-" if seg.silhouette is None else f"{seg.silhouette:.3f}",
+        )
+        return result
+
+    def features(self, now: datetime, *, progress: Progress | None = None) -> FeatureTable:
+        """The features of the people to segment (at least segments.min_interactions interactions)."""
         table = load_features(self.settings, self.store, now, progress=progress)
-        timings["features_s"] = time.perf_counter() - t
-        problems = [str(p) for p in table.order_problems]
-        for problem in problems[:MAX_PROBLEMS_KEPT]:
+        for problem in table.order_problems[:MAX_PROBLEMS_KEPT]:
             logger.warning("segments: orders CSV: %s", problem)
         total = np.zeros(len(table))
         for kind in ("mention", "reply", "quote", "dm", "like", "retweet", "received"):
             total += table.columns[kind]
-        table = table.select(total >= self.config.min_interactions)
-        previous = self.store.latest_segment_run()
-        seg = segment_table(table, self.config, previous=previous, progress=progress)
-        timings.update(seg.timings)
+        return table.select(total >= self.config.min_interactions)
+
+    def segment(self, table: FeatureTable, *, progress: Progress | None = None) -> Segmentation:
+        return segment_table(table, self.config, previous=self.store.latest_segment_run(), progress=progress)
+
+    def save(
+        self,
+        now: datetime,
+        table: FeatureTable,
+        seg: Segmentation,
+        *,
+        progress: Progress | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> SegmentResult:
+        """Store a segmentation as a run (segments and members in one transaction)."""
         if progress:
             progress(f"storing {len(table):,} members of {seg.k} segments")
         t = time.perf_counter()
+        timings = {**(timings or {}), **seg.timings}
+        problems = [str(p) for p in table.order_problems]
         params = {
             "k_fixed": self.config.k,
             "k_range": list(self.config.k_range),
@@ -515,10 +542,8 @@ class SegmentService:
             "orders_matched": table.orders_matched,
             "order_problems": problems[:MAX_PROBLEMS_KEPT],
             "order_problem_count": len(problems),
-            "timings": {},
+            "timings": {k: round(v, 3) for k, v in timings.items()},
         }
-        members = MemberRows(table.platform, table.user_id, seg.assignment, seg.distance)
-        stats["timings"] = {k: round(v, 3) for k, v in timings.items()}
         run_id = self.store.save_segment_run(
             created_at=now,
             k=seg.k,
@@ -527,18 +552,10 @@ class SegmentService:
             params=params,
             stats=stats,
             segments=seg.info(),
-            members=members,
+            members=MemberRows(table.platform, table.user_id, seg.assignment, seg.distance),
         )
         timings["store_s"] = time.perf_counter() - t
         seg.run_id = run_id
-        logger.info(
-            "segments run %d: %d people in %d segments (%s); silhouette %s",
-            run_id,
-            len(table),
-            seg.k,
-            ", ".join(f"{s} {label} {size}" for s, label, size, _ in seg.info()),
-            "-" if seg.silhouette is None else f"{seg.silhouette:.3f}",
-        )
         return SegmentResult(run_id, now, seg, len(table), problems, timings)
 
     def jobs(self) -> list[Job]:

@@ -78,14 +78,13 @@ def test_features_on_a_hand_built_store(db_url: str) -> None:
     alice, bob, carol = rows["10"], rows["20"], rows["30"]
     assert (alice["mention"], alice["reply"], alice["like"], alice["dm"], alice["received"]) == (2, 1, 1, 0, 0)
     assert alice["recency_days"] == pytest.approx(1.0) and alice["tenure_days"] == pytest.approx(3.0)
-    assert alice["active_days"] == 2
     assert alice["per_week"] == pytest.approx(4 / (180 / 7))
     assert alice["messages"] == 2 and alice["sentiment"] == pytest.approx(0.6) and alice["complaints"] == 0
     assert alice["followers"] == 120
     assert (bob["dm"], bob["mention"], bob["received"], bob["complaints"]) == (1, 0, 1, 1), "window applies"
     assert bob["sentiment"] == pytest.approx(-0.6) and bob["recency_days"] == pytest.approx(1.0)
     assert bob["followers"] == 0, "unknown followers read as 0"
-    assert carol["received"] == 1 and carol["active_days"] == 0 and carol["messages"] == 0
+    assert carol["received"] == 1 and carol["per_week"] == 0 and carol["messages"] == 0
     assert carol["sentiment"] == 0.0 and carol["influence"] == 0.0
     assert table.snapshot_id is None and (table.community == -1).all()
     assert "orders" not in table.columns
@@ -145,3 +144,17 @@ def test_one_user(db_url: str) -> None:
         fill(store)
         table = load_features(settings(db_url), store, NOW, user=("x", "10"))
     assert list(table.user_id) == ["10"] and np.isclose(table.columns["mention"][0], 2)
+
+
+def test_slices_of_the_log_add_up_to_the_whole(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.analysis.features as features
+
+    with Store.open(db_url) as store:
+        store.upgrade()
+        fill(store)
+        whole = load_features(settings(db_url), store, NOW)
+        monkeypatch.setattr(features, "SLICE_MIN", 1)
+        monkeypatch.setattr(features, "INTERACTION_SLICES", 3)
+        sliced = load_features(settings(db_url), store, NOW)
+    assert by_user(sliced) == by_user(whole)
+    assert list(sliced.username) == list(whole.username)

@@ -152,10 +152,10 @@ def test_labels_read_the_centroid_and_stay_unique() -> None:
     assert label_for({"complaints": 2.0, "sentiment": -1.0}, {"complaints": 3.0}) == "complainers at risk"
     assert label_for({"influence": 3.0, "followers": 2.0}, {}) == "influencers"
     assert label_for({"spent": 2.5, "orders": 1.0}, {"spent": 300.0, "orders": 4.0}) == "big spenders"
-    assert label_for({"orders": 1.5, "active_days": -0.8}, {"orders": 2.0}) == "quiet buyers"
-    assert label_for({"sentiment": 1.5, "active_days": 1.0}, {"sentiment": 0.6}) == "advocates"
+    assert label_for({"orders": 1.5, "per_week": -0.8}, {"orders": 2.0}) == "quiet buyers"
+    assert label_for({"sentiment": 1.5, "per_week": 1.0}, {"sentiment": 0.6}) == "advocates"
     assert label_for({"tenure_days": -1.5}, {}) == "new faces"
-    assert label_for({"active_days": -0.5, "recency_days": 0.2}, {}) == "lurkers"
+    assert label_for({"per_week": -0.5, "recency_days": 0.2}, {}) == "lurkers"
     assert unique_labels(["lurkers", "fans", "lurkers", "lurkers"]) == ["lurkers", "fans", "lurkers 2", "lurkers 3"]
 
 
