@@ -244,7 +244,7 @@ def label_scores(z: dict[str, float], raw: dict[str, float]) -> dict[str, float]
         "new faces": -_z(z, "tenure_days") * 0.8,
         "drifting away": _z(z, "recency_days") * 0.7,
         "regulars": activity * 0.7,
-        "fans": max(_z(z, "like"), _z(z, "retweet")) * 0.7,
+        "fans": max(_z(z, "like"), _z(z, "retweet")) * 0.85,
     }
     return scores
 
@@ -599,3 +599,121 @@ def segments_by_label(store: Store, labels: Sequence[str | int], run_id: int | N
         if info.segment_id in wanted_ids or info.label.lower() in wanted or base in wanted:
             out.append(info)
     return out
+
+
+# ------------------------------------------------------------------------------------------- the HTML page
+
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+
+
+def _colour(segment_id: int) -> str:
+    return PALETTE[segment_id % len(PALETTE)]
+
+
+def render_html(run: SegmentRun, segments: Sequence[SegmentInfo]) -> str:
+    """A self-contained page (no external resources): the segments table, a 2-D PCA scatter of a sample of
+    people coloured by segment (inline SVG), and each segment's centroid as bars of standardised values."""
+    from html import escape
+
+    total = max(1, sum(s.size for s in segments))
+    z_all = run.params.get("z") or {}
+    projection = run.stats.get("projection") or {}
+    points = projection.get("points") or []
+    centers = projection.get("centers") or {}
+    labels = {s.segment_id: s.label for s in segments}
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Audience segments, run {run.id}</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
+        "td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}.num{text-align:right}"
+        ".seg{display:inline-block;margin:0 1.5em 1.5em 0;vertical-align:top}"
+        ".dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}</style>",
+        "</head><body>",
+        f"<h1>Audience segments</h1><p>run {run.id} of {escape(f'{run.created_at:%Y-%m-%d %H:%M}')} UTC: "
+        f"{run.n_users:,} people in {run.k} segments"
+        + (f", silhouette {run.silhouette:.3f}" if run.silhouette is not None else "")
+        + (f", graph snapshot {run.graph_snapshot_id}" if run.graph_snapshot_id is not None else "")
+        + "</p>",
+        "<table><tr><th>id</th><th>label</th><th class=num>people</th><th class=num>share</th><th>stands out</th></tr>",
+    ]
+    for s in segments:
+        z = z_all.get(str(s.segment_id)) or {}
+        stand = ", ".join(f"{name} {value:+.1f}σ" for name, value in highlights(z))
+        parts.append(
+            f'<tr><td><span class="dot" style="background:{_colour(s.segment_id)}"></span>{s.segment_id}</td>'
+            f"<td>{escape(s.label)}</td><td class=num>{s.size:,}</td><td class=num>{s.size / total:.1%}</td>"
+            f"<td>{escape(stand)}</td></tr>"
+        )
+    parts.append("</table>")
+    if points:
+        parts.append(f"<h2>People in two dimensions (PCA of the standardised features; {len(points):,} shown)</h2>")
+        parts.append(_scatter_svg(points, centers, labels))
+    parts.append("<h2>Centroids (standardised: 0 is the audience's mean, 1 one standard deviation)</h2>")
+    for s in segments:
+        z = z_all.get(str(s.segment_id)) or {}
+        parts.append(
+            f'<div class="seg"><h3><span class="dot" style="background:{_colour(s.segment_id)}"></span>'
+            f"{s.segment_id} · {escape(s.label)} ({s.size:,})</h3>{_bars_svg(z, _colour(s.segment_id))}</div>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _scatter_svg(points: list[list[Any]], centers: dict[str, list[float]], labels: dict[int, str]) -> str:
+    from html import escape
+
+    width, height, pad = 720, 460, 20
+    xs = [float(p[0]) for p in points] + [c[0] for c in centers.values()]
+    ys = [float(p[1]) for p in points] + [c[1] for c in centers.values()]
+    lo_x, hi_x = float(np.percentile(xs, 0.5)), float(np.percentile(xs, 99.5))
+    lo_y, hi_y = float(np.percentile(ys, 0.5)), float(np.percentile(ys, 99.5))
+    span_x, span_y = (hi_x - lo_x) or 1.0, (hi_y - lo_y) or 1.0
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        x = min(max(x, lo_x), hi_x)
+        y = min(max(y, lo_y), hi_y)
+        return pad + (x - lo_x) / span_x * (width - 2 * pad), height - pad - (y - lo_y) / span_y * (height - 2 * pad)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    out.append(f'<rect width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>')
+    for x, y, segment, who in points:
+        px, py = at(float(x), float(y))
+        out.append(
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.5" fill="{_colour(int(segment))}" fill-opacity="0.6">'
+            f"<title>{escape(str(who))} · {escape(labels.get(int(segment), str(segment)))}</title></circle>"
+        )
+    for sid, (x, y) in centers.items():
+        px, py = at(x, y)
+        name = escape(labels.get(int(sid), sid))
+        out.append(
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="7" fill="{_colour(int(sid))}" stroke="#000" stroke-width="1.5"/>'
+            f'<text x="{px + 9:.1f}" y="{py + 4:.1f}" font-size="12">{name}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _bars_svg(z: dict[str, float], colour: str) -> str:
+    from html import escape
+
+    items = [(k, float(v)) for k, v in z.items()]
+    row, label_w, bar_w = 16, 130, 200
+    height = row * len(items) + 10
+    mid = label_w + bar_w / 2
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 50}" height="{height}">']
+    out.append(f'<line x1="{mid}" y1="0" x2="{mid}" y2="{height}" stroke="#999"/>')
+    for i, (name, value) in enumerate(items):
+        y = 5 + i * row
+        clipped = max(-3.0, min(3.0, value))
+        length = abs(clipped) / 3.0 * (bar_w / 2)
+        x = mid if clipped >= 0 else mid - length
+        out.append(
+            f'<text x="{label_w - 6}" y="{y + 11}" font-size="11" text-anchor="end">{escape(name)}</text>'
+            f'<rect x="{x:.1f}" y="{y + 2}" width="{length:.1f}" height="{row - 5}" fill="{colour}"/>'
+            f'<text x="{label_w + bar_w + 4}" y="{y + 11}" font-size="11">{value:+.2f}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bot.store.tables import segment_member_t, segment_run_t, segment_t
+from bot.store.tables import segment_member_t, segment_run_t, segment_t, social_user_t
 from bot.store.types import as_utc
 
 if TYPE_CHECKING:
@@ -170,3 +170,19 @@ class SegmentQueries:
         with self._tx("reading a user's segment") as conn:
             row = conn.execute(stmt).first()
         return (int(row[0]), str(row[1])) if row is not None else None
+
+    def segment_member_rows(
+        self, run_id: int, *, chunk: int = MEMBER_CHUNK
+    ) -> Iterator[list[tuple[str, str, str | None, int, float | None]]]:
+        """(platform, user_id, username, segment_id, distance) of a run's members, in chunks (exports)."""
+        m, u = segment_member_t, social_user_t
+        stmt = (
+            sa.select(m.c.platform, m.c.user_id, u.c.username, m.c.segment_id, m.c.distance)
+            .select_from(m.outerjoin(u, sa.and_(u.c.platform == m.c.platform, u.c.user_id == m.c.user_id)))
+            .where(m.c.run_id == run_id)
+            .order_by(m.c.segment_id, m.c.distance, m.c.platform, m.c.user_id)
+        )
+        with self._tx("reading segment members") as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(stmt)
+            for rows in result.partitions(chunk):
+                yield [(r[0], r[1], r[2], int(r[3]), r[4]) for r in rows]
