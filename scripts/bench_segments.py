@@ -172,7 +172,7 @@ def generate(db: Path, users: int, seed: int, orders_csv: Path) -> None:
 
 
 def measure(db: Path, orders_csv: Path, k: int | None) -> dict[str, float]:
-    from bot.analysis.segments import SegmentService, design_matrix, standardise
+    from bot.analysis.segments import SegmentService, design_matrix, standardise, warm_up
     from bot.clock import ManualClock
     from bot.config import AccountConfig, Settings
     from bot.segmentconfig import SegmentsConfig
@@ -189,6 +189,7 @@ def measure(db: Path, orders_csv: Path, k: int | None) -> dict[str, float]:
         store.upgrade()
         service = SegmentService(settings, store, clock, owner="bench")
         started = time.perf_counter()
+        warm_up()
         table = service.features(NOW)
         figures["features_s"] = time.perf_counter() - started
         t = time.perf_counter()

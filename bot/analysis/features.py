@@ -76,6 +76,8 @@ class FeatureTable:
         return int(hits[0]) if len(hits) else None
 
     def select(self, mask: np.ndarray) -> FeatureTable:
+        if mask.all():
+            return self
         return FeatureTable(
             self.platform[mask],
             self.user_id[mask],
@@ -213,6 +215,20 @@ class _Merger:
         self.usernames: list[tuple[np.ndarray, list[str | None]]] = []
 
     def _rows(self, platforms: list[str], ids: list[str], create: bool) -> np.ndarray:
+        """Row numbers of these users (-1: unknown and not `create`d); new users get the next rows."""
+        if ids and platforms.count(platforms[0]) == len(platforms):  # one platform (the usual case): C-level loops
+            index = self.index.setdefault(platforms[0], {})
+            got = list(map(index.get, ids))
+            if create and got.count(None) == len(got) and len(set(ids)) == len(ids):
+                start = len(self.ids)
+                index.update(zip(ids, range(start, start + len(ids)), strict=True))
+                self.ids.extend(ids)
+                self.platforms.extend(platforms)
+                return np.arange(start, start + len(ids), dtype=np.int64)
+            if None not in got:
+                return np.array(got, dtype=np.int64)
+            if not create:
+                return np.array([-1 if g is None else g for g in got], dtype=np.int64)
         out = np.empty(len(ids), dtype=np.int64)
         platform, index = None, None
         for j, (p, u) in enumerate(zip(platforms, ids, strict=True)):

@@ -7,6 +7,7 @@ communities plus community-level aggregates) -> seeded K-means (k fixed, or chos
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -438,6 +439,20 @@ def _projection(
 # ------------------------------------------------------------------------------------------- the service
 
 
+def _import_models() -> None:
+    import scipy.optimize  # noqa: F401
+    import sklearn.cluster
+    import sklearn.decomposition
+    import sklearn.metrics
+    import sklearn.preprocessing  # noqa: F401
+
+
+def warm_up() -> None:
+    """Import scikit-learn (~1.5 s) in a thread while the database aggregates the features (it sorts without
+    the GIL); the import lock makes the clustering wait for it if needed."""
+    threading.Thread(target=_import_models, name="segments-imports", daemon=True).start()
+
+
 @dataclass
 class SegmentResult:
     run_id: int
@@ -476,6 +491,7 @@ class SegmentService:
         try:
             if not force and not self.due(now):
                 return None
+            warm_up()
             return self._run(now, progress)
         finally:
             self.store.release_lease(LEASE, self.owner)
