@@ -151,13 +151,17 @@ def load_features(
     # database sorts; they are merged in order, each let go once merged
     with ThreadPoolExecutor(max_workers=FETCH_THREADS, thread_name_prefix="features") as pool:
         futures = [pool.submit(fetch, k) for k in range(len(jobs))]
-        for k, future in enumerate(futures):
-            future.result()
-            part = jobs[k][0]
-            if progress:
-                progress(f"aggregating per user: {PART_NAMES[part]}")
-            merger.add(part, results[k] or [], create=part in ("started", "received", "messages"))
-            results[k] = None
+        try:
+            for k, future in enumerate(futures):
+                future.result()
+                part = jobs[k][0]
+                if progress:
+                    progress(f"aggregating per user: {PART_NAMES[part]}")
+                merger.add(part, results[k] or [], create=part in ("started", "received", "messages"))
+                results[k] = None
+        finally:
+            for future in futures:
+                future.cancel()  # a failed part: the parts not started yet are not read
     table = merger.table(now, window_days=config.window.total_seconds() / DAY if config.window else None)
     table.snapshot_id = snapshot.id if snapshot else None
     path = orders_path(settings)
