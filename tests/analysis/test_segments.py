@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.analysis.features import FeatureTable
 from bot.analysis.segments import (
@@ -238,3 +239,23 @@ def test_jobs(db_url: str) -> None:
         job.func()  # an empty audience: a run with no segments, no error
         run = store.latest_segment_run()
         assert run is not None and run.k == 0 and run.n_users == 0
+
+
+def test_community_enters_as_one_hot_of_the_largest_and_aggregates_never_as_a_number() -> None:
+    from bot.analysis.segments import design_matrix
+
+    n = 100
+    community = np.array([7] * 50 + [3] * 45 + [900] * 1 + [-1] * 4)
+    influence = np.where(community == 3, 0.2, 0.01)
+    ids = np.array([str(i) for i in range(n)], dtype=object)
+    table = FeatureTable(
+        np.array(["x"] * n, dtype=object), ids, ids, {"mention": np.ones(n), "influence": influence}, community
+    )
+    matrix, names, largest = design_matrix(table, top_communities=5)
+    assert largest == [7, 3], "largest first; a community of one person gets no column"
+    assert "community" not in names and names[-2:] == ["community=7", "community=3"]
+    size = matrix[:, names.index("community_size")]
+    assert size[0] == pytest.approx(np.log1p(50)) and size[-1] == 0.0
+    mean_influence = matrix[:, names.index("community_influence")]
+    assert mean_influence[60] == pytest.approx(np.log1p(0.2 * 100)) and mean_influence[-1] == 0.0
+    assert matrix[:50, -2].all() and not matrix[50:, -2].any()
