@@ -15,6 +15,7 @@ import csv
 import hashlib
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -169,7 +170,13 @@ class CouponService:
         if not cfg.segments:
             return None, []
         segments = self.store.segments(run_id)
-        by_label = {s.label.lower(): s.segment_id for s in segments}
+        by_label: dict[str, set[int]] = {}
+        for segment in segments:  # "advocates" targets "advocates 2" too (a second segment of that kind)
+            label = segment.label.lower()
+            by_label.setdefault(label, set()).add(segment.segment_id)
+            numbered = re.fullmatch(r"(.*\S) \d+", label)
+            if numbered:
+                by_label.setdefault(numbered.group(1), set()).add(segment.segment_id)
         ids = {s.segment_id for s in segments}
         chosen: list[int] = []
         missing: list[str] = []
@@ -179,8 +186,8 @@ class CouponService:
                     chosen.append(int(target))
                 else:
                     missing.append(str(target))
-            elif str(target).lower() in by_label:
-                chosen.append(by_label[str(target).lower()])
+            elif str(target).strip().lower() in by_label:
+                chosen.extend(by_label[str(target).strip().lower()])
             else:
                 missing.append(str(target))
         if missing:

@@ -280,3 +280,15 @@ def test_jobs_and_run_once(store: Store, clock: ManualClock, tmp_path: Path) -> 
     clock.advance(timedelta(days=2))
     service.run_once()
     assert {c.state for c in store.coupons(campaign="a")} == {"expired"}
+
+
+def test_a_label_targets_its_numbered_twins(store: Store, clock: ManualClock, tmp_path: Path) -> None:
+    members = [("x", f"u{i}", i % 3, 0.5) for i in range(9)]
+    store.save_segment_run(
+        created_at=store.clock(), k=3, silhouette=0.5, graph_snapshot_id=None, params={}, stats={},
+        segments=[(0, "advocates", 3, {}), (1, "advocates 2", 3, {}), (2, "lurkers", 3, {})], members=members,
+    )  # fmt: skip
+    settings = make_settings(tmp_path, fans={"holdout": 0, "segments": ["Advocates"]})
+    report = CouponService(settings, store, clock).issue("fans")
+    assert report.issued == 6
+    assert {c.segment_id for c in store.coupons(campaign="fans")} == {0, 1}
