@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=ROOT / "var", help="where the cached database lives")
     parser.add_argument("--fresh", action="store_true", help="regenerate the database even when cached")
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--coupons", type=int, default=0, help="then issue this many coupons to the segments (timed on its own)"
+    )
     args = parser.parse_args(argv)
     args.dir.mkdir(parents=True, exist_ok=True)
     base = args.dir / f"bench_segments_{args.users}_{args.seed}"
@@ -279,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(db, work)
     try:
         figures = measure(work, orders_csv, args.k)
+        if args.coupons:
+            figures.update(issue_coupons(work, args.coupons))
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{work}{suffix}").unlink(missing_ok=True)
@@ -289,12 +294,44 @@ def main(argv: list[str] | None = None) -> int:
             f"({figures['total_s']:.1f} s, {figures['peak_mb']:.0f} MB)",
             flush=True,
         )
+    coupons = f" coupons={int(figures['coupons'])} coupons_s={figures['coupons_s']:.2f}" if "coupons" in figures else ""
     print(
         f"RESULT users={int(figures['users'])} total_s={figures['total_s']:.2f} kmeans_s={figures['kmeans_s']:.2f} "
-        f"peak_mb={figures['peak_mb']:.0f}",
+        f"peak_mb={figures['peak_mb']:.0f}{coupons}",
         flush=True,
     )
     return 0
+
+
+def issue_coupons(db: Path, budget: int) -> dict[str, float]:
+    """A coupon campaign over every segment of the run just stored: `budget` codes, 10% held out, timed."""
+    from datetime import UTC, datetime
+
+    from bot.clock import ManualClock
+    from bot.config import AccountConfig, Settings
+    from bot.couponconfig import CouponCampaignConfig, CouponsConfig
+    from bot.coupons import CouponService
+    from bot.store import Store
+
+    settings = Settings(
+        accounts={"shop": AccountConfig(platform="sandbox", handle="shop")},
+        templates_dir=ROOT / "templates",
+        coupons=CouponsConfig(
+            campaigns={"bench": CouponCampaignConfig(discount="10% off", budget=budget, holdout=0.1, channel="export")}
+        ),
+        config_path=db.parent / "config.yaml",
+    )
+    with Store.open(f"sqlite:///{db}") as store:
+        service = CouponService(settings, store, ManualClock(datetime.now(UTC)))
+        started = time.perf_counter()
+        report = service.issue("bench")
+        seconds = time.perf_counter() - started
+    print(
+        f"coupons: {report.issued:,} issued, {report.held_out:,} held out, {report.over_budget:,} over budget "
+        f"in {seconds:.2f} s (goal <= 30 s for 100,000)",
+        flush=True,
+    )
+    return {"coupons": float(report.issued), "coupons_s": seconds}
 
 
 if __name__ == "__main__":
