@@ -260,6 +260,11 @@ class CouponService:
             report.budget_left = out.budget_left
             if progress is not None:
                 progress(min(start + size, len(members)), len(members))
+            if out.budget_left <= 0 and start + size < len(members):
+                # the budget is spent: the rest get no code, and no holdout row either (the held-out share
+                # stays that of the people the campaign reached)
+                report.over_budget += len(members) - (start + size)
+                break
             if out.pool_empty:
                 report.stopped = "the code pool ran out"
                 logger.error(
