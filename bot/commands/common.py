@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
@@ -12,6 +15,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from bot.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,3 +49,54 @@ def load_settings(config: Path | None, *, hint: str = "run `socialbot check` for
             err_console.print(f"[red]error[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
         err_console.print(f"[red bold]invalid configuration[/red bold] in {escape(str(path))}; {hint}")
         raise typer.Exit(code=2) from exc
+
+
+def settings_for(config: Path | None, database: str | None) -> Settings:
+    """load_settings, with --database (or $SOCIALBOT_DATABASE_URL) over the config's database_url."""
+    from bot.commands.db import DATABASE_ENV
+
+    settings = load_settings(config)
+    url = database or os.environ.get(DATABASE_ENV)
+    return settings.with_overrides(database_url=url) if url else settings
+
+
+@contextmanager
+def command_store(settings: Settings, *, create: bool = False) -> Iterator[Store]:
+    """The Store of a command, upgraded; database errors become a clear message and exit status 1. Without
+    `create`, a missing or empty database says how to make one."""
+    from bot.errors import StoreError
+    from bot.store import Store
+
+    try:
+        store = Store.open(settings.database_url, create=create)
+    except StoreError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print("(the daemon creates it; so does `socialbot db upgrade`)")
+        raise typer.Exit(1) from exc
+    try:
+        if not create and store.revision() is None:
+            err_console.print(f"database {store.url} is empty: run `socialbot db upgrade` or the daemon first")
+            raise typer.Exit(1)
+        store.upgrade()
+        yield store
+    except StoreError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+
+
+def open_output(target: Path) -> TextIO:
+    """A file to write (its folder made), or standard output for '-'."""
+    if str(target) == "-":
+        return sys.stdout
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.open("w", encoding="utf-8", newline="")
+
+
+def parse_handle(value: str) -> str:
+    """'@someone' -> 'someone'; a bad handle is a usage error naming it."""
+    handle = value.strip().lstrip("@＠")
+    if not handle or len(handle) > 100 or any(c.isspace() for c in handle):
+        raise typer.BadParameter(f"{value!r} is not a handle such as @someone", param_hint="HANDLE")
+    return handle

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.commands.common import ConfigOption, console, err_console, load_settings
-from bot.commands.db import DATABASE_ENV, DatabaseOption
+from bot.commands.common import ConfigOption, command_store, console, err_console, settings_for
+from bot.commands.db import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -29,34 +27,6 @@ coupons_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(coupons_app, name="coupons")
-
-
-def _settings(config: Path | None, database: str | None) -> Settings:
-    import os
-
-    settings = load_settings(config)
-    url = database or os.environ.get(DATABASE_ENV)
-    return settings.with_overrides(database_url=url) if url else settings
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    from bot.errors import StoreError
-    from bot.store import Store
-
-    try:
-        store = Store.open(settings.database_url)
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    try:
-        store.upgrade()
-        yield store
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
 
 
 def _service(settings: Settings, store: Store) -> Any:
@@ -82,7 +52,7 @@ def issue(
     """Issue codes now to whoever is eligible (latest segmentation), with progress."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    settings = _settings(config, database)
+    settings = settings_for(config, database)
     names = [campaign] if campaign else [n for n, c in settings.coupons.campaigns.items() if c.enabled]
     if campaign and campaign not in settings.coupons.campaigns:
         known = ", ".join(sorted(settings.coupons.campaigns)) or "none configured"
@@ -95,7 +65,7 @@ def issue(
     for column in ("campaign", "targeted", "issued", "held out", "already", "opted out", "low influence",
                    "cooldown", "over budget", "budget left", "delivery", "note"):  # fmt: skip
         table.add_column(column, justify="left" if column in ("campaign", "delivery", "note") else "right")
-    with _store(settings) as store:
+    with command_store(settings, create=True) as store:
         service = _service(settings, store)
         for name in names:
             with Progress(
@@ -148,8 +118,8 @@ def list_(
     if state is not None and state not in CouponState.ALL:
         err_console.print(f"unknown state {escape(state)!r} (one of {', '.join(CouponState.ALL)})")
         raise typer.Exit(2)
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    settings = settings_for(config, database)
+    with command_store(settings, create=True) as store:
         store.mark_delivered_by_outbox()
         rows = store.coupons(campaign=campaign, state=state, limit=limit or None)
     table = Table(title=f"coupons ({len(rows)} shown)")
@@ -184,7 +154,7 @@ def report(
     """Per campaign and segment: eligible, held out, issued, delivered, redeemed, conversion, revenue, uplift."""
     from bot.orders import read_orders_csv
 
-    settings = _settings(config, database)
+    settings = settings_for(config, database)
     orders_path = orders or settings.segments.orders_csv
     order_rows = None
     if orders_path is not None:
@@ -195,7 +165,7 @@ def report(
             err_console.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)
         if problems and not order_rows:
             order_rows = None
-    with _store(settings) as store:
+    with command_store(settings, create=True) as store:
         rows = _service(settings, store).report(order_rows)
     if json_file is not None:
         data = json.dumps({"orders": str(orders_path) if order_rows is not None else None,
@@ -240,8 +210,8 @@ def import_redemptions_(
     """Record the shop's redemptions; unknown, expired and reused codes are reported, never counted."""
     from bot.redemptions import import_redemptions
 
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    settings = settings_for(config, database)
+    with command_store(settings, create=True) as store:
         result = import_redemptions(store, file)
     for problem in result.problems:
         err_console.print(f"[red]bad row[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, console, err_console, load_settings
-from bot.commands.db import DATABASE_ENV, DatabaseOption
+from bot.commands.common import (
+    ConfigOption,
+    command_store,
+    console,
+    err_console,
+    open_output,
+    parse_handle,
+    settings_for,
+)
+from bot.commands.db import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.analysis.report import GraphReport
@@ -51,38 +56,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(graph_app, name="graph")
 
 
-def _settings(config: Path | None, database: str | None) -> Settings:
-    import os
-
-    settings = load_settings(config)
-    url = database or os.environ.get(DATABASE_ENV)
-    return settings.with_overrides(database_url=url) if url else settings
-
-
-@contextmanager
-def _store(settings: Settings) -> Iterator[Store]:
-    from bot.errors import StoreError
-    from bot.store import Store
-
-    try:
-        store = Store.open(settings.database_url, create=False)
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        err_console.print("(the daemon creates it; so does `socialbot db upgrade`)")
-        raise typer.Exit(1) from exc
-    try:
-        if store.revision() is None:
-            err_console.print(f"database {store.url} is empty: run `socialbot db upgrade` or the daemon first")
-            raise typer.Exit(1)
-        store.upgrade()
-        yield store
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
-
-
 def _snapshot(settings: Settings, store: Store, *, refresh: bool) -> Snapshot:
     """The latest snapshot, or a new one (--refresh, or none stored yet), with progress on stderr."""
     from bot.analysis.service import AnalysisService
@@ -110,13 +83,6 @@ def _pid() -> int:
     return os.getpid()
 
 
-def _open_out(target: Path) -> io.TextIOBase:
-    if str(target) == "-":
-        return sys.stdout  # type: ignore[return-value]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return target.open("w", encoding="utf-8", newline="")  # type: ignore[return-value]
-
-
 @graph_app.command("report")
 def report(
     refresh: bool = RefreshOption,
@@ -130,15 +96,15 @@ def report(
     """Influencers with their reasons, communities with their topics, brokers (from the latest snapshot)."""
     from bot.analysis.service import report_from_snapshot
 
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    settings = settings_for(config, database)
+    with command_store(settings) as store:
         snapshot = _snapshot(settings, store, refresh=refresh)
         listed = top or snapshot.n_users
         graph_report = report_from_snapshot(store, snapshot, top=listed)
         if csv_file is not None:
             _write_csv(graph_report, csv_file)
         if json_file is not None:
-            out = _open_out(json_file)
+            out = open_output(json_file)
             json.dump(graph_report.to_json(), out, ensure_ascii=False, indent=2)
             out.write("\n")
             if out is not sys.stdout:
@@ -154,7 +120,7 @@ def report(
 
 
 def _write_csv(graph_report: GraphReport, target: Path) -> None:
-    out = _open_out(target)
+    out = open_output(target)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for user in graph_report.top:
@@ -246,13 +212,6 @@ def _print_report(graph_report: GraphReport, top: int) -> None:
         )
 
 
-def _handle(value: str) -> str:
-    handle = value.strip().lstrip("@＠")
-    if not handle or len(handle) > 100 or any(c.isspace() for c in handle):
-        raise typer.BadParameter(f"{value!r} is not a handle such as @someone", param_hint="HANDLE")
-    return handle
-
-
 @graph_app.command("user")
 def user(
     handle: str = typer.Argument(..., help="The person's handle, e.g. @someone."),
@@ -268,19 +227,19 @@ def user(
     from bot.analysis.graph import ego_log, ego_network, format_score, node_key, tie
     from bot.clock import SystemClock
 
-    name = _handle(handle)
-    settings = _settings(config, database)
+    name = parse_handle(handle)
+    settings = settings_for(config, database)
     now = SystemClock().now()
-    with _store(settings) as store:
+    with command_store(settings) as store:
         person = store.social_user(platform, username=name)
         if person is None:
             err_console.print(f"@{escape(name)} is not in the database (nobody by that handle has interacted yet)")
             raise typer.Exit(1)
         partner = None
         if other is not None:
-            partner = store.social_user(platform, username=_handle(other))
+            partner = store.social_user(platform, username=parse_handle(other))
             if partner is None:
-                err_console.print(f"@{escape(_handle(other))} is not in the database")
+                err_console.print(f"@{escape(parse_handle(other))} is not in the database")
                 raise typer.Exit(1)
         snapshot = store.latest_snapshot()
         score = store.user_score(snapshot.id, platform, person.user_id) if snapshot else None
@@ -360,8 +319,8 @@ def export(
     from bot.analysis.graph import to_networkx
     from bot.analysis.service import snapshot_log
 
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    settings = settings_for(config, database)
+    with command_store(settings) as store:
         snapshot = _snapshot(settings, store, refresh=refresh)
         with err_console.status("building the graph", spinner="dots") as status:
             log = snapshot_log(store, settings, snapshot)

@@ -11,9 +11,17 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, console, err_console
+from bot.commands.common import (
+    ConfigOption,
+    command_store,
+    console,
+    err_console,
+    open_output,
+    parse_handle,
+    settings_for,
+)
 from bot.commands.db import DatabaseOption
-from bot.commands.graph import _handle, _open_out, _pid, _settings, _store
+from bot.commands.graph import _pid
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -116,14 +124,14 @@ def report(
     database: str | None = DatabaseOption,
 ) -> None:
     """The segments of the latest run: id, label, size, share and what stands out in each centroid."""
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    settings = settings_for(config, database)
+    with command_store(settings) as store:
         run = _run(settings, store, refresh=refresh)
         segments = store.segments(run.id)
         if csv_file is not None:
             _write_members(store, run, segments, csv_file)
         if json_file is not None:
-            out = _open_out(json_file)
+            out = open_output(json_file)
             json.dump(_report_json(run, segments), out, ensure_ascii=False, indent=2)
             out.write("\n")
             if out is not sys.stdout:
@@ -143,7 +151,7 @@ def report(
 
 def _write_members(store: Store, run: SegmentRun, segments: list[SegmentInfo], target: Path) -> None:
     labels = {s.segment_id: s.label for s in segments}
-    out = _open_out(target)
+    out = open_output(target)
     writer = csv.writer(out)
     writer.writerow(MEMBER_COLUMNS)
     for chunk in store.segment_member_rows(run.id):
@@ -196,9 +204,9 @@ def user(
     from bot.analysis.features import load_features
     from bot.clock import SystemClock
 
-    name = _handle(handle)
-    settings = _settings(config, database)
-    with _store(settings) as store:
+    name = parse_handle(handle)
+    settings = settings_for(config, database)
+    with command_store(settings) as store:
         person = store.social_user(platform, username=name)
         if person is None:
             err_console.print(f"@{escape(name)} is not in the database (nobody by that handle has interacted yet)")
