@@ -87,6 +87,9 @@ def load_with_lines(text: str) -> tuple[Any, LineMap]:
         context = f"{exc.context} (line {context_line})" if exc.context and context_line else exc.context
         message = " ".join(part for part in (context, exc.problem) if part) or str(exc)
         raise YamlSyntaxError(f"malformed YAML: {message}", line) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls)
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSyntaxError(f"malformed YAML: character {exc.character!r} is not allowed in YAML", line) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"malformed YAML: {exc}", None) from exc
     return data, lines
