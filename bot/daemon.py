@@ -9,7 +9,8 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
     from bot.coupons import CouponService
+    from bot.metrics import MetricsServer
     from bot.platforms.base import Platform
     from bot.scheduling import Job
     from bot.store import Store
@@ -39,6 +41,7 @@ class DaemonOptions:
     settings_hook: SettingsHook | None = None  # e.g. the demo points accounts at its sandbox
     watch_seconds: float = 2.0  # how often config.yaml and templates/ are checked for edits
     require_credentials: bool = True
+    metrics_port: int | None = None  # serve /metrics and /healthz on 127.0.0.1 (0: a free port)
 
 
 def build_platform(name: str, settings: Settings) -> Platform:
@@ -82,6 +85,19 @@ class _RecommenderJob:
             logger.exception("recommendations: rebuilding the recommender failed; templates keep the last one")
 
 
+class _PollTimer:
+    """A mentions job that also records when each poll finished (Daemon.poll_times, read by bot.metrics)."""
+
+    def __init__(self, daemon: Daemon, job_id: str, func: Callable[[], object]) -> None:
+        self.daemon = daemon
+        self.account = job_id.partition(":")[2]
+        self.func = func
+
+    def __call__(self) -> None:
+        self.func()
+        self.daemon.poll_times[self.account] = self.daemon.clock.now()
+
+
 class Daemon:
     """One running bot: scheduler jobs from config, a delivery thread draining the outbox, a config watcher."""
 
@@ -101,6 +117,9 @@ class Daemon:
         self.settings: Settings | None = None
         self.store: Store | None = None
         self.platforms: dict[str, Platform] = {}
+        self.started_at: datetime | None = None
+        self.poll_times: dict[str, datetime] = {}  # account -> when its last mentions poll finished (metrics)
+        self.metrics: MetricsServer | None = None
 
     # ---- configuration -------------------------------------------------------------------------
 
@@ -153,11 +172,13 @@ class Daemon:
         self._sources = self._check_templates(settings)
         self.settings = settings
         self._watch_stamp = stamp
+        self.started_at = self.clock.now()
         try:
             self._open(settings)
         except BaseException:
             self._close_resources()
             raise
+        self._serve_metrics()
         logger.info(
             "daemon %s started: %d account(s), %d campaign(s), database %s",
             self.options.owner,
@@ -231,7 +252,7 @@ class Daemon:
                 coupons=coupons,
             )
             self.mentions = mentions
-            jobs.extend(mentions.jobs())
+            jobs.extend(replace(job, func=_PollTimer(self, job.job_id, job.func)) for job in mentions.jobs())
         jobs.extend(self._graph_jobs(settings))
         jobs.extend(self._audience_jobs(settings, renderer, coupons))
         self.scheduler.replace_all(jobs)
@@ -301,6 +322,24 @@ class Daemon:
             settings, self.store, self.clock, owner=self.options.owner, platforms=self.platforms
         )
         return [*self.engagement.jobs(), *self.analysis.jobs()]
+
+    def _serve_metrics(self) -> None:
+        """/metrics and /healthz (DaemonOptions.metrics_port), on 127.0.0.1."""
+        if self.options.metrics_port is None:
+            return
+        from bot.metrics import serve_metrics
+
+        try:
+            self.metrics = serve_metrics(self, self.options.metrics_port)
+        except OSError as exc:
+            logger.error("metrics: cannot listen on 127.0.0.1:%d: %s", self.options.metrics_port, exc)
+            return
+        logger.info("metrics and health check at %s/metrics and %s/healthz", self.metrics.url, self.metrics.url)
+
+    def polled_accounts(self) -> list[str]:
+        """The accounts whose mentions this daemon polls (for the health check)."""
+        mentions = getattr(self, "mentions", None)
+        return mentions.accounts() if mentions is not None else []
 
     def reload(self) -> bool:
         """Re-read config and templates; keep the last good config when the new one is invalid."""
@@ -391,6 +430,8 @@ class Daemon:
         server = getattr(self, "redemptions", None)
         if server is not None:
             server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         self._close_resources()
         logger.info("daemon %s stopped", self.options.owner)
 

@@ -19,6 +19,9 @@ def run(
     config: Path | None = ConfigOption,
     log_format: str = typer.Option("text", "--log-format", help="text or json (one object per line)."),
     log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", min=0, max=65535, help="Serve /metrics (Prometheus) and /healthz on 127.0.0.1:P."
+    ),
 ) -> None:
     """Run the daemon: scheduled promotions through the outbox, until SIGTERM/SIGINT (SIGHUP reloads)."""
     from bot.daemon import Daemon, DaemonOptions
@@ -26,7 +29,7 @@ def run(
     from bot.logs import setup_logging
 
     setup_logging(log_level, _log_format(log_format))
-    daemon = Daemon(DaemonOptions(config_path=config_path(config)))
+    daemon = Daemon(DaemonOptions(config_path=config_path(config), metrics_port=metrics_port))
     try:
         daemon.run_forever()
     except ConfigError as exc:

@@ -1,0 +1,331 @@
+"""Liveness for operators: `/metrics` (Prometheus text) and `/healthz` on 127.0.0.1, read from the store at
+scrape time. The only module that imports prometheus_client.
+
+/healthz answers 503 with its reasons when a due outbox row waits longer than OVERDUE_MINUTES past its time,
+when an account's mentions poll has not completed for 3 x replies.poll_seconds, or when an account is paused
+after a credentials error: posts that should have gone out but did not are visible, never silent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Protocol
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.platforms.base import Platform
+    from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+OVERDUE_MINUTES = 5.0  # a due outbox row (or an abandoned attempt) waiting longer than this fails /healthz
+POLL_STALE_FACTOR = 3  # a mentions poll older than this many replies.poll_seconds fails /healthz
+PREFIX = "socialbot"
+
+
+class Monitored(Protocol):
+    """What the metrics read from a running daemon (bot.daemon.Daemon)."""
+
+    store: Store | None
+    settings: Settings | None
+    platforms: dict[str, Platform]
+    clock: Clock
+    started_at: datetime | None
+    poll_times: dict[str, datetime]  # account -> when its last mentions poll finished
+
+    def polled_accounts(self) -> list[str]: ...
+
+
+@dataclass
+class Reading:
+    """One consistent look at the store and the daemon, shared by /metrics and /healthz."""
+
+    now: datetime
+    outbox: dict[tuple[str, str], int] = field(default_factory=dict)  # (account, state) -> rows
+    overdue: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # account -> (rows, oldest due time)
+    slots: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, state) -> slots
+    paused: dict[str, str] = field(default_factory=dict)  # account -> reason
+    rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]] = field(default_factory=dict)
+    polls: dict[str, datetime | None] = field(default_factory=dict)  # polled account -> last finished poll
+    poll_seconds: float = 0.0
+    graph_at: datetime | None = None
+    segments_at: datetime | None = None
+
+    def problems(self) -> list[str]:
+        """Why the daemon is unhealthy (empty: healthy)."""
+        reasons: list[str] = []
+        for account, (count, oldest) in sorted(self.overdue.items()):
+            minutes = (self.now - oldest).total_seconds() / 60
+            reasons.append(
+                f"account {account}: {count} outbox row(s) overdue (the oldest was due {minutes:.1f} min ago)"
+            )
+        limit = POLL_STALE_FACTOR * self.poll_seconds
+        for account, last in sorted(self.polls.items()):
+            if last is not None and (self.now - last).total_seconds() > limit:
+                age = (self.now - last).total_seconds()
+                reasons.append(f"account {account}: mentions poll overdue (last finished {age:.0f} s ago)")
+        for account, reason in sorted(self.paused.items()):
+            reasons.append(f"account {account}: paused ({reason})")
+        return reasons
+
+
+def read(daemon: Monitored) -> Reading:
+    """Read what the endpoints report: a few grouped, indexed queries and the daemon's in-memory state."""
+    store, settings = daemon.store, daemon.settings
+    now = daemon.clock.now()
+    reading = Reading(now)
+    if store is None or settings is None:
+        return reading
+    health = store_health(store, now - timedelta(minutes=OVERDUE_MINUTES))
+    reading.outbox, reading.overdue, reading.slots = health.outbox, health.overdue, health.slots
+    reading.rate_limits = dict(health.rate_limits)
+    reading.paused = {s.account: s.paused_reason for s in store.account_states() if s.paused_reason}
+    for name, platform in list(daemon.platforms.items()):
+        for status in platform.rate_limits():
+            reading.rate_limits[(name, status.endpoint)] = (status.remaining, status.reset_at)
+    reading.poll_seconds = float(settings.replies.poll_seconds)
+    started = daemon.started_at or now
+    for account in daemon.polled_accounts():
+        reading.polls[account] = daemon.poll_times.get(account, started)
+    snapshot = store.latest_snapshot() if settings.graph.enabled else None
+    reading.graph_at = snapshot.created_at if snapshot is not None else None
+    run = store.latest_segment_run() if settings.segments.enabled else None
+    reading.segments_at = run.created_at if run is not None else None
+    return reading
+
+
+@dataclass
+class StoreHealth:
+    outbox: dict[tuple[str, str], int]
+    overdue: dict[str, tuple[int, datetime]]
+    slots: dict[tuple[str, str], int]
+    rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]]
+
+
+def store_health(store: Store, due_before: datetime) -> StoreHealth:
+    """Outbox rows by account and state, overdue rows (pending and due before `due_before`, or attempts whose
+    lease ran out before it), campaign slots by state, the stored rate-limit blocks.
+
+    TODO(bot/store): these queries belong in bot/store/store.py (the only sqlalchemy user); they sit here
+    until that file can take a `Store.health(due_before)` method, which this function then calls.
+    """
+    import sqlalchemy as sa
+
+    from bot.store.tables import OutboxState, rate_limit_t, slot_t
+    from bot.store.tables import outbox_t as o
+    from bot.store.types import as_utc
+
+    with store.engine.connect() as conn:
+        outbox = {
+            (account, state): int(count)
+            for account, state, count in conn.execute(
+                sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
+            )
+        }
+        overdue: dict[str, tuple[int, datetime]] = {}
+        # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
+        for state, column in ((OutboxState.PENDING, o.c.next_attempt_at), (OutboxState.SENDING, o.c.lease_until)):
+            rows = conn.execute(
+                sa.select(o.c.account, sa.func.count(), sa.func.min(column))
+                .where(o.c.state == state, column <= due_before)
+                .group_by(o.c.account)
+            )
+            for account, count, oldest in rows:
+                seen = overdue.get(account)
+                oldest_utc = as_utc(_as_datetime(oldest))
+                if seen is not None:
+                    count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
+                overdue[account] = (int(count), oldest_utc)
+        slots = {
+            (campaign, state): int(count)
+            for campaign, state, count in conn.execute(
+                sa.select(slot_t.c.campaign, slot_t.c.state, sa.func.count()).group_by(
+                    slot_t.c.campaign, slot_t.c.state
+                )
+            )
+        }
+        limits = {
+            (r.account, r.endpoint): (r.remaining, as_utc(r.reset_at) if r.reset_at is not None else None)
+            for r in conn.execute(sa.select(rate_limit_t))
+        }
+    return StoreHealth(outbox, overdue, slots, limits)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """min() over a UTCDateTime column comes back untyped on SQLite (a string)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else 0.0
+
+
+class DaemonCollector(Collector):
+    """Prometheus metrics computed from the store at each scrape."""
+
+    def __init__(self, daemon: Monitored) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        reading = read(self.daemon)
+        yield from metric_families(reading)
+
+
+def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
+    def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+        return GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
+
+    states = ("pending", "sending", "sent", "failed", "cancelled")
+    accounts = sorted({a for a, _ in reading.outbox} | set(reading.paused) | set(reading.polls))
+    items = gauge("outbox_items", "Outbox rows by account and state (failed = dead letters).", ["account", "state"])
+    published = gauge("published", "Messages sent (outbox rows in state sent).", ["account"])
+    pending = gauge("pending", "Messages waiting to go out (pending or being sent).", ["account"])
+    dead = gauge("dead_letters", "Messages given up on (outbox rows in state failed).", ["account"])
+    for account in accounts:
+        counts = {state: reading.outbox.get((account, state), 0) for state in states}
+        for state, count in counts.items():
+            items.add_metric([account, state], count)
+        published.add_metric([account], counts["sent"])
+        pending.add_metric([account], counts["pending"] + counts["sending"])
+        dead.add_metric([account], counts["failed"])
+    yield from (items, published, pending, dead)
+
+    overdue = gauge(
+        "overdue", f"Due outbox rows waiting more than {OVERDUE_MINUTES:g} min past their time.", ["account"]
+    )
+    oldest = gauge("overdue_seconds", "How long the oldest overdue row has waited past its time.", ["account"])
+    for account in accounts:
+        count, due = reading.overdue.get(account, (0, None))
+        overdue.add_metric([account], count)
+        oldest.add_metric([account], (reading.now - due).total_seconds() if due is not None else 0.0)
+    yield from (overdue, oldest)
+
+    slots = gauge(
+        "campaign_slots", "Campaign slots by state (missed, failed, skipped: never posted).", ["campaign", "state"]
+    )
+    for (campaign, state), count in sorted(reading.slots.items()):
+        slots.add_metric([campaign, state], count)
+    yield slots
+
+    paused = gauge("account_paused", "1 when the account is paused after a credentials error.", ["account"])
+    for account in accounts:
+        paused.add_metric([account], 1.0 if account in reading.paused else 0.0)
+    yield paused
+
+    last_poll = gauge("last_poll_timestamp_seconds", "When the account's last mentions poll finished.", ["account"])
+    poll_age = gauge("last_poll_age_seconds", "Seconds since the account's last mentions poll finished.", ["account"])
+    for account, at in sorted(reading.polls.items()):
+        last_poll.add_metric([account], _ts(at))
+        poll_age.add_metric([account], (reading.now - at).total_seconds() if at is not None else 0.0)
+    yield from (last_poll, poll_age)
+
+    remaining = gauge("rate_limit_remaining", "Requests left in the rate-limit window.", ["account", "endpoint"])
+    reset = gauge("rate_limit_reset_timestamp_seconds", "When the rate-limit window resets.", ["account", "endpoint"])
+    for (account, endpoint), (left, reset_at) in sorted(reading.rate_limits.items()):
+        if left is not None:
+            remaining.add_metric([account, endpoint], left)
+        reset.add_metric([account, endpoint], _ts(reset_at))
+    yield from (remaining, reset)
+
+    graph = gauge("graph_snapshot_timestamp_seconds", "When the last audience-graph snapshot was taken.", [])
+    graph.add_metric([], _ts(reading.graph_at))
+    segments = gauge("segment_run_timestamp_seconds", "When the audience was last segmented.", [])
+    segments.add_metric([], _ts(reading.segments_at))
+    healthy = gauge("healthy", "1 when /healthz answers 200.", [])
+    healthy.add_metric([], 0.0 if reading.problems() else 1.0)
+    yield from (graph, segments, healthy)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: MetricsServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("metrics: " + format, *args)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        try:
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.server.registry))
+            elif path == "/healthz":
+                status, payload = self.server.health()
+                self._send(status, "application/json", json.dumps(payload).encode())
+            else:
+                self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n")
+        except Exception as exc:
+            logger.exception("metrics: answering %s failed", path)
+            payload = {"status": "error", "reasons": [f"reading the daemon's state failed: {exc}"]}
+            self._send(503, "application/json", json.dumps(payload).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class MetricsServer(ThreadingHTTPServer):
+    """`/metrics` and `/healthz` for one daemon, in a daemon thread."""
+
+    daemon_threads = True
+
+    def __init__(self, daemon: Monitored, port: int = 0, host: str = "127.0.0.1") -> None:
+        super().__init__((host, port), _Handler)
+        self.daemon = daemon
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(DaemonCollector(daemon))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        reading = read(self.daemon)
+        reasons = reading.problems()
+        overdue = {account: count for account, (count, _due) in reading.overdue.items()}
+        details = {
+            "now": reading.now.isoformat(),
+            "pending": sum(n for (_a, state), n in reading.outbox.items() if state in ("pending", "sending")),
+            "dead_letters": sum(n for (_a, state), n in reading.outbox.items() if state == "failed"),
+            "overdue": overdue,
+            "last_poll": {a: at.isoformat() if at else None for a, at in reading.polls.items()},
+            "paused": reading.paused,
+        }
+        if reasons:
+            return 503, {"status": "failing", "reasons": reasons, **details}
+        return 200, {"status": "ok", **details}
+
+    def start(self) -> MetricsServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="metrics", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def serve_metrics(daemon: Monitored, port: int, *, host: str = "127.0.0.1") -> MetricsServer:
+    """Start `/metrics` and `/healthz` in a daemon thread (port 0: a free one); `.stop()` to end it."""
+    return MetricsServer(daemon, port, host).start()
