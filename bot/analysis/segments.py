@@ -447,10 +447,12 @@ def _import_models() -> None:
     import sklearn.preprocessing  # noqa: F401
 
 
-def warm_up() -> None:
+def warm_up() -> threading.Thread:
     """Import scikit-learn (~1.5 s) in a thread while the database aggregates the features (it sorts without
-    the GIL); the import lock makes the clustering wait for it if needed."""
-    threading.Thread(target=_import_models, name="segments-imports", daemon=True).start()
+    the GIL); the import lock makes the clustering wait for it if needed. Join the thread when done."""
+    thread = threading.Thread(target=_import_models, name="segments-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -491,8 +493,11 @@ class SegmentService:
         try:
             if not force and not self.due(now):
                 return None
-            warm_up()
-            return self._run(now, progress)
+            imports = warm_up()
+            try:
+                return self._run(now, progress)
+            finally:
+                imports.join()  # (no thread outlives the run, also when it fails)
         finally:
             self.store.release_lease(LEASE, self.owner)
 
