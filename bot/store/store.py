@@ -20,6 +20,7 @@ from bot.store.engine import create_engine, guarded, normalise_url, safe_url
 from bot.store.features import FeatureQueries
 from bot.store.graphs import GraphQueries
 from bot.store.mentions import MentionQueries
+from bot.store.privacy import PrivacyQueries
 from bot.store.recommend import RecommendQueries
 from bot.store.records import (
     AccountState,
@@ -67,7 +68,14 @@ def _endpoint_expr() -> sa.ColumnElement[str]:
 
 
 class Store(
-    MentionQueries, EngagementQueries, GraphQueries, SegmentQueries, FeatureQueries, CouponQueries, RecommendQueries
+    MentionQueries,
+    EngagementQueries,
+    GraphQueries,
+    SegmentQueries,
+    FeatureQueries,
+    CouponQueries,
+    RecommendQueries,
+    PrivacyQueries,
 ):
     """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
 
