@@ -73,8 +73,8 @@ def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
 
 
 @pytest.fixture
-def shop(server: SandboxServer) -> Iterator[XPlatform]:
-    platform = XPlatform.for_sandbox(server.url, "shop", account="shop")
+def shop(server: SandboxServer, clock: ManualClock) -> Iterator[XPlatform]:
+    platform = XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now)
     yield platform
     platform.close()
 
@@ -261,7 +261,7 @@ def test_two_collectors_share_one_budget(
     budget = 50
     settings = make_settings(budget=budget, max_per_post=10)
     stores = [Store.open(db_url, clock=clock.now) for _ in range(2)]
-    platforms = [XPlatform.for_sandbox(server.url, "shop", account="shop") for _ in range(2)]
+    platforms = [XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now) for _ in range(2)]
     try:
         stores[0].upgrade()
         posts = publish(stores[0], platforms[0], clock, *(f"Flash sale {i}" for i in range(8)))

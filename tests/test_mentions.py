@@ -66,7 +66,7 @@ def timed(clock: ManualClock) -> Iterator[tuple[Any, XPlatform, httpx.Client]]:
     from bot.sandbox.server import SandboxServer
 
     server = SandboxServer(clock=lambda: clock.now().timestamp()).start()
-    platform = XPlatform.for_sandbox(server.url, "shop", account="shop")
+    platform = XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now)
     client = httpx.Client(base_url=server.url, trust_env=False, timeout=5)
     try:
         yield server, platform, client

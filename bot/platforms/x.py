@@ -114,9 +114,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _retry_at(exc: tweepy.TooManyRequests) -> datetime:
+def _retry_at(exc: tweepy.TooManyRequests, now: datetime) -> datetime:
     """When the window resets: X's header, never in the past; a whole window when the header is missing."""
-    now = datetime.now(UTC)
     reset = exc.reset_time
     if reset is None:
         try:
@@ -152,9 +151,16 @@ class XPlatform:
     max_length = 280
 
     def __init__(
-        self, credentials: XCredentials, *, base_url: str | None = None, timeout: float = 10.0, account: str = ""
+        self,
+        credentials: XCredentials,
+        *,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        account: str = "",
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.account = account
+        self._now = clock or (lambda: datetime.now(UTC))  # the API's clock (a sandbox may run on a test clock)
         self.base_url = base_url
         self._client = tweepy.Client(
             consumer_key=credentials.consumer_key,
@@ -169,10 +175,19 @@ class XPlatform:
         session.mount(X_HOST, _RoutingAdapter(base_url, timeout))
         session.hooks["response"].append(self._record_limits)
         self._limits: dict[str, RateLimitStatus] = {}
+        self._blocked: dict[str, datetime] = {}  # endpoint -> the reset a 429 announced
         self._me: User | None = None
 
     @classmethod
-    def for_sandbox(cls, base_url: str, handle: str, *, timeout: float = 10.0, account: str | None = None) -> XPlatform:
+    def for_sandbox(
+        cls,
+        base_url: str,
+        handle: str,
+        *,
+        timeout: float = 10.0,
+        account: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> XPlatform:
         """An adapter for sandbox account `handle` (created if missing), with dummy OAuth1 credentials."""
         import httpx
 
@@ -186,14 +201,21 @@ class XPlatform:
             access_token=f"{uid}-sandbox",
             access_token_secret="sandbox-token-secret",
         )
-        return cls(creds, base_url=base_url, timeout=timeout, account=account or handle)
+        return cls(creds, base_url=base_url, timeout=timeout, account=account or handle, clock=clock)
 
     # ---- the one error boundary ----------------------------------------------------------------------
     def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:
+        blocked = self._blocked.get(endpoint)
+        if blocked is not None:
+            if self._now() < blocked:  # X said when: no request before then, whoever asks
+                raise RateLimited(PLATFORM, f"{endpoint} rate limited (waiting for its reset)", blocked, endpoint)
+            del self._blocked[endpoint]
         try:
             return fn()
         except tweepy.TooManyRequests as exc:
-            raise RateLimited(PLATFORM, f"{endpoint} rate limited", _retry_at(exc), endpoint) from exc
+            retry_at = _retry_at(exc, self._now())
+            self._blocked[endpoint] = retry_at
+            raise RateLimited(PLATFORM, f"{endpoint} rate limited", retry_at, endpoint) from exc
         except tweepy.Unauthorized as exc:
             raise AuthError(PLATFORM, f"{endpoint}: {_api_message(exc)}") from exc
         except tweepy.Forbidden as exc:

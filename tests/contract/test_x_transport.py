@@ -51,3 +51,23 @@ def test_endpoint_keys_match_sandbox_templates() -> None:
         endpoint_of("POST", "http://h/2/dm_conversations/with/5/messages")
         == "POST /2/dm_conversations/with/:id/messages"
     )
+
+
+def test_after_a_429_no_request_reaches_that_endpoint_before_its_reset(sandbox: Any) -> None:
+    from bot.errors import RateLimited
+
+    p = XPlatform.for_sandbox(sandbox.url, "shop")
+    try:
+        p.me()
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json={"burst_429": 1, "burst_reset_seconds": 30}, trust_env=False)
+        with pytest.raises(RateLimited) as first:
+            p.recent_posts()
+        before = httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()
+        with pytest.raises(RateLimited) as again:  # refused by the adapter itself: X said when
+            p.recent_posts()
+        after = httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()
+        assert again.value.retry_at == first.value.retry_at
+        assert after["requests_total"] == before["requests_total"] and after["early_requests"] == 0
+        p.me()  # other endpoints are not held up
+    finally:
+        p.close()
