@@ -8,6 +8,11 @@ everyone, then compares the sandbox's ledger with the schedule and the mentions.
 A coupon campaign (reply channel, budget --coupon-budget, 20% holdout) issues codes to a seeded segmentation of
 --coupon-people people (the customers among them) in batches while the kills go on; the customers' replies
 carry their codes.
+--faults: the sandbox also answers 20% of API calls with a 5xx, 10% with a timeout after the request was
+processed (the ambiguous case), 5% with a connection reset, and every few seconds with a burst of 429s; the run
+fails if any request reached an endpoint before the reset its 429 announced.
+--replicas N: N daemons on the one database (use --database postgresql://... for the real thing); each kill
+takes one of them at random, which is restarted.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
            coupons=N coupon_duplicates=0 over_budget=0
   coupons: codes issued; coupon_duplicates: a second code for one person, a code held by two people, or a
@@ -199,6 +204,28 @@ class Customers:
             self.mentions.append(tweet["id"])  # type: ignore[index]
 
 
+class Bursts:
+    """Every few seconds, the sandbox answers the next few API calls with 429s (a short window), in a thread."""
+
+    def __init__(self, url: str, seed: int) -> None:
+        self.url = url
+        self.rng = random.Random(seed)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bursts", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        admin(self.url, "POST", "faults", json={"burst_429": 0})
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.rng.uniform(3, 8)):
+            admin(self.url, "POST", "faults", json={"burst_429": self.rng.randint(1, 4), "burst_reset_seconds": 2})
+
+
 def start_daemon(config: Path, log) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config), "--log-level", "INFO"],
@@ -218,6 +245,8 @@ def main() -> None:
     parser.add_argument("--max-alive", type=float, default=5.0, help="longest life of a daemon before its kill (s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
     parser.add_argument("--coupon-budget", type=int, default=400, help="codes the coupon campaign may issue")
+    parser.add_argument("--faults", action="store_true", help="5xx, timeouts, resets and 429 bursts from the sandbox")
+    parser.add_argument("--replicas", type=int, default=1, help="daemons running at once on the database")
     parser.add_argument("--coupon-people", type=int, default=2000, help="segmented people besides the customers")
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -227,6 +256,10 @@ def main() -> None:
     with sandbox_process() as url:
         # Give the kill a wide window inside a send: every API call takes a little while.
         admin(url, "POST", "faults", json={"rate_limits": None, "latency_seconds": 0.05})
+        bursts = Bursts(url, rng.randrange(1 << 30)) if args.faults else None
+        if bursts is not None:
+            faults = {"error_rate": 0.2, "timeout_rate": 0.1, "reset_rate": 0.05, "timeout_seconds": 1.0}
+            admin(url, "POST", "faults", json={**faults, "seed": rng.randrange(1 << 30)})
         expected_life = (args.min_alive + args.max_alive) / 2 + 1.5
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         end = start + timedelta(seconds=max(20, int(args.kills * expected_life)))
@@ -250,13 +283,17 @@ def main() -> None:
         customers = Customers(url, rng.randrange(1 << 30))
         seed_segments(database_url, customers.people, args.coupon_people)
         customers.start()
+        if bursts is not None:
+            bursts.start()
+        procs = [start_daemon(config, log) for _ in range(args.replicas)]
         for kill in range(1, args.kills + 1):
-            proc = start_daemon(config, log)
-            time.sleep(rng.uniform(args.min_alive, args.max_alive))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}", flush=True)
-        proc = start_daemon(config, log)
+            time.sleep(rng.uniform(args.min_alive, args.max_alive) / args.replicas)
+            victim = rng.randrange(len(procs))
+            procs[victim].send_signal(signal.SIGKILL)
+            procs[victim].wait()
+            which = f" (daemon {victim + 1} of {len(procs)})" if len(procs) > 1 else ""
+            print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}{which}", flush=True)
+            procs[victim] = start_daemon(config, log)
         slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
         deadline = end + timedelta(seconds=60)
         while datetime.now(UTC) < deadline:
@@ -267,13 +304,19 @@ def main() -> None:
             done = len(tweets) >= len(slots) + len(customers.mentions) and answered >= set(customers.mentions)  # type: ignore[arg-type]
             if datetime.now(UTC) > end + timedelta(seconds=2) and done:
                 break
-            if proc.poll() is not None:
-                raise SystemExit(f"the daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise SystemExit(f"a daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
             time.sleep(0.5)
+        if bursts is not None:
+            bursts.stop()
         time.sleep(2)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
         log.close()
+        stats = admin(url, "GET", "stats")
         tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
         everything = admin(url, "GET", "tweets")["tweets"]  # type: ignore[index]
     authors = {str(t["id"]): str(t["author_id"]) for t in everything}  # type: ignore[index,union-attr]
@@ -305,6 +348,14 @@ def main() -> None:
     answered = len(set(customers.mentions) & set(replies))
     if extra:
         print(f"  {extra} posted slot(s) were not in the schedule", flush=True)
+    early = int(stats.get("early_requests", 0))  # type: ignore[union-attr]
+    if args.faults:
+        served = stats.get("faults", {})  # type: ignore[union-attr]
+        print(
+            f"  faults served: {served}; 429s: {stats.get('rate_limited', 0)}; "  # type: ignore[union-attr]
+            f"requests before a 429's reset: {early} {stats.get('early_by_endpoint', {})}",  # type: ignore[union-attr]
+            flush=True,
+        )
     coupon_fields = dict(part.split("=") for part in coupons.split())
     failed = bool(
         duplicates
@@ -314,6 +365,7 @@ def main() -> None:
         or unanswered
         or int(coupon_fields["coupon_duplicates"])
         or int(coupon_fields["over_budget"])
+        or early
     )
     if not args.keep and not failed:
         import shutil
