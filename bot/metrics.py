@@ -87,7 +87,7 @@ def read(daemon: Monitored) -> Reading:
     reading = Reading(now)
     if store is None or settings is None:
         return reading
-    health = store_health(store, now - timedelta(minutes=OVERDUE_MINUTES))
+    health = store.health(now - timedelta(minutes=OVERDUE_MINUTES))
     reading.outbox, reading.overdue, reading.slots = health.outbox, health.overdue, health.slots
     reading.rate_limits = dict(health.rate_limits)
     reading.paused = {s.account: s.paused_reason for s in store.account_states() if s.paused_reason}
@@ -103,70 +103,6 @@ def read(daemon: Monitored) -> Reading:
     run = store.latest_segment_run() if settings.segments.enabled else None
     reading.segments_at = run.created_at if run is not None else None
     return reading
-
-
-@dataclass
-class StoreHealth:
-    outbox: dict[tuple[str, str], int]
-    overdue: dict[str, tuple[int, datetime]]
-    slots: dict[tuple[str, str], int]
-    rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]]
-
-
-def store_health(store: Store, due_before: datetime) -> StoreHealth:
-    """Outbox rows by account and state, overdue rows (pending and due before `due_before`, or attempts whose
-    lease ran out before it), campaign slots by state, the stored rate-limit blocks.
-
-    TODO(bot/store): these queries belong in bot/store/store.py (the only sqlalchemy user); they sit here
-    until that file can take a `Store.health(due_before)` method, which this function then calls.
-    """
-    import sqlalchemy as sa
-
-    from bot.store.tables import OutboxState, rate_limit_t, slot_t
-    from bot.store.tables import outbox_t as o
-    from bot.store.types import as_utc
-
-    with store.engine.connect() as conn:
-        outbox = {
-            (account, state): int(count)
-            for account, state, count in conn.execute(
-                sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
-            )
-        }
-        overdue: dict[str, tuple[int, datetime]] = {}
-        # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
-        for state, column in ((OutboxState.PENDING, o.c.next_attempt_at), (OutboxState.SENDING, o.c.lease_until)):
-            rows = conn.execute(
-                sa.select(o.c.account, sa.func.count(), sa.func.min(column))
-                .where(o.c.state == state, column <= due_before)
-                .group_by(o.c.account)
-            )
-            for account, count, oldest in rows:
-                seen = overdue.get(account)
-                oldest_utc = as_utc(_as_datetime(oldest))
-                if seen is not None:
-                    count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
-                overdue[account] = (int(count), oldest_utc)
-        slots = {
-            (campaign, state): int(count)
-            for campaign, state, count in conn.execute(
-                sa.select(slot_t.c.campaign, slot_t.c.state, sa.func.count()).group_by(
-                    slot_t.c.campaign, slot_t.c.state
-                )
-            )
-        }
-        limits = {
-            (r.account, r.endpoint): (r.remaining, as_utc(r.reset_at) if r.reset_at is not None else None)
-            for r in conn.execute(sa.select(rate_limit_t))
-        }
-    return StoreHealth(outbox, overdue, slots, limits)
-
-
-def _as_datetime(value: Any) -> datetime:
-    """min() over a UTCDateTime column comes back untyped on SQLite (a string)."""
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
 
 
 def _ts(value: datetime | None) -> float:

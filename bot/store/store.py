@@ -19,6 +19,7 @@ from bot.store.engagement import EngagementQueries
 from bot.store.engine import create_engine, guarded, normalise_url, safe_url
 from bot.store.features import FeatureQueries
 from bot.store.graphs import GraphQueries
+from bot.store.health import HealthQueries
 from bot.store.mentions import MentionQueries
 from bot.store.privacy import PrivacyQueries
 from bot.store.recommend import RecommendQueries
@@ -76,6 +77,7 @@ class Store(
     CouponQueries,
     RecommendQueries,
     PrivacyQueries,
+    HealthQueries,
 ):
     """A database of outbox rows, campaign slots and account state, on SQLite or PostgreSQL.
 
@@ -763,9 +765,7 @@ class Store(
                 if error is not None:
                     values["last_error"] = error
                 released += conn.execute(
-                    sa.update(o)
-                    .where(o.c.id == claimed.item.id, _held_by(owner))
-                    .values(**values)
+                    sa.update(o).where(o.c.id == claimed.item.id, _held_by(owner)).values(**values)
                 ).rowcount
             if block is not None:
                 self._block(conn, *block)

@@ -1,0 +1,82 @@
+"""What the liveness endpoints read: outbox and slot counts, overdue rows, stored rate-limit blocks."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from bot.store.tables import OutboxState, outbox_t, rate_limit_t, slot_t
+from bot.store.types import as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+
+@dataclass
+class StoreHealth:
+    outbox: dict[tuple[str, str], int]
+    overdue: dict[str, tuple[int, datetime]]
+    slots: dict[tuple[str, str], int]
+    rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]]
+
+
+class HealthQueries:
+    """Mixed into bot.store.Store: what /healthz and /metrics read (bot/metrics.py)."""
+
+    if TYPE_CHECKING:
+
+        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
+
+    def health(self, due_before: datetime) -> StoreHealth:
+        """Outbox rows by account and state, overdue rows (pending and due before `due_before`, or attempts
+        whose lease ran out before it), campaign slots by state, the stored rate-limit blocks."""
+        return _health(self, due_before)
+
+
+def _health(store: HealthQueries, due_before: datetime) -> StoreHealth:
+    o = outbox_t
+    with store._tx("reading the daemon's health") as conn:
+        outbox = {
+            (account, state): int(count)
+            for account, state, count in conn.execute(
+                sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
+            )
+        }
+        overdue: dict[str, tuple[int, datetime]] = {}
+        # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
+        for state, column in ((OutboxState.PENDING, o.c.next_attempt_at), (OutboxState.SENDING, o.c.lease_until)):
+            rows = conn.execute(
+                sa.select(o.c.account, sa.func.count(), sa.func.min(column))
+                .where(o.c.state == state, column <= due_before)
+                .group_by(o.c.account)
+            )
+            for account, count, oldest in rows:
+                seen = overdue.get(account)
+                oldest_utc = as_utc(_as_datetime(oldest))
+                if seen is not None:
+                    count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
+                overdue[account] = (int(count), oldest_utc)
+        slots = {
+            (campaign, state): int(count)
+            for campaign, state, count in conn.execute(
+                sa.select(slot_t.c.campaign, slot_t.c.state, sa.func.count()).group_by(
+                    slot_t.c.campaign, slot_t.c.state
+                )
+            )
+        }
+        limits = {
+            (r.account, r.endpoint): (r.remaining, as_utc(r.reset_at) if r.reset_at is not None else None)
+            for r in conn.execute(sa.select(rate_limit_t))
+        }
+    return StoreHealth(outbox, overdue, slots, limits)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """min() over a UTCDateTime column comes back untyped on SQLite (a string)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
