@@ -26,8 +26,8 @@ def fields(result_line: str) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_crash_run_loses_and_doubles_nothing() -> None:
-    result = fields(run_script("scripts/crash_test.py", "--kills", "3", "--seed", "1", timeout=300))
-    assert result["kills"] == "3"
+    result = fields(run_script("scripts/crash_test.py", "--kills", "5", "--seed", "1", timeout=300))
+    assert result["kills"] == "5"
     assert result["duplicates"] == "0" and result["lost"] == "0"
     assert int(result["published"]) == int(result["slots"]) > 0
     assert result["reply_duplicates"] == "0" and result["unanswered"] == "0"
