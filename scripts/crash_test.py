@@ -295,7 +295,7 @@ def main() -> None:
             print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}{which}", flush=True)
             procs[victim] = start_daemon(config, log)
         slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
-        deadline = end + timedelta(seconds=60)
+        deadline = end + timedelta(seconds=240 if args.faults else 60)  # a third of all calls fail with --faults
         while datetime.now(UTC) < deadline:
             if datetime.now(UTC) > end:
                 customers.stop()
