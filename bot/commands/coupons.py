@@ -107,7 +107,7 @@ def issue(
 @coupons_app.command("list")
 def list_(
     campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign."),
-    state: str | None = typer.Option(None, "--state", help="issued|delivered|redeemed|expired|held_out"),
+    state: str | None = typer.Option(None, "--state", help="issued|delivered|redeemed|expired|held_out|forgotten"),
     limit: int = typer.Option(100, "--limit", min=0, help="Rows shown (0: all)."),
     config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,

@@ -46,8 +46,9 @@ class CouponState:
     REDEEMED = "redeemed"
     EXPIRED = "expired"
     HELD_OUT = "held_out"
+    FORGOTTEN = "forgotten"  # the code was voided by `socialbot forget` (bot/store/privacy.py)
 
-    ALL = (ISSUED, DELIVERED, REDEEMED, EXPIRED, HELD_OUT)
+    ALL = (ISSUED, DELIVERED, REDEEMED, EXPIRED, HELD_OUT, FORGOTTEN)
 
 
 class RedemptionStatus:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from bot.store.coupons import CouponState
 from bot.store.mentions import user_hash, username_hash
 from bot.store.records import text_hash
 from bot.store.tables import (
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORGOTTEN = "[forgotten]"
-FORGOTTEN_STATE = "forgotten"  # a coupon whose code was voided by a 'forget'
+FORGOTTEN_STATE = CouponState.FORGOTTEN  # a coupon whose code was voided by a 'forget'
 _WORD = "A-Za-z0-9_"
 
 
