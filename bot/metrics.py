@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from bot.localserver import LocalServer, send_body
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -207,32 +208,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(503, "application/json", json.dumps(payload).encode())
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, status, content_type, body)
 
 
-class MetricsServer(ThreadingHTTPServer):
+class MetricsServer(LocalServer):
     """`/metrics` and `/healthz` for one daemon, in a daemon thread."""
 
-    daemon_threads = True
+    thread_name = "metrics"
 
     def __init__(self, daemon: Monitored, port: int = 0, host: str = "127.0.0.1") -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(host, port, _Handler)
         self.daemon = daemon
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(DaemonCollector(daemon))
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def health(self) -> tuple[int, dict[str, Any]]:
         reading = read(self.daemon)
@@ -249,17 +237,6 @@ class MetricsServer(ThreadingHTTPServer):
         if reasons:
             return 503, {"status": "failing", "reasons": reasons, **details}
         return 200, {"status": "ok", **details}
-
-    def start(self) -> MetricsServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="metrics", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def serve_metrics(daemon: Monitored, port: int, *, host: str = "127.0.0.1") -> MetricsServer:

@@ -8,15 +8,15 @@ import csv
 import json
 import logging
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.codes import normalise_code
 from bot.errors import Problem
+from bot.localserver import LocalServer, send_body
 from bot.orders import parse_time
 from bot.store.coupons import RedemptionLine, RedemptionResult, RedemptionStatus
 
@@ -148,12 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("redemption webhook: " + format, *args)
 
     def _answer(self, status: int, payload: dict[str, Any]) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, status, "application/json", json.dumps(payload).encode())
 
     def do_GET(self) -> None:
         self._answer(404 if self.path != "/redemptions" else 405, {"error": "POST /redemptions"})
@@ -188,38 +183,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, {"status": result.status, "order_id": line.order_id, "campaign": result.campaign})
 
 
-class RedemptionServer(ThreadingHTTPServer):
+class RedemptionServer(LocalServer):
     """POST /redemptions with JSON {code, order_id, amount, time} -> {"status": counted|unknown|expired|reused|
     duplicate}; 400 with {"error"} for a bad body. Listens on 127.0.0.1 only."""
 
-    daemon_threads = True
+    thread_name = "redemption-webhook"
 
     def __init__(self, store: Store, port: int = 0, host: str = "127.0.0.1") -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the redemption webhook listens on 127.0.0.1 only")
-        super().__init__((host, port), _Handler)
+        super().__init__(host, port, _Handler)
         self.store = store
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> RedemptionServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="redemption-webhook", daemon=True)
-        self._thread.start()
+        super().start()
         logger.info("redemption webhook listening on %s/redemptions", self.url)
         return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
 
 def serve_redemptions(port: int, store: Store, *, host: str = "127.0.0.1") -> RedemptionServer:
