@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bot.errors import StoreError
 from bot.store.engine import guarded
 from bot.store.tables import graph_score_t, interaction_t, mention_t, social_user_t
-from bot.store.types import as_utc
+from bot.store.types import as_utc, epoch_seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -67,9 +67,7 @@ class FeatureQueries:
         def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
 
     def _epoch_of(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
-        if self.dialect == "postgresql":
-            return sa.func.extract("epoch", expr)
-        return (sa.func.julianday(expr) - 2440587.5) * 86400.0
+        return epoch_seconds(expr, self.dialect)
 
     def feature_statement(
         self,

@@ -22,7 +22,7 @@ from bot.store.tables import (
     mention_t,
     social_user_t,
 )
-from bot.store.types import as_utc
+from bot.store.types import as_utc, epoch_seconds
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -144,10 +144,7 @@ class GraphQueries:
 
     # ---- the edge log
     def _epoch(self) -> sa.ColumnElement[float]:
-        column = interaction_t.c.created_at
-        if self.dialect == "postgresql":
-            return sa.func.extract("epoch", column)
-        return (sa.func.julianday(column) - 2440587.5) * 86400.0  # SQLite stores naive UTC text
+        return epoch_seconds(interaction_t.c.created_at, self.dialect)
 
     def interaction_count(self, *, since: datetime | None = None) -> int:
         i = interaction_t

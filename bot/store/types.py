@@ -39,3 +39,10 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return as_utc(value)
+
+
+def epoch_seconds(expr: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[float]:
+    """A UTCDateTime column (or aggregate of one) as seconds since 1970 UTC, computed in the database."""
+    if dialect == "postgresql":
+        return sa.func.extract("epoch", expr)
+    return (sa.func.julianday(expr) - 2440587.5) * 86400.0  # SQLite stores naive UTC text
