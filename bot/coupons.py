@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.codes import new_code, read_code_pool
+from bot.models import platform_name
 from bot.store.coupons import CampaignCounts, CouponRecord, IssueSpec, Member
 
 if TYPE_CHECKING:
@@ -40,11 +41,6 @@ logger = logging.getLogger(__name__)
 WEBHOOK_ENV = "SOCIALBOT_COUPON_WEBHOOK_URL"
 LEASE = "coupons"
 Progress = Callable[[int, int], None]  # (people looked at, people in the target segments)
-
-
-def platform_name(kind: str) -> str:
-    """The platform people are stored under (the sandbox speaks X)."""
-    return "x" if kind in ("x", "sandbox") else kind
 
 
 def is_held_out(campaign: str, platform: str, user_id: str, share: float) -> bool:

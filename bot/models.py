@@ -7,6 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 
 
+def platform_name(kind: str) -> str:
+    """The platform people and interactions are stored under for an account of this kind (the sandbox speaks X)."""
+    return "x" if kind in ("x", "sandbox") else kind
+
+
 class MessageKind(StrEnum):
     POST = "post"
     REPLY = "reply"

@@ -92,7 +92,7 @@ class FeatureTable:
 
 def own_pairs(settings: Settings, store: Store) -> set[tuple[str, str]]:
     """(platform, user id) of our own accounts, as far as the daemon has learnt them."""
-    from bot.analysis.service import platform_name
+    from bot.models import platform_name
 
     pairs = set()
     for account, user_id in store.own_user_ids().items():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.analysis.report import Broker, CommunitySummary, GraphReport, RankedUser
 from bot.errors import PlatformError
+from bot.models import platform_name
 
 if TYPE_CHECKING:
     from bot.analysis.graph import GraphRun, InteractionLog
@@ -26,11 +27,6 @@ logger = logging.getLogger(__name__)
 LEASE = "graph-analysis"
 LEASE_TTL = timedelta(minutes=30)
 Progress = Callable[[str], None]
-
-
-def platform_name(kind: str) -> str:
-    """The platform an account's interactions are stored under (the sandbox speaks X)."""
-    return "x" if kind in ("x", "sandbox") else kind
 
 
 def _keys(settings: Settings, known: Mapping[str, str]) -> set[str]:
