@@ -44,7 +44,28 @@ class DaemonOptions:
     metrics_port: int | None = None  # serve /metrics and /healthz on 127.0.0.1 (0: a free port)
 
 
-def build_platform(name: str, settings: Settings) -> Platform:
+class StoredRateLimits:
+    """bot.platforms.base.RateLimitMemory in the store's rate_limit table, shared by every daemon."""
+
+    def __init__(self, store: Store, account: str) -> None:
+        self.store = store
+        self.account = account
+
+    def blocked_until(self, endpoint: str) -> datetime | None:
+        return self.store.rate_limited_until(self.account, endpoint)
+
+    def block(self, endpoint: str, reset_at: datetime) -> None:
+        self.store.block_endpoint(self.account, endpoint, reset_at)
+
+
+def build_platform(name: str, settings: Settings, store: Store | None = None) -> Platform:
+    platform = _connect(name, settings)
+    if store is not None:
+        platform.use_rate_limit_memory(StoredRateLimits(store, name))
+    return platform
+
+
+def _connect(name: str, settings: Settings) -> Platform:
     from bot.logs import register_secret
     from bot.platforms.x import XPlatform
 
@@ -197,7 +218,7 @@ class Daemon:
         for account in self.store.resume_all_accounts():
             logger.warning("account %s was paused after a credentials error; trying it again", account)
         for name in settings.accounts:
-            self.platforms[name] = build_platform(name, settings)
+            self.platforms[name] = build_platform(name, settings, self.store)
         if settings.replies.enabled:
             from bot.sentiment import warm_up
 
@@ -379,7 +400,7 @@ class Daemon:
             if name in self.platforms:
                 continue
             try:
-                added[name] = build_platform(name, settings)
+                added[name] = build_platform(name, settings, self.store)
             except BotError as exc:
                 logger.error("config reload refused; keeping the last good config:")
                 logger.error("  %s", exc)

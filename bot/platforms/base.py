@@ -9,6 +9,15 @@ from typing import Protocol, runtime_checkable
 from bot.models import DirectMessage, Engagers, OutgoingMessage, Page, Post, RateLimitStatus, User
 
 
+class RateLimitMemory(Protocol):
+    """Where an adapter keeps the resets its 429s announced, so a restarted process or another daemon on the
+    same account makes no request to that endpoint before them (bot.daemon backs it with the store)."""
+
+    def blocked_until(self, endpoint: str) -> datetime | None: ...
+
+    def block(self, endpoint: str, reset_at: datetime) -> None: ...
+
+
 @runtime_checkable
 class Platform(Protocol):
     """A social network account. Every method raises only bot.errors.PlatformError subclasses."""
@@ -63,6 +72,10 @@ class Platform(Protocol):
     def engagers_cost(self, kind: str, limit: int) -> int:
         """The most billable reads engagers(..., kind, limit=limit) can spend: at least `limit`, more when
         the platform's smallest page is larger than `limit` or it bills what it includes alongside."""
+        ...
+
+    def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
+        """Consult `memory` before every request and tell it every 429's reset."""
         ...
 
     def rate_limits(self) -> list[RateLimitStatus]:

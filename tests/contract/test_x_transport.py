@@ -71,3 +71,33 @@ def test_after_a_429_no_request_reaches_that_endpoint_before_its_reset(sandbox: 
         p.me()  # other endpoints are not held up
     finally:
         p.close()
+
+
+def test_a_429_is_honoured_by_a_restarted_process_and_by_other_daemons(sandbox: Any, db_url: str) -> None:
+    """The reset goes to the store: a fresh adapter on the same account (a restart, another daemon) makes
+    no request to that endpoint before it either."""
+    from bot.daemon import StoredRateLimits
+    from bot.errors import RateLimited
+    from bot.store import Store
+
+    store = Store.open(db_url)
+    store.upgrade()
+    first = XPlatform.for_sandbox(sandbox.url, "shop", account="shop")
+    second = XPlatform.for_sandbox(sandbox.url, "shop", account="shop")
+    try:
+        for p in (first, second):
+            p.use_rate_limit_memory(StoredRateLimits(store, "shop"))
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json={"burst_429": 1, "burst_reset_seconds": 30}, trust_env=False)
+        with pytest.raises(RateLimited) as told:
+            first.me()
+        before = httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()
+        with pytest.raises(RateLimited) as refused:
+            second.me()
+        after = httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()
+        assert refused.value.retry_at == told.value.retry_at
+        assert after["requests_total"] == before["requests_total"] and after["early_requests"] == 0
+        assert store.rate_limited_until("shop", "GET /2/users/me") == told.value.retry_at
+    finally:
+        first.close()
+        second.close()
+        store.close()
