@@ -10,7 +10,9 @@ A coupon campaign (reply channel, budget --coupon-budget, 20% holdout) issues co
 carry their codes.
 --faults: the sandbox also answers 20% of API calls with a 5xx, 10% with a timeout after the request was
 processed (the ambiguous case), 5% with a connection reset, and every few seconds with a burst of 429s; the run
-fails if any request reached an endpoint before the reset its 429 announced.
+fails if any request reached an endpoint before the reset its 429 announced. With a third of all calls failing,
+an attempt that needs a lookup and a send fails more often than not, so the run allows 25 attempts per message
+before a dead letter instead of the default 8 (whose backoff the test compresses to seconds).
 --replicas N: N daemons on the one database (use --database postgresql://... for the real thing); each kill
 takes one of them at random, which is restarted.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
@@ -89,6 +91,7 @@ delivery:
   backoff_base_seconds: 0.5
   backoff_max_seconds: 5
   lease_seconds: {lease}
+  max_attempts: {max_attempts}
 """
 
 
@@ -101,6 +104,7 @@ def write_config(
     end: datetime,
     lease: float,
     coupon_budget: int,
+    max_attempts: int = 8,
 ) -> Path:
     (folder / "templates" / "coupons").mkdir(parents=True, exist_ok=True)
     (folder / "templates" / "reply.j2").write_text(
@@ -123,6 +127,7 @@ def write_config(
             end=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
             lease=lease,
             coupon_budget=coupon_budget,
+            max_attempts=max_attempts,
         ),
         encoding="utf-8",
     )
@@ -271,6 +276,7 @@ def main() -> None:
             end=end,
             lease=3,
             coupon_budget=args.coupon_budget,
+            max_attempts=25 if args.faults else 8,
         )
         log = open(work / "daemon.log", "ab")  # noqa: SIM115 - lives as long as the run
         print(

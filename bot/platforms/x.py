@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import requests
 import tweepy
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bot.config import XCredentials
 from bot.errors import (
@@ -72,11 +74,28 @@ _NOT_ALLOWED_HINTS = (
 T = TypeVar("T")
 
 
+# Reads are safe to repeat: a GET that failed with a 5xx, a reset or a timeout is tried twice more at once, so a
+# lookup over several pages survives a flaky API. Writes are never repeated here (their outcome may be unknown:
+# the outbox reconciles them), and a 429 is never retried (no request before the reset it announces).
+READ_RETRY = Retry(
+    total=2,
+    connect=2,
+    read=2,
+    status=2,
+    other=0,
+    allowed_methods=frozenset({"GET"}),
+    status_forcelist=(500, 502, 503, 504),
+    backoff_factor=0.1,
+    raise_on_status=False,
+    respect_retry_after_header=False,
+)
+
+
 class _RoutingAdapter(HTTPAdapter):
-    """Rewrites https://api.twitter.com to `base_url` (sandbox) and applies a default timeout."""
+    """Rewrites https://api.twitter.com to `base_url` (sandbox), applies a default timeout, retries reads."""
 
     def __init__(self, base_url: str | None, timeout: float) -> None:
-        super().__init__()
+        super().__init__(max_retries=READ_RETRY)
         self._base = base_url.rstrip("/") if base_url else None
         self._timeout = timeout
 
@@ -180,6 +199,7 @@ class XPlatform:
         self._blocked: dict[str, datetime] = {}  # endpoint -> the reset a 429 announced
         self._memory: RateLimitMemory | None = None
         self._me: User | None = None
+        self._me_lock = threading.Lock()  # one users/me request at a time: the jobs all ask for it at start
 
     @classmethod
     def for_sandbox(
@@ -289,11 +309,12 @@ class XPlatform:
 
     # ---- Platform ------------------------------------------------------------------------------------
     def me(self) -> User:
-        if self._me is None:
-            body = self._call("GET /2/users/me", False, lambda: self._client.get_me(user_auth=True))
-            data = body["data"]
-            self._me = User(id=str(data["id"]), username=data["username"], name=data.get("name", ""))
-        return self._me
+        with self._me_lock:
+            if self._me is None:
+                body = self._call("GET /2/users/me", False, lambda: self._client.get_me(user_auth=True))
+                data = body["data"]
+                self._me = User(id=str(data["id"]), username=data["username"], name=data.get("name", ""))
+            return self._me
 
     def length(self, text: str) -> int:
         return weighted_length(text)

@@ -101,3 +101,24 @@ def test_a_429_is_honoured_by_a_restarted_process_and_by_other_daemons(sandbox: 
         first.close()
         second.close()
         store.close()
+
+
+def test_reads_are_tried_three_times_and_writes_once(sandbox: Any) -> None:
+    p = XPlatform.for_sandbox(sandbox.url, "shop", timeout=0.5)
+    try:
+        p.me()
+        httpx.post(f"{sandbox.url}/_sandbox/faults", json={"error_rate": 1.0}, trust_env=False)
+
+        def requests(template: str) -> int:
+            return int(httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()["requests"].get(template, 0))
+
+        reads, writes = requests("GET /2/users/:id/tweets"), requests("POST /2/tweets")
+        with pytest.raises(TransientError) as read:
+            p.recent_posts()
+        with pytest.raises(TransientError) as write:
+            p.send(OutgoingMessage("k", MessageKind.POST, "once"))
+        assert read.value.maybe_sent is False and write.value.maybe_sent is False  # a 503 means not processed
+        assert requests("GET /2/users/:id/tweets") - reads == 3
+        assert requests("POST /2/tweets") - writes == 1
+    finally:
+        p.close()
