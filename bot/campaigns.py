@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from bot.clock import Clock, ensure_utc
-from bot.errors import TemplateError
+from bot.errors import StoreError, TemplateError
 from bot.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
 from bot.text import text_hash
 
@@ -49,6 +49,8 @@ class SlotStore(Protocol):
     def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None) -> bool: ...
 
     def last_slot_at(self, campaign: str) -> datetime | None: ...
+
+    def slots_recorded(self, campaign: str, since: datetime) -> set[datetime]: ...
 
     def text_used(self, account: str, text_hash: str) -> bool: ...
 
@@ -100,6 +102,15 @@ class _CampaignJob:
     def __call__(self, slot_at: datetime) -> None:
         try:
             self.service.fire(self.name, slot_at)
+        except StoreError as exc:
+            logger.warning(
+                "campaign %s: slot %s waits for the database (%s); it is queued once the database answers",
+                self.name,
+                _iso(slot_at),
+                exc,
+            )
+            if self.service.on_store_error is not None:
+                self.service.on_store_error()
         except Exception:
             logger.exception("campaign %s: slot %s could not be processed", self.name, _iso(slot_at))
 
@@ -113,6 +124,7 @@ class CampaignService:
         clock: Clock,
         *,
         on_enqueue: Callable[[], object] | None = None,
+        on_store_error: Callable[[], object] | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
     ) -> None:
         self.settings = settings
@@ -120,6 +132,7 @@ class CampaignService:
         self.renderer = renderer
         self.clock = clock
         self.on_enqueue = on_enqueue
+        self.on_store_error = on_store_error
         self.lookback = lookback
         self._caught_up_at: datetime | None = None
 
@@ -229,7 +242,9 @@ class CampaignService:
     # ---- after a start or a reload ----------------------------------------------------------------
 
     def catch_up(self, now: datetime | None = None) -> CatchUpReport:
-        """Handle slots that fell due while the daemon was not running: late within grace, else missed."""
+        """Handle slots that fell due while the daemon was not running (or could not reach the database): late
+        within grace, else missed. Also fills holes within grace: a slot whose job failed for want of the
+        database while later slots went through."""
         current = ensure_utc(now) if now is not None else self.clock.now()
         totals = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
         for name in self.settings.enabled_campaigns():
@@ -242,8 +257,16 @@ class CampaignService:
                 lower = max(lower, ensure_utc(last) + timedelta(seconds=1))
             if spec.window.start is not None:
                 lower = max(lower, spec.window.start)
+            due = list(slots_between(spec.trigger(), None, spec.window, lower, current))
+            holes_from = current - self.grace
+            if spec.window.start is not None:
+                holes_from = max(holes_from, spec.window.start)
+            if last is not None and holes_from < lower:
+                recorded = self.store.slots_recorded(name, holes_from)
+                before = slots_between(spec.trigger(), None, spec.window, holes_from, lower)
+                due = [slot for slot in before if slot.replace(microsecond=0) not in recorded] + due
             counts = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
-            for slot in slots_between(spec.trigger(), None, spec.window, lower, current):
+            for slot in due:
                 result = self.fire(name, slot, now=current)
                 key = result.state if result.state in counts else "already"
                 counts[key] += 1

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.codes import new_code, read_code_pool
+from bot.errors import StoreUnavailable
 from bot.models import platform_name
 from bot.store.coupons import CampaignCounts, CouponRecord, IssueSpec, Member
 
@@ -462,6 +463,8 @@ class CouponService:
     def _job(self) -> None:
         try:
             self.run_once()
+        except StoreUnavailable as exc:
+            logger.warning("coupons: the issuance job waits for the database: %s", exc)
         except Exception:
             logger.exception("coupons: the issuance job failed")
 

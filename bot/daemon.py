@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import AuthError, BotError, ConfigError
+from bot.errors import AuthError, BotError, ConfigError, StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
+    from bot.campaigns import CampaignService
     from bot.clock import Clock
     from bot.config import Settings
     from bot.coupons import CouponService
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from bot.templating import TemplateRenderer
 
 logger = logging.getLogger(__name__)
+
+DATABASE_RETRY_MAX_SECONDS = 10.0
 
 SettingsHook = Callable[["Settings"], "Settings"]
 
@@ -42,6 +45,7 @@ class DaemonOptions:
     watch_seconds: float = 2.0  # how often config.yaml and templates/ are checked for edits
     require_credentials: bool = True
     metrics_port: int | None = None  # serve /metrics and /healthz on 127.0.0.1 (0: a free port)
+    database_wait_seconds: float = 0.0  # at start, keep trying an unavailable database this long
 
 
 class StoredRateLimits:
@@ -102,6 +106,8 @@ class _RecommenderJob:
 
             recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
             self.renderer.use_recommender(template_function(recommender))
+        except StoreUnavailable as exc:
+            logger.warning("recommendations: rebuilding waits for the database (templates keep the last one): %s", exc)
         except Exception:
             logger.exception("recommendations: rebuilding the recommender failed; templates keep the last one")
 
@@ -141,6 +147,8 @@ class Daemon:
         self.started_at: datetime | None = None
         self.poll_times: dict[str, datetime] = {}  # account -> when its last mentions poll finished (metrics)
         self.metrics: MetricsServer | None = None
+        self.campaigns: CampaignService | None = None
+        self._store_trouble = threading.Event()  # a job could not reach the database: repair once it answers
 
     # ---- configuration -------------------------------------------------------------------------
 
@@ -208,13 +216,36 @@ class Daemon:
             self.store.display_url if self.store is not None else "?",
         )
 
+    def _open_store(self, url: str) -> Store:
+        """Open and migrate the database; while it is unavailable, retry for options.database_wait_seconds."""
+        import time
+
+        from bot.store import Store
+
+        deadline = time.monotonic() + self.options.database_wait_seconds
+        delay = 0.5
+        while True:
+            try:
+                store = Store.open(url)
+                try:
+                    store.upgrade()
+                except BaseException:
+                    store.close()
+                    raise
+                return store
+            except StoreUnavailable as exc:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stop_event.is_set():
+                    raise
+                logger.warning("waiting for the database (%.0f s left): %s", left, exc)
+                self.stop_event.wait(min(delay, left))
+                delay = min(delay * 2, DATABASE_RETRY_MAX_SECONDS)
+
     def _open(self, settings: Settings) -> None:
         from bot.outbox import Outbox
         from bot.scheduling import Scheduler
-        from bot.store import Store
 
-        self.store = Store.open(settings.database_url)
-        self.store.upgrade()
+        self.store = self._open_store(settings.database_url)
         for account in self.store.resume_all_accounts():
             logger.warning("account %s was paused after a credentials error; trying it again", account)
         for name in settings.accounts:
@@ -254,7 +285,14 @@ class Daemon:
         renderer = TemplateRenderer(settings, sources=self._sources)
         self.renderer = renderer
         coupons = self._coupon_service(settings, renderer)
-        campaigns = CampaignService(settings, self.store, renderer, self.clock, on_enqueue=self._wake.set)
+        campaigns = CampaignService(
+            settings,
+            self.store,
+            renderer,
+            self.clock,
+            on_enqueue=self._wake.set,
+            on_store_error=self._store_trouble.set,
+        )
         campaigns.catch_up(self.clock.now())
         self.campaigns = campaigns
         jobs = list(campaigns.jobs())
@@ -271,6 +309,7 @@ class Daemon:
                 self.clock,
                 on_enqueue=self._wake.set,
                 coupons=coupons,
+                owner=self.options.owner,
             )
             self.mentions = mentions
             jobs.extend(replace(job, func=_PollTimer(self, job.job_id, job.func)) for job in mentions.jobs())
@@ -414,22 +453,46 @@ class Daemon:
         return True
 
     def _watch(self) -> None:
+        self._repair_after_store_trouble()
         stamp = self._files_stamp()
         if stamp != self._watch_stamp and stamp != self._refused_stamp:
             logger.info("config or templates changed on disk; reloading")
             if not self.reload():
                 self._refused_stamp = stamp  # logged once; wait for the next edit
 
+    def _repair_after_store_trouble(self) -> None:
+        """Once the database answers again, queue the campaign slots whose jobs could not reach it."""
+        if not self._store_trouble.is_set() or self.campaigns is None:
+            return
+        try:
+            report = self.campaigns.catch_up(self.clock.now())
+        except StoreError as exc:
+            logger.debug("database still unavailable: %s", exc)
+            return
+        self._store_trouble.clear()
+        logger.warning("the database answers again; campaign slots caught up: %d queued late", report.queued)
+
     def _deliver_loop(self) -> None:
+        assert self.settings is not None
+        waiting = 0.0  # seconds between passes while the database is unavailable
         while not self.stop_event.is_set():
             self._wake.clear()
             try:
                 self.outbox.deliver_due(stop=self.stop_event)
             except AuthError:
                 logger.exception("an account's credentials were refused; its deliveries are paused")
+            except StoreError as exc:
+                if not waiting:
+                    logger.warning("delivery waits for the database: %s", exc)
+                waiting = min(max(waiting * 2, 0.5), DATABASE_RETRY_MAX_SECONDS)
+                self._store_trouble.set()
+                self.stop_event.wait(waiting)
+                continue
             except Exception:
                 logger.exception("delivery pass failed; retrying shortly")
-            assert self.settings is not None
+            if waiting:
+                logger.warning("delivery: the database answers again")
+                waiting = 0.0
             self._wake.wait(self.settings.delivery.poll_seconds)
 
     def stop(self) -> None:
@@ -448,6 +511,9 @@ class Daemon:
             scheduler.shutdown(wait=True)
         if self._delivery_thread is not None:
             self._delivery_thread.join(timeout=30)
+        mentions = getattr(self, "mentions", None)
+        if mentions is not None:
+            mentions.release_poll_leases()
         server = getattr(self, "redemptions", None)
         if server is not None:
             server.stop()

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
-from bot.errors import AuthError, PlatformError, RateLimited
+from bot.errors import AuthError, PlatformError, RateLimited, StoreUnavailable
 from bot.models import ENGAGEMENT_KINDS, Engagers, User
 from bot.platforms.base import Platform
 from bot.scheduling import Job
@@ -80,6 +80,8 @@ class _CollectJob:
     def __call__(self) -> None:
         try:
             self.service.collect(self.account)
+        except StoreUnavailable as exc:
+            logger.warning("engagement of %s: the collection waits for the database: %s", self.account, exc)
         except Exception:
             logger.exception("engagement of %s: the collection failed", self.account)
 

@@ -48,6 +48,10 @@ class StoreError(BotError):
     """The database cannot be reached or used."""
 
 
+class StoreUnavailable(StoreError):
+    """The database is unreachable, restarting or locked for now: the same call can succeed later."""
+
+
 class PlatformError(BotError):
     """A social platform refused or failed a call."""
 

@@ -18,7 +18,7 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import AuthError, BotError, PlatformError, RateLimited
+from bot.errors import AuthError, BotError, PlatformError, RateLimited, StoreError, StoreUnavailable
 from bot.escalation import Escalator
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
@@ -52,6 +52,11 @@ DM_ENDPOINT = "GET /2/dm_events"
 MENTION_WINDOW = 800  # X serves only the newest 800 mentions
 OPT_OUT = "opt_out"
 DAY = timedelta(hours=24)
+POLL_LEASE_MIN_SECONDS = 5.0
+
+
+def poll_lease(account: str) -> str:
+    return f"mentions-poll:{account}"
 
 
 class IntentLike(Protocol):
@@ -178,6 +183,8 @@ class _PollJob:
     def __call__(self) -> None:
         try:
             self.service.poll(self.account)
+        except StoreUnavailable as exc:
+            logger.warning("mentions of %s: the poll waits for the database: %s", self.account, exc)
         except Exception:
             logger.exception("mentions of %s: the poll failed", self.account)
 
@@ -198,6 +205,7 @@ class MentionService:
         escalator: Escalator | None = None,
         page_size: int = 100,
         coupons: CouponOffers | None = None,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.replies = settings.replies
@@ -210,10 +218,26 @@ class MentionService:
         self.escalator = escalator if escalator is not None else Escalator(self.replies.escalation)
         self.page_size = page_size
         self.coupons = coupons
+        self.owner = owner  # with several daemons: one polls each account at a time (a lease in the store)
         self._waits: dict[tuple[str, str], datetime] = {}
         self._composers: dict[str, ReplyComposer] = {}
 
     # ------------------------------------------------------------------ polling
+
+    @property
+    def poll_lease_ttl(self) -> timedelta:
+        """How long a daemon that stopped polling (killed) keeps the others from taking over."""
+        return timedelta(seconds=max(POLL_LEASE_MIN_SECONDS, 3 * float(self.replies.poll_seconds)))
+
+    def release_poll_leases(self) -> None:
+        """At a clean stop: let another daemon poll at once."""
+        if self.owner is None:
+            return
+        for account in self.accounts():
+            try:
+                self.store.release_lease(poll_lease(account), self.owner)
+            except StoreError as exc:
+                logger.warning("mentions of %s: cannot release the polling lease: %s", account, exc)
 
     def accounts(self) -> list[str]:
         """The accounts whose mentions are answered (replies.accounts, default all), that have a platform."""
@@ -251,6 +275,11 @@ class MentionService:
         if paused:
             logger.debug("mentions of %s: account paused (%s); not polling", account, paused)
             report.complete = False
+            return report
+        if self.owner is not None and not self.store.acquire_lease(
+            poll_lease(account), self.owner, ttl=self.poll_lease_ttl, now=self.clock.now()
+        ):
+            logger.debug("mentions of %s: another daemon polls them", account)
             return report
         try:
             me = platform.me()

@@ -338,3 +338,59 @@ def test_two_daemons_collect_likes_and_take_turns_at_the_analysis(
         assert store.lease_holder("graph-analysis") is None
     gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(snapshots)]
     assert all(gap >= 1.8 for gap in gaps), f"two daemons analysed within one interval: {gaps}"
+
+
+def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
+    sandbox: Any,
+    tmp_path: Path,
+    running: Callable[..., Daemon],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another process holds SQLite's write lock for 4 s, longer than the daemon's busy timeout: the slots that
+    fall due meanwhile cannot be recorded. The daemon keeps running and queues them once the lock is gone."""
+    import sqlite3
+
+    import bot.store.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_SECONDS", 0.3)
+    caplog.set_level(logging.INFO)
+    config = write_setup(tmp_path, sandbox.url, grace_minutes=0.25)
+    daemon = running(config, watch_seconds=0.5)
+    wait_for(lambda: len(ledger(sandbox)) >= 2, what="two posts before the lock")
+
+    holder = sqlite3.connect(tmp_path / "bot.db", timeout=10)
+    holder.execute("BEGIN EXCLUSIVE")  # no writer but this one
+    try:
+        wait_for(
+            lambda: any("waits for the database" in r.getMessage() for r in caplog.records),
+            what="a slot refused by the locked database",
+        )
+        time.sleep(3)
+    finally:
+        holder.rollback()
+        holder.close()
+    locked_until = datetime.now(UTC)
+    wait_for(
+        lambda: any("the database answers again" in r.getMessage() for r in caplog.records),
+        what="the daemon noticing the database is back",
+    )
+
+    def numbers() -> list[int]:
+        return sorted(int(re.fullmatch(r"Tick (\d+) from tick", t["text"]).group(1)) for t in ledger(sandbox))  # type: ignore[union-attr]
+
+    def caught_up() -> bool:
+        seen = numbers()
+        contiguous = seen == list(range(seen[0], seen[0] + len(seen)))
+        newest = max(datetime.fromisoformat(t["created_at"].replace("Z", "+00:00")) for t in ledger(sandbox))
+        return contiguous and newest > locked_until + timedelta(seconds=3)
+
+    wait_for(caught_up, timeout=30, what="every slot published, the ones during the lock included")
+    daemon.stop()
+    seen = numbers()
+    assert len(seen) == len(set(seen)), f"a slot was sent twice: {seen}"
+    refused = [r for r in caplog.records if "waits for the database" in r.getMessage()]
+    assert refused and all(r.levelno == logging.WARNING for r in refused)
+    with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
+        summary = store.summary()
+    assert summary["posts_failed"] == 0

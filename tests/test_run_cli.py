@@ -61,10 +61,19 @@ def _with_database(config: Path, url: str) -> None:
 def test_run_unreachable_postgresql_is_a_clear_message(tmp_path: Path, sandbox: Any) -> None:
     config = write_setup(tmp_path, sandbox.url)
     _with_database(config, "postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-    result = run_bot("run", "--config", str(config), cwd=tmp_path)
+    result = run_bot("run", "--config", str(config), "--wait-for-database", "0", cwd=tmp_path)
     assert result.returncode not in (0, 2), result.stderr
     assert "127.0.0.1" in result.stderr and "refused" in result.stderr.lower()
     assert "Traceback" not in result.stderr
+
+
+def test_run_waits_for_an_unreachable_database_then_says_so(tmp_path: Path, sandbox: Any) -> None:
+    config = write_setup(tmp_path, sandbox.url)
+    _with_database(config, "postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    result = run_bot("run", "--config", str(config), "--wait-for-database", "1.5", cwd=tmp_path)
+    assert result.returncode not in (0, 2), result.stderr
+    assert "waiting for the database" in result.stderr
+    assert "refused" in result.stderr.lower() and "Traceback" not in result.stderr
 
 
 def test_run_unwritable_sqlite_path_is_a_clear_message(tmp_path: Path, sandbox: Any) -> None:

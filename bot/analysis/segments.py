@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from bot.analysis.features import ORDER_FEATURES, FeatureTable, load_features
+from bot.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -599,6 +600,8 @@ class SegmentService:
     def _job(self) -> None:
         try:
             self.run()
+        except StoreUnavailable as exc:
+            logger.warning("segments: the run waits for the database: %s", exc)
         except Exception:
             logger.exception("segments: the run failed")
 

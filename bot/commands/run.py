@@ -22,6 +22,9 @@ def run(
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", min=0, max=65535, help="Serve /metrics (Prometheus) and /healthz on 127.0.0.1:P."
     ),
+    wait_for_database: float = typer.Option(
+        300, "--wait-for-database", min=0, help="At start, retry an unavailable database for this many seconds."
+    ),
 ) -> None:
     """Run the daemon: scheduled promotions through the outbox, until SIGTERM/SIGINT (SIGHUP reloads)."""
     from bot.daemon import Daemon, DaemonOptions
@@ -29,7 +32,10 @@ def run(
     from bot.logs import setup_logging
 
     setup_logging(log_level, _log_format(log_format))
-    daemon = Daemon(DaemonOptions(config_path=config_path(config), metrics_port=metrics_port))
+    options = DaemonOptions(
+        config_path=config_path(config), metrics_port=metrics_port, database_wait_seconds=wait_for_database
+    )
+    daemon = Daemon(options)
     try:
         daemon.run_forever()
     except ConfigError as exc:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -110,4 +110,33 @@ def guarded(url: URL | str, what: str) -> Iterator[None]:
     except sa.exc.IntegrityError:
         raise
     except sa.exc.DBAPIError as exc:
-        raise StoreError(f"database {safe_url(url)}: {what} failed: {describe_db_error(exc)}") from exc
+        message = f"database {safe_url(url)}: {what} failed: {describe_db_error(exc)}"
+        if is_unavailable(exc):
+            raise StoreUnavailable(message) from exc
+        raise StoreError(message) from exc
+
+
+_UNAVAILABLE_HINTS = (
+    "connection refused",
+    "could not connect",
+    "timeout expired",
+    "timed out",
+    "database is locked",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "connection reset",
+    "connection is closed",
+    "no connection to the server",
+    "consuming input failed",
+)
+
+
+def is_unavailable(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the failure is one of waiting (unreachable, restarting, locked), not of setup or SQL."""
+    if exc.connection_invalidated:
+        return True
+    lowered = str(getattr(exc, "orig", None) or exc).lower()
+    return any(hint in lowered for hint in _UNAVAILABLE_HINTS)

@@ -286,6 +286,14 @@ class Store(
             value = conn.execute(sa.select(sa.func.max(slot_t.c.slot_at)).where(slot_t.c.campaign == campaign)).scalar()
         return _utc_or_none(value)
 
+    def slots_recorded(self, campaign: str, since: datetime) -> set[datetime]:
+        """The slot times of `campaign` at or after `since` that have a row (queued, missed, skipped, failed)."""
+        with self._tx("slots_recorded") as conn:
+            rows = conn.execute(
+                sa.select(slot_t.c.slot_at).where(slot_t.c.campaign == campaign, slot_t.c.slot_at >= since)
+            ).scalars()
+            return {value for value in (_utc_or_none(v) for v in rows) if value is not None}
+
     def text_used(self, account: str, text_hash_: str) -> bool:
         """Whether `account` has a live (pending/sending/sent) outbox row with this text hash."""
         with self._tx("text_used") as conn:
