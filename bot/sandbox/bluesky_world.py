@@ -1,0 +1,573 @@
+"""A driver for the local AT Protocol network (`scripts/bluesky-devnet`): people, their posts, and ledgers.
+
+    with local_network() as net:                      # reuses SOCIALBOT_BLUESKY_PDS_URL or a running devnet
+        world = BlueskyWorld(net.pds_url)
+        shop = world.create_account("shop")           # a unique handle like shop-3f9a1c.test
+        ann = world.create_account("ann")
+        ref = world.post(ann, f"@{shop.handle} where is my order?")   # with a mention facet -> notifies
+        world.reply(shop, ref, "on its way"); world.like(ann, ref); world.repost(ann, ref)
+        for record in world.ledger(shop.did): ...     # com.atproto.repo.listRecords, every page
+
+Every call is plain XRPC over httpx, to 127.0.0.1 only. Facets (mentions with the DID their handle resolves
+to, links, #tags) carry UTF-8 byte offsets, as Bluesky's own clients write them; a handle that does not
+resolve gets no facet (and notifies nobody), as in the app.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import re
+import secrets
+import subprocess
+import threading
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.errors import BotError
+
+logger = logging.getLogger(__name__)
+
+POST = "app.bsky.feed.post"
+LIKE = "app.bsky.feed.like"
+REPOST = "app.bsky.feed.repost"
+ENV_PDS = "SOCIALBOT_BLUESKY_PDS_URL"
+ENV_APPVIEW = "SOCIALBOT_BLUESKY_APPVIEW_URL"
+ENV_PLC = "SOCIALBOT_BLUESKY_PLC_URL"
+DEVNET_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bluesky-devnet"
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class BlueskyWorldError(BotError):
+    """The local network refused or could not be reached."""
+
+
+class DevnetUnavailable(BotError):
+    """The local network cannot run on this machine (`scripts/bluesky-devnet start` exit 3, or no script)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ---- the network ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Devnet:
+    pds_url: str
+    appview_url: str | None = None
+    plc_url: str | None = None
+    started_here: bool = False  # this process started it (and stops it when done)
+
+    def environ(self) -> dict[str, str]:
+        """The SOCIALBOT_BLUESKY_* variables that point tests and scripts at this network."""
+        out = {ENV_PDS: self.pds_url}
+        if self.appview_url:
+            out[ENV_APPVIEW] = self.appview_url
+        if self.plc_url:
+            out[ENV_PLC] = self.plc_url
+        return out
+
+
+def devnet_from_env(environ: Mapping[str, str] | None = None) -> Devnet | None:
+    env = os.environ if environ is None else environ
+    pds = env.get(ENV_PDS)
+    if not pds:
+        return None
+    return Devnet(_loopback(pds), env.get(ENV_APPVIEW) or None, env.get(ENV_PLC) or None)
+
+
+def _script(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    if not DEVNET_SCRIPT.exists():
+        raise DevnetUnavailable(f"{DEVNET_SCRIPT} not found (the local network runs from a clone of the repository)")
+    return subprocess.run([str(DEVNET_SCRIPT), *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def start_devnet(*, timeout: float = 600, on_line: Callable[[str], None] | None = None) -> Devnet:
+    """`scripts/bluesky-devnet start` (installs on first use, ~90 s; later ~6 s). Its progress lines go to
+    `on_line`; raises DevnetUnavailable (exit 3: no Node/npm/PostgreSQL here) or BlueskyWorldError."""
+    if not DEVNET_SCRIPT.exists():
+        raise DevnetUnavailable(f"{DEVNET_SCRIPT} not found (the local network runs from a clone of the repository)")
+    proc = subprocess.Popen([str(DEVNET_SCRIPT), "start"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_lines: list[str] = []
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err_lines.append(line.rstrip("\n"))
+            if on_line is not None:
+                on_line(line.rstrip("\n"))
+
+    reader = threading.Thread(target=pump, name="devnet-stderr", daemon=True)
+    reader.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise BlueskyWorldError(f"scripts/bluesky-devnet start took more than {timeout:g} s") from None
+    reader.join(timeout=5)
+    if proc.returncode == 3:
+        reasons = [line.split("UNAVAILABLE:", 1)[1].strip() for line in err_lines if "UNAVAILABLE:" in line]
+        raise DevnetUnavailable(reasons[-1] if reasons else "scripts/bluesky-devnet start: exit 3")
+    if proc.returncode != 0:
+        tail = "\n".join(err_lines[-15:])
+        raise BlueskyWorldError(f"scripts/bluesky-devnet start failed (exit {proc.returncode}):\n{tail}")
+    values = dict(line.split("=", 1) for line in out.splitlines() if re.match(r"^[A-Z_]+=", line))
+    if "PDS_URL" not in values:
+        raise BlueskyWorldError(f"scripts/bluesky-devnet start printed no PDS_URL: {out!r}")
+    reused = any("already running" in line or "already starting" in line for line in err_lines)
+    return Devnet(
+        _loopback(values["PDS_URL"]), values.get("APPVIEW_URL"), values.get("PLC_URL"), started_here=not reused
+    )
+
+
+def stop_devnet() -> None:
+    _script("stop", timeout=60)
+
+
+@contextlib.contextmanager
+def local_network(
+    environ: Mapping[str, str] | None = None, *, on_line: Callable[[str], None] | None = None
+) -> Iterator[Devnet]:
+    """The network named by SOCIALBOT_BLUESKY_PDS_URL (CI sets it), else the running devnet, else one started
+    here and stopped on exit. A network this process did not start is never stopped."""
+    given = devnet_from_env(environ)
+    if given is not None:
+        yield given
+        return
+    net = start_devnet(on_line=on_line)
+    try:
+        yield net
+    finally:
+        if net.started_here:
+            stop_devnet()
+
+
+def _loopback(url: str) -> str:
+    host = urlsplit(url).hostname
+    if host not in _LOOPBACK:
+        raise BlueskyWorldError(f"refusing {url}: the Bluesky test world talks to 127.0.0.1 only")
+    return url.rstrip("/")
+
+
+# ---- facets ---------------------------------------------------------------------------------------------
+
+_MENTION_RE = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)\b")
+_URL_RE = re.compile(r"(?:^|(?<=[\s(]))(https?://\S+)")
+_TAG_RE = re.compile(r"(?:^|(?<=\s))[#＃](\S+)")
+_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
+
+
+def _is_punctuation(char: str) -> bool:
+    return unicodedata.category(char).startswith("P")
+
+
+def _byte_span(text: str, start: int, end: int) -> dict[str, int]:
+    begin = len(text[:start].encode("utf-8"))
+    return {"byteStart": begin, "byteEnd": begin + len(text[start:end].encode("utf-8"))}
+
+
+def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, Any]]:
+    """Mention, link and tag facets of `text` as the Bluesky app detects them (UTF-8 byte offsets).
+    `resolve(handle)` gives the DID of a handle or None (then that mention gets no facet)."""
+    out: list[dict[str, Any]] = []
+    for match in _MENTION_RE.finditer(text):
+        handle = match.group(1).rstrip(".")
+        if "." not in handle:
+            continue
+        did = resolve(handle.lower())
+        if did is None:
+            continue
+        start = match.start(1) - 1
+        out.append(
+            {
+                "index": _byte_span(text, start, match.start(1) + len(handle)),
+                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
+            }
+        )
+    for match in _URL_RE.finditer(text):
+        uri = match.group(1)
+        uri = uri.rstrip(".,;:!?")
+        if uri.endswith(")") and "(" not in uri:
+            uri = uri[:-1]
+        out.append(
+            {
+                "index": _byte_span(text, match.start(1), match.start(1) + len(uri)),
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+            }
+        )
+    for match in _TAG_RE.finditer(text):
+        tag = match.group(1)
+        cut = next((i for i, c in enumerate(tag) if c in _INVISIBLE), len(tag))
+        tag = tag[:cut]
+        while tag and _is_punctuation(tag[-1]):
+            tag = tag[:-1]
+        if not tag or tag.startswith("\ufe0f") or len(tag) > 64:
+            continue
+        if all(c.isdigit() or _is_punctuation(c) for c in tag):  # "#123456" is an order number, not a tag
+            continue
+        out.append(
+            {
+                "index": _byte_span(text, match.start(), match.start(1) + len(tag)),
+                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
+            }
+        )
+    return sorted(out, key=lambda f: f["index"]["byteStart"])
+
+
+# ---- accounts and records -------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    access_jwt: str
+    refresh_jwt: str
+
+
+@dataclass
+class Account:
+    did: str
+    handle: str
+    password: str = field(repr=False)
+    session: Session = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A strong reference to a record (what replies, likes and reposts point at)."""
+
+    uri: str
+    cid: str
+
+    def strong(self) -> dict[str, str]:
+        return {"uri": self.uri, "cid": self.cid}
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    uri: str
+    cid: str
+    value: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.value.get("text", ""))
+
+    @property
+    def reply_parent(self) -> str | None:
+        """The at-URI this post replies to, or None for a top-level post."""
+        reply = self.value.get("reply") or {}
+        parent = reply.get("parent") or {}
+        return parent.get("uri")
+
+    @property
+    def mentioned_dids(self) -> list[str]:
+        return [
+            feature["did"]
+            for facet in self.value.get("facets") or []
+            for feature in facet.get("features", [])
+            if feature.get("$type") == "app.bsky.richtext.facet#mention"
+        ]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class BlueskyWorld:
+    """People on the local network and what they do, over XRPC (thread-safe: one httpx client)."""
+
+    def __init__(self, pds_url: str, *, timeout: float = 10.0) -> None:
+        self.pds_url = _loopback(pds_url)
+        self._http = httpx.Client(base_url=self.pds_url, timeout=timeout)
+        self._dids: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> BlueskyWorld:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- XRPC --------------------------------------------------------------------------------------------
+    def _xrpc(
+        self,
+        method: str,
+        nsid: str,
+        *,
+        account: Account | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        for attempt in (1, 2):
+            bearer = token or (account.session.access_jwt if account else None)
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            try:
+                response = self._http.request(method, f"/xrpc/{nsid}", params=params, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise BlueskyWorldError(f"{nsid}: {exc}") from exc
+            if response.status_code < 300:
+                return response.json() if response.content else {}
+            error = _error_of(response)
+            if error == "ExpiredToken" and account is not None and token is None and attempt == 1:
+                self._refresh(account)
+                continue
+            raise BlueskyWorldError(f"{nsid}: HTTP {response.status_code} {error}: {_message_of(response)}")
+        raise AssertionError("unreachable")
+
+    def _refresh(self, account: Account) -> None:
+        body = self._xrpc("POST", "com.atproto.server.refreshSession", token=account.session.refresh_jwt)
+        account.session = Session(body["accessJwt"], body["refreshJwt"])
+
+    # ---- accounts ----------------------------------------------------------------------------------------
+    def create_account(self, name: str, *, unique: bool = True, password: str | None = None) -> Account:
+        """A new account `name[-<6 hex>].test` (unique by default: the network may outlive one run)."""
+        label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:40] or "user"
+        handle = f"{label}-{secrets.token_hex(3)}.test" if unique else f"{label}.test"
+        password = password or secrets.token_urlsafe(12)
+        body = self._xrpc(
+            "POST",
+            "com.atproto.server.createAccount",
+            body={"handle": handle, "email": f"{handle}@example.com", "password": password},
+        )
+        with self._lock:
+            self._dids[body["handle"]] = body["did"]
+        return Account(body["did"], body["handle"], password, Session(body["accessJwt"], body["refreshJwt"]))
+
+    def login(self, identifier: str, password: str) -> Account:
+        body = self._xrpc(
+            "POST", "com.atproto.server.createSession", body={"identifier": identifier, "password": password}
+        )
+        return Account(body["did"], body["handle"], password, Session(body["accessJwt"], body["refreshJwt"]))
+
+    def app_password(self, account: Account, name: str = "socialbot") -> str:
+        """A new app password of `account` (what the bot is given instead of the account's password)."""
+        return str(
+            self._xrpc("POST", "com.atproto.server.createAppPassword", account=account, body={"name": name})["password"]
+        )
+
+    def resolve(self, handle: str) -> str | None:
+        """The DID of `handle`, or None when it does not resolve (cached)."""
+        with self._lock:
+            if handle in self._dids:
+                return self._dids[handle]
+        try:
+            did: str | None = self._xrpc("GET", "com.atproto.identity.resolveHandle", params={"handle": handle})["did"]
+        except BlueskyWorldError:
+            did = None
+        with self._lock:
+            self._dids[handle] = did
+        return did
+
+    # ---- records -----------------------------------------------------------------------------------------
+    def _create(self, account: Account, collection: str, record: dict[str, Any]) -> Ref:
+        body = self._xrpc(
+            "POST",
+            "com.atproto.repo.createRecord",
+            account=account,
+            body={"repo": account.did, "collection": collection, "record": {"$type": collection, **record}},
+        )
+        return Ref(body["uri"], body["cid"])
+
+    def post(self, account: Account, text: str, *, reply_to: Ref | None = None, langs: list[str] | None = None) -> Ref:
+        """Post `text` as `account` with its mention, link and tag facets; a reply when `reply_to` is given."""
+        record: dict[str, Any] = {"text": text, "createdAt": _now()}
+        found = facets(text, self.resolve)
+        if found:
+            record["facets"] = found
+        if langs:
+            record["langs"] = langs
+        if reply_to is not None:
+            parent = self.record(reply_to.uri)
+            root = (parent.value.get("reply") or {}).get("root") or reply_to.strong()
+            record["reply"] = {"root": root, "parent": reply_to.strong()}
+        return self._create(account, POST, record)
+
+    def reply(self, account: Account, parent: Ref, text: str) -> Ref:
+        return self.post(account, text, reply_to=parent)
+
+    def like(self, account: Account, subject: Ref) -> Ref:
+        return self._create(account, LIKE, {"subject": subject.strong(), "createdAt": _now()})
+
+    def repost(self, account: Account, subject: Ref) -> Ref:
+        return self._create(account, REPOST, {"subject": subject.strong(), "createdAt": _now()})
+
+    def record(self, uri: str) -> LedgerRecord:
+        """One record by its at-URI (com.atproto.repo.getRecord)."""
+        repo, collection, rkey = uri.removeprefix("at://").split("/", 2)
+        body = self._xrpc(
+            "GET", "com.atproto.repo.getRecord", params={"repo": repo, "collection": collection, "rkey": rkey}
+        )
+        return LedgerRecord(body["uri"], body["cid"], body["value"])
+
+    def ledger(self, repo: str, collection: str = POST) -> list[LedgerRecord]:
+        """Every record of `collection` in `repo` (a DID or handle), newest first, following every cursor."""
+        out: list[LedgerRecord] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"repo": repo, "collection": collection, "limit": 100}
+            if cursor:
+                params["cursor"] = cursor
+            body = self._xrpc("GET", "com.atproto.repo.listRecords", params=params)
+            records = body.get("records") or []
+            out.extend(LedgerRecord(r["uri"], r["cid"], r["value"]) for r in records)
+            cursor = body.get("cursor")
+            if not records or not cursor:
+                return out
+
+    def notifications(self, account: Account, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest notifications of `account` (through the PDS, which asks the AppView)."""
+        body = self._xrpc("GET", "app.bsky.notification.listNotifications", account=account, params={"limit": limit})
+        return list(body.get("notifications") or [])
+
+
+def _error_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error") or "")
+    except ValueError:
+        return ""
+
+
+def _message_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("message") or response.text[:200])
+    except ValueError:
+        return response.text[:200]
+
+
+# ---- customers ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mention:
+    uri: str
+    author: str  # handle
+    text: str
+    intent: str
+    language: str
+
+
+class Customers:
+    """A few people on the local network who mention the shop, each through their own session, with mention
+    facets (so the shop is notified), mostly in English, some in Chinese; every intent the sandbox audience
+    knows. Some also tag a friend, reply under the shop's posts, like and repost them (graph material).
+
+        customers = Customers(world, shop_handle, people=8, seed=7)
+        customers.mention()                      # one mention -> Mention
+        customers.start(per_second=2); ...; customers.stop()
+    """
+
+    def __init__(
+        self,
+        world: BlueskyWorld,
+        shop_handle: str,
+        *,
+        people: int = 8,
+        seed: int = 7,
+        intents: tuple[str, ...] | None = None,
+        social: bool = True,
+        label: str = "customer",
+    ) -> None:
+        from bot.sandbox import phrases
+
+        self.world = world
+        self.shop_handle = shop_handle
+        self.rng = random.Random(seed)
+        self.intents = intents or tuple(i for i in phrases.INTENTS if i != "opt_out")
+        self.social = social
+        self.people = [world.create_account(f"{label}{n}") for n in range(people)]
+        self.mentions: list[Mention] = []
+        self.actions: dict[str, int] = {"mention": 0, "group_mention": 0, "reply": 0, "like": 0, "repost": 0}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors: list[str] = []
+
+    def _text(self, intent: str, language: str) -> str:
+        from bot.sandbox import phrases
+
+        template = self.rng.choice(phrases.TEMPLATES[intent][language])
+        en, zh, _price = self.rng.choice(phrases.PRODUCTS)
+        return template.format(product=zh if language == "zh" else en, order=f"#{self.rng.randint(100000, 999999)}")
+
+    def mention(self, *, intent: str | None = None, language: str | None = None) -> Mention:
+        """One person mentions the shop (sometimes with a friend, or under one of the shop's posts)."""
+        with self._lock:
+            person = self.rng.choice(self.people)
+            intent = intent or self.rng.choice(self.intents)
+            language = language or ("zh" if self.rng.random() < 0.2 else "en")
+            text = f"@{self.shop_handle} {self._text(intent, language)}"
+            kind = "mention"
+            roll = self.rng.random() if self.social else 1.0
+            if roll < 0.2:
+                friend = self.rng.choice([p for p in self.people if p is not person] or [person])
+                text = f"@{self.shop_handle} @{friend.handle} {self._text(intent, language)}"
+                kind = "group_mention"
+            parent = self._shop_post() if self.social and 0.2 <= roll < 0.35 else None
+            if parent is not None:
+                kind = "reply"
+        ref = self.world.post(person, text, reply_to=parent, langs=[language])
+        mention = Mention(ref.uri, person.handle, text, intent, language)
+        with self._lock:
+            self.mentions.append(mention)
+            self.actions[kind] += 1
+        return mention
+
+    def _shop_post(self) -> Ref | None:
+        posts = [r for r in self.world.ledger(self.shop_handle) if r.reply_parent is None][:20]
+        if not posts:
+            return None
+        target = posts[self.rng.randrange(len(posts))]
+        return Ref(target.uri, target.cid)
+
+    def engage(self) -> None:
+        """One person likes or reposts one of the shop's recent posts (none yet: nothing)."""
+        posts = [r for r in self.world.ledger(self.shop_handle) if r.reply_parent is None][:20]
+        if not posts:
+            return
+        with self._lock:
+            person = self.rng.choice(self.people)
+            target = posts[self.rng.randrange(len(posts))]
+            kind = "like" if self.rng.random() < 0.7 else "repost"
+        ref = Ref(target.uri, target.cid)
+        (self.world.like if kind == "like" else self.world.repost)(person, ref)
+        with self._lock:
+            self.actions[kind] += 1
+
+    def start(self, per_second: float = 2.0) -> Customers:
+        pause = 1 / per_second
+
+        def loop() -> None:
+            while not self._stop.wait(pause):
+                try:
+                    if self.social and self.rng.random() < 0.25:
+                        self.engage()
+                    else:
+                        self.mention()
+                except BotError as exc:  # keep going: the network may be slow for a moment
+                    self.errors.append(str(exc))
+                    logger.warning("customers: %s", exc)
+
+        self._thread = threading.Thread(target=loop, name="bluesky-customers", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
