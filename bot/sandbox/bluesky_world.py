@@ -24,6 +24,7 @@ import secrets
 import subprocess
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -455,21 +456,28 @@ def _message_of(response: httpx.Response) -> str:
 
 @dataclass(frozen=True)
 class Mention:
+    """A post that mentions the shop (with a mention facet, so the shop is notified)."""
+
     uri: str
     author: str  # handle
+    kind: str  # mention, group_mention, reply (under a shop post), shout_out, star_reply (under a shout-out)
     text: str
     intent: str
     language: str
 
 
 class Customers:
-    """A few people on the local network who mention the shop, each through their own session, with mention
-    facets (so the shop is notified), mostly in English, some in Chinese; every intent the sandbox audience
-    knows. Some also tag a friend, reply under the shop's posts, like and repost them (graph material).
+    """People on the local network who talk to the shop, each through their own session: `people` of them in
+    `communities` groups, the first of each group an influencer who posts shout-outs about the shop. Mostly
+    English, some Chinese; the intents of the X sandbox audience (bot.sandbox.phrases) except opt-outs unless
+    asked. Every post that mentions the shop carries a mention facet and is recorded in `mentions`.
 
-        customers = Customers(world, shop_handle, people=8, seed=7)
-        customers.mention()                      # one mention -> Mention
+        customers = Customers(world, shop.handle, people=12, seed=7)
+        customers.mention()                      # one post to the shop -> Mention
+        customers.act()                          # one weighted random action (mention, like, repost, ...)
         customers.start(per_second=2); ...; customers.stop()
+
+    social=False: only plain mentions from random people (no friends, shout-outs, likes or reposts).
     """
 
     def __init__(
@@ -478,10 +486,12 @@ class Customers:
         shop_handle: str,
         *,
         people: int = 8,
+        communities: int = 2,
         seed: int = 7,
         intents: tuple[str, ...] | None = None,
         social: bool = True,
         label: str = "customer",
+        text: Callable[[int], str] | None = None,
     ) -> None:
         from bot.sandbox import phrases
 
@@ -490,79 +500,127 @@ class Customers:
         self.rng = random.Random(seed)
         self.intents = intents or tuple(i for i in phrases.INTENTS if i != "opt_out")
         self.social = social
+        self._fixed_text = text
+        # one at a time: createAccount is a PLC operation (~0.2 s), and concurrent ones fail (HTTP 502)
         self.people = [world.create_account(f"{label}{n}") for n in range(people)]
+        groups = max(1, min(communities, people))
+        self.community = {p.did: i % groups for i, p in enumerate(self.people)}
+        self.influencers = self.people[:groups] if social and people > 2 * groups else []
         self.mentions: list[Mention] = []
-        self.actions: dict[str, int] = {"mention": 0, "group_mention": 0, "reply": 0, "like": 0, "repost": 0}
+        self.actions: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self._shout_outs: dict[str, list[Ref]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.errors: list[str] = []
 
+    # ---- texts -------------------------------------------------------------------------------------------
     def _text(self, intent: str, language: str) -> str:
         from bot.sandbox import phrases
 
+        if self._fixed_text is not None:
+            return self._fixed_text(len(self.mentions))
         template = self.rng.choice(phrases.TEMPLATES[intent][language])
         en, zh, _price = self.rng.choice(phrases.PRODUCTS)
         return template.format(product=zh if language == "zh" else en, order=f"#{self.rng.randint(100000, 999999)}")
 
-    def mention(self, *, intent: str | None = None, language: str | None = None) -> Mention:
-        """One person mentions the shop (sometimes with a friend, or under one of the shop's posts)."""
+    def _friend(self, person: Account) -> Account:
+        own = [p for p in self.people if p is not person and self.community[p.did] == self.community[person.did]]
+        pool = own if own and self.rng.random() < 0.85 else [p for p in self.people if p is not person]
+        return self.rng.choice(pool or [person])
+
+    # ---- actions -----------------------------------------------------------------------------------------
+    def mention(self, *, intent: str | None = None, language: str | None = None, kind: str | None = None) -> Mention:
+        """One post to the shop: a plain mention, one that also tags a friend, a reply under one of the shop's
+        posts, an influencer's shout-out, or a reply under a shout-out that tags the influencer."""
         with self._lock:
+            roll = self.rng.random()
+            if kind is None:
+                kind = "mention"
+                if self.social:
+                    kind = (
+                        "group_mention"
+                        if roll < 0.2
+                        else "reply"
+                        if roll < 0.35
+                        else "shout_out"
+                        if roll < 0.42 and self.influencers
+                        else "star_reply"
+                        if roll < 0.6 and any(self._shout_outs.values())
+                        else "mention"
+                    )
             person = self.rng.choice(self.people)
             intent = intent or self.rng.choice(self.intents)
             language = language or ("zh" if self.rng.random() < 0.2 else "en")
-            text = f"@{self.shop_handle} {self._text(intent, language)}"
-            kind = "mention"
-            roll = self.rng.random() if self.social else 1.0
-            if roll < 0.2:
-                friend = self.rng.choice([p for p in self.people if p is not person] or [person])
-                text = f"@{self.shop_handle} @{friend.handle} {self._text(intent, language)}"
-                kind = "group_mention"
-            parent = self._shop_post() if self.social and 0.2 <= roll < 0.35 else None
-            if parent is not None:
-                kind = "reply"
+            parent: Ref | None = None
+            tags = [self.shop_handle]
+            if kind == "group_mention":
+                tags.append(self._friend(person).handle)
+            elif kind == "shout_out":
+                person = self.rng.choice(self.influencers)
+                intent = "praise"
+            elif kind == "star_reply":
+                star = self.rng.choice([s for s in self.influencers if self._shout_outs.get(s.did)])
+                person = self._friend(star) if self.rng.random() < 0.8 else person
+                parent = self.rng.choice(self._shout_outs[star.did][-5:])
+                tags.insert(0, star.handle)
+            text = " ".join(f"@{tag}" for tag in tags) + " " + self._text(intent, language)
+        if kind == "reply":
+            parent = self._shop_post()
+            if parent is None:
+                kind = "mention"
         ref = self.world.post(person, text, reply_to=parent, langs=[language])
-        mention = Mention(ref.uri, person.handle, text, intent, language)
+        mention = Mention(ref.uri, person.handle, kind, text, intent, language)
         with self._lock:
             self.mentions.append(mention)
             self.actions[kind] += 1
+            if kind == "shout_out":
+                self._shout_outs.setdefault(person.did, []).append(ref)
         return mention
 
+    def _shop_posts(self) -> list[LedgerRecord]:
+        return [r for r in self.world.ledger(self.shop_handle) if r.reply_parent is None][:20]
+
     def _shop_post(self) -> Ref | None:
-        posts = [r for r in self.world.ledger(self.shop_handle) if r.reply_parent is None][:20]
+        posts = self._shop_posts()
         if not posts:
             return None
-        target = posts[self.rng.randrange(len(posts))]
+        with self._lock:
+            target = posts[self.rng.randrange(len(posts))]
         return Ref(target.uri, target.cid)
 
-    def engage(self) -> None:
-        """One person likes or reposts one of the shop's recent posts (none yet: nothing)."""
-        posts = [r for r in self.world.ledger(self.shop_handle) if r.reply_parent is None][:20]
-        if not posts:
-            return
+    def engage(self) -> str | None:
+        """One person likes or reposts one of the shop's recent posts; the kind, or None (no posts yet)."""
+        target = self._shop_post()
+        if target is None:
+            return None
         with self._lock:
             person = self.rng.choice(self.people)
-            target = posts[self.rng.randrange(len(posts))]
             kind = "like" if self.rng.random() < 0.7 else "repost"
-        ref = Ref(target.uri, target.cid)
-        (self.world.like if kind == "like" else self.world.repost)(person, ref)
+        (self.world.like if kind == "like" else self.world.repost)(person, target)
         with self._lock:
             self.actions[kind] += 1
+        return kind
+
+    def act(self) -> None:
+        """One random action: mostly a post to the shop, sometimes (social) a like or repost of its posts."""
+        if self.social and self.rng.random() < 0.25 and self.engage() is not None:
+            return
+        self.mention()
 
     def start(self, per_second: float = 2.0) -> Customers:
+        """Act about `per_second` times a second in a thread until stop(); errors are logged and counted."""
         pause = 1 / per_second
 
         def loop() -> None:
             while not self._stop.wait(pause):
                 try:
-                    if self.social and self.rng.random() < 0.25:
-                        self.engage()
-                    else:
-                        self.mention()
+                    self.act()
                 except BotError as exc:  # keep going: the network may be slow for a moment
                     self.errors.append(str(exc))
                     logger.warning("customers: %s", exc)
 
+        self._stop.clear()
         self._thread = threading.Thread(target=loop, name="bluesky-customers", daemon=True)
         self._thread.start()
         return self
@@ -571,3 +629,4 @@ class Customers:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
+            self._thread = None
