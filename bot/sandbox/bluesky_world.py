@@ -337,8 +337,9 @@ class BlueskyWorld:
 
     # ---- accounts ----------------------------------------------------------------------------------------
     def create_account(self, name: str, *, unique: bool = True, password: str | None = None) -> Account:
-        """A new account `name[-<6 hex>].test` (unique by default: the network may outlive one run)."""
-        label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:40] or "user"
+        """A new account `name[-<6 hex>].test` (unique by default: the network may outlive one run). The PDS takes
+        3 to 18 characters before its domain, so `name` is cut to 11 (unique) or 18 characters."""
+        label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[: 11 if unique else 18].strip("-") or "user"
         handle = f"{label}-{secrets.token_hex(3)}.test" if unique else f"{label}.test"
         password = password or secrets.token_urlsafe(12)
         body = self._xrpc(
@@ -607,6 +608,33 @@ class Customers:
         if self.social and self.rng.random() < 0.25 and self.engage() is not None:
             return
         self.mention()
+
+    def write_orders_csv(self, path: Path, *, orders_per_person: tuple[int, int] = (0, 4)) -> int:
+        """The shop's order history of these people (handle,order_id,amount,time,product), seeded; the number of
+        orders. Influencers order more."""
+        import csv
+
+        from bot.sandbox import phrases
+
+        rng = random.Random(f"{self.rng.random()}:orders")
+        now = datetime.now(UTC).replace(microsecond=0)
+        rows: list[list[str]] = []
+        for person in self.people:
+            count = orders_per_person[1] if person in self.influencers else rng.randint(*orders_per_person)
+            for _ in range(count):
+                en, _zh, price = rng.choice(phrases.PRODUCTS)
+                when = now.timestamp() - rng.uniform(0, 365) * 86_400
+                stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                rows.append([person.handle, "", f"{price * rng.choice((1, 1, 2)):.2f}", stamp, en])
+        rows.sort(key=lambda row: row[3])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["handle", "order_id", "amount", "time", "product"])
+            for seq, row in enumerate(rows, start=1):
+                row[1] = f"BS{100000 + seq}"
+                writer.writerow(row)
+        return len(rows)
 
     def start(self, per_second: float = 2.0) -> Customers:
         """Act about `per_second` times a second in a thread until stop(); errors are logged and counted."""
