@@ -15,6 +15,13 @@ an attempt that needs a lookup and a send fails more often than not, so the run 
 before a dead letter instead of the default 8 (whose backoff the test compresses to seconds).
 --replicas N: N daemons on the one database (use --database postgresql://... for the real thing); each kill
 takes one of them at random, which is restarted.
+--platform bluesky: the same against the local AT Protocol network (scripts/bluesky-devnet; reused when
+SOCIALBOT_BLUESKY_PDS_URL names one or it is running, else started and stopped here): the shop's account and
+the customers are real accounts on its PDS, the customers mention the shop through their own sessions (with
+mention facets), the daemon logs in with an app password (SOCIALBOT_SHOP_APP_PASSWORD in its environment), and
+the ledger is the shop's repository read from the PDS (com.atproto.repo.listRecords). The coupon campaign runs
+there too (codes in the replies). --faults is X-only (the X sandbox injects them); --replicas works on both.
+Exit 3 when the local network cannot run here.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
            coupons=N coupon_duplicates=0 over_budget=0
   coupons: codes issued; coupon_duplicates: a second code for one person, a code held by two people, or a
@@ -24,6 +31,7 @@ Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N repl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -34,8 +42,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,8 +61,8 @@ database_url: {database_url}
 templates_dir: templates
 accounts:
   shop:
-    platform: sandbox
-    handle: crashshop
+    platform: {platform}
+    handle: {handle}
     base_url: {sandbox_url}
 campaigns:
   flood:
@@ -105,6 +116,8 @@ def write_config(
     lease: float,
     coupon_budget: int,
     max_attempts: int = 8,
+    platform: str = "sandbox",
+    handle: str = "crashshop",
 ) -> Path:
     (folder / "templates" / "coupons").mkdir(parents=True, exist_ok=True)
     (folder / "templates" / "reply.j2").write_text(
@@ -128,19 +141,22 @@ def write_config(
             lease=lease,
             coupon_budget=coupon_budget,
             max_attempts=max_attempts,
+            platform=platform,
+            handle=handle,
         ),
         encoding="utf-8",
     )
     return path
 
 
-def seed_segments(database_url: str, customers: list[str], people: int) -> None:
+def seed_segments(database_url: str, customers: list[str], people: int, platform: str = "x") -> None:
     """One segmentation: the customers and `people` others (who never write), in two segments."""
     from bot.store import Store
 
+    others = (f"9{n:08d}" if platform == "x" else f"did:plc:crash{n:08d}" for n in range(people))
     with Store.open(database_url) as store:
         store.upgrade()
-        members = [("x", uid, i % 2, None) for i, uid in enumerate([*customers, *(f"9{n:08d}" for n in range(people))])]
+        members = [(platform, uid, i % 2, None) for i, uid in enumerate([*customers, *others])]
         sizes = [sum(1 for m in members if m[2] == s) for s in (0, 1)]
         store.save_segment_run(
             created_at=datetime.now(UTC),
@@ -231,33 +247,83 @@ class Bursts:
             admin(self.url, "POST", "faults", json={"burst_429": self.rng.randint(1, 4), "burst_reset_seconds": 2})
 
 
-def start_daemon(config: Path, log) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+def start_daemon(config: Path, log, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
     return subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(config), "--log-level", "INFO"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
-    parser.add_argument("--min-alive", type=float, default=0.5, help="shortest life of a daemon before its kill (s)")
-    parser.add_argument("--max-alive", type=float, default=5.0, help="longest life of a daemon before its kill (s)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
-    parser.add_argument("--coupon-budget", type=int, default=400, help="codes the coupon campaign may issue")
-    parser.add_argument("--faults", action="store_true", help="5xx, timeouts, resets and 429 bursts from the sandbox")
-    parser.add_argument("--replicas", type=int, default=1, help="daemons running at once on the database")
-    parser.add_argument("--coupon-people", type=int, default=2000, help="segmented people besides the customers")
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
+@dataclass
+class Run:
+    """What a run left behind: the schedule, the shop's posts on the platform (as dicts: id, text,
+    in_reply_to_tweet_id, deleted), who wrote each post, the customers' mentions, and the X sandbox's counters."""
 
-    work = Path(tempfile.mkdtemp(prefix="socialbot-crash-"))
-    database_url = args.database or f"sqlite:///{work / 'crash.db'}"
+    slots: list[datetime]
+    posts: list[dict[str, Any]]
+    authors: dict[str, str]
+    mentions: list[str]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def schedule(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    expected_life = (args.min_alive + args.max_alive) / 2 + 1.5
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    return start, start + timedelta(seconds=max(20, int(args.kills * expected_life)))
+
+
+def drive(
+    args: argparse.Namespace,
+    rng: random.Random,
+    work: Path,
+    *,
+    config: Path,
+    end: datetime,
+    slots: int,
+    env: dict[str, str] | None,
+    mentions: Callable[[], list[str]],
+    stop_customers: Callable[[], None],
+    shop_posts: Callable[[], list[dict[str, Any]]],
+    settle: Callable[[], None] = lambda: None,
+) -> None:
+    """Start the daemons, kill one K times (restarting it), wait until every slot is posted and every mention
+    answered (or the deadline), then stop them with SIGTERM."""
+    log = open(work / "daemon.log", "ab")  # noqa: SIM115 - lives as long as the run
+    procs = [start_daemon(config, log, env) for _ in range(args.replicas)]
+    for kill in range(1, args.kills + 1):
+        time.sleep(rng.uniform(args.min_alive, args.max_alive) / args.replicas)
+        victim = rng.randrange(len(procs))
+        procs[victim].send_signal(signal.SIGKILL)
+        procs[victim].wait()
+        which = f" (daemon {victim + 1} of {len(procs)})" if len(procs) > 1 else ""
+        print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}{which}", flush=True)
+        procs[victim] = start_daemon(config, log, env)
+    deadline = end + timedelta(seconds=240 if args.faults else 60)  # a third of all calls fail with --faults
+    while datetime.now(UTC) < deadline:
+        if datetime.now(UTC) > end:
+            stop_customers()
+        posts = shop_posts()
+        answered = {t["in_reply_to_tweet_id"] for t in posts if t.get("in_reply_to_tweet_id")}
+        done = len(posts) >= slots + len(mentions()) and answered >= set(mentions())
+        if datetime.now(UTC) > end + timedelta(seconds=2) and done:
+            break
+        for proc in procs:
+            if proc.poll() is not None:
+                raise SystemExit(f"a daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
+        time.sleep(0.5)
+    settle()
+    time.sleep(2)
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=60)
+    log.close()
+
+
+def run_x(args: argparse.Namespace, rng: random.Random, work: Path, database_url: str) -> Run:
     with sandbox_process() as url:
         # Give the kill a wide window inside a send: every API call takes a little while.
         admin(url, "POST", "faults", json={"rate_limits": None, "latency_seconds": 0.05})
@@ -265,9 +331,7 @@ def main() -> None:
         if bursts is not None:
             faults = {"error_rate": 0.2, "timeout_rate": 0.1, "reset_rate": 0.05, "timeout_seconds": 1.0}
             admin(url, "POST", "faults", json={**faults, "seed": rng.randrange(1 << 30)})
-        expected_life = (args.min_alive + args.max_alive) / 2 + 1.5
-        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-        end = start + timedelta(seconds=max(20, int(args.kills * expected_life)))
+        start, end = schedule(args)
         config = write_config(
             work,
             sandbox_url=url,
@@ -278,7 +342,6 @@ def main() -> None:
             coupon_budget=args.coupon_budget,
             max_attempts=25 if args.faults else 8,
         )
-        log = open(work / "daemon.log", "ab")  # noqa: SIM115 - lives as long as the run
         print(
             f"crash test: {args.kills} kills; slots every 1 s from {start:%H:%M:%S} to {end:%H:%M:%S} UTC; "
             f"work folder {work}",
@@ -291,45 +354,142 @@ def main() -> None:
         customers.start()
         if bursts is not None:
             bursts.start()
-        procs = [start_daemon(config, log) for _ in range(args.replicas)]
-        for kill in range(1, args.kills + 1):
-            time.sleep(rng.uniform(args.min_alive, args.max_alive) / args.replicas)
-            victim = rng.randrange(len(procs))
-            procs[victim].send_signal(signal.SIGKILL)
-            procs[victim].wait()
-            which = f" (daemon {victim + 1} of {len(procs)})" if len(procs) > 1 else ""
-            print(f"  kill {kill}/{args.kills} at {datetime.now(UTC):%H:%M:%S.%f}{which}", flush=True)
-            procs[victim] = start_daemon(config, log)
         slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
-        deadline = end + timedelta(seconds=240 if args.faults else 60)  # a third of all calls fail with --faults
-        while datetime.now(UTC) < deadline:
-            if datetime.now(UTC) > end:
-                customers.stop()
-            tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
-            answered = {t["in_reply_to_tweet_id"] for t in tweets if t.get("in_reply_to_tweet_id")}  # type: ignore[union-attr]
-            done = len(tweets) >= len(slots) + len(customers.mentions) and answered >= set(customers.mentions)  # type: ignore[arg-type]
-            if datetime.now(UTC) > end + timedelta(seconds=2) and done:
-                break
-            for proc in procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"a daemon exited with {proc.returncode}; see {work / 'daemon.log'}")
-            time.sleep(0.5)
-        if bursts is not None:
-            bursts.stop()
-        time.sleep(2)
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=60)
-        log.close()
+        drive(
+            args,
+            rng,
+            work,
+            config=config,
+            end=end,
+            slots=len(slots),
+            env=None,
+            mentions=lambda: customers.mentions,
+            stop_customers=customers.stop,
+            shop_posts=lambda: admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"],  # type: ignore[index]
+            settle=bursts.stop if bursts is not None else lambda: None,
+        )
         stats = admin(url, "GET", "stats")
         tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
         everything = admin(url, "GET", "tweets")["tweets"]  # type: ignore[index]
     authors = {str(t["id"]): str(t["author_id"]) for t in everything}  # type: ignore[index,union-attr]
-    coupons = coupon_figures(database_url, args.coupon_budget, tweets, authors)  # type: ignore[arg-type]
+    return Run(slots, tweets, authors, list(customers.mentions), stats)  # type: ignore[arg-type]
+
+
+def run_bluesky(args: argparse.Namespace, rng: random.Random, work: Path, database_url: str) -> Run:
+    from bot.config import credential_variables
+    from bot.sandbox.bluesky_world import BlueskyWorld, DevnetUnavailable, local_network
+    from bot.sandbox.bluesky_world import Customers as BlueskyCustomers
+
+    with contextlib.ExitStack() as stack:
+        try:
+            net = stack.enter_context(local_network(on_line=lambda line: print(f"  {line}", flush=True)))
+        except DevnetUnavailable as exc:
+            print(f"crash test: the local Bluesky network cannot run here: {exc.reason}", flush=True)
+            raise SystemExit(3) from exc
+        world = stack.enter_context(BlueskyWorld(net.pds_url))
+        shop = world.create_account("crashshop")
+        (variable,) = credential_variables("shop", "bluesky")
+        env = {variable: world.app_password(shop)}  # the daemon's environment only; never printed
+        start, end = schedule(args)
+        config = write_config(
+            work,
+            sandbox_url=net.pds_url,
+            database_url=database_url,
+            start=start,
+            end=end,
+            lease=3,
+            coupon_budget=args.coupon_budget,
+            platform="bluesky",
+            handle=shop.handle,
+        )
+        print(
+            f"crash test on the local Bluesky network (PDS {net.pds_url}): {args.kills} kills; slots every 1 s "
+            f"from {start:%H:%M:%S} to {end:%H:%M:%S} UTC; shop @{shop.handle}; work folder {work}",
+            flush=True,
+        )
+        order = rng.randrange(10_000, 99_999)
+        customers = BlueskyCustomers(
+            world,
+            shop.handle,
+            people=8,
+            seed=rng.randrange(1 << 30),
+            social=False,
+            intents=("question",),
+            label="customer",
+            text=lambda n: f"question {n}: where is my order {order + n}?",
+        )
+        seed_segments(database_url, [p.did for p in customers.people], args.coupon_people, platform="bluesky")
+        customers.start(per_second=3.0)
+
+        def shop_posts() -> list[dict[str, Any]]:
+            return [
+                {"id": r.uri, "text": r.text, "in_reply_to_tweet_id": r.reply_parent} for r in world.ledger(shop.did)
+            ]
+
+        slots = [start + timedelta(seconds=i) for i in range(int((end - start).total_seconds()))]
+        drive(
+            args,
+            rng,
+            work,
+            config=config,
+            end=end,
+            slots=len(slots),
+            env=env,
+            mentions=lambda: [m.uri for m in customers.mentions],
+            stop_customers=customers.stop,
+            shop_posts=shop_posts,
+        )
+        posts = shop_posts()
+        mentions = [m.uri for m in customers.mentions]
+        if customers.errors:
+            print(f"  customers: {len(customers.errors)} posts failed, e.g. {customers.errors[0]}", flush=True)
+    # an at-URI names its author: at://<did>/app.bsky.feed.post/<rkey>
+    authors = {uri: uri.removeprefix("at://").split("/", 1)[0] for uri in mentions}
+    return Run(slots, posts, authors, mentions)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--min-alive", type=float, default=0.5, help="shortest life of a daemon before its kill (s)")
+    parser.add_argument("--max-alive", type=float, default=5.0, help="longest life of a daemon before its kill (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
+    parser.add_argument("--coupon-budget", type=int, default=400, help="codes the coupon campaign may issue")
+    parser.add_argument(
+        "--faults", action="store_true", help="5xx, timeouts, resets and 429 bursts from the sandbox (X only)"
+    )
+    parser.add_argument("--replicas", type=int, default=1, help="daemons running at once on the database")
+    parser.add_argument("--coupon-people", type=int, default=2000, help="segmented people besides the customers")
+    parser.add_argument(
+        "--platform",
+        choices=("x", "bluesky"),
+        default="x",
+        help="x: the built-in X sandbox; bluesky: the local AT Protocol network (scripts/bluesky-devnet)",
+    )
+    args = parser.parse_args()
+    if args.platform == "bluesky" and args.faults:
+        parser.error(
+            "--faults is X-only: the X sandbox injects them; the Bluesky run uses the real servers as they are"
+        )
+    rng = random.Random(args.seed)
+
+    work = Path(tempfile.mkdtemp(prefix="socialbot-crash-"))
+    database_url = args.database or f"sqlite:///{work / 'crash.db'}"
+    run = (
+        run_bluesky(args, rng, work, database_url)
+        if args.platform == "bluesky"
+        else run_x(args, rng, work, database_url)
+    )
+    report(args, run, work, database_url)
+
+
+def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) -> None:
+    coupons = coupon_figures(database_url, args.coupon_budget, run.posts, run.authors)
     posted: Counter[datetime] = Counter()
     replies: Counter[str] = Counter()
-    for tweet in tweets:  # type: ignore[union-attr]
+    for tweet in run.posts:
         if tweet.get("deleted"):
             continue
         if tweet.get("in_reply_to_tweet_id"):
@@ -344,22 +504,22 @@ def main() -> None:
         f"posts found on the timeline after a kill (reconciled, not re-sent): {log_text.count(': reconciled ')}",
         flush=True,
     )
-    expected = set(slots)
+    expected = set(run.slots)
     duplicates = sum(n - 1 for n in posted.values() if n > 1)
     lost = len(expected - set(posted))
     extra = len(set(posted) - expected)
     published = len(expected & set(posted))
     reply_duplicates = sum(n - 1 for n in replies.values() if n > 1)
-    unanswered = len(set(customers.mentions) - set(replies))
-    answered = len(set(customers.mentions) & set(replies))
+    unanswered = len(set(run.mentions) - set(replies))
+    answered = len(set(run.mentions) & set(replies))
     if extra:
         print(f"  {extra} posted slot(s) were not in the schedule", flush=True)
-    early = int(stats.get("early_requests", 0))  # type: ignore[union-attr]
+    stats = run.stats
+    early = int(stats.get("early_requests", 0))
     if args.faults:
-        served = stats.get("faults", {})  # type: ignore[union-attr]
         print(
-            f"  faults served: {served}; 429s: {stats.get('rate_limited', 0)}; "  # type: ignore[union-attr]
-            f"requests before a 429's reset: {early} {stats.get('early_by_endpoint', {})}",  # type: ignore[union-attr]
+            f"  faults served: {stats.get('faults', {})}; 429s: {stats.get('rate_limited', 0)}; "
+            f"requests before a 429's reset: {early} {stats.get('early_by_endpoint', {})}",
             flush=True,
         )
     coupon_fields = dict(part.split("=") for part in coupons.split())
@@ -380,7 +540,7 @@ def main() -> None:
     else:
         print(f"  work folder kept: {work}", flush=True)
     print(
-        f"RESULT kills={args.kills} slots={len(slots)} published={published} duplicates={duplicates} lost={lost} "
+        f"RESULT kills={args.kills} slots={len(run.slots)} published={published} duplicates={duplicates} lost={lost} "
         f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered} {coupons}"
     )
     if failed:
