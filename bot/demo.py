@@ -1,11 +1,14 @@
-"""The credential-free demo: the daemon against a built-in X sandbox, a temporary database, fast schedules."""
+"""The credential-free demo: the daemon against a built-in X sandbox (or, with platform="bluesky", the local AT
+Protocol network of scripts/bluesky-devnet), a temporary database, fast schedules."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,6 +34,10 @@ class DemoOptions:
     audience_history: int = 150  # actions before the daemon's first poll
     rate_window_seconds: float = 20  # the sandbox's rate-limit windows (X: 900)
     graph_html: Path | None = Path("var/demo-graph.html")  # the audience-graph page (relative: to the config's folder)
+    platform: str = (
+        "x"  # "x": the built-in X sandbox; "bluesky": the local AT Protocol network (scripts/bluesky-devnet)
+    )
+    bluesky_people: int = 16  # Bluesky: customers on the local network (one createAccount each, ~0.2 s)
 
 
 def demo_settings(
@@ -90,16 +97,15 @@ def demo_settings(
 
 def _audience_shop(settings: Settings) -> str | None:
     """The handle the simulated audience talks to: the first account whose mentions are answered."""
-    replies = settings.replies
-    if not replies.enabled or not settings.accounts:
-        return None
-    name = (replies.accounts or list(settings.accounts))[0]
-    return settings.accounts[name].handle
+    name = _audience_account(settings)
+    return settings.accounts[name].handle if name is not None else None
 
 
 def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
+    if options.platform == "bluesky":
+        return run_bluesky_demo(options, console=console)
+    if options.platform != "x":
+        raise ValueError(f"unknown demo platform {options.platform!r} (x or bluesky)")
     from bot.daemon import Daemon, DaemonOptions
     from bot.logs import setup_logging
     from bot.sandbox.server import SandboxServer
@@ -154,46 +160,235 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
                     f"to @{shop}, then about {options.audience_rate:g} a second"
                 )
                 audience.start_background(rate_per_s=options.audience_rate)
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as progress:
-                task = progress.add_task("running", total=options.seconds)
-                started = time.monotonic()
-                while (elapsed := time.monotonic() - started) < options.seconds:
-                    counts = daemon.store.summary() if daemon.store else {}
-                    talk = daemon.store.mention_summary() if daemon.store and shop else {}
-                    progress.update(
-                        task,
-                        completed=elapsed,
-                        description=(
-                            f"running: {counts.get('posts_published', 0)} published, "
-                            f"{counts.get('posts_pending', 0)} pending, {counts.get('posts_failed', 0)} failed; "
-                            f"{talk.get('mentions_seen', 0)} mentions, {talk.get('replies_sent', 0)} replies"
-                        ),
-                    )
-                    time.sleep(0.25)
-                progress.update(task, completed=options.seconds)
+            _watch(daemon, options.seconds, console, answering=shop is not None)
         finally:
             if audience is not None:
                 audience.stop()
                 audience.close()
             daemon.stop()
-        summary = _summary(daemon, sandbox)
+        summary = _summary(daemon, sandbox.stats_snapshot().get("requests", {}))
         summary.update(_graph_summary(daemon, options, console))
         summary.update(_coupon_summary(daemon, Path(tmp)))
+    _finish(summary, options, console)
+    return summary
+
+
+SHOWCASE_INTENTS: tuple[str, ...] = ("question", "complaint", "coupon_request", "praise")
+
+
+def bluesky_accounts(settings: Settings, *, pds_url: str, handles: dict[str, str], environ: dict[str, str]) -> Any:
+    """The settings' accounts moved to the local Bluesky network: platform bluesky, the handle made there, the
+    PDS as base_url, and the app password from SOCIALBOT_<ACCOUNT>_APP_PASSWORD in `environ`, as load_config
+    reads it for an account that says `platform: bluesky` (the demo's config may say sandbox)."""
+    from bot.config import BlueskyCredentials, credential_variables
+
+    accounts = {}
+    for name, account in settings.accounts.items():
+        (variable,) = credential_variables(name, "bluesky")
+        accounts[name] = account.model_copy(
+            update={
+                "platform": "bluesky",
+                "handle": handles[name],
+                "base_url": pds_url,
+                "credentials": BlueskyCredentials(app_password=environ[variable]),
+            }
+        )
+    return accounts
+
+
+def run_bluesky_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
+    """The demo on the local AT Protocol network: the shop's account made there (its app password goes to the
+    daemon through the environment and is never printed), customers who mention it through their own sessions,
+    and the same summary as the X demo, with what the PDS's ledger shows."""
+    import os
+
+    from bot.config import credential_variables, load_config
+    from bot.daemon import Daemon, DaemonOptions
+    from bot.logs import setup_logging
+    from bot.sandbox.bluesky_world import BlueskyWorld, Customers
+
+    setup_logging(options.log_level)
+    base = load_config(options.config_path, require_credentials=False)  # which accounts to make (a bad file: here)
+    with (
+        tempfile.TemporaryDirectory(prefix="socialbot-demo-") as tmp,
+        _bluesky_network(console) as net,
+        BlueskyWorld(net.pds_url) as world,
+    ):
+        database_url = f"sqlite:///{Path(tmp) / 'demo.db'}"
+        where = "started for the demo" if net.started_here else "already running"
+        console.print(
+            f"[bold]socialbot demo[/]: the local Bluesky network ({where}), PDS {net.pds_url}, database {database_url}"
+        )
+        environ = dict(os.environ)
+        with console.status("creating the shop's account on the network and an app password for the bot"):
+            made = {name: world.create_account(account.handle) for name, account in base.accounts.items()}
+            for name, account in made.items():
+                (variable,) = credential_variables(name, "bluesky")
+                environ[variable] = world.app_password(account)  # the daemon's environment; never printed
+        handles = {name: account.handle for name, account in made.items()}
+        console.print("shop account(s): " + ", ".join(f"{name} = @{handle}" for name, handle in handles.items()))
+        shop_name = _audience_account(base)
+        customers: Customers | None = None
+        orders_csv = Path(tmp) / "orders.csv"
+        if shop_name is not None:
+            with console.status(f"creating {options.bluesky_people} customers on the network"):
+                customers = Customers(world, handles[shop_name], people=options.bluesky_people, communities=3, seed=7)
+            customers.write_orders_csv(orders_csv)
+
+        def hook(settings: Settings) -> Settings:
+            settings = demo_settings(
+                settings,
+                sandbox_url=net.pds_url,
+                database_url=database_url,
+                slot_seconds=options.slot_seconds,
+                orders_csv=orders_csv if customers is not None else None,
+            )
+            accounts = bluesky_accounts(settings, pds_url=net.pds_url, handles=handles, environ=environ)
+            return settings.model_copy(update={"accounts": accounts})
+
+        daemon = Daemon(
+            DaemonOptions(
+                config_path=options.config_path, environ=environ, settings_hook=hook, require_credentials=False
+            )
+        )
+        daemon.start()
+        try:
+            if customers is not None:
+                history = max(0, min(options.audience_history, 40))  # each is a real post (~50 ms)
+                with console.status(f"{history} posts of history, then one mention per intent in English and Chinese"):
+                    for _ in range(history):
+                        customers.act()
+                    for intent in SHOWCASE_INTENTS:
+                        for language in ("en", "zh"):
+                            customers.mention(intent=intent, language=language, kind="mention")
+                console.print(
+                    f"customers: {len(customers.people)} people in 3 communities with "
+                    f"{len(customers.influencers)} influencers; {len(customers.mentions)} posts to "
+                    f"@{customers.shop_handle} so far, then about {options.audience_rate:g} actions a second"
+                )
+                customers.start(per_second=options.audience_rate)
+            _watch(daemon, options.seconds, console, answering=customers is not None)
+            if customers is not None:
+                customers.stop()
+                _catch_up(daemon, len(customers.mentions), console)
+        finally:
+            if customers is not None:
+                customers.stop()
+            daemon.stop()
+        summary = _summary(daemon, {})
+        summary["platform"] = "bluesky"
+        summary.update(_bluesky_ledger(world, made, customers))
+        summary.update(_graph_summary(daemon, options, console))
+        summary.update(_coupon_summary(daemon, Path(tmp)))
+    _finish(summary, options, console)
+    return summary
+
+
+def _audience_account(settings: Settings) -> str | None:
+    """The account whose mentions are answered (the customers talk to it), or None."""
+    if not settings.replies.enabled or not settings.accounts:
+        return None
+    return (settings.replies.accounts or list(settings.accounts))[0]
+
+
+@contextlib.contextmanager
+def _bluesky_network(console: Console) -> Iterator[Any]:
+    """The local network (SOCIALBOT_BLUESKY_PDS_URL, a running devnet, or one started here), with progress."""
+    from bot.errors import BotError
+    from bot.sandbox.bluesky_world import DevnetUnavailable, local_network
+
+    with contextlib.ExitStack() as stack:
+        with console.status("the local Bluesky network (the first start installs it: about 90 s)") as status:
+            try:
+                net = stack.enter_context(
+                    local_network(on_line=lambda line: status.update(line.removeprefix("bluesky-devnet: ")))
+                )
+            except DevnetUnavailable as exc:
+                raise BotError(f"the local Bluesky network cannot run here: {exc.reason}") from exc
+        yield net
+
+
+def _catch_up(daemon: Any, mentions: int, console: Console, *, timeout: float = 20.0) -> None:
+    """After the customers stop: let the daemon read the last mentions and send what it queued for them."""
+    deadline = time.monotonic() + timeout
+    with console.status("answering the last mentions") as status:
+        while time.monotonic() < deadline and daemon.store is not None:
+            counts = daemon.store.summary()
+            outbox = counts.get("outbox", {})
+            waiting = outbox.get("pending", 0) + outbox.get("sending", 0) - counts.get("posts_pending", 0)
+            seen = daemon.store.mention_summary()["mentions_seen"]
+            status.update(f"answering the last mentions: {seen} of {mentions} seen, {waiting} replies queued")
+            if seen >= mentions and waiting <= 0:
+                return
+            time.sleep(0.5)
+
+
+def _bluesky_ledger(world: Any, shops: dict[str, Any], customers: Any) -> dict[str, Any]:
+    """What the PDS holds (com.atproto.repo.listRecords of the shop accounts): posts, replies, and how often
+    each customer post to the shop was answered."""
+    records = [record for account in shops.values() for record in world.ledger(account.did)]
+    replies: dict[str, int] = {}
+    for record in records:
+        if record.reply_parent:
+            replies[record.reply_parent] = replies.get(record.reply_parent, 0) + 1
+    out: dict[str, Any] = {
+        "pds_posts": sum(1 for r in records if not r.reply_parent),
+        "pds_replies": sum(1 for r in records if r.reply_parent),
+    }
+    if customers is not None:
+        uris = [m.uri for m in customers.mentions]
+        out.update(
+            {
+                "customer_posts_to_shop": len(uris),
+                "customer_posts_answered": sum(1 for uri in uris if replies.get(uri)),
+                "customer_posts_answered_twice": sum(1 for uri in uris if replies.get(uri, 0) > 1),
+                "customer_actions": dict(customers.actions),
+                "customer_errors": len(customers.errors),
+                "unanswered_customer_posts": [m.uri for m in customers.mentions if not replies.get(m.uri)],
+            }
+        )
+    return out
+
+
+def _watch(daemon: Any, seconds: float, console: Console, *, answering: bool, label: str = "running") -> None:
+    """A progress bar for `seconds` with the daemon's figures (posts published, pending, failed; mentions and
+    replies when it answers anyone)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=seconds)
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            counts = daemon.store.summary() if daemon.store else {}
+            talk = daemon.store.mention_summary() if daemon.store and answering else {}
+            progress.update(
+                task,
+                completed=elapsed,
+                description=(
+                    f"{label}: {counts.get('posts_published', 0)} published, "
+                    f"{counts.get('posts_pending', 0)} pending, {counts.get('posts_failed', 0)} failed; "
+                    f"{talk.get('mentions_seen', 0)} mentions, {talk.get('replies_sent', 0)} replies"
+                ),
+            )
+            time.sleep(0.25)
+        progress.update(task, completed=seconds)
+
+
+def _finish(summary: dict[str, Any], options: DemoOptions, console: Console) -> None:
     _print_summary(summary, console)
     if options.json_summary is not None:
         options.json_summary.parent.mkdir(parents=True, exist_ok=True)
         options.json_summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"JSON summary written to {options.json_summary}")
-    return summary
 
 
-def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
+def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
     from bot.store import Store
 
     assert daemon.settings is not None
@@ -215,7 +410,6 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         ][:5]
     finally:
         store.close()
-    stats = sandbox.stats_snapshot()
     return {
         "posts_published": int(counts.get("posts_published", 0)),
         "posts_failed": int(counts.get("posts_failed", 0)),
@@ -226,7 +420,7 @@ def _summary(daemon: Any, sandbox: Any) -> dict[str, Any]:
         "replies_sent": talk["replies_sent"],
         "escalations": talk["escalations"],
         "optouts": talk["optouts"],
-        "sandbox_requests": stats.get("requests", {}),
+        "sandbox_requests": requests,
         "recent_posts": recent,
         "recent_replies": replies,
     }
@@ -343,6 +537,13 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
             "X allows 100 posts and replies per window (15 min; in the demo 20 s); "
             f"they go at {summary['posts_rate_limited_until'][11:19]} UTC",
         )
+    if "pds_posts" in summary:
+        table.add_row("posts on the PDS (listRecords)", str(summary["pds_posts"]))
+        table.add_row("replies on the PDS", str(summary["pds_replies"]))
+    if "customer_posts_to_shop" in summary:
+        table.add_row("customer posts to the shop", str(summary["customer_posts_to_shop"]))
+        table.add_row("  answered", str(summary["customer_posts_answered"]))
+        table.add_row("  answered more than once", str(summary["customer_posts_answered_twice"]))
     if "users_ranked" in summary:
         table.add_row("people in the audience graph", str(summary["users_ranked"]))
         table.add_row("communities", str(summary["communities"]))

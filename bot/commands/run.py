@@ -65,10 +65,20 @@ def demo(
         "--graph-html",
         help="Where to write the audience-graph page (relative: to the config's folder).",
     ),
+    platform: str = typer.Option(
+        "x",
+        "--platform",
+        help="x: the built-in X sandbox; bluesky: the local AT Protocol network (scripts/bluesky-devnet, "
+        "started here unless SOCIALBOT_BLUESKY_PDS_URL names one).",
+    ),
 ) -> None:
-    """Run the bot for a while against the built-in X sandbox: no credentials, a temporary database."""
+    """Run the bot for a while against the built-in X sandbox (or a local Bluesky network): no credentials, a
+    temporary database."""
     from bot.demo import DemoOptions, run_demo
-    from bot.errors import ConfigError
+    from bot.errors import BotError, ConfigError
+
+    if platform not in ("x", "bluesky"):
+        raise typer.BadParameter("must be 'x' or 'bluesky'", param_hint="--platform")
 
     try:
         run_demo(
@@ -79,6 +89,7 @@ def demo(
                 json_summary=json_summary,
                 log_level=log_level,
                 graph_html=graph_html,
+                platform=platform,
             ),
             console=console,
         )
@@ -87,3 +98,8 @@ def demo(
         for problem in exc.problems:
             err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from exc
+    except BotError as exc:
+        if platform == "x":
+            raise
+        err_console.print(f"[bold red]the Bluesky demo stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
