@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +33,7 @@ from bot.couponconfig import CouponsConfig
 from bot.cronspec import CronSyntaxError, validate_cron
 from bot.errors import ConfigError, Problem
 from bot.graphconfig import GraphConfig
+from bot.models import platform_name
 from bot.replyconfig import RepliesConfig, default_intents
 from bot.segmentconfig import SegmentsConfig
 from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
@@ -39,9 +41,15 @@ from bot.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
 logger = logging.getLogger(__name__)
 
 CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+BLUESKY_PASSWORD_FIELD = "app_password"
+BLUESKY_DEFAULT_SERVER = "https://bsky.social"
+PLATFORMS = ("x", "sandbox", "bluesky")
 SECRET_MESSAGE = "secrets belong in the environment, not config.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_SECRETISH = re.compile(r"(token|secret|password|passwd|bearer|api_?key|consumer_?key|(^|_)key$)", re.I)
+_SECRETISH = re.compile(r"(token|secret|password|passwd|bearer|api_?key|consumer_?key|(^|_)key$|^credentials$)", re.I)
+_X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
+# a domain handle (atproto): dot-separated labels of letters, digits and '-', the last one not starting with a digit
+_DOMAIN_HANDLE = re.compile(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 _INTERVAL = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>w|d|h|m|s)", re.I)
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -76,9 +84,11 @@ def env_prefix(account: str) -> str:
     return "SOCIALBOT_" + re.sub(r"[^A-Z0-9]", "_", account.upper()) + "_"
 
 
-def credential_variables(account: str) -> list[str]:
+def credential_variables(account: str, platform: str = "x") -> list[str]:
+    """The environment variables holding an account's secrets: X's four OAuth values, or Bluesky's app password."""
     prefix = env_prefix(account)
-    return [prefix + name.upper() for name in CREDENTIAL_FIELDS]
+    fields = (BLUESKY_PASSWORD_FIELD,) if platform == "bluesky" else CREDENTIAL_FIELDS
+    return [prefix + name.upper() for name in fields]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -125,19 +135,43 @@ class XCredentials(_Model):
     access_token_secret: str = Field(repr=False)
 
 
+class BlueskyCredentials(_Model):
+    """A Bluesky app password (Settings -> Privacy and security -> App passwords), from the environment only."""
+
+    app_password: str = Field(repr=False)
+
+
 class AccountConfig(_Model):
-    platform: Literal["x", "sandbox"]
-    handle: str  # username without '@'
-    base_url: str | None = None  # sandbox only: where the sandbox X API listens (the demo fills it in)
-    # Resolved at load time from SOCIALBOT_<ACCOUNT>_{CONSUMER_KEY,CONSUMER_SECRET,ACCESS_TOKEN,ACCESS_TOKEN_SECRET}
-    # or a .env file beside config.yaml. Never read from config.yaml itself.
-    credentials: XCredentials | None = Field(default=None, exclude=True, repr=False)
+    platform: Literal["x", "sandbox", "bluesky"]
+    handle: str  # X: the username without '@'; Bluesky: the domain handle, e.g. shop.bsky.social
+    # sandbox: where the sandbox X API listens (the demo fills it in); bluesky: the account's server (PDS),
+    # https://bsky.social when omitted
+    base_url: str | None = None
+    # Resolved at load time from the environment or a .env file beside config.yaml, never from config.yaml:
+    # X: SOCIALBOT_<ACCOUNT>_{CONSUMER_KEY,CONSUMER_SECRET,ACCESS_TOKEN,ACCESS_TOKEN_SECRET};
+    # Bluesky: SOCIALBOT_<ACCOUNT>_APP_PASSWORD.
+    credentials: XCredentials | BlueskyCredentials | None = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_server(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("platform") == "bluesky" and data.get("base_url") is None:
+            return {**data, "base_url": BLUESKY_DEFAULT_SERVER}
+        return data
 
     @field_validator("handle")
     @classmethod
-    def _handle(cls, value: str) -> str:
+    def _handle(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip().removeprefix("@")
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", value):
+        platform = info.data.get("platform")
+        if platform == "bluesky":
+            value = value.lower()
+            if len(value) > 253 or not _DOMAIN_HANDLE.fullmatch(value):
+                raise ValueError(
+                    "a Bluesky handle is a domain name such as 'shop.bsky.social' (dot-separated parts of letters, "
+                    "digits and '-', without '@')"
+                )
+        elif platform is not None and not _X_HANDLE.fullmatch(value):
             raise ValueError("handle must be 1-15 letters, digits or '_' (without '@')")
         return value
 
@@ -147,6 +181,11 @@ class AccountConfig(_Model):
         if value is not None and not re.match(r"^https?://", value):
             raise ValueError("base_url must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @property
+    def network(self) -> str:
+        """The platform people and posts of this account live on ('x' for the sandbox, which speaks X)."""
+        return platform_name(self.platform)
 
 
 class CronSchedule(_Model):
@@ -220,8 +259,9 @@ class Product(_Model):
 
 
 class CampaignConfig(_Model):
-    account: str
-    template: str  # file under templates_dir
+    account: str | None = None  # exactly one of `account` and `accounts`
+    accounts: list[str] | None = None  # several accounts, on one platform or several: one post each per slot
+    template: str  # file under templates_dir; <stem>.<platform>.j2 beside it, when present, for that platform
     schedule: Schedule
     start: datetime | None = None  # window, in the campaign timezone when naive; a date means its midnight
     end: datetime | None = None  # exclusive; a date-only end means the end of that day
@@ -238,6 +278,18 @@ class CampaignConfig(_Model):
     @classmethod
     def _timezone(cls, value: str | None) -> str | None:
         return _check_timezone(value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("accounts must name at least one account")
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"account {repeated[0]!r} is listed twice")
+        return value
 
     @field_validator("start", mode="before")
     @classmethod
@@ -271,6 +323,27 @@ class CampaignConfig(_Model):
                 raise ValueError(f"unknown UTM parameter {key!r}; use one of {', '.join(sorted(allowed))}")
             cleaned[short] = item
         return cleaned
+
+    @model_validator(mode="after")
+    def _one_way_to_name_accounts(self) -> CampaignConfig:
+        if (self.account is None) == (self.accounts is None):
+            raise PydanticCustomError(
+                "campaign_accounts",
+                "a campaign needs exactly one of 'account' (one account) or 'accounts' (a list)",
+            )
+        return self
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The accounts that post this campaign, in config order."""
+        if self.accounts is not None:
+            return tuple(self.accounts)
+        return (self.account,) if self.account is not None else ()
+
+    @property
+    def multi_account(self) -> bool:
+        """Declared with `accounts:`: a slot is one outbox row per account, key campaign:<name>:<account>:<slot>."""
+        return self.accounts is not None
 
     @model_validator(mode="after")
     def _window(self) -> CampaignConfig:
@@ -417,6 +490,8 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any, error_type: str) -> KeyPat
             continue
     if error_type == "window":
         path.append("end")
+    if error_type == "campaign_accounts" and isinstance(current, dict) and "accounts" in current:
+        path.append("accounts")  # both given: point at the list
     return tuple(path)
 
 
@@ -429,7 +504,7 @@ def _message(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
-    if kind not in ("value_error", "window", "schedule_kind") and "input" in error:
+    if kind not in ("value_error", "window", "schedule_kind", "campaign_accounts") and "input" in error:
         shown = repr(error["input"])
         if len(shown) <= 60 and not isinstance(error["input"], dict | list):
             message += f" (got {shown})"
@@ -445,13 +520,15 @@ def _pull_secrets(data: dict[str, Any], out: _Collector) -> None:
     for path, section in sections:
         for key in list(section):
             if isinstance(key, str) and _SECRETISH.search(key) and key not in ("accounts",):
-                out.add((*path, key), f"{SECRET_MESSAGE} (set {_env_hint(path)} instead)", prefer_key=True)
+                hint = _env_hint(path, section)
+                out.add((*path, key), f"{SECRET_MESSAGE} (set {hint} instead)", prefer_key=True)
                 del section[key]
 
 
-def _env_hint(path: KeyPath) -> str:
+def _env_hint(path: KeyPath, section: Mapping[str, Any]) -> str:
     if len(path) == 2 and path[0] == "accounts":
-        return ", ".join(credential_variables(str(path[1])))
+        platform = section.get("platform")
+        return ", ".join(credential_variables(str(path[1]), platform if isinstance(platform, str) else "x"))
     return "SOCIALBOT_<ACCOUNT>_* variables"
 
 
@@ -481,10 +558,15 @@ def _cross_checks(data: dict[str, Any], base: Path, out: _Collector) -> None:
     for name, campaign in campaigns.items():
         if not isinstance(campaign, dict):
             continue
+        known = ", ".join(sorted(map(str, accounts))) or "none defined"
         account = campaign.get("account")
         if isinstance(account, str) and account not in accounts:
-            known = ", ".join(sorted(map(str, accounts))) or "none defined"
             out.add(("campaigns", name, "account"), f"unknown account {account!r} (accounts: {known})")
+        named = campaign.get("accounts")
+        if isinstance(named, list):
+            for index, item in enumerate(named):
+                if isinstance(item, str) and item not in accounts:
+                    out.add(("campaigns", name, "accounts", index), f"unknown account {item!r} (accounts: {known})")
         template = campaign.get("template")
         if templates_root is not None and isinstance(template, str) and template.strip():
             candidate = templates_root / template
@@ -559,26 +641,31 @@ def _load_products(campaign: CampaignConfig, key: KeyPath, out: _Collector) -> l
 
 def _credentials(settings: Settings, merged_env: Mapping[str, str], out: _Collector, *, required: bool) -> Settings:
     for name, account in settings.accounts.items():
-        names = credential_variables(name)
-        values = {field: merged_env.get(var, "").strip() for field, var in zip(CREDENTIAL_FIELDS, names, strict=True)}
+        bluesky = account.platform == "bluesky"
+        names = credential_variables(name, account.platform)
+        fields = (BLUESKY_PASSWORD_FIELD,) if bluesky else CREDENTIAL_FIELDS
+        values = {field: merged_env.get(var, "").strip() for field, var in zip(fields, names, strict=True)}
         if all(values.values()):
-            settings = settings.with_account(name, credentials=XCredentials(**values))
-        elif account.platform == "x" and required:
-            missing = [var for var, field in zip(names, CREDENTIAL_FIELDS, strict=True) if not values[field]]
+            credentials = BlueskyCredentials(**values) if bluesky else XCredentials(**values)
+            settings = settings.with_account(name, credentials=credentials)
+        elif account.platform in ("x", "bluesky") and required:
+            missing = [var for var, field in zip(names, fields, strict=True) if not values[field]]
+            what = "an app password" if bluesky else "credentials"
             out.add(
                 ("accounts", name),
-                f"X account needs credentials in the environment or .env: missing {', '.join(missing)}",
+                f"{'Bluesky' if bluesky else 'X'} account needs {what} in the environment or .env: "
+                f"missing {', '.join(missing)}",
                 prefer_key=True,
             )
     return settings
 
 
 def missing_credentials(settings: Settings) -> dict[str, list[str]]:
-    """X accounts without credentials -> the variables to set (for `check`'s warnings)."""
+    """X and Bluesky accounts without credentials -> the variables to set (for `check`'s warnings)."""
     return {
-        name: credential_variables(name)
+        name: credential_variables(name, account.platform)
         for name, account in settings.accounts.items()
-        if account.platform == "x" and account.credentials is None
+        if account.platform in ("x", "bluesky") and account.credentials is None
     }
 
 
@@ -636,7 +723,9 @@ def load_config(
     except ValidationError as exc:
         for error in exc.errors():
             key = _clean_loc(tuple(error["loc"]), data, error["type"])
-            out.add(key, _message(error), prefer_key=error["type"] in ("extra_forbidden", "missing"))
+            out.add(
+                key, _message(error), prefer_key=error["type"] in ("extra_forbidden", "missing", "campaign_accounts")
+            )
 
     if settings is not None:
         settings = _resolve(settings, path, out)

@@ -319,3 +319,125 @@ def test_replies_defaults_need_their_templates_and_opt_out_first(tmp_path: Path)
     assert any("replies/opt_out.j2" in p.message and p.path == "replies" for p in problems(path))
     order = GOOD + "replies:\n  intents:\n    - {name: other}\n    - {name: opt_out, keywords: [stop]}\n"
     assert any("opt_out must come first" in p.message for p in problems(write(tmp_path, order)))
+
+
+# ------------------------------------------------------------------------------------- Bluesky (issue 7)
+
+BLUESKY = """\
+accounts:
+  shop_x:
+    platform: x
+    handle: lumenhome
+  shop_bsky:
+    platform: bluesky
+    handle: "@Lumen.BSKY.social"
+  own_pds:
+    platform: bluesky
+    handle: shop.test
+    base_url: http://127.0.0.1:2583/
+campaigns:
+  sale:
+    accounts: [shop_x, shop_bsky]
+    template: sale.j2
+    schedule:
+      cron: "0 10 * * 1-5"
+"""
+
+
+def test_bluesky_accounts_with_their_server_and_app_password(tmp_path: Path) -> None:
+    path = write(tmp_path, BLUESKY)
+    environ = {
+        **{n: "x-secret" for n in credential_variables("shop_x")},
+        "SOCIALBOT_SHOP_BSKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop",
+    }
+    (tmp_path / ".env").write_text("SOCIALBOT_OWN_PDS_APP_PASSWORD=from-dotenv\n")
+    settings = load_config(path, environ=environ)
+    bsky, own = settings.accounts["shop_bsky"], settings.accounts["own_pds"]
+    assert (bsky.platform, bsky.handle, bsky.base_url) == ("bluesky", "lumen.bsky.social", "https://bsky.social")
+    assert (own.handle, own.base_url) == ("shop.test", "http://127.0.0.1:2583")
+    assert bsky.credentials is not None and bsky.credentials.app_password == "abcd-efgh-ijkl-mnop"  # type: ignore[union-attr]
+    assert own.credentials is not None and own.credentials.app_password == "from-dotenv"  # type: ignore[union-attr]
+    assert "abcd-efgh" not in repr(settings) and "from-dotenv" not in repr(settings)
+    assert "credentials" not in settings.model_dump()["accounts"]["shop_bsky"]
+    assert credential_variables("shop_bsky", "bluesky") == ["SOCIALBOT_SHOP_BSKY_APP_PASSWORD"]
+    assert settings.campaigns["sale"].targets == ("shop_x", "shop_bsky")
+    assert settings.campaigns["sale"].multi_account
+
+
+def test_bluesky_app_password_is_required_only_to_run(tmp_path: Path) -> None:
+    path = write(tmp_path, BLUESKY)
+    found = {p.path: p for p in problems(path)}
+    assert found["accounts.shop_bsky"].line == 5
+    assert "SOCIALBOT_SHOP_BSKY_APP_PASSWORD" in found["accounts.shop_bsky"].message
+    assert "CONSUMER_KEY" not in found["accounts.shop_bsky"].message  # each platform its own variables
+    assert "SOCIALBOT_OWN_PDS_APP_PASSWORD" in found["accounts.own_pds"].message
+    assert "APP_PASSWORD" not in found["accounts.shop_x"].message
+    settings = load_config(path, environ={}, require_credentials=False)
+    from bot.config import missing_credentials
+
+    assert missing_credentials(settings)["shop_bsky"] == ["SOCIALBOT_SHOP_BSKY_APP_PASSWORD"]
+    assert settings.accounts["shop_bsky"].credentials is None
+
+
+def test_bluesky_password_in_config_is_refused(tmp_path: Path) -> None:
+    text = BLUESKY.replace(
+        '    handle: "@Lumen.BSKY.social"\n', "    handle: lumen.bsky.social\n    app_password: hunter2\n"
+    )
+    text = text.replace("    handle: lumenhome\n", "    handle: lumenhome\n    credentials: {access_token: t0ken}\n")
+    found = {p.path: p for p in problems(write(tmp_path, text), require_credentials=False)}
+    password = found["accounts.shop_bsky.app_password"]
+    assert password.line == 9
+    assert "secrets belong in the environment, not config.yaml" in password.message
+    assert "SOCIALBOT_SHOP_BSKY_APP_PASSWORD" in password.message and "hunter2" not in password.message
+    nested = found["accounts.shop_x.credentials"]
+    assert nested.line == 5 and "secrets belong in the environment" in nested.message
+    assert "t0ken" not in nested.message
+
+
+@pytest.mark.parametrize(
+    ("platform", "handle", "message"),
+    [
+        ("bluesky", "shop", "domain name"),
+        ("bluesky", "shop_.bsky.social", "domain name"),
+        ("bluesky", "shop.123", "domain name"),
+        ("bluesky", "-shop.bsky.social", "domain name"),
+        ("x", "shop.bsky.social", "1-15 letters"),
+        ("x", "a_very_long_handle_indeed", "1-15 letters"),
+        ("sandbox", "shop.test", "1-15 letters"),
+    ],
+)
+def test_handles_are_checked_by_their_platform(tmp_path: Path, platform: str, handle: str, message: str) -> None:
+    text = f"accounts:\n  shop:\n    platform: {platform}\n    handle: {handle}\n"
+    [p] = problems(write(tmp_path, text), require_credentials=False)
+    assert (p.path, p.line) == ("accounts.shop.handle", 4)
+    assert message in p.message
+
+
+def test_campaign_names_one_account_or_a_list(tmp_path: Path) -> None:
+    both = BLUESKY.replace(
+        "    accounts: [shop_x, shop_bsky]\n", "    account: shop_x\n    accounts: [shop_x, shop_bsky]\n"
+    )
+    [p] = problems(write(tmp_path, both), require_credentials=False)
+    assert (p.path, p.line) == ("campaigns.sale.accounts", 15)
+    assert "exactly one of 'account'" in p.message
+
+    neither = BLUESKY.replace("    accounts: [shop_x, shop_bsky]\n", "")
+    [p] = problems(write(tmp_path, neither), require_credentials=False)
+    assert (p.path, p.line) == ("campaigns.sale", 13)
+    assert "exactly one of 'account'" in p.message
+
+    listed = BLUESKY.replace(
+        "    accounts: [shop_x, shop_bsky]\n", "    accounts:\n      - shop_x\n      - shop_bsky\n      - shop_bksy\n"
+    )
+    [p] = problems(write(tmp_path, listed), require_credentials=False)
+    assert (p.path, p.line) == ("campaigns.sale.accounts.2", 17)
+    assert "unknown account 'shop_bksy'" in p.message
+
+    twice = BLUESKY.replace("[shop_x, shop_bsky]", "[shop_x, shop_x]")
+    [p] = problems(write(tmp_path, twice), require_credentials=False)
+    assert (p.path, p.line) == ("campaigns.sale.accounts", 14)
+    assert "'shop_x' is listed twice" in p.message
+
+    empty = BLUESKY.replace("[shop_x, shop_bsky]", "[]")
+    [p] = problems(write(tmp_path, empty), require_credentials=False)
+    assert (p.path, p.line) == ("campaigns.sale.accounts", 14)
