@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 for _name in ("tweepy", "requests_oauthlib", "oauthlib", "urllib3"):
     # tweepy logs request headers (tokens) at DEBUG.
     logging.getLogger(_name).setLevel(logging.WARNING)
+logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # one line per transport retry of a read
 
 X_HOST = "https://api.twitter.com"
 PLATFORM = "x"
