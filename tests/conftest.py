@@ -26,6 +26,25 @@ def sandbox_server() -> Iterator[object]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def bluesky_devnet() -> Iterator[object]:
+    """The session's local AT Protocol network (tests.contract.harness.BlueskyDevnet): the PDS (and AppView) of
+    SOCIALBOT_BLUESKY_PDS_URL (SOCIALBOT_BLUESKY_APPVIEW_URL) when set, else scripts/bluesky-devnet's, started for
+    the session and stopped after it if this started it. Skips where the network cannot run (script exit 3)."""
+    from tests.contract.harness import DEVNET_STATE, BlueskyDevnet, DevnetUnavailable
+
+    try:
+        net = BlueskyDevnet.acquire()
+    except DevnetUnavailable as exc:
+        DEVNET_STATE.skipped = str(exc)
+        pytest.skip(f"bluesky devnet: {exc}")
+    DEVNET_STATE.started = net.started
+    try:
+        yield net
+    finally:
+        net.release()
+
+
 @pytest.fixture
 def sandbox(sandbox_server: object) -> object:
     """The session's sandbox, reset to an empty world before each test."""

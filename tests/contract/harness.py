@@ -1,22 +1,60 @@
 """Per-platform test harnesses: everything platform-specific the contract suite needs.
 
 A harness builds adapters for accounts, acts as other users (posts, DMs), injects faults and reads the
-platform's ledger. The contract tests only talk to `Harness`, so a new platform (Bluesky) only adds one.
+platform's ledger. The contract tests only talk to `Harness`: X over the sandbox, Bluesky over a local AT Protocol
+network (scripts/bluesky-devnet: real PLC, PDS and AppView servers).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import random
+import re
+import string
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
 from bot.platforms.base import Platform
+from tests.contract.faultproxy import FaultProxy
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Harness(Protocol):
     name: str
+    supports_dms: bool  # the platform (as the harness runs it) has direct messages
+    refuses_duplicate_text: bool  # a second post with the same words is DuplicateContent (X)
+    mentions_overlap: bool  # mentions(since_id) may deliver again a few items at or below since_id
 
     def platform(self, handle: str, *, timeout: float = 0.5) -> Platform: ...
+
+    def username(self, handle: str) -> str:
+        """The platform's username of the account the test calls `handle` (Bluesky: a unique '.test' handle)."""
+        ...
+
+    def is_user_id(self, value: str) -> bool: ...
+
+    def sort_key(self, post_id: str) -> Any:
+        """A key under which the ids of one account's posts sort in the order they were made."""
+        ...
+
+    def expected_followers(self, requested: int) -> int:
+        """The follower count a user made with user(..., followers=requested) really has."""
+        ...
+
+    def unknown_post_id(self, platform: Platform) -> str:
+        """A well-formed id of a post that does not exist."""
+        ...
 
     def user(self, handle: str, *, followers: int | None = None) -> str:
         """Create (or look up) a user other than the bot, with this many followers when given; return its id."""
@@ -45,6 +83,9 @@ class Harness(Protocol):
 
 class XSandboxHarness:
     name = "x"
+    supports_dms = True
+    refuses_duplicate_text = True
+    mentions_overlap = False
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -62,6 +103,21 @@ class XSandboxHarness:
         from bot.platforms.x import XPlatform
 
         return XPlatform.for_sandbox(self.server.url, handle, timeout=timeout)
+
+    def username(self, handle: str) -> str:
+        return handle
+
+    def is_user_id(self, value: str) -> bool:
+        return value.isdigit()
+
+    def sort_key(self, post_id: str) -> Any:
+        return int(post_id)
+
+    def expected_followers(self, requested: int) -> int:
+        return requested
+
+    def unknown_post_id(self, platform: Platform) -> str:
+        return "1" + "0" * 18
 
     def user(self, handle: str, *, followers: int | None = None) -> str:
         body: dict[str, Any] = {"username": handle, "name": handle.title()}
@@ -108,3 +164,502 @@ class XSandboxHarness:
 
         creds = XCredentials(consumer_key="k", consumer_secret="s", access_token="999-nobody", access_token_secret="t")
         return XPlatform(creds, base_url=self.server.url, timeout=0.5, account="nobody")
+
+
+# ---- Bluesky: a local AT Protocol network ----------------------------------------------------------------------
+DEVNET_SCRIPT = REPO_ROOT / "scripts" / "bluesky-devnet"
+PDS_ENV = "SOCIALBOT_BLUESKY_PDS_URL"
+APPVIEW_ENV = "SOCIALBOT_BLUESKY_APPVIEW_URL"
+DEVNET_CANNOT_RUN = 3  # scripts/bluesky-devnet's exit code when the network cannot be had on this machine
+FOLLOWER_POOL = 2  # accounts that follow users asked to have followers (a real count, capped at this)
+SETTLE_TIMEOUT = 20.0
+PREFETCH = 8  # user("fan7") also starts making fan8..fan15 in the background
+POST = "app.bsky.feed.post"
+_BACKDATE = timedelta(seconds=2)
+
+
+class DevnetUnavailable(Exception):
+    """The network cannot be had here (the script's exit code 3): the Bluesky cases skip with this reason."""
+
+
+@dataclass
+class DevnetState:
+    """What the session's bluesky_devnet fixture found, for the terminal summary."""
+
+    skipped: str | None = None
+    started: bool = False
+
+
+DEVNET_STATE = DevnetState()
+
+
+@dataclass
+class DevnetAccount:
+    name: str  # what the test calls it
+    handle: str
+    did: str
+    access: str = field(repr=False)  # its session's access token (2 h), for acting as it
+    app_password: str = field(default="", repr=False)
+
+
+class BlueskyDevnet:
+    """The session's AT Protocol network (a PDS, and the AppView behind it) and the accounts made on it.
+
+    Helpers others can use: `BlueskyDevnet.acquire()` (env SOCIALBOT_BLUESKY_PDS_URL, else scripts/bluesky-devnet
+    start), `create_account(name, app_password=True)` -> DevnetAccount with a handle '<name>-<suffix>.test';
+    then `BlueskyPlatform(devnet.pds_url, account.handle, account.app_password)` is that account's adapter."""
+
+    def __init__(self, pds_url: str, appview_url: str | None = None, *, started: bool = False) -> None:
+        self.pds_url = pds_url.rstrip("/")
+        self.appview_url = appview_url.rstrip("/") if appview_url else None
+        self.started = started
+        self.pds = httpx.Client(base_url=self.pds_url, trust_env=False, timeout=30)
+        self.appview = httpx.Client(base_url=self.appview_url, trust_env=False, timeout=30) if appview_url else None
+        self.suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=4))
+        self._lock = threading.Lock()
+        self._accounts: dict[str, Future[DevnetAccount]] = {}  # shared by the session's tests
+        self._spares: dict[str, list[Future[DevnetAccount]]] = {}  # fresh accounts made ahead of need
+        self._counter = 0
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="devnet-accounts")
+        self._follows: dict[tuple[str, str], str] = {}  # (follower did, subject did) -> follow record uri
+        self._last_created = datetime.fromtimestamp(0, UTC)
+
+    # ---- the network ---------------------------------------------------------------------------------
+    @classmethod
+    def acquire(cls) -> BlueskyDevnet:
+        """The network given by the environment, or the one scripts/bluesky-devnet runs (started if needed)."""
+        pds = os.environ.get(PDS_ENV)
+        if pds:
+            return cls(pds, os.environ.get(APPVIEW_ENV))
+        if not DEVNET_SCRIPT.exists():
+            raise DevnetUnavailable(f"{DEVNET_SCRIPT} is missing")
+        status = subprocess.run([str(DEVNET_SCRIPT), "status"], capture_output=True, text=True, timeout=60, check=False)
+        started = False
+        out = status.stdout
+        if status.returncode != 0:
+            run = subprocess.run(
+                [str(DEVNET_SCRIPT), "start"], capture_output=True, text=True, timeout=900, check=False
+            )
+            lines = [line for line in run.stderr.splitlines() if line.strip()]
+            if run.returncode == DEVNET_CANNOT_RUN:
+                reason = next((ln for ln in reversed(lines) if "UNAVAILABLE" in ln), lines[-1] if lines else "")
+                raise DevnetUnavailable(reason.replace("bluesky-devnet: ", "") or "scripts/bluesky-devnet exit 3")
+            if run.returncode != 0:
+                tail = "\n".join(lines[-15:])
+                raise RuntimeError(f"scripts/bluesky-devnet start failed (exit {run.returncode}):\n{tail}")
+            started, out = True, run.stdout
+        values = dict(line.split("=", 1) for line in out.splitlines() if re.match(r"^[A-Z_]+=", line))
+        if "PDS_URL" not in values:
+            raise RuntimeError(f"scripts/bluesky-devnet printed no PDS_URL: {out!r}")
+        return cls(values["PDS_URL"], values.get("APPVIEW_URL"), started=started)
+
+    def release(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.pds.close()
+        if self.appview is not None:
+            self.appview.close()
+        if self.started:
+            subprocess.run([str(DEVNET_SCRIPT), "stop"], capture_output=True, text=True, timeout=120, check=False)
+
+    # ---- accounts --------------------------------------------------------------------------------------
+    def create_account(self, name: str, *, app_password: bool = False) -> DevnetAccount:
+        """A new account '<name>-<suffix>.test' (with an app password for an adapter when asked)."""
+        with self._lock:
+            self._counter += 1
+            tail = f"-{self.suffix}{self._counter:x}"
+        front = re.sub(r"[^a-z0-9-]", "", name.lower())[: 18 - len(tail)] or "u"
+        handle = f"{front}{tail}.test"
+        password = "".join(random.choices(string.ascii_letters + string.digits, k=24))
+        resp = self.pds.post(
+            "/xrpc/com.atproto.server.createAccount",
+            json={"handle": handle, "email": f"{front}{tail}@example.com", "password": password},
+        )
+        _check(resp, f"createAccount {handle}")
+        body = resp.json()
+        account = DevnetAccount(name=name, handle=body["handle"], did=body["did"], access=body["accessJwt"])
+        if app_password:
+            made = self.pds.post(
+                "/xrpc/com.atproto.server.createAppPassword",
+                headers=account_headers(account),
+                json={"name": "socialbot"},
+            )
+            _check(made, f"createAppPassword {handle}")
+            account.app_password = made.json()["password"]
+        return account
+
+    def account(self, name: str) -> DevnetAccount:
+        """The session's account called `name` (made on first use; names ending in a number make the next few
+        ahead of time, in parallel: tests ask for fan0, fan1, ... one by one)."""
+        with self._lock:
+            wanted = self._submit(name)
+            numbered = re.match(r"^(.*?)(\d+)$", name)
+            if numbered:
+                stem, number = numbered.group(1), int(numbered.group(2))
+                for ahead in range(number + 1, number + 1 + PREFETCH):
+                    self._submit(f"{stem}{ahead}")
+        return wanted.result()
+
+    def _submit(self, name: str) -> Future[DevnetAccount]:
+        future = self._accounts.get(name)
+        if future is None:
+            future = self._accounts[name] = self._pool.submit(self.create_account, name)
+        return future
+
+    def fresh_account(self, name: str) -> DevnetAccount:
+        """A new account with an app password, never handed out before (the next one is made meanwhile)."""
+        with self._lock:
+            spares = self._spares.setdefault(name, [])
+            future = spares.pop(0) if spares else self._pool.submit(self.create_account, name, app_password=True)
+            spares.append(self._pool.submit(self.create_account, name, app_password=True))
+        return future.result()
+
+    def followers(self) -> list[DevnetAccount]:
+        return [self.account(f"follower{i}") for i in range(FOLLOWER_POOL)]
+
+    def set_followers(self, target: DevnetAccount, count: int) -> None:
+        """Make exactly `count` (<= FOLLOWER_POOL) pool accounts follow `target`."""
+        for index, follower in enumerate(self.followers()):
+            key = (follower.did, target.did)
+            if index < count and key not in self._follows:
+                record = {"$type": "app.bsky.graph.follow", "subject": target.did, "createdAt": _iso(self.created_at())}
+                made = self.pds.post(
+                    "/xrpc/com.atproto.repo.createRecord",
+                    headers=account_headers(follower),
+                    json={"repo": follower.did, "collection": "app.bsky.graph.follow", "record": record},
+                )
+                _check(made, "follow")
+                self._follows[key] = made.json()["uri"]
+            elif index >= count and key in self._follows:
+                rkey = self._follows.pop(key).rsplit("/", 1)[-1]
+                gone = self.pds.post(
+                    "/xrpc/com.atproto.repo.deleteRecord",
+                    headers=account_headers(follower),
+                    json={"repo": follower.did, "collection": "app.bsky.graph.follow", "rkey": rkey},
+                )
+                _check(gone, "unfollow")
+
+    def created_at(self) -> datetime:
+        """createdAt for the next record the harness writes: strictly increasing by at least 1 ms, and a little
+        in the past, so the AppView sorts by it (it sorts by min(createdAt, indexing time)), not by indexing
+        order, even when the writes are made in parallel."""
+        with self._lock:
+            moment = max(datetime.now(UTC) - _BACKDATE, self._last_created + timedelta(milliseconds=1))
+            moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+            self._last_created = moment
+            return moment
+
+    def view(self, nsid: str, params: dict[str, Any], as_account: DevnetAccount) -> dict[str, Any]:
+        """An app.bsky read: from the AppView directly when its URL is known, else through the PDS."""
+        if self.appview is not None:
+            resp = self.appview.get(f"/xrpc/{nsid}", params=params)
+        else:
+            resp = self.pds.get(f"/xrpc/{nsid}", params=params, headers=account_headers(as_account))
+        _check(resp, nsid)
+        return dict(resp.json())
+
+
+def account_headers(account: DevnetAccount) -> dict[str, str]:
+    return {"authorization": f"Bearer {account.access}"}
+
+
+def _check(resp: httpx.Response, what: str) -> None:
+    if resp.status_code >= 400:
+        raise RuntimeError(f"devnet {what}: HTTP {resp.status_code} {resp.text[:300]}")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _tid_now() -> str:
+    from bot.platforms.richtext import tid
+
+    micros = time.time_ns() // 1000
+    return tid(micros, random.randrange(1024))
+
+
+class SettlingPlatform:
+    """The adapter under test, called only once the AppView has indexed everything the harness wrote.
+
+    Bluesky indexes asynchronously (the AppView follows the PDS's event stream, ~0.05-1 s behind); other users'
+    posts and likes are written in the background and waited for here, before the adapter's next call, so a
+    test reads what it wrote without racing the indexer. `adapter` is the BlueskyPlatform itself."""
+
+    _UNSETTLED = frozenset({"close", "length", "rate_limits", "use_rate_limit_memory", "engagers_cost"})
+
+    def __init__(self, adapter: Any, settle: Callable[[], None]) -> None:
+        self.adapter = adapter
+        self._settle = settle
+        self.name = adapter.name
+        self.max_length = adapter.max_length
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self.adapter, attr)
+        if attr.startswith("_") or attr in self._UNSETTLED or not callable(value):
+            return value
+
+        def settled(*args: Any, **kwargs: Any) -> Any:
+            self._settle()
+            return value(*args, **kwargs)
+
+        return settled
+
+
+class BlueskyHarness:
+    """Bluesky on the local network. Bot accounts are new in every test; other users ('alice', 'fan3') are the
+    session's (made once; each test mentions its own bot account). The adapters under test talk to the PDS
+    through a FaultProxy; the harness's own writes go to the PDS directly, in the background (one lane per
+    author keeps each repository's writes in order), and are waited for before the adapter's next call."""
+
+    name = "bluesky"
+    supports_dms = False
+    dm_skip_reason = "Bluesky DMs need the chat service (chat.bsky.*), which is not open source: not in dev-env"
+    refuses_duplicate_text = False
+    mentions_overlap = True
+
+    def __init__(self, net: BlueskyDevnet) -> None:
+        self.net = net
+        self.proxy = FaultProxy(net.pds_url).start()
+        self._bots: dict[str, DevnetAccount] = {}  # this test's bot accounts, by the test's name
+        self._users: dict[str, DevnetAccount] = {}  # other users this test used, by name
+        self._by_did: dict[str, DevnetAccount] = {}
+        self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"devnet-lane{i}") for i in range(8)]
+        self._writes: dict[str, Future[dict[str, Any]]] = {}  # uri -> createRecord answer (+ the record)
+        self._pending_posts: set[str] = set()
+        self._pending_likes: dict[str, set[str]] = {}  # subject uri -> liker DIDs
+        self._pending_reposts: dict[str, set[str]] = {}
+        self._pending_followers: dict[str, int] = {}  # DID -> follower count
+        self._settle_lock = threading.Lock()
+
+    def close(self) -> None:
+        for lane in self._lanes:
+            lane.shutdown(wait=True)
+        self.proxy.stop()
+
+    # ---- accounts and adapters -------------------------------------------------------------------------
+    def _bot(self, handle: str) -> DevnetAccount:
+        account = self._bots.get(handle)
+        if account is None:
+            account = self._bots[handle] = self.net.fresh_account(handle)
+            self._by_did[account.did] = account
+        return account
+
+    def platform(self, handle: str, *, timeout: float = 0.5) -> Platform:
+        from bot.platforms.bluesky import BlueskyPlatform
+
+        account = self._bot(handle)
+        adapter = BlueskyPlatform(self.proxy.url, account.handle, account.app_password, account=handle, timeout=timeout)
+        assert isinstance(adapter, Platform)
+        return SettlingPlatform(adapter, self.settle)  # type: ignore[return-value]
+
+    def username(self, handle: str) -> str:
+        account = self._bots.get(handle) or self._users.get(handle)
+        return account.handle if account else handle
+
+    def is_user_id(self, value: str) -> bool:
+        return value.startswith("did:plc:")
+
+    def sort_key(self, post_id: str) -> Any:
+        return post_id.rsplit("/", 1)[-1]  # the record key: a TID, sorting as text in time order
+
+    def expected_followers(self, requested: int) -> int:
+        return min(requested, FOLLOWER_POOL)
+
+    def unknown_post_id(self, platform: Platform) -> str:
+        return f"at://{platform.me().id}/{POST}/{_tid_now()}"
+
+    def user(self, handle: str, *, followers: int | None = None) -> str:
+        account = self._users.get(handle) or self.net.account(handle)
+        self._users[handle] = account
+        self._by_did[account.did] = account
+        if followers is not None:
+            wanted = self.expected_followers(followers)
+            self.net.set_followers(account, wanted)
+            self._pending_followers[account.did] = wanted
+        return account.did
+
+    # ---- acting as other users -------------------------------------------------------------------------
+    def _author(self, user_id: str) -> DevnetAccount:
+        try:
+            return self._by_did[user_id]
+        except KeyError:
+            raise AssertionError(f"{user_id} was not made by this harness (call user() first)") from None
+
+    def _lane(self, account: DevnetAccount) -> ThreadPoolExecutor:
+        return self._lanes[hash(account.did) % len(self._lanes)]
+
+    def _write(self, author: DevnetAccount, collection: str, record: dict[str, Any]) -> str:
+        """createRecord in the background under a fresh TID record key; returns the record's uri at once."""
+        rkey = _tid_now()
+        uri = f"at://{author.did}/{collection}/{rkey}"
+
+        def create() -> dict[str, Any]:
+            resp = self.net.pds.post(
+                "/xrpc/com.atproto.repo.createRecord",
+                headers=account_headers(author),
+                json={"repo": author.did, "collection": collection, "rkey": rkey, "record": record},
+            )
+            _check(resp, f"createRecord {collection} as {author.handle}")
+            return {**resp.json(), "value": record}
+
+        self._writes[uri] = self._lane(author).submit(create)
+        return uri
+
+    def _strong_ref(self, uri: str) -> tuple[dict[str, str], dict[str, Any]]:
+        """({uri, cid}, record) of a post: from the harness's own write, else from the PDS."""
+        written = self._writes.get(uri)
+        if written is not None:
+            body = written.result()
+            return {"uri": uri, "cid": body["cid"]}, body["value"]
+        repo, collection, rkey = uri[len("at://") :].split("/")
+        resp = self.net.pds.get(
+            "/xrpc/com.atproto.repo.getRecord", params={"repo": repo, "collection": collection, "rkey": rkey}
+        )
+        _check(resp, f"getRecord {uri}")
+        body = resp.json()
+        return {"uri": uri, "cid": body["cid"]}, body["value"]
+
+    def _names(self) -> dict[str, DevnetAccount]:
+        return {**self._users, **self._bots}
+
+    def _with_mentions(self, text: str) -> tuple[str, list[dict[str, Any]]]:
+        """`text` with each '@name' of an account of this test replaced by its handle, and the mention facets
+        (UTF-8 byte offsets) for them, as a Bluesky client would write them."""
+        names = self._names()
+
+        def handle_of(match: re.Match[str]) -> str:
+            account = names.get(match.group(1))
+            return f"@{account.handle}" if account else match.group(0)
+
+        text = re.sub(r"(?<![\w@])@([A-Za-z0-9_-]+)(?![\w.-])", handle_of, text)
+        by_handle = {a.handle: a for a in names.values()}
+        facets = []
+        for match in re.finditer(r"(?<![\w@])@([a-z0-9.-]+\.test)\b", text):
+            account = by_handle.get(match.group(1))
+            if account is None:
+                continue
+            start = len(text[: match.start()].encode())
+            end = start + len(match.group(0).encode())
+            facets.append(
+                {
+                    "index": {"byteStart": start, "byteEnd": end},
+                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": account.did}],
+                }
+            )
+        return text, facets
+
+    def post_as(self, user_id: str, text: str, *, reply_to: str | None = None, quote: str | None = None) -> str:
+        author = self._author(user_id)
+        text, facets = self._with_mentions(text)
+        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": _iso(self.net.created_at())}
+        if facets:
+            record["facets"] = facets
+        if reply_to:
+            parent, value = self._strong_ref(reply_to)
+            root = (value.get("reply") or {}).get("root") or parent
+            record["reply"] = {"root": root, "parent": parent}
+            self._pending_posts.add(reply_to)
+        if quote:
+            subject, _ = self._strong_ref(quote)
+            record["embed"] = {"$type": "app.bsky.embed.record", "record": subject}
+            self._pending_posts.add(quote)
+        uri = self._write(author, POST, record)
+        self._pending_posts.add(uri)
+        return uri
+
+    def _engage(self, collection: str, user_id: str, post_id: str, pending: dict[str, set[str]]) -> None:
+        author = self._author(user_id)
+        subject, _ = self._strong_ref(post_id)
+        record = {"$type": collection, "subject": subject, "createdAt": _iso(self.net.created_at())}
+        self._write(author, collection, record)
+        pending.setdefault(post_id, set()).add(author.did)
+
+    def like_as(self, user_id: str, post_id: str) -> None:
+        self._engage("app.bsky.feed.like", user_id, post_id, self._pending_likes)
+
+    def retweet_as(self, user_id: str, post_id: str) -> None:
+        self._engage("app.bsky.feed.repost", user_id, post_id, self._pending_reposts)
+
+    def dm_as(self, sender_id: str, recipient_id: str, text: str) -> str:
+        raise NotImplementedError(self.dm_skip_reason)
+
+    # ---- waiting for the AppView -----------------------------------------------------------------------
+    def settle(self) -> None:
+        """Wait until every background write is done and the AppView shows it (posts, likes, reposts, follower
+        counts); raise if that takes longer than SETTLE_TIMEOUT."""
+        with self._settle_lock:
+            for future in list(self._writes.values()):
+                future.result()
+            if not (self._pending_posts or self._pending_likes or self._pending_reposts or self._pending_followers):
+                return
+            reader = next(iter(self._by_did.values()))
+            deadline = time.monotonic() + SETTLE_TIMEOUT
+            pause = 0.005
+            while True:
+                self._settle_posts(reader)
+                self._settle_engagers("app.bsky.feed.getLikes", "likes", self._pending_likes, reader)
+                self._settle_engagers("app.bsky.feed.getRepostedBy", "repostedBy", self._pending_reposts, reader)
+                self._settle_followers(reader)
+                left = (
+                    len(self._pending_posts)
+                    + sum(map(len, self._pending_likes.values()))
+                    + sum(map(len, self._pending_reposts.values()))
+                    + len(self._pending_followers)
+                )
+                if not left:
+                    return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the AppView has not indexed {left} write(s) after {SETTLE_TIMEOUT} s")
+                time.sleep(pause)
+                pause = min(0.05, pause * 2)
+
+    def _settle_posts(self, reader: DevnetAccount) -> None:
+        for chunk in _chunks(sorted(self._pending_posts), 25):
+            body = self.net.view("app.bsky.feed.getPosts", {"uris": chunk}, reader)
+            self._pending_posts.difference_update(p["uri"] for p in body.get("posts") or [])
+
+    def _settle_engagers(self, nsid: str, field_name: str, pending: dict[str, set[str]], reader: DevnetAccount) -> None:
+        for subject, wanted in list(pending.items()):
+            cursor = None
+            while wanted:
+                params: dict[str, Any] = {"uri": subject, "limit": 100}
+                if cursor:
+                    params["cursor"] = cursor
+                body = self.net.view(nsid, params, reader)
+                items = body.get(field_name) or []
+                wanted.difference_update((item.get("actor") or item).get("did") for item in items)
+                cursor = body.get("cursor")
+                if not cursor or not items:
+                    break
+            if not wanted:
+                del pending[subject]
+
+    def _settle_followers(self, reader: DevnetAccount) -> None:
+        for chunk in _chunks(sorted(self._pending_followers), 25):
+            body = self.net.view("app.bsky.actor.getProfiles", {"actors": chunk}, reader)
+            for profile in body.get("profiles") or []:
+                if profile.get("followersCount") == self._pending_followers.get(profile["did"]):
+                    del self._pending_followers[profile["did"]]
+
+    # ---- faults ------------------------------------------------------------------------------------------
+    def fail_next_writes(self, kind: str) -> None:
+        self.proxy.fail_writes(kind)  # the proxy is in front of the adapters only: background writes pass
+
+    def rate_limit_next(self, seconds: float) -> int:
+        reset = math.ceil(time.time() + seconds)
+        self.proxy.rate_limit_next(reset)
+        return reset
+
+    def clear_faults(self) -> None:
+        self.proxy.clear()
+
+    def bad_credentials_platform(self) -> Platform:
+        from bot.platforms.bluesky import BlueskyPlatform
+
+        account = self.net.account("nobody")
+        return BlueskyPlatform(self.proxy.url, account.handle, "wrong-app-password", account="nobody", timeout=0.5)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

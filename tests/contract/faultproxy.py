@@ -1,0 +1,160 @@
+"""A fault-injecting HTTP proxy for the contract suite: 127.0.0.1 only, one thread per connection.
+
+It forwards every request to one upstream (a PDS) and, when told, answers the next writes with a 503 without
+forwarding them ('error'), forwards them and then drops the connection without an answer ('timeout': processed,
+outcome unknown to the client), or answers the next request of any kind with a 429 carrying ratelimit-* headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+# requests that change something on the server (and that a 'fail next writes' fault hits)
+WRITE_PREFIXES = ("/xrpc/com.atproto.repo.", "/xrpc/app.bsky.notification.updateSeen", "/xrpc/chat.bsky.convo.send")
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "content-encoding",
+    "accept-encoding",
+}
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, *, hold_seconds: float = 2.0) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.hold_seconds = hold_seconds
+        self._lock = threading.Lock()
+        self._write_fault: str | None = None  # 'error' | 'timeout', until cleared
+        self._rate_limits: list[int] = []  # reset epochs of the next 429s to answer
+        self._released = threading.Event()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen
+        self._client = httpx.Client(base_url=self.upstream, trust_env=False, timeout=30)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._client.close()
+
+    # ---- faults --------------------------------------------------------------------------------------
+    def fail_writes(self, kind: str) -> None:
+        if kind not in ("error", "timeout"):
+            raise ValueError(f"unknown write fault {kind!r}")
+        with self._lock:
+            self._write_fault = kind
+
+    def rate_limit_next(self, reset_epoch: int) -> None:
+        with self._lock:
+            self._rate_limits.append(reset_epoch)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._write_fault = None
+            self._rate_limits.clear()
+
+    def _take_fault(self, method: str, path: str) -> tuple[str, Any] | None:
+        with self._lock:
+            if self._rate_limits:
+                return "429", self._rate_limits.pop(0)
+            if self._write_fault and method == "POST" and path.startswith(WRITE_PREFIXES):
+                return self._write_fault, None
+        return None
+
+    # ---- serving -------------------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def do_GET(self) -> None:
+                proxy._handle(self)
+
+            def do_POST(self) -> None:
+                proxy._handle(self)
+
+        return Handler
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        method, path = handler.command, handler.path
+        self.requests.append((method, path))
+        fault = self._take_fault(method, path)
+        if fault is not None and fault[0] == "429":
+            reset = int(fault[1])
+            _answer(
+                handler,
+                429,
+                {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                {
+                    "ratelimit-limit": "3000",
+                    "ratelimit-remaining": "0",
+                    "ratelimit-reset": str(reset),
+                    "ratelimit-policy": "3000;w=300",
+                },
+            )
+            return
+        if fault is not None and fault[0] == "error":
+            _answer(handler, 503, {"error": "ServiceUnavailable", "message": "injected by the fault proxy"})
+            return
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in _HOP_BY_HOP}
+        try:
+            upstream = self._client.request(method, path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            _answer(handler, 502, {"error": "UpstreamError", "message": str(exc)})
+            return
+        if fault is not None and fault[0] == "timeout":
+            # processed upstream; the client hears nothing until it gives up
+            self._released.wait(self.hold_seconds)
+            handler.close_connection = True
+            return
+        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+        _send(handler, upstream.status_code, upstream.content, out_headers)
+
+
+def _answer(
+    handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> None:
+    _send(handler, status, json.dumps(body).encode(), {"content-type": "application/json", **(headers or {})})
+
+
+def _send(handler: BaseHTTPRequestHandler, status: int, content: bytes, headers: dict[str, str]) -> None:
+    try:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("content-length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True
