@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,13 +27,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from bot import text as textrules
 from bot.config import Settings, localize
 from bot.errors import TemplateError
+from bot.models import platform_name
 
 logger = logging.getLogger(__name__)
 
 VARIANT_MARKER = re.compile(r"^[ \t]*\{#-?[ \t]*variant\b[^#\n]*-?#\}[ \t]*$", re.MULTILINE)
 _VARIANT_SUFFIX = "#variant="
-UTM_DEFAULTS = {"source": "x", "medium": "social"}
-_PLATFORM_LIMITS = {"x": textrules.X_MAX_WEIGHTED_LENGTH, "sandbox": textrules.X_MAX_WEIGHTED_LENGTH, "dm": 10_000}
+UTM_DEFAULTS = {"medium": "social"}  # plus source: the account's platform (x, bluesky)
+DM_RULE = textrules.LengthRule("dm", 10_000, textrules.weighted_length, "weighted characters")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Rendered:
     valid: bool
     reason: str | None = None
     template: str = ""
+    account: str = ""  # the account it was rendered for
+    platform: str = ""  # whose length rule measured it: x (also for the sandbox) or bluesky
 
 
 # ------------------------------------------------------------------------------------------- split
@@ -181,15 +184,30 @@ def _truncate_filter(value: Any, limit: int = textrules.X_MAX_WEIGHTED_LENGTH, e
     return textrules.truncate_weighted(str(value), int(limit), ellipsis)
 
 
-def measure(text: str, platform: str = "x") -> tuple[int, int, bool, str | None]:
-    """(length, limit, valid, reason) by the platform's rules."""
-    limit = _PLATFORM_LIMITS.get(platform, textrules.X_MAX_WEIGHTED_LENGTH)
+def measure(
+    text: str, platform: str = "x", *, rule: textrules.LengthRule | None = None
+) -> tuple[int, int, bool, str | None]:
+    """(length, limit, valid, reason) by the platform's rules (bot.text.length_rule: X's weighted characters, 280;
+    Bluesky's graphemes, 300), or by `rule` when given."""
+    if rule is None:
+        rule = DM_RULE if platform == "dm" else textrules.length_rule(platform)
+    limit = rule.limit
     if not text.strip():
         return 0, limit, False, "text is empty"
-    length = textrules.weighted_length(text)
+    length = rule.count(text)
+    where = f"on {rule.platform} " if rule.platform not in ("x", "dm") else ""
     if length > limit:
-        return length, limit, False, f"text is {length} weighted characters, limit {limit}"
+        return length, limit, False, f"text is {length} {rule.unit}, {where}limit {limit}"
+    size = len(text.encode("utf-8")) if rule.max_bytes is not None else 0
+    if rule.max_bytes is not None and size > rule.max_bytes:
+        return length, limit, False, f"text is {size} bytes in UTF-8, {where}limit {rule.max_bytes}"
     return length, limit, True, None
+
+
+def platform_template(template: str, platform: str) -> str:
+    """The per-platform variant of a template file: 'promo.j2' -> 'promo.bluesky.j2' (beside it)."""
+    path = PurePosixPath(template)
+    return str(path.with_name(f"{path.stem}.{platform}.j2"))
 
 
 def build_environment(templates_dir: Path, *, sources: Mapping[str, str] | None = None) -> SandboxedEnvironment:
@@ -247,6 +265,7 @@ class TemplateRenderer:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._frozen = sources is not None  # a snapshot never changes: variant counts can be kept
         self._variant_counts: dict[str, int] = {}
+        self._exists: dict[str, bool] = {}
 
     # -- recommendations ------------------------------------------------------------------------------
 
@@ -280,6 +299,19 @@ class TemplateRenderer:
             return self._source(template)[1]
         except TemplateError:
             return None
+
+    def has_template(self, template: str) -> bool:
+        """Whether the file exists under templates_dir (in the snapshot, when the renderer has one)."""
+        known = self._exists.get(template)
+        if known is None:
+            try:
+                self._source(template)
+                known = True
+            except TemplateError:
+                known = False
+            if self._frozen:
+                self._exists[template] = known
+        return known
 
     def variants(self, template: str) -> int:
         """How many variants the template file holds (at least 1)."""
@@ -320,25 +352,50 @@ class TemplateRenderer:
 
     # -- campaigns ----------------------------------------------------------------------------------
 
-    def campaign_context(self, campaign_name: str, *, slot_at: datetime, sequence: int) -> dict[str, Any]:
+    def _account_of(self, campaign_name: str, account: str | None) -> str:
+        campaign = self.settings.campaigns[campaign_name]
+        if account is None:
+            return campaign.targets[0] if campaign.targets else ""
+        if account not in campaign.targets:
+            raise TemplateError(campaign.template, f"campaign {campaign_name!r} does not post to account {account!r}")
+        return account
+
+    def account_network(self, account: str) -> str:
+        """The platform an account's posts are measured for: 'x' (also the sandbox) or 'bluesky'."""
+        config = self.settings.accounts.get(account)
+        return platform_name(config.platform) if config is not None else "x"
+
+    def campaign_template(self, campaign_name: str, account: str | None = None) -> str:
+        """The file a campaign renders for `account` (default: its first): `<stem>.<platform>.j2` beside the
+        campaign's template when that exists (promo.bluesky.j2 for a Bluesky account), else the template."""
+        campaign = self.settings.campaigns.get(campaign_name)
+        if campaign is None:
+            raise TemplateError(campaign_name, f"no campaign named {campaign_name!r}")
+        special = platform_template(campaign.template, self.account_network(self._account_of(campaign_name, account)))
+        return special if special != campaign.template and self.has_template(special) else campaign.template
+
+    def campaign_context(
+        self, campaign_name: str, *, slot_at: datetime, sequence: int, account: str | None = None
+    ) -> dict[str, Any]:
         settings = self.settings
         try:
             campaign = settings.campaigns[campaign_name]
         except KeyError as exc:
             raise TemplateError(campaign_name, f"no campaign named {campaign_name!r}") from exc
         zone = settings.campaign_timezone(campaign_name)
-        account = settings.accounts.get(campaign.account)
+        name = self._account_of(campaign_name, account)
+        config = settings.accounts.get(name)
         products = [p.model_dump() for p in campaign.products]
-        utm = {**UTM_DEFAULTS, "campaign": campaign_name, **campaign.utm}
+        utm = {"source": self.account_network(name), **UTM_DEFAULTS, "campaign": campaign_name, **campaign.utm}
         campaign_data = campaign.model_dump(mode="json", exclude={"products", "products_csv"})
         campaign_data["name"] = campaign_name
         context: dict[str, Any] = dict(campaign.extra)
         context.update(
             campaign=campaign_data,
             account={
-                "name": campaign.account,
-                "handle": account.handle if account else "",
-                "platform": account.platform if account else "",
+                "name": name,
+                "handle": config.handle if config else "",
+                "platform": config.platform if config else "",
             },
             products=products,
             product=products[sequence % len(products)] if products else None,
@@ -353,18 +410,25 @@ class TemplateRenderer:
         return context
 
     def render_campaign(
-        self, campaign_name: str, *, slot_at: datetime, sequence: int, variant: int | None = None
+        self,
+        campaign_name: str,
+        *,
+        slot_at: datetime,
+        sequence: int,
+        variant: int | None = None,
+        account: str | None = None,
     ) -> Rendered:
-        """Render the campaign's post for one slot. variant defaults to sequence % variants."""
-        campaign = self.settings.campaigns.get(campaign_name)
-        if campaign is None:
-            raise TemplateError(campaign_name, f"no campaign named {campaign_name!r}")
-        count = self.variants(campaign.template)
+        """Render the campaign's post for one slot and one of its accounts (default: the first), from that
+        platform's template (campaign_template), measured by that platform's length rule. variant defaults to
+        sequence % variants."""
+        template = self.campaign_template(campaign_name, account)
+        name = self._account_of(campaign_name, account)
+        count = self.variants(template)
         chosen = sequence % count if variant is None else variant
         if not 0 <= chosen < count:
-            raise TemplateError(campaign.template, f"variant {chosen} does not exist (the file has {count})")
-        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence)
-        text = self.render_variant(campaign.template, chosen, context)
-        account = self.settings.accounts.get(campaign.account)
-        length, limit, valid, reason = measure(text, account.platform if account else "x")
-        return Rendered(text, chosen, count, length, limit, valid, reason, campaign.template)
+            raise TemplateError(template, f"variant {chosen} does not exist (the file has {count})")
+        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence, account=name)
+        text = self.render_variant(template, chosen, context)
+        network = self.account_network(name)
+        length, limit, valid, reason = measure(text, network)
+        return Rendered(text, chosen, count, length, limit, valid, reason, template, name, network)

@@ -1,4 +1,5 @@
-"""Text rules of the platforms: weighted length, safe truncation, duplicate hashes, handle sanitising."""
+"""Text rules of the platforms: X weighted length, Bluesky graphemes, per-platform length rules, safe truncation,
+duplicate hashes, handle sanitising."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from twitter_text import parse_tweet
 from twitter_text.extract_emojis import extract_emojis_with_indices
@@ -14,6 +17,8 @@ from twitter_text.extract_urls import extract_urls_with_indices
 logger = logging.getLogger(__name__)
 
 X_MAX_WEIGHTED_LENGTH = 280
+BLUESKY_MAX_GRAPHEMES = 300
+BLUESKY_MAX_BYTES = 3000  # the post record's text, in UTF-8
 ELLIPSIS = "…"
 WORD_JOINER = "\u2060"
 
@@ -34,6 +39,82 @@ def weighted_length(text: str) -> int:
     if not _NOT_LIGHT.search(normal):
         return len(normal)
     return int(parse_tweet(text).weightedLength)
+
+
+def _hangul(char: str) -> str:
+    """The Hangul syllable type of a character for grapheme clustering: L, V, T, LV, LVT or ''."""
+    code = ord(char)
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return "L"
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= code <= 0xD7A3:
+        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
+    return ""
+
+
+_HANGUL_JOINS = {
+    *(("L", kind) for kind in ("L", "V", "LV", "LVT")),
+    *((kind, "V") for kind in ("LV", "V")),
+    *((kind, "T") for kind in ("LV", "LVT", "V", "T")),
+}
+
+
+def graphemes(text: str) -> list[str]:
+    """User-perceived characters (extended grapheme clusters, UAX #29 as far as text in posts needs it):
+    a letter with its marks, an emoji with its modifiers and ZWJ joins, a flag, a Hangul syllable, CR LF."""
+    units: list[str] = []
+    index = 0
+    while index < len(text):
+        end = index + 1
+        if text[index] == "\r" and end < len(text) and text[end] == "\n":
+            units.append("\r\n")
+            index = end + 1
+            continue
+        if _regional(text[index]) and end < len(text) and _regional(text[end]):
+            end += 1
+        while end < len(text):
+            char = text[end]
+            if char in "\r\n":
+                break
+            joins = _extends(char) or text[end - 1] == _ZWJ
+            if not joins and (_hangul(text[end - 1]), _hangul(char)) not in _HANGUL_JOINS:
+                break
+            end += 1
+        units.append(text[index:end])
+        index = end
+    return units
+
+
+def grapheme_length(text: str) -> int:
+    """Length as Bluesky counts it: graphemes of the text (limit 300)."""
+    if text.isascii():
+        return len(text) - text.count("\r\n")
+    return len(graphemes(text))
+
+
+@dataclass(frozen=True)
+class LengthRule:
+    """How one platform measures a post: `count(text)` against `limit`, in `unit` (for messages); some also cap
+    the UTF-8 size."""
+
+    platform: str
+    limit: int
+    count: Callable[[str], int]
+    unit: str
+    max_bytes: int | None = None
+
+
+X_RULE = LengthRule("x", X_MAX_WEIGHTED_LENGTH, weighted_length, "weighted characters")
+BLUESKY_RULE = LengthRule("bluesky", BLUESKY_MAX_GRAPHEMES, grapheme_length, "graphemes", BLUESKY_MAX_BYTES)
+_RULES = {"x": X_RULE, "sandbox": X_RULE, "bluesky": BLUESKY_RULE}
+
+
+def length_rule(platform: str) -> LengthRule:
+    """The length rule of a platform by name ('x', 'sandbox' -- which speaks X -- or 'bluesky'); X's otherwise."""
+    return _RULES.get(platform, X_RULE)
 
 
 def fits(text: str, limit: int = X_MAX_WEIGHTED_LENGTH) -> bool:
