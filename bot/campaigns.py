@@ -1,14 +1,18 @@
-"""Promotions -> outbox: one campaign slot becomes (at most) one outbox row keyed campaign+slot time.
+"""Promotions -> outbox: one campaign slot becomes (at most) one outbox row per account of the campaign.
 
+A campaign names one `account` (outbox key campaign:<name>:<slot UTC>) or several `accounts`, on one platform
+or several (one row each, key campaign:<name>:<account>:<slot UTC>); each account's text comes from its
+platform's template (promo.bluesky.j2 beside promo.j2, when present) and is measured by that platform's rule.
 The database decides what happened to a slot (queued / failed / missed / skipped); APScheduler only
 says "this slot is due". Firing the same slot twice (restart, second daemon, catch-up racing the job)
-is harmless because the store's slot and outbox keys are unique.
+is harmless because the store's slot and outbox keys are unique, and the slot row and its outbox rows are
+written in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -46,6 +50,16 @@ class SlotStore(Protocol):
         not_before: datetime | None = None,
     ) -> bool: ...
 
+    def enqueue_campaign_posts(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        posts: Sequence[tuple[str, str, str | None]],
+        *,
+        reason: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool: ...
+
     def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None) -> bool: ...
 
     def last_slot_at(self, campaign: str) -> datetime | None: ...
@@ -58,14 +72,35 @@ class SlotStore(Protocol):
 class CampaignRenderer(Protocol):
     def variants(self, template: str) -> int: ...
 
+    def campaign_template(self, campaign_name: str, account: str | None = None) -> str: ...
+
     def render_campaign(
-        self, campaign_name: str, *, slot_at: datetime, sequence: int, variant: int | None = None
+        self,
+        campaign_name: str,
+        *,
+        slot_at: datetime,
+        sequence: int,
+        variant: int | None = None,
+        account: str | None = None,
     ) -> Rendered: ...
 
 
 @dataclass(frozen=True)
+class PostResult:
+    """One account's part of a slot: queued with its text, or failed / skipped with the reason."""
+
+    account: str
+    state: str
+    reason: str | None = None
+    variant: int | None = None
+    text: str | None = None
+    rendered: Rendered | None = None
+
+
+@dataclass(frozen=True)
 class FireResult:
-    """What `fire` did with one slot. `state` is a slot state, or "disabled"/"outside"/"duplicate"."""
+    """What `fire` did with one slot. `state` is a slot state, or "disabled"/"outside"/"duplicate".
+    `variant` and `text` are those of a single-account campaign; `posts` has one entry per account."""
 
     campaign: str
     slot_at: datetime
@@ -73,6 +108,7 @@ class FireResult:
     reason: str | None = None
     variant: int | None = None
     text: str | None = None
+    posts: tuple[PostResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,58 +215,99 @@ class CampaignService:
             return FireResult(campaign_name, slot, MISSED, reason)
 
         sequence = slot_sequence(spec, slot)
+        if not campaign.multi_account:
+            post = self._choose(campaign_name, campaign.targets[0], slot, sequence)
+            if post.rendered is not None and post.state == QUEUED:
+                return self._enqueue(campaign_name, post.account, slot, post.rendered, late)
+            reason = post.reason or post.state
+            self._record(
+                campaign_name, slot, post.state, reason, logging.ERROR if post.state == FAILED else logging.WARNING
+            )
+            return FireResult(campaign_name, slot, post.state, reason, post.variant, post.text, (post,))
+        return self._fire_multi(campaign_name, campaign.targets, slot, sequence, late)
+
+    def _choose(self, campaign_name: str, account: str, slot: datetime, sequence: int) -> PostResult:
+        """The text `account` posts for this slot: the rotation's variant, or the next one the account has not
+        posted yet, from its platform's template; or why there is none (failed / skipped)."""
         try:
-            count = self.renderer.variants(campaign.template)
+            template = self.renderer.campaign_template(campaign_name, account)
+            count = self.renderer.variants(template)
             for offset in range(count):
                 variant = (sequence + offset) % count
                 rendered = self.renderer.render_campaign(
-                    campaign_name, slot_at=slot, sequence=sequence, variant=variant
+                    campaign_name, slot_at=slot, sequence=sequence, variant=variant, account=account
                 )
                 if not rendered.valid:
                     reason = (
                         f"variant {variant}: {rendered.reason or 'invalid text'} ({rendered.length}/{rendered.limit})"
                     )
-                    self._record(campaign_name, slot, FAILED, reason, logging.ERROR)
-                    return FireResult(campaign_name, slot, FAILED, reason, variant, rendered.text)
-                if self.store.text_used(campaign.account, text_hash(rendered.text)):
-                    logger.debug(
-                        "campaign %s: variant %d already posted by %s", campaign_name, variant, campaign.account
-                    )
+                    return PostResult(account, FAILED, reason, variant, rendered.text, rendered)
+                if self.store.text_used(account, text_hash(rendered.text)):
+                    logger.debug("campaign %s: variant %d already posted by %s", campaign_name, variant, account)
                     continue
-                return self._enqueue(campaign_name, campaign.account, slot, rendered, late)
+                return PostResult(account, QUEUED, None, variant, rendered.text, rendered)
         except TemplateError as exc:
-            reason = f"template error: {exc}"
-            self._record(campaign_name, slot, FAILED, reason, logging.ERROR)
-            return FireResult(campaign_name, slot, FAILED, reason)
-
-        reason = (
-            f"every variant already posted by {campaign.account} ({count} in {campaign.template}); "
-            "add a variant or vary the text"
-        )
-        self._record(campaign_name, slot, SKIPPED, reason, logging.WARNING)
-        return FireResult(campaign_name, slot, SKIPPED, reason)
+            return PostResult(account, FAILED, f"template error: {exc}")
+        reason = f"every variant already posted by {account} ({count} in {template}); add a variant or vary the text"
+        return PostResult(account, SKIPPED, reason)
 
     def _enqueue(self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta) -> FireResult:
         created = self.store.enqueue_campaign_slot(
             name, slot, account=account, text=rendered.text, variant=str(rendered.variant)
         )
+        post = PostResult(account, QUEUED if created else "duplicate", None, rendered.variant, rendered.text, rendered)
         if not created:
             logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
-            return FireResult(name, slot, "duplicate", None, rendered.variant, rendered.text)
+            return FireResult(name, slot, "duplicate", None, rendered.variant, rendered.text, (post,))
+        self._log_queued(name, slot, account, rendered, late)
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return FireResult(name, slot, QUEUED, None, rendered.variant, rendered.text, (post,))
+
+    def _fire_multi(
+        self, name: str, accounts: Sequence[str], slot: datetime, sequence: int, late: timedelta
+    ) -> FireResult:
+        """A slot of a multi-account campaign: one outbox row per account that has a valid, unposted text, with
+        the slot row, in one transaction; the accounts without one are named in the slot's reason."""
+        posts = tuple(self._choose(name, account, slot, sequence) for account in accounts)
+        queued = [p for p in posts if p.state == QUEUED and p.rendered is not None]
+        problems = [f"{p.account}: {p.state}: {p.reason}" for p in posts if p.state != QUEUED]
+        reason = "; ".join(problems) or None
+        worst = logging.ERROR if any(p.state == FAILED for p in posts) else logging.WARNING
+        if not queued:
+            state = FAILED if worst == logging.ERROR else SKIPPED
+            self._record(name, slot, state, reason or state, worst)
+            return FireResult(name, slot, state, reason, posts=posts)
+        created = self.store.enqueue_campaign_posts(
+            name, slot, [(p.account, p.rendered.text, str(p.variant)) for p in queued if p.rendered], reason=reason
+        )
+        if not created:
+            logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
+            return FireResult(name, slot, "duplicate", None, posts=posts)
+        for post in queued:
+            assert post.rendered is not None
+            self._log_queued(name, slot, post.account, post.rendered, late)
+        if reason:
+            logger.log(worst, "campaign %s: slot %s: no post for %s", name, _iso(slot), reason)
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return FireResult(name, slot, QUEUED, reason, posts=posts)
+
+    @staticmethod
+    def _log_queued(name: str, slot: datetime, account: str, rendered: Rendered, late: timedelta) -> None:
         logger.info(
-            "campaign %s: slot %s queued for %s (variant %d/%d, %d/%d chars%s)",
+            "campaign %s: slot %s queued for %s (%s, variant %d/%d, %d/%d%s%s)",
             name,
             _iso(slot),
             account,
+            rendered.template,
             rendered.variant + 1,
             rendered.variants,
             rendered.length,
             rendered.limit,
+            " graphemes" if rendered.platform == "bluesky" else " chars",
             f", {int(late.total_seconds())}s late" if late > timedelta(seconds=60) else "",
         )
-        if self.on_enqueue is not None:
-            self.on_enqueue()
-        return FireResult(name, slot, QUEUED, None, rendered.variant, rendered.text)
 
     def _record(self, name: str, slot: datetime, state: str, reason: str, level: int) -> None:
         created = self.store.record_slot(name, slot, state, reason)

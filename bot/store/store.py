@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +30,7 @@ from bot.store.records import (
     OutboxItem,
     Slot,
     campaign_key,
+    slot_key,
     text_hash,
 )
 from bot.store.segments import SegmentQueries
@@ -52,6 +53,27 @@ _LIVE_STATES = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.SENT)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class CampaignPost(NamedTuple):
+    """One account's post of a campaign slot."""
+
+    account: str
+    text: str
+    variant: str | None = None
+
+
+def campaign_account_key(campaign: str, account: str, slot_at: datetime) -> str:
+    """The outbox key of one account's post in a slot of a multi-account campaign (`accounts:` in config.yaml),
+    e.g. campaign:double11:shop_bsky:2026-11-11T02:00:00Z. Single-account campaigns keep campaign_key."""
+    return f"campaign:{campaign}:{account}:{slot_key(slot_at)}"
+
+
+def _multi_slot(key: str, campaign: str | None, slot_at: datetime | None) -> tuple[str, datetime] | None:
+    """(campaign, slot time) when `key` is one post of a multi-account slot, whose slot row tracks several rows."""
+    if campaign is None or slot_at is None or key == campaign_key(campaign, slot_at):
+        return None
+    return campaign, as_utc(slot_at)
 
 
 def endpoint_for(kind: str) -> str:
@@ -256,6 +278,94 @@ class Store(
             self._insert_outbox(conn, outbox_values)
             return True
 
+    def enqueue_campaign_posts(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        posts: Sequence[tuple[str, str, str | None]],
+        *,
+        reason: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool:
+        """A slot of a multi-account campaign, in one transaction: the slot row (queued; `reason` names the
+        accounts that got no post) and one outbox post per (account, text, variant), each keyed
+        campaign:<name>:<account>:<slot>. False (and nothing written) if the slot exists.
+
+        The slot row has no outbox_key: its state follows its posts (published when all were sent, failed when
+        one was dead-lettered, queued while any is on its way), see _refresh_multi_slots."""
+        if not posts:
+            raise ValueError("a campaign slot needs at least one post")
+        slot_at = as_utc(slot_at)
+        rows = [
+            self._outbox_values(
+                campaign_account_key(campaign, post.account, slot_at),
+                post.account,
+                "post",
+                post.text,
+                None,
+                None,
+                not_before,
+                campaign,
+                slot_at,
+            )
+            for post in (CampaignPost(*p) for p in posts)
+        ]
+        variants = " ".join(f"{account}:{variant}" for account, _text, variant in posts)
+        slot_values = {
+            "campaign": campaign,
+            "slot_at": slot_at,
+            "state": SlotState.QUEUED,
+            "reason": reason,
+            "outbox_key": None,
+            "text_hash": None,
+            "variant": variants[:200],
+            "created_at": rows[0]["created_at"],
+        }
+        with self._tx("enqueue_campaign_posts") as conn:
+            if not self._insert_slot(conn, slot_values):
+                return False
+            for values in rows:
+                self._insert_outbox(conn, values)
+            return True
+
+    def _refresh_multi_slots(self, conn: Connection, slots: Iterable[tuple[str, datetime]]) -> None:
+        """Set the state of multi-account slots from their posts: failed when one is dead (reason: which and
+        why), queued while any is pending or sending, published when every one was sent, skipped when all were
+        cancelled. The slot row is locked first (in a fixed order), so two daemons recording two posts of one
+        slot at once both count the other's."""
+        o = outbox_t
+        for campaign, slot_at in sorted(set(slots)):
+            lock = sa.select(slot_t.c.id, slot_t.c.state, slot_t.c.reason).where(
+                slot_t.c.campaign == campaign, slot_t.c.slot_at == slot_at, slot_t.c.outbox_key.is_(None)
+            )
+            if self.dialect == "postgresql":
+                lock = lock.with_for_update()
+            slot = conn.execute(lock).first()
+            if slot is None:
+                continue
+            posts = conn.execute(
+                sa.select(o.c.account, o.c.state, o.c.last_error)
+                .where(o.c.campaign == campaign, o.c.slot_at == slot_at, o.c.kind == "post")
+                .order_by(o.c.account)
+            ).all()
+            states = {post.state for post in posts}
+            reason = slot.reason if slot.state != SlotState.FAILED else None  # a dead post's reason goes with it
+            if OutboxState.FAILED in states:
+                state = SlotState.FAILED
+                reason = "; ".join(
+                    f"{post.account}: {post.last_error or 'failed'}"
+                    for post in posts
+                    if post.state == OutboxState.FAILED
+                )
+            elif states & {OutboxState.PENDING, OutboxState.SENDING}:
+                state = SlotState.QUEUED
+            elif OutboxState.SENT in states:
+                state = SlotState.PUBLISHED
+            else:
+                state, reason = SlotState.SKIPPED, reason or "cancelled"
+            if (state, reason) != (slot.state, slot.reason):
+                conn.execute(sa.update(slot_t).where(slot_t.c.id == slot.id).values(state=state, reason=reason))
+
     def _insert_slot(self, conn: Connection, values: dict[str, Any]) -> bool:
         stmt = (
             self._insert(slot_t)
@@ -359,13 +469,16 @@ class Store(
                     lease_owner=None,
                     lease_until=None,
                 )
-                .returning(outbox_t.c.key)
+                .returning(outbox_t.c.key, outbox_t.c.campaign, outbox_t.c.slot_at)
             ).first()
             if row is None:
                 return False
             conn.execute(
                 sa.update(slot_t).where(slot_t.c.outbox_key == row.key).values(state=SlotState.QUEUED, reason=None)
             )
+            multi = _multi_slot(row.key, row.campaign, row.slot_at)
+            if multi is not None:
+                self._refresh_multi_slots(conn, [multi])
         logger.info("outbox item %s re-queued (key %s)", item_id, row.key)
         return True
 
@@ -376,13 +489,16 @@ class Store(
                 sa.update(outbox_t)
                 .where(outbox_t.c.id == item_id, outbox_t.c.state == OutboxState.PENDING)
                 .values(state=OutboxState.CANCELLED, last_error=reason)
-                .returning(outbox_t.c.key)
+                .returning(outbox_t.c.key, outbox_t.c.campaign, outbox_t.c.slot_at)
             ).first()
             if row is None:
                 return False
             conn.execute(
                 sa.update(slot_t).where(slot_t.c.outbox_key == row.key).values(state=SlotState.SKIPPED, reason=reason)
             )
+            multi = _multi_slot(row.key, row.campaign, row.slot_at)
+            if multi is not None:
+                self._refresh_multi_slots(conn, [multi])
         return True
 
     def summary(self) -> dict[str, Any]:
@@ -396,8 +512,10 @@ class Store(
             slots_by_state = dict(
                 conn.execute(sa.select(slot_t.c.state, sa.func.count()).group_by(slot_t.c.state)).all()
             )
-            slots_failed_unqueued = conn.execute(
-                sa.select(sa.func.count()).where(slot_t.c.state == SlotState.FAILED, slot_t.c.outbox_key.is_(None))
+            slots_failed_unqueued = conn.execute(  # (a multi-account slot that queued posts has a variant)
+                sa.select(sa.func.count()).where(
+                    slot_t.c.state == SlotState.FAILED, slot_t.c.outbox_key.is_(None), slot_t.c.variant.is_(None)
+                )
             ).scalar_one()
         outbox: dict[str, int] = {state: 0 for state in OutboxState.ALL}
         posts: dict[str, int] = {state: 0 for state in OutboxState.ALL}
@@ -684,6 +802,7 @@ class Store(
             )
         )
         slots = [{"_key": item.key} for item, _rid, _at in sent if item.campaign is not None]
+        multi = [m for item, _rid, _at in sent if (m := _multi_slot(item.key, item.campaign, item.slot_at))]
         with self._tx("marking sent") as conn:
             result = conn.execute(stmt, rows)
             if slots:
@@ -693,6 +812,8 @@ class Store(
                     .values(state=SlotState.PUBLISHED, reason=None),
                     slots,
                 )
+            if multi:
+                self._refresh_multi_slots(conn, multi)
         return result.rowcount
 
     def mark_retry(
@@ -742,6 +863,9 @@ class Store(
                     .where(slot_t.c.outbox_key == item.key)
                     .values(state=SlotState.FAILED, reason=reason)
                 )
+                multi = _multi_slot(item.key, item.campaign, item.slot_at)
+                if multi is not None:
+                    self._refresh_multi_slots(conn, [multi])
         return result.rowcount == 1
 
     def release(
