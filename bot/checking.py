@@ -26,12 +26,27 @@ SAMPLE_SLOTS = 3
 
 
 @dataclass
+class Rendering:
+    """What one account of a campaign renders: from which template, how many texts, the longest by its rule."""
+
+    campaign: str
+    account: str
+    platform: str  # whose length rule: x (also the sandbox) or bluesky
+    template: str
+    texts: int = 0
+    longest: int = 0
+    limit: int = 0
+    invalid: int = 0
+
+
+@dataclass
 class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     settings: Settings | None = None
     rendered: int = 0  # texts rendered and measured
     campaigns: int = 0
+    renderings: list[Rendering] = field(default_factory=list)  # one per campaign and account
 
     @property
     def ok(self) -> bool:
@@ -72,53 +87,69 @@ def check_settings(
     report = report if report is not None else CheckReport()
     for name, campaign in settings.campaigns.items():
         key = f"campaigns.{name}.template"
-        template_file = str(Path(settings.templates_dir) / campaign.template)
-        try:
-            count = renderer.variants(campaign.template)
-        except TemplateError as exc:
-            problems.append(Problem(template_file, exc.line, key, exc.message))
-            continue
         slots = sample_slots(settings, name, now)
-        product_count = max(1, len(campaign.products))
-        texts: set[str] = set()
-        seen_errors: set[tuple[int | None, str]] = set()
-        for variant in range(count):
-            for index in range(product_count):
-                slot = slots[(variant * product_count + index) % len(slots)]
-                try:
-                    rendered = renderer.render_campaign(name, slot_at=slot, sequence=index, variant=variant)
-                except TemplateError as exc:
-                    if (exc.line, exc.message) not in seen_errors:
-                        seen_errors.add((exc.line, exc.message))
+        for account in campaign.targets:
+            # each account renders from its platform's template (promo.bluesky.j2 beside promo.j2) by its rule
+            template = renderer.campaign_template(name, account)
+            who = f"account {account}: " if campaign.multi_account else ""
+            template_file = str(Path(settings.templates_dir) / template)
+            try:
+                count = renderer.variants(template)
+            except TemplateError as exc:
+                problems.append(Problem(template_file, exc.line, key, who + exc.message))
+                continue
+            rendering = Rendering(name, account, renderer.account_network(account), template)
+            report.renderings.append(rendering)
+            product_count = max(1, len(campaign.products))
+            texts: set[str] = set()
+            seen_errors: set[tuple[int | None, str]] = set()
+            for variant in range(count):
+                for index in range(product_count):
+                    slot = slots[(variant * product_count + index) % len(slots)]
+                    try:
+                        rendered = renderer.render_campaign(
+                            name, slot_at=slot, sequence=index, variant=variant, account=account
+                        )
+                    except TemplateError as exc:
+                        if (exc.line, exc.message) not in seen_errors:
+                            seen_errors.add((exc.line, exc.message))
+                            message = f"{who}variant {variant + 1}/{count}: {exc.message}"
+                            problems.append(Problem(template_file, exc.line, key, message))
+                        continue
+                    report.rendered += 1
+                    texts.add(rendered.text)
+                    rendering.texts += 1
+                    rendering.longest = max(rendering.longest, rendered.length)
+                    rendering.limit = rendered.limit
+                    if not rendered.valid:
+                        rendering.invalid += 1
+                        product = campaign.products[index].name if campaign.products else None
+                        what = f"{who}variant {variant + 1}/{count}" + (f", product {product!r}" if product else "")
                         problems.append(
-                            Problem(template_file, exc.line, key, f"variant {variant + 1}/{count}: {exc.message}")
+                            Problem(
+                                template_file,
+                                _variant_line(renderer, template, variant),
+                                key,
+                                f"{what}, slot {slot:%Y-%m-%d %H:%M %Z}: {rendered.reason}",
+                            )
                         )
-                    continue
-                report.rendered += 1
-                texts.add(rendered.text)
-                if not rendered.valid:
-                    product = campaign.products[index].name if campaign.products else None
-                    what = f"variant {variant + 1}/{count}" + (f", product {product!r}" if product else "")
-                    problems.append(
-                        Problem(
-                            template_file,
-                            _variant_line(renderer, campaign.template, variant),
-                            key,
-                            f"{what}, slot {slot:%Y-%m-%d %H:%M %Z}: {rendered.reason}",
+            schedule = campaign.schedule
+            many_slots = not isinstance(schedule, TimesSchedule) or len(schedule.times) > 1
+            if many_slots and len(texts) == 1:
+                report.warnings.append(
+                    Problem(
+                        template_file,
+                        None,
+                        key,
+                        f"{who}every slot renders the same text; "
+                        + (
+                            "X refuses exact duplicates"
+                            if renderer.account_network(account) == "x"
+                            else "an account never posts a text twice, so later slots would be skipped"
                         )
+                        + " (add variants, or use product / slot in the template)",
                     )
-        schedule = campaign.schedule
-        many_slots = not isinstance(schedule, TimesSchedule) or len(schedule.times) > 1
-        if many_slots and len(texts) == 1:
-            report.warnings.append(
-                Problem(
-                    template_file,
-                    None,
-                    key,
-                    "every slot renders the same text; X refuses exact duplicates "
-                    "(add variants, or use product / slot in the template)",
                 )
-            )
         _start, end = settings.campaign_window(name)
         if end is not None and end <= localize(now, end.tzinfo):  # type: ignore[arg-type]
             report.warnings.append(
@@ -142,13 +173,39 @@ _SAMPLE_COUPONS = {  # a long coupons/coupon.j2 text: reply templates that show 
 
 def check_reply_templates(settings: Settings, renderer: object, report: CheckReport | None = None) -> list[Problem]:
     """Every reply template, every variant, in both languages and with a very long customer text, must render
-    and fit the platform's limit once the quoted customer text is cut as the mentions service cuts it."""
-    from bot.replies import ReplyComposer
+    and fit the limit of each platform whose mentions are answered (X's weighted 280, Bluesky's 300 graphemes)
+    once the quoted customer text is cut as the mentions service cuts it."""
+    from bot.text import length_rule
 
     problems: list[Problem] = []
     if not settings.replies.enabled:
         return problems
-    composer = ReplyComposer(renderer)  # type: ignore[arg-type]
+    answered = settings.replies.accounts if settings.replies.accounts is not None else list(settings.accounts)
+    networks = sorted({settings.accounts[a].network for a in answered if a in settings.accounts}) or ["x"]
+    seen: set[Problem] = set()
+    for network in networks:
+        rule = length_rule(network)
+        for problem in _check_reply_templates(settings, renderer, report, rule.limit, rule.count):
+            if problem in seen:  # the same on every platform (a template error): once
+                continue
+            seen.add(problem)
+            if len(networks) > 1:
+                problem = Problem(problem.file, problem.line, problem.path, f"on {network}: {problem.message}")
+            problems.append(problem)
+    return problems
+
+
+def _check_reply_templates(
+    settings: Settings,
+    renderer: object,
+    report: CheckReport | None,
+    max_length: int,
+    length: Callable[[str], int],
+) -> list[Problem]:
+    from bot.replies import ReplyComposer
+
+    problems: list[Problem] = []
+    composer = ReplyComposer(renderer, max_length=max_length, length=length)  # type: ignore[arg-type]
     shop = next(iter(settings.accounts.values())).handle if settings.accounts else "shop"
     for key, template in settings.replies.templates():
         template_file = str(Path(settings.templates_dir) / template)

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 def check(
     config: Path | None = ConfigOption,
     strict: bool = typer.Option(
-        False, "--strict", help="Treat missing X credentials as errors (as `socialbot run` does)."
+        False, "--strict", help="Treat missing credentials as errors (as `socialbot run` does)."
     ),
 ) -> None:
     """Validate config.yaml and every template (each variant x each product); exit 2 on any problem."""
@@ -33,6 +33,13 @@ def check(
         raise typer.Exit(code=2)
     settings = report.settings
     assert settings is not None
+    for r in report.renderings:  # each account of each campaign: its platform's template and length rule
+        unit = "graphemes" if r.platform == "bluesky" else "weighted"
+        console.print(
+            f"  {r.campaign} → {r.account} ({r.platform}): {r.template}, {r.texts} text(s), "
+            f"longest {r.longest}/{r.limit} {unit}",
+            highlight=False,
+        )
     console.print(
         f"[green]ok[/green] {path}: {len(settings.accounts)} account(s), {report.campaigns} campaign(s), "
         f"{report.rendered} text(s) rendered and within limits",

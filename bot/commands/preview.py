@@ -54,11 +54,15 @@ def preview(
         None, "--variant", help="Render this variant (0-based) instead of the rotation's."
     ),
     all_variants: bool = typer.Option(False, "--all", help="Render every variant of the template."),
+    account_name: str | None = typer.Option(
+        None, "--account", help="Only this account of a campaign that posts to several."
+    ),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Print a campaign's text for its next slot (or the slot at/after --at), its weighted length and validity.
+    """Print a campaign's text for its next slot (or the slot at/after --at), its length and validity, for each
+    of its accounts (each from its platform's template, measured by that platform's rule).
 
-    Exit status 2 when the text is invalid (too long, template error) or the config is bad.
+    Exit status 2 when a text is invalid (too long, template error) or the config is bad.
     """
     from rich.rule import Rule
     from rich.text import Text
@@ -72,6 +76,16 @@ def preview(
     if campaign not in settings.campaigns:
         raise _unknown_campaign(settings, campaign)
     conf = settings.campaigns[campaign]
+    accounts = list(conf.targets)
+    if account_name is not None:
+        if account_name not in accounts:
+            err_console.print(
+                f"[red]error[/red] campaign {campaign} does not post to {account_name!r}; "
+                f"its accounts: {', '.join(accounts)}",
+                highlight=False,
+            )
+            raise typer.Exit(code=2)
+        accounts = [account_name]
     spec = campaign_spec(settings, campaign)
     tz = settings.campaign_timezone(campaign)
     start = _parse_time(at, tz) if at else datetime.now(UTC)
@@ -87,10 +101,13 @@ def preview(
         )
     sequence = slot_sequence(spec, slot)
     renderer = TemplateRenderer(settings)
-    account = settings.accounts.get(conf.account)
-    handle = f" (@{account.handle})" if account else ""
+    several = len(conf.targets) > 1
+    first = settings.accounts.get(accounts[0])
+    handle = f" (@{first.handle})" if first and not several else ""
     console.print(
-        f"[bold]{campaign}[/bold] · account {conf.account}{handle} · template {conf.template}"
+        f"[bold]{campaign}[/bold] · "
+        + (f"accounts {', '.join(conf.targets)}" if several else f"account {accounts[0]}{handle}")
+        + f" · template {conf.template}"
         + ("" if conf.enabled else " · [yellow]disabled[/yellow]"),
         highlight=False,
     )
@@ -98,35 +115,50 @@ def preview(
         f"slot {_local(slot, tz)} ({tz}) = {slot.strftime('%Y-%m-%dT%H:%M:%SZ')} · sequence {sequence}",
         highlight=False,
     )
-    try:
-        count = renderer.variants(conf.template)
-        if all_variants:
-            chosen = list(range(count))
-        elif variant is not None:
-            if not 0 <= variant < count:
-                err_console.print(f"[red]error[/red] variant {variant} does not exist; {conf.template} has {count}")
-                raise typer.Exit(code=2)
-            chosen = [variant]
-        else:
-            chosen = [sequence % count]
-        invalid = 0
-        for index in chosen:
-            rendered = renderer.render_campaign(campaign, slot_at=slot, sequence=sequence, variant=index)
-            console.print(Rule(f"variant {rendered.variant} of {rendered.variants}", align="left"))
-            console.print(Text(rendered.text), soft_wrap=True)
-            console.print(Rule(style="dim"))
-            if rendered.valid:
-                console.print(f"length {rendered.length}/{rendered.limit} [green]valid[/green]", highlight=False)
-            else:
-                invalid += 1
+    invalid = 0
+    rotating = False
+    for name in accounts:
+        account = settings.accounts[name]
+        try:
+            template = renderer.campaign_template(campaign, name)
+            unit = "graphemes" if renderer.account_network(name) == "bluesky" else "weighted"
+            if several or template != conf.template:
                 console.print(
-                    f"length {rendered.length}/{rendered.limit} [red]invalid[/red]: {rendered.reason}",
+                    f"[bold]{name}[/bold] (@{account.handle}, {account.platform}) · template {template}",
                     highlight=False,
                 )
-    except TemplateError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from exc
-    if not all_variants and variant is None and count > 1:
+            count = renderer.variants(template)
+            rotating = rotating or count > 1
+            if all_variants:
+                chosen = list(range(count))
+            elif variant is not None:
+                if not 0 <= variant < count:
+                    err_console.print(f"[red]error[/red] variant {variant} does not exist; {template} has {count}")
+                    raise typer.Exit(code=2)
+                chosen = [variant]
+            else:
+                chosen = [sequence % count]
+            for index in chosen:
+                rendered = renderer.render_campaign(
+                    campaign, slot_at=slot, sequence=sequence, variant=index, account=name
+                )
+                console.print(Rule(f"variant {rendered.variant} of {rendered.variants}", align="left"))
+                console.print(Text(rendered.text), soft_wrap=True)
+                console.print(Rule(style="dim"))
+                if rendered.valid:
+                    console.print(
+                        f"length {rendered.length}/{rendered.limit} {unit} [green]valid[/green]", highlight=False
+                    )
+                else:
+                    invalid += 1
+                    console.print(
+                        f"length {rendered.length}/{rendered.limit} {unit} [red]invalid[/red]: {rendered.reason}",
+                        highlight=False,
+                    )
+        except TemplateError as exc:
+            err_console.print(f"[red]error[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from exc
+    if not all_variants and variant is None and rotating:
         console.print(
             "[dim]the daemon moves on to the next variant when this text was already posted by the account[/dim]"
         )
@@ -171,7 +203,7 @@ def schedule(
         conf = settings.campaigns[name]
         tz = settings.campaign_timezone(name)
         label = name if conf.enabled else f"{name} (disabled)"
-        table.add_row(_local(slot, tz), label, conf.account, str(tz), conf.template)
+        table.add_row(_local(slot, tz), label, ", ".join(conf.targets), str(tz), conf.template)
     console.print(table)
 
 
