@@ -9,8 +9,8 @@
         for record in world.ledger(shop.did): ...     # com.atproto.repo.listRecords, every page
 
 Every call is plain XRPC over httpx, to 127.0.0.1 only. Facets (mentions with the DID their handle resolves
-to, links, #tags) carry UTF-8 byte offsets, as Bluesky's own clients write them; a handle that does not
-resolve gets no facet (and notifies nobody), as in the app.
+to, links, #tags; bot.platforms.richtext) carry UTF-8 byte offsets, as Bluesky's own clients write them; a
+handle that does not resolve gets no facet (and notifies nobody), as in the app.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import re
 import secrets
 import subprocess
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.errors import BotError
+from bot.platforms.richtext import facets  # the adapter's detection rules: what the bot writes, people write too
 
 logger = logging.getLogger(__name__)
 
@@ -112,11 +112,14 @@ def start_devnet(*, timeout: float = 600, on_line: Callable[[str], None] | None 
     reader = threading.Thread(target=pump, name="devnet-stderr", daemon=True)
     reader.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)  # stdout is a few KEY=VALUE lines at the end: no pipe fills up
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
         raise BlueskyWorldError(f"scripts/bluesky-devnet start took more than {timeout:g} s") from None
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    proc.stdout.close()
     reader.join(timeout=5)
     if proc.returncode == 3:
         reasons = [line.split("UNAVAILABLE:", 1)[1].strip() for line in err_lines if "UNAVAILABLE:" in line]
@@ -160,71 +163,6 @@ def _loopback(url: str) -> str:
     if host not in _LOOPBACK:
         raise BlueskyWorldError(f"refusing {url}: the Bluesky test world talks to 127.0.0.1 only")
     return url.rstrip("/")
-
-
-# ---- facets ---------------------------------------------------------------------------------------------
-
-_MENTION_RE = re.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)\b")
-_URL_RE = re.compile(r"(?:^|(?<=[\s(]))(https?://\S+)")
-_TAG_RE = re.compile(r"(?:^|(?<=\s))[#＃](\S+)")
-_INVISIBLE = "\u00ad\u2060\u200a\u200b\u200c\u200d\u20e2"
-
-
-def _is_punctuation(char: str) -> bool:
-    return unicodedata.category(char).startswith("P")
-
-
-def _byte_span(text: str, start: int, end: int) -> dict[str, int]:
-    begin = len(text[:start].encode("utf-8"))
-    return {"byteStart": begin, "byteEnd": begin + len(text[start:end].encode("utf-8"))}
-
-
-def facets(text: str, resolve: Callable[[str], str | None]) -> list[dict[str, Any]]:
-    """Mention, link and tag facets of `text` as the Bluesky app detects them (UTF-8 byte offsets).
-    `resolve(handle)` gives the DID of a handle or None (then that mention gets no facet)."""
-    out: list[dict[str, Any]] = []
-    for match in _MENTION_RE.finditer(text):
-        handle = match.group(1).rstrip(".")
-        if "." not in handle:
-            continue
-        did = resolve(handle.lower())
-        if did is None:
-            continue
-        start = match.start(1) - 1
-        out.append(
-            {
-                "index": _byte_span(text, start, match.start(1) + len(handle)),
-                "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
-            }
-        )
-    for match in _URL_RE.finditer(text):
-        uri = match.group(1)
-        uri = uri.rstrip(".,;:!?")
-        if uri.endswith(")") and "(" not in uri:
-            uri = uri[:-1]
-        out.append(
-            {
-                "index": _byte_span(text, match.start(1), match.start(1) + len(uri)),
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
-            }
-        )
-    for match in _TAG_RE.finditer(text):
-        tag = match.group(1)
-        cut = next((i for i, c in enumerate(tag) if c in _INVISIBLE), len(tag))
-        tag = tag[:cut]
-        while tag and _is_punctuation(tag[-1]):
-            tag = tag[:-1]
-        if not tag or tag.startswith("\ufe0f") or len(tag) > 64:
-            continue
-        if all(c.isdigit() or _is_punctuation(c) for c in tag):  # "#123456" is an order number, not a tag
-            continue
-        out.append(
-            {
-                "index": _byte_span(text, match.start(), match.start(1) + len(tag)),
-                "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}],
-            }
-        )
-    return sorted(out, key=lambda f: f["index"]["byteStart"])
 
 
 # ---- accounts and records -------------------------------------------------------------------------------
