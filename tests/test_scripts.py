@@ -36,6 +36,23 @@ def test_crash_run_loses_and_doubles_nothing() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(400)  # a first start of the local network installs it (~90 s)
+def test_bluesky_crash_run_loses_and_doubles_nothing() -> None:
+    """The same against the local AT Protocol network (exit 3: it cannot run here, so skip)."""
+    args = ("scripts/crash_test.py", "--platform", "bluesky", "--kills", "3", "--seed", "1")
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=380, check=False)
+    if done.returncode == 3:
+        pytest.skip(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "the local Bluesky network")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = fields(done.stdout.strip().splitlines()[-1])
+    assert result["kills"] == "3"
+    assert result["duplicates"] == "0" and result["lost"] == "0"
+    assert int(result["published"]) == int(result["slots"]) > 0
+    assert result["reply_duplicates"] == "0" and result["unanswered"] == "0" and int(result["replies"]) > 0
+    assert result["coupon_duplicates"] == "0" and result["over_budget"] == "0"
+
+
+@pytest.mark.slow
 def test_publish_benchmark_runs_and_reports() -> None:
     result = fields(run_script("scripts/bench_publish.py", "--count", "200", "--rounds", "2", timeout=300))
     assert float(result["outbox_per_s"]) > 0 and float(result["raw_per_s"]) > 0
