@@ -70,13 +70,27 @@ def build_platform(name: str, settings: Settings, store: Store | None = None) ->
 
 
 def _connect(name: str, settings: Settings) -> Platform:
+    from bot.config import BLUESKY_DEFAULT_SERVER, XCredentials, credential_variables
     from bot.logs import register_secret
-    from bot.platforms.x import XPlatform
 
     account = settings.accounts[name]
     if account.credentials is not None:
         for secret in account.credentials.model_dump().values():
             register_secret(secret)
+    if account.platform == "bluesky":
+        from bot.platforms.bluesky import BlueskyPlatform
+
+        if account.credentials is None or isinstance(account.credentials, XCredentials):
+            variable = credential_variables(name, "bluesky")[0]
+            raise BotError(f"account {name!r}: no Bluesky app password in the environment ({variable})")
+        return BlueskyPlatform(
+            account.base_url or BLUESKY_DEFAULT_SERVER,
+            account.handle,
+            account.credentials.app_password,
+            account=name,
+        )
+    from bot.platforms.x import XPlatform
+
     if account.platform == "sandbox":
         if not account.base_url:
             raise BotError(f"account {name!r}: platform sandbox needs base_url (the sandbox's address)")
@@ -86,7 +100,7 @@ def _connect(name: str, settings: Settings) -> Platform:
             return XPlatform.for_sandbox(account.base_url, account.handle, account=name)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             raise BotError(f"account {name!r}: cannot reach the X sandbox at {account.base_url}: {exc}") from exc
-    if account.credentials is None:
+    if not isinstance(account.credentials, XCredentials):
         raise BotError(f"account {name!r}: no credentials in the environment")
     return XPlatform(account.credentials, account=name)
 
