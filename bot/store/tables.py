@@ -9,6 +9,11 @@ from sqlmodel import Field, SQLModel
 
 from bot.store.types import UTCDateTime
 
+# 0005: a platform's post, user and conversation ids (X: numbers; Bluesky: at-URIs and DIDs) and usernames
+# (Bluesky: domain handles)
+ID_LENGTH = 512
+NAME_LENGTH = 300
+
 
 class OutboxState:
     PENDING = "pending"
@@ -51,8 +56,8 @@ class OutboxRow(SQLModel, table=True):
     kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     text_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    in_reply_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    recipient_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    in_reply_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    recipient_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     state: str = Field(sa_column=sa.Column(sa.String(20), nullable=False, server_default="pending"))
     attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
     next_attempt_at: datetime = Field(sa_column=_dt(nullable=False))
@@ -62,7 +67,7 @@ class OutboxRow(SQLModel, table=True):
     outcome_unknown: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
     )
-    remote_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    remote_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_dt())
@@ -70,7 +75,7 @@ class OutboxRow(SQLModel, table=True):
     slot_at: datetime | None = Field(default=None, sa_column=_dt())
     # 0002: the person a reply/DM/coupon reaches; a row whose target opted out is cancelled at claim time
     target_platform: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
-    target_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    target_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
 
 
 class CampaignSlotRow(SQLModel, table=True):
@@ -95,7 +100,7 @@ class AccountStateRow(SQLModel, table=True):
     __tablename__ = "account_state"
 
     account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    platform_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    platform_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     paused_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     paused_at: datetime | None = Field(default=None, sa_column=_dt())
 
@@ -127,8 +132,8 @@ class SocialUserRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
     name: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     followers_count: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))  # 0003; when known
     first_seen: datetime = Field(sa_column=_dt(nullable=False))
@@ -149,14 +154,14 @@ class MentionRow(SQLModel, table=True):
     account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
-    platform_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    author_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    platform_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    author_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=_dt())
-    conversation_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    in_reply_to_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    replied_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    quoted_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    conversation_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    in_reply_to_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    replied_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    quoted_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     mentions: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     hashtags: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     urls: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
@@ -182,10 +187,10 @@ class InteractionRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    source_user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    target_user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    source_user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    target_user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
     kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    post_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    post_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -196,7 +201,7 @@ class CursorRow(SQLModel, table=True):
 
     account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
     stream: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    value: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
+    value: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
     updated_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -208,8 +213,8 @@ class OptOutRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
     user_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
@@ -228,9 +233,9 @@ class InboxRow(SQLModel, table=True):
     account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
     kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
-    mention_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    mention_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
     intent: str | None = Field(default=None, sa_column=sa.Column(sa.String(50)))
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
@@ -246,7 +251,7 @@ class EngagementPostRow(SQLModel, table=True):
     __tablename__ = "engagement_post"
 
     account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    post_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    post_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
     posted_at: datetime = Field(sa_column=_dt(nullable=False))
     last_collected_at: datetime | None = Field(default=None, sa_column=_dt())
     likes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
@@ -300,7 +305,7 @@ class GraphScoreRow(SQLModel, table=True):
 
     snapshot_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
     platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    user_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
     pagerank: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
     in_strength: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
     hub: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
@@ -361,7 +366,7 @@ class SegmentMemberRow(SQLModel, table=True):
 
     run_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
     platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    user_id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
     segment_id: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
     distance: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
 
@@ -390,7 +395,7 @@ class CouponRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
     platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
     segment_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
     holdout: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
     code: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))  # None for holdout rows
