@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,9 +47,13 @@ logger = logging.getLogger(__name__)
 
 MENTIONS = "mentions"
 DMS = "dms"
-MENTIONS_ENDPOINT = "GET /2/users/:id/mentions"
-DM_ENDPOINT = "GET /2/dm_events"
-MENTION_WINDOW = 800  # X serves only the newest 800 mentions
+# The rate-limit buckets (RateLimitStatus.endpoint) of the reads a poll makes, per platform (Platform.name): the
+# poll stops before a read the platform said would be refused.
+MENTIONS_ENDPOINTS = {"x": "GET /2/users/:id/mentions", "bluesky": "GET app.bsky.notification.listNotifications"}
+DM_ENDPOINTS = {"x": "GET /2/dm_events", "bluesky": "GET chat.bsky.convo.listConvos"}
+MENTIONS_ENDPOINT = MENTIONS_ENDPOINTS["x"]
+DM_ENDPOINT = DM_ENDPOINTS["x"]
+MENTION_WINDOW = 800  # X serves only the newest 800 mentions (the Bluesky adapter reads at most 800 at first)
 OPT_OUT = "opt_out"
 DAY = timedelta(hours=24)
 POLL_LEASE_MIN_SECONDS = 5.0
@@ -150,6 +154,18 @@ def _newer(a: str, b: str | None) -> bool:
 
 def _id_order(item_id: str) -> tuple[int, int, str]:
     return (0, int(item_id), "") if item_id.isdigit() else (1, 0, item_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _age_order(item: Incoming) -> tuple[int, int, datetime, str]:
+    """Oldest first. X ids are numbers that grow with time; other ids (Bluesky's at-URIs, one repository per
+    author) say nothing about time across authors: those go by creation time, then id."""
+    if item.id.isdigit():
+        return (0, int(item.id), _EPOCH, "")
+    created = item.created_at if item.created_at is not None else _EPOCH
+    return (1, 0, created if created.tzinfo is not None else created.replace(tzinfo=UTC), item.id)
 
 
 @dataclass
@@ -343,8 +359,9 @@ class MentionService:
         complete = False
         iterator = platform.mentions(since_id=since, page_size=self.page_size, until_id=until)
         try:
+            endpoint = MENTIONS_ENDPOINTS.get(platform.name, MENTIONS_ENDPOINT)
             while True:
-                reset = self._exhausted(platform, MENTIONS_ENDPOINT, now)
+                reset = self._exhausted(platform, endpoint, now)
                 if reset is not None:
                     logger.info("mentions of %s: rate-limit window used up; paging resumes after %s", account, reset)
                     self._wait(account, MENTIONS, reset, report)
@@ -371,19 +388,21 @@ class MentionService:
         if complete and fetched >= MENTION_WINDOW:
             if since is not None:
                 logger.warning(
-                    "mentions of %s: %d new mentions since the last poll reach X's %d-mention window: "
-                    "older ones after id %s may be unreachable",
+                    "mentions of %s: %d new mentions since the last poll reach %s's %d-mention window: "
+                    "older ones after %s may be unreachable",
                     account,
                     fetched,
+                    platform.name,
                     MENTION_WINDOW,
                     since,
                 )
             else:
                 logger.warning(
-                    "mentions of %s: first poll read %d mentions; X serves only the newest %d",
+                    "mentions of %s: first poll read %d mentions; only the newest %d are read from %s",
                     account,
                     fetched,
                     MENTION_WINDOW,
+                    platform.name,
                 )
         # The newest id of this whole run: the first page's (or, resuming, the interrupted run's).
         newest = resume[0] if resume else (pages[0].newest_id if pages else None)
@@ -407,7 +426,7 @@ class MentionService:
         now = self.clock.now()
         if self._waiting(account, DMS, now, report):
             return
-        reset = self._exhausted(platform, DM_ENDPOINT, now)
+        reset = self._exhausted(platform, DM_ENDPOINTS.get(platform.name, DM_ENDPOINT), now)
         if reset is not None:
             self._wait(account, DMS, reset, report)
             return
@@ -479,7 +498,7 @@ class MentionService:
         """One transaction: store and answer `items`; then move the cursor. `cursor` is the new cursor value,
         or (newest, None) for a complete run, or (newest, oldest stored) for an interrupted one."""
         unique = {item.id: item for item in items}
-        ordered = sorted(unique.values(), key=lambda i: _id_order(i.id))  # oldest first
+        ordered = sorted(unique.values(), key=_age_order)  # oldest first
         handle = self.settings.accounts[account].handle
         intents = {i.id: self.classifier.classify(i.text, account_handle=handle) for i in ordered}
         kind = "dm" if stream == DMS else "mention"

@@ -25,7 +25,11 @@ WORD_JOINER = "\u2060"
 # code points that always attach to the character before them
 _ZWJ = "\u200d"
 _EXTENDERS = {"\ufe0e", "\ufe0f", "\u20e3", _ZWJ}
-_HANDLE = re.compile(r"(?<![A-Za-z0-9_!#$%&*@＠])([@＠])(?=[A-Za-z0-9_]{1,15}(?![A-Za-z0-9_@＠]))")
+# an X username (1-15 word characters), or a domain handle as Bluesky links them (any label length)
+_HANDLE = re.compile(
+    r"(?<![A-Za-z0-9_!#$%&*@＠])([@＠])"
+    r"(?=[A-Za-z0-9_]{1,15}(?![A-Za-z0-9_@＠])|[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+)"
+)
 
 
 # twitter-text v3 gives weight 1 to U+0000..U+10FF. A text made only of those, without '.', '©' and '®',
@@ -39,6 +43,20 @@ def weighted_length(text: str) -> int:
     if not _NOT_LIGHT.search(normal):
         return len(normal)
     return int(parse_tweet(text).weightedLength)
+
+
+def _control(char: str) -> bool:
+    """Grapheme_Cluster_Break=Control (or CR, LF): never part of a cluster with anything else."""
+    category = unicodedata.category(char)
+    if category in ("Cc", "Zl", "Zp"):
+        return True
+    return category == "Cf" and char not in (_ZWJ, "\u200c") and not 0xE0020 <= ord(char) <= 0xE007F
+
+
+def _pictographic(char: str) -> bool:
+    """Roughly Extended_Pictographic: what a ZWJ joins into one emoji (a ZWJ before anything else joins nothing)."""
+    code = ord(char)
+    return code >= 0x1F000 or 0x2190 <= code <= 0x2BFF or code in (0x00A9, 0x00AE, 0x203C, 0x2049, 0x2122, 0x3030)
 
 
 def _hangul(char: str) -> str:
@@ -73,13 +91,17 @@ def graphemes(text: str) -> list[str]:
             units.append("\r\n")
             index = end + 1
             continue
+        if _control(text[index]):  # a control stands alone
+            units.append(text[index])
+            index = end
+            continue
         if _regional(text[index]) and end < len(text) and _regional(text[end]):
             end += 1
         while end < len(text):
             char = text[end]
-            if char in "\r\n":
+            if _control(char):
                 break
-            joins = _extends(char) or text[end - 1] == _ZWJ
+            joins = _extends(char) or (text[end - 1] == _ZWJ and _pictographic(char))
             if not joins and (_hangul(text[end - 1]), _hangul(char)) not in _HANGUL_JOINS:
                 break
             end += 1
@@ -200,7 +222,8 @@ def text_hash(text: str) -> str:
 
 
 def sanitize_handles(text: str) -> str:
-    """Neutralise @handles in echoed customer text: '@bob' -> '@\\u2060bob' (looks the same, mentions no one)."""
+    """Neutralise @handles in echoed customer text: '@bob' -> '@\\u2060bob' (looks the same, mentions no one);
+    also Bluesky's domain handles ('@someone-with-a-long-name.bsky.social'), which X's 15-character rule misses."""
     return _HANDLE.sub(lambda m: m.group(1) + WORD_JOINER, text)
 
 

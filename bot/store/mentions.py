@@ -407,7 +407,7 @@ class MentionUnit:
         if current is not None and not _newer(newest, current):
             self.clear_resume(stream)
             return
-        value = f"{newest}:{until}"
+        value = _resume_value(newest, until)
         stmt = self._store._insert(cursor_t).values(
             account=self.account, stream=_resume_stream(stream), value=value, updated_at=self.now
         )
@@ -483,6 +483,12 @@ def _resume_stream(stream: str) -> str:
     return f"{stream}.resume"
 
 
+def _resume_value(newest: str, until: str) -> str:
+    """'newest:until' for X's numeric ids (as stored so far); a tab between ids that hold ':' themselves (a
+    Bluesky cursor is an ISO time, its posts are at-URIs)."""
+    return f"{newest}\t{until}" if ":" in newest or ":" in until else f"{newest}:{until}"
+
+
 def _newer(a: str, b: str) -> bool:
     if a.isdigit() and b.isdigit():
         return int(a) > int(b)
@@ -555,6 +561,9 @@ class MentionQueries:
         """(newest, until) of an interrupted polling run, or None."""
         with self._tx("reading a cursor") as conn:
             value = _cursor(conn, account, _resume_stream(stream))
+        if value and "\t" in value:
+            newest, until = value.split("\t", 1)
+            return newest, until
         if not value or ":" not in value:
             return None
         newest, until = value.split(":", 1)
