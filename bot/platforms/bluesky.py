@@ -59,6 +59,8 @@ AUTH_FAILURE_HOLD = timedelta(minutes=5)  # no second createSession with the sam
 CHAT_RECHECK = timedelta(hours=1)
 RKEY_ATTEMPTS = 3  # record keys tried per message (another is only needed when two messages' keys clash)
 PROFILE_BATCH = 25  # app.bsky.actor.getProfiles takes at most 25 actors
+HANDLE_TTL = timedelta(hours=1)  # handles move: a resolved (or unresolvable) one is asked again after this
+CACHE_SIZE = 50_000  # DIDs and handles remembered, at most
 RECENT_SLACK = timedelta(days=1)  # record keys carry the outbox time: recent_posts(since) reads this far past it
 DM_MAX_PAGES = 10
 FIND_SENT_MARGIN = timedelta(minutes=5)
@@ -195,7 +197,7 @@ class BlueskyPlatform:
         self._blocked: dict[str, datetime] = {}
         self._memory: RateLimitMemory | None = None
         self._handles: dict[str, str] = {}  # DID -> handle, as the network last said
-        self._dids: dict[str, str | None] = {}  # handle -> DID (None: does not resolve)
+        self._dids: dict[str, tuple[str | None, datetime]] = {}  # handle -> (DID or None: unresolvable, when)
         self._chat_lock = threading.Lock()
         self._chat_checked: datetime | None = None
         self._chat_missing: str | None = None  # why this server offers no DMs, when it does not
@@ -360,7 +362,7 @@ class BlueskyPlatform:
             raise
         self._auth_failed = None
         session = _session_from(body)
-        self._handles[session.did] = session.handle
+        self._remember_handle(session.did, session.handle)
         logger.info("bluesky session created for %s (account=%s)", session.handle, self.account)
         return session
 
@@ -496,7 +498,6 @@ class BlueskyPlatform:
                 "GET",
                 "com.atproto.repo.getRecord",
                 params={"repo": uri.repo, "collection": uri.collection, "rkey": uri.rkey},
-                auth=False,
             )
         except _XrpcError as exc:
             if exc.error in ("RecordNotFound", "NotFound", "InvalidRequest", "RepoNotFound", "RepoDeactivated"):
@@ -504,23 +505,33 @@ class BlueskyPlatform:
             raise
 
     def _resolve_handle(self, handle: str) -> str | None:
+        """The DID of a handle (com.atproto.identity.resolveHandle, remembered for HANDLE_TTL), or None."""
         handle = handle.lower()
-        if handle in self._dids:
-            return self._dids[handle]
         session = self._session
         if session is not None and session.handle.lower() == handle:
             return session.did
+        now = self._now()
+        known = self._dids.get(handle)
+        if known is not None and now < known[1] + HANDLE_TTL:
+            return known[0]
         try:
-            body = self._call("GET", "com.atproto.identity.resolveHandle", params={"handle": handle}, auth=False)
+            body = self._call("GET", "com.atproto.identity.resolveHandle", params={"handle": handle})
             did = body.get("did") if isinstance(body.get("did"), str) else None
         except _XrpcError:
             did = None  # HandleNotFound and friends: the mention stays plain text
         if did is None:
             logger.info("bluesky: @%s does not resolve; left as plain text (account=%s)", handle, self.account)
         else:
-            self._handles.setdefault(did, handle)
-        self._dids[handle] = did
+            self._remember_handle(did, handle)
+        if len(self._dids) >= CACHE_SIZE:
+            self._dids.clear()
+        self._dids[handle] = (did, now)
         return did
+
+    def _remember_handle(self, did: str, handle: str) -> None:
+        if len(self._handles) >= CACHE_SIZE:
+            self._handles.clear()
+        self._handles[did] = handle
 
     def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
         return self.find_sent_many([message], since=since)[message.key]
@@ -581,7 +592,7 @@ class BlueskyPlatform:
             params: dict[str, Any] = {"repo": me.id, "collection": POST, "limit": size}
             if cursor:
                 params["cursor"] = cursor
-            body = self._call("GET", "com.atproto.repo.listRecords", params=params, auth=False)
+            body = self._call("GET", "com.atproto.repo.listRecords", params=params)
             records = body.get("records") or []
             passed = False
             for item in records:
@@ -684,7 +695,7 @@ class BlueskyPlatform:
         for note in notes:
             author = note.get("author") or {}
             if isinstance(author.get("did"), str) and isinstance(author.get("handle"), str):
-                self._handles[author["did"]] = author["handle"]
+                self._remember_handle(author["did"], author["handle"])
         wanted: dict[str, None] = {}
         for note in notes:
             author = (note.get("author") or {}).get("did")
@@ -719,7 +730,7 @@ class BlueskyPlatform:
                 user = _user(profile)
                 if user is not None:
                     users[user.id] = user
-                    self._handles[user.id] = user.username
+                    self._remember_handle(user.id, user.username)
         return users
 
     def _handles_for(self, dids: Any) -> dict[str, str]:

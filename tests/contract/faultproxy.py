@@ -1,8 +1,9 @@
 """A fault-injecting HTTP proxy for the contract suite: 127.0.0.1 only, one thread per connection.
 
-It forwards every request to one upstream (a PDS) and, when told, answers the next writes with a 503 without
-forwarding them ('error'), forwards them and then drops the connection without an answer ('timeout': processed,
-outcome unknown to the client), or answers the next request of any kind with a 429 carrying ratelimit-* headers.
+It forwards every request to one upstream (a PDS) and, when told: answers the next writes with a 503 without
+forwarding them ('error'); forwards them and then drops the connection without an answer ('timeout': processed,
+outcome unknown to the client); answers the next request of any kind with a 429 carrying ratelimit-* headers; or
+answers the next authenticated one with 400 ExpiredToken (as a PDS does when an access token has run out).
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._write_fault: str | None = None  # 'error' | 'timeout', until cleared
         self._rate_limits: list[int] = []  # reset epochs of the next 429s to answer
+        self._expire = 0  # authenticated requests still to answer with ExpiredToken
         self._released = threading.Event()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen
         self._client = httpx.Client(base_url=self.upstream, trust_env=False, timeout=30)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="faultproxy", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -73,15 +77,27 @@ class FaultProxy:
         with self._lock:
             self._rate_limits.append(reset_epoch)
 
+    def expire_next_session(self) -> None:
+        with self._lock:
+            self._expire += 1
+
     def clear(self) -> None:
         with self._lock:
             self._write_fault = None
             self._rate_limits.clear()
+            self._expire = 0
 
-    def _take_fault(self, method: str, path: str) -> tuple[str, Any] | None:
+    def count(self, path_prefix: str) -> int:
+        """How many requests whose path starts with `path_prefix` reached the proxy."""
+        return sum(1 for _, path in list(self.requests) if path.startswith(path_prefix))
+
+    def _take_fault(self, method: str, path: str, authenticated: bool) -> tuple[str, Any] | None:
         with self._lock:
             if self._rate_limits:
                 return "429", self._rate_limits.pop(0)
+            if self._expire and authenticated and "Session" not in path:
+                self._expire -= 1
+                return "expired", None
             if self._write_fault and method == "POST" and path.startswith(WRITE_PREFIXES):
                 return self._write_fault, None
         return None
@@ -109,7 +125,7 @@ class FaultProxy:
         body = handler.rfile.read(length) if length else b""
         method, path = handler.command, handler.path
         self.requests.append((method, path))
-        fault = self._take_fault(method, path)
+        fault = self._take_fault(method, path, bool(handler.headers.get("authorization")))
         if fault is not None and fault[0] == "429":
             reset = int(fault[1])
             _answer(
@@ -123,6 +139,9 @@ class FaultProxy:
                     "ratelimit-policy": "3000;w=300",
                 },
             )
+            return
+        if fault is not None and fault[0] == "expired":
+            _answer(handler, 400, {"error": "ExpiredToken", "message": "Token has expired"})
             return
         if fault is not None and fault[0] == "error":
             _answer(handler, 503, {"error": "ServiceUnavailable", "message": "injected by the fault proxy"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import random
 import re
 import string
@@ -35,6 +36,7 @@ class Harness(Protocol):
     supports_dms: bool  # the platform (as the harness runs it) has direct messages
     refuses_duplicate_text: bool  # a second post with the same words is DuplicateContent (X)
     mentions_overlap: bool  # mentions(since_id) may deliver again a few items at or below since_id
+    has_sessions: bool  # the adapter logs in (Bluesky: createSession) and must renew expired sessions
 
     def platform(self, handle: str, *, timeout: float = 0.5) -> Platform: ...
 
@@ -86,6 +88,7 @@ class XSandboxHarness:
     supports_dms = True
     refuses_duplicate_text = True
     mentions_overlap = False
+    has_sessions = False  # OAuth 1.0a: every request is signed, nothing expires
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -173,7 +176,9 @@ APPVIEW_ENV = "SOCIALBOT_BLUESKY_APPVIEW_URL"
 DEVNET_CANNOT_RUN = 3  # scripts/bluesky-devnet's exit code when the network cannot be had on this machine
 FOLLOWER_POOL = 2  # accounts that follow users asked to have followers (a real count, capped at this)
 SETTLE_TIMEOUT = 20.0
-PREFETCH = 8  # user("fan7") also starts making fan8..fan15 in the background
+PREFETCH = 16  # user("fan7") also starts making fan8..fan23 in the background
+WRITERS = 4  # background writer threads of a harness (each author always on the same one)
+BATCH = 50  # records in one applyWrites at most
 POST = "app.bsky.feed.post"
 _BACKDATE = timedelta(seconds=2)
 
@@ -316,27 +321,9 @@ class BlueskyDevnet:
     def followers(self) -> list[DevnetAccount]:
         return [self.account(f"follower{i}") for i in range(FOLLOWER_POOL)]
 
-    def set_followers(self, target: DevnetAccount, count: int) -> None:
-        """Make exactly `count` (<= FOLLOWER_POOL) pool accounts follow `target`."""
-        for index, follower in enumerate(self.followers()):
-            key = (follower.did, target.did)
-            if index < count and key not in self._follows:
-                record = {"$type": "app.bsky.graph.follow", "subject": target.did, "createdAt": _iso(self.created_at())}
-                made = self.pds.post(
-                    "/xrpc/com.atproto.repo.createRecord",
-                    headers=account_headers(follower),
-                    json={"repo": follower.did, "collection": "app.bsky.graph.follow", "record": record},
-                )
-                _check(made, "follow")
-                self._follows[key] = made.json()["uri"]
-            elif index >= count and key in self._follows:
-                rkey = self._follows.pop(key).rsplit("/", 1)[-1]
-                gone = self.pds.post(
-                    "/xrpc/com.atproto.repo.deleteRecord",
-                    headers=account_headers(follower),
-                    json={"repo": follower.did, "collection": "app.bsky.graph.follow", "rkey": rkey},
-                )
-                _check(gone, "unfollow")
+    def follows(self) -> dict[tuple[str, str], str]:
+        """(follower DID, followed DID) -> follow record uri, of the follows the harnesses made this session."""
+        return self._follows
 
     def created_at(self) -> datetime:
         """createdAt for the next record the harness writes: strictly increasing by at least 1 ms, and a little
@@ -416,6 +403,7 @@ class BlueskyHarness:
     dm_skip_reason = "Bluesky DMs need the chat service (chat.bsky.*), which is not open source: not in dev-env"
     refuses_duplicate_text = False
     mentions_overlap = True
+    has_sessions = True
 
     def __init__(self, net: BlueskyDevnet) -> None:
         self.net = net
@@ -423,8 +411,9 @@ class BlueskyHarness:
         self._bots: dict[str, DevnetAccount] = {}  # this test's bot accounts, by the test's name
         self._users: dict[str, DevnetAccount] = {}  # other users this test used, by name
         self._by_did: dict[str, DevnetAccount] = {}
-        self._lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"devnet-lane{i}") for i in range(8)]
+        self._writers = [_Writer(net, f"devnet-writer{i}") for i in range(WRITERS)]
         self._writes: dict[str, Future[dict[str, Any]]] = {}  # uri -> createRecord answer (+ the record)
+        self._refs: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}  # others' posts: uri -> (ref, record)
         self._pending_posts: set[str] = set()
         self._pending_likes: dict[str, set[str]] = {}  # subject uri -> liker DIDs
         self._pending_reposts: dict[str, set[str]] = {}
@@ -432,8 +421,8 @@ class BlueskyHarness:
         self._settle_lock = threading.Lock()
 
     def close(self) -> None:
-        for lane in self._lanes:
-            lane.shutdown(wait=True)
+        for writer in self._writers:
+            writer.stop()
         self.proxy.stop()
 
     # ---- accounts and adapters -------------------------------------------------------------------------
@@ -474,9 +463,28 @@ class BlueskyHarness:
         self._by_did[account.did] = account
         if followers is not None:
             wanted = self.expected_followers(followers)
-            self.net.set_followers(account, wanted)
+            self._set_followers(account, wanted)
             self._pending_followers[account.did] = wanted
         return account.did
+
+    def _set_followers(self, target: DevnetAccount, count: int) -> None:
+        """Make exactly `count` (<= FOLLOWER_POOL) of the session's pool accounts follow `target`."""
+        follows = self.net.follows()
+        for index, follower in enumerate(self.net.followers()):
+            self._by_did.setdefault(follower.did, follower)
+            key = (follower.did, target.did)
+            if index < count and key not in follows:
+                record = {"$type": "app.bsky.graph.follow", "subject": target.did}
+                follows[key] = self._write(follower, "app.bsky.graph.follow", record)
+            elif index >= count and key in follows:
+                uri = follows.pop(key)
+                self.settle()  # its creation may still be on its way
+                gone = self.net.pds.post(
+                    "/xrpc/com.atproto.repo.deleteRecord",
+                    headers=account_headers(follower),
+                    json={"repo": follower.did, "collection": "app.bsky.graph.follow", "rkey": uri.rsplit("/", 1)[-1]},
+                )
+                _check(gone, "unfollow")
 
     # ---- acting as other users -------------------------------------------------------------------------
     def _author(self, user_id: str) -> DevnetAccount:
@@ -485,24 +493,14 @@ class BlueskyHarness:
         except KeyError:
             raise AssertionError(f"{user_id} was not made by this harness (call user() first)") from None
 
-    def _lane(self, account: DevnetAccount) -> ThreadPoolExecutor:
-        return self._lanes[hash(account.did) % len(self._lanes)]
-
     def _write(self, author: DevnetAccount, collection: str, record: dict[str, Any]) -> str:
-        """createRecord in the background under a fresh TID record key; returns the record's uri at once."""
+        """Create a record in the background under a fresh TID record key; returns the record's uri at once."""
+        record.setdefault("createdAt", _iso(self.net.created_at()))
         rkey = _tid_now()
+        writer = self._writers[hash(author.did) % len(self._writers)]  # one writer per author: writes stay in order
+        future = writer.submit(author, collection, rkey, record)
         uri = f"at://{author.did}/{collection}/{rkey}"
-
-        def create() -> dict[str, Any]:
-            resp = self.net.pds.post(
-                "/xrpc/com.atproto.repo.createRecord",
-                headers=account_headers(author),
-                json={"repo": author.did, "collection": collection, "rkey": rkey, "record": record},
-            )
-            _check(resp, f"createRecord {collection} as {author.handle}")
-            return {**resp.json(), "value": record}
-
-        self._writes[uri] = self._lane(author).submit(create)
+        self._writes[uri] = future
         return uri
 
     def _strong_ref(self, uri: str) -> tuple[dict[str, str], dict[str, Any]]:
@@ -511,13 +509,16 @@ class BlueskyHarness:
         if written is not None:
             body = written.result()
             return {"uri": uri, "cid": body["cid"]}, body["value"]
-        repo, collection, rkey = uri[len("at://") :].split("/")
-        resp = self.net.pds.get(
-            "/xrpc/com.atproto.repo.getRecord", params={"repo": repo, "collection": collection, "rkey": rkey}
-        )
-        _check(resp, f"getRecord {uri}")
-        body = resp.json()
-        return {"uri": uri, "cid": body["cid"]}, body["value"]
+        known = self._refs.get(uri)
+        if known is None:
+            repo, collection, rkey = uri[len("at://") :].split("/")
+            resp = self.net.pds.get(
+                "/xrpc/com.atproto.repo.getRecord", params={"repo": repo, "collection": collection, "rkey": rkey}
+            )
+            _check(resp, f"getRecord {uri}")
+            body = resp.json()
+            known = self._refs[uri] = ({"uri": uri, "cid": body["cid"]}, body["value"])
+        return known
 
     def _names(self) -> dict[str, DevnetAccount]:
         return {**self._users, **self._bots}
@@ -653,11 +654,92 @@ class BlueskyHarness:
     def clear_faults(self) -> None:
         self.proxy.clear()
 
+    def expire_session(self) -> None:
+        """The adapter's next authenticated request is answered ExpiredToken (its access token ran out)."""
+        self.proxy.expire_next_session()
+
+    def logins(self) -> int:
+        """createSession requests the adapters of this test sent."""
+        return self.proxy.count("/xrpc/com.atproto.server.createSession")
+
+    def refreshes(self) -> int:
+        return self.proxy.count("/xrpc/com.atproto.server.refreshSession")
+
     def bad_credentials_platform(self) -> Platform:
         from bot.platforms.bluesky import BlueskyPlatform
 
         account = self.net.account("nobody")
         return BlueskyPlatform(self.proxy.url, account.handle, "wrong-app-password", account="nobody", timeout=0.5)
+
+
+class _Writer:
+    """A thread writing records for the harness: whatever is queued for one author when it gets to it goes out as
+    one com.atproto.repo.applyWrites (one commit), as a busy client would; each write's future gets {uri, cid,
+    value}."""
+
+    def __init__(self, net: BlueskyDevnet, name: str) -> None:
+        self.net = net
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, author: DevnetAccount, collection: str, rkey: str, record: dict[str, Any]) -> Future[Any]:
+        job = _Job(author, collection, rkey, record)
+        self._queue.put(job)
+        return job.future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                jobs.append(more)
+            by_author: dict[str, list[_Job]] = {}
+            for job in jobs:
+                by_author.setdefault(job.author.did, []).append(job)
+            for batch in by_author.values():
+                self._apply(batch)
+
+    def _apply(self, jobs: list[_Job]) -> None:
+        author = jobs[0].author
+        create = "com.atproto.repo.applyWrites#create"
+        writes = [{"$type": create, "collection": j.collection, "rkey": j.rkey, "value": j.record} for j in jobs]
+        try:
+            resp = self.net.pds.post(
+                "/xrpc/com.atproto.repo.applyWrites",
+                headers=account_headers(author),
+                json={"repo": author.did, "writes": writes},
+            )
+            _check(resp, f"applyWrites ({len(jobs)} records) as {author.handle}")
+            results = resp.json().get("results") or []
+        except Exception as exc:
+            for job in jobs:
+                job.future.set_exception(exc)
+            return
+        for job, result in zip(jobs, results, strict=False):
+            job.future.set_result({**result, "value": job.record})
+
+
+@dataclass
+class _Job:
+    author: DevnetAccount
+    collection: str
+    rkey: str
+    record: dict[str, Any]
+    future: Future[Any] = field(default_factory=Future)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -340,3 +340,69 @@ def test_mentions_carry_follower_counts(platform_factory: Any, harness: Harness)
     harness.post_as(alice, "@shop hi")
     [page] = list(p.mentions(None))
     assert page.users[alice].followers == harness.expected_followers(1234)
+
+
+def test_mentions_resume_below_until_id(platform_factory: Any, harness: Harness) -> None:
+    p = platform_factory("shop")
+    fan = harness.user("fan0")
+    ids = [harness.post_as(fan, f"@shop resume {i}") for i in range(7)]
+    first = next(iter(p.mentions(None, page_size=5)))  # an interrupted read: only its first page arrived
+    assert [i.id for i in first.items] == list(reversed(ids))[:5]
+    rest = [i.id for pg in p.mentions(None, page_size=5, until_id=first.items[-1].id) for i in pg.items]
+    assert rest == list(reversed(ids))[5:]
+
+
+class _Memory:
+    """A RateLimitMemory like the store's: endpoint -> the reset a 429 announced."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, datetime] = {}
+
+    def blocked_until(self, endpoint: str) -> datetime | None:
+        return self.blocks.get(endpoint)
+
+    def block(self, endpoint: str, reset_at: datetime) -> None:
+        self.blocks[endpoint] = reset_at
+
+
+def test_a_429_reset_is_remembered_and_shared(platform_factory: Any, harness: Harness) -> None:
+    memory = _Memory()
+    p = platform_factory("shop")
+    p.use_rate_limit_memory(memory)
+    p.me()
+    harness.rate_limit_next(30)
+    with pytest.raises(RateLimited) as info:
+        p.send(post("limited"))
+    assert memory.blocks[info.value.endpoint] == info.value.retry_at
+    with pytest.raises(RateLimited):  # the fault answered one request: this one never left the process
+        p.send(post("limited, again", key="k2"))
+    other = platform_factory("shop")  # another process on the same account, with the same memory
+    other.use_rate_limit_memory(memory)
+    with pytest.raises(RateLimited):
+        other.send(post("limited, from elsewhere", key="k3"))
+    assert [x.text for x in other.recent_posts(limit=5)] == []
+
+
+def test_an_expired_session_is_renewed_without_logging_in_again(platform_factory: Any, harness: Harness) -> None:
+    if not harness.has_sessions:
+        pytest.skip(f"{harness.name}: requests are signed one by one; there is no session to expire")
+    p = platform_factory("shop")
+    p.me()
+    assert harness.logins() == 1  # type: ignore[attr-defined]
+    harness.expire_session()  # type: ignore[attr-defined]
+    first = p.send(post("after expiry"))
+    harness.expire_session()  # type: ignore[attr-defined]
+    assert [x.id for x in p.recent_posts(limit=5)] == [first]  # a read renews it too
+    assert harness.logins() == 1 and harness.refreshes() == 2  # type: ignore[attr-defined]
+
+
+def test_without_dms_reading_gives_nothing_and_sending_is_not_allowed(platform_factory: Any, harness: Harness) -> None:
+    if harness.supports_dms:
+        pytest.skip(f"{harness.name} has DMs: test_dm_only_after_the_user_wrote_first covers them")
+    p = platform_factory("shop")
+    dave = harness.user("dave")
+    assert p.direct_messages() == []
+    with pytest.raises(NotAllowed) as info:
+        p.send(dm("hi there", dave))
+    assert "DM" in str(info.value)
+    assert p.find_sent(dm("hi there", dave)) is None
