@@ -82,6 +82,10 @@ class Harness(Protocol):
 
     def bad_credentials_platform(self) -> Platform: ...
 
+    def unreachable_platform(self, url: str) -> Platform:
+        """An adapter for an account whose server at `url` refuses connections."""
+        ...
+
 
 class XSandboxHarness:
     name = "x"
@@ -168,6 +172,13 @@ class XSandboxHarness:
         creds = XCredentials(consumer_key="k", consumer_secret="s", access_token="999-nobody", access_token_secret="t")
         return XPlatform(creds, base_url=self.server.url, timeout=0.5, account="nobody")
 
+    def unreachable_platform(self, url: str) -> Platform:
+        from bot.config import XCredentials
+        from bot.platforms.x import XPlatform
+
+        creds = XCredentials(consumer_key="k", consumer_secret="s", access_token="1-x", access_token_secret="t")
+        return XPlatform(creds, base_url=url, timeout=0.5, account="gone")
+
 
 # ---- Bluesky: a local AT Protocol network ----------------------------------------------------------------------
 DEVNET_SCRIPT = REPO_ROOT / "scripts" / "bluesky-devnet"
@@ -248,7 +259,8 @@ class BlueskyDevnet:
             lines = [line for line in run.stderr.splitlines() if line.strip()]
             if run.returncode == DEVNET_CANNOT_RUN:
                 reason = next((ln for ln in reversed(lines) if "UNAVAILABLE" in ln), lines[-1] if lines else "")
-                raise DevnetUnavailable(reason.replace("bluesky-devnet: ", "") or "scripts/bluesky-devnet exit 3")
+                reason = reason.replace("bluesky-devnet: ", "").replace("UNAVAILABLE: ", "")
+                raise DevnetUnavailable(reason or "scripts/bluesky-devnet exit 3")
             if run.returncode != 0:
                 tail = "\n".join(lines[-15:])
                 raise RuntimeError(f"scripts/bluesky-devnet start failed (exit {run.returncode}):\n{tail}")
@@ -670,6 +682,11 @@ class BlueskyHarness:
 
         account = self.net.account("nobody")
         return BlueskyPlatform(self.proxy.url, account.handle, "wrong-app-password", account="nobody", timeout=0.5)
+
+    def unreachable_platform(self, url: str) -> Platform:
+        from bot.platforms.bluesky import BlueskyPlatform
+
+        return BlueskyPlatform(url, "gone.test", "xxxx-xxxx-xxxx-xxxx", account="gone", timeout=0.5)
 
 
 class _Writer:

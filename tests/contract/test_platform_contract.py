@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -253,6 +254,20 @@ def test_unknown_token_is_auth_error(harness: Harness) -> None:
             p.me()
         with pytest.raises(AuthError):
             p.send(post("hello"))
+    finally:
+        p.close()
+
+
+def test_unreachable_server_is_transient_and_not_sent(harness: Harness) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now: connections are refused
+    p = harness.unreachable_platform(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TransientError) as info:
+            p.send(post("refused"))
+        assert info.value.maybe_sent is False
     finally:
         p.close()
 
