@@ -187,7 +187,7 @@ APPVIEW_ENV = "SOCIALBOT_BLUESKY_APPVIEW_URL"
 DEVNET_CANNOT_RUN = 3  # scripts/bluesky-devnet's exit code when the network cannot be had on this machine
 FOLLOWER_POOL = 2  # accounts that follow users asked to have followers (a real count, capped at this)
 SETTLE_TIMEOUT = 20.0
-PREFETCH = 16  # user("fan7") also starts making fan8..fan23 in the background
+PREFETCH = 8  # user("fan7") also starts making fan8..fan15 in the background (fan0: fan1 only, fan2: fan3-fan5)
 WRITERS = 4  # background writer threads of a harness (each author always on the same one)
 BATCH = 50  # records in one applyWrites at most
 POST = "app.bsky.feed.post"
@@ -304,15 +304,15 @@ class BlueskyDevnet:
             account.app_password = made.json()["password"]
         return account
 
-    def account(self, name: str) -> DevnetAccount:
+    def account(self, name: str, *, prefetch: bool = True) -> DevnetAccount:
         """The session's account called `name` (made on first use; names ending in a number make the next few
-        ahead of time, in parallel: tests ask for fan0, fan1, ... one by one)."""
+        ahead of time, in parallel, as tests ask for fan0, fan1, ... one by one: more the further they go)."""
         with self._lock:
             wanted = self._submit(name)
-            numbered = re.match(r"^(.*?)(\d+)$", name)
+            numbered = re.match(r"^(.*?)(\d+)$", name) if prefetch else None
             if numbered:
                 stem, number = numbered.group(1), int(numbered.group(2))
-                for ahead in range(number + 1, number + 1 + PREFETCH):
+                for ahead in range(number + 1, number + 1 + min(PREFETCH, number + 1)):
                     self._submit(f"{stem}{ahead}")
         return wanted.result()
 
@@ -331,7 +331,7 @@ class BlueskyDevnet:
         return future.result()
 
     def followers(self) -> list[DevnetAccount]:
-        return [self.account(f"follower{i}") for i in range(FOLLOWER_POOL)]
+        return [self.account(f"follower{i}", prefetch=False) for i in range(FOLLOWER_POOL)]
 
     def follows(self) -> dict[tuple[str, str], str]:
         """(follower DID, followed DID) -> follow record uri, of the follows the harnesses made this session."""
