@@ -35,6 +35,7 @@ class Harness(Protocol):
     name: str
     supports_dms: bool  # the platform (as the harness runs it) has direct messages
     refuses_duplicate_text: bool  # a second post with the same words is DuplicateContent (X)
+    finds_sent_by_text: bool  # find_sent matches words and target (X), not the outbox message's own identity
     mentions_overlap: bool  # mentions(since_id) may deliver again a few items at or below since_id
     has_sessions: bool  # the adapter logs in (Bluesky: createSession) and must renew expired sessions
 
@@ -91,6 +92,7 @@ class XSandboxHarness:
     name = "x"
     supports_dms = True
     refuses_duplicate_text = True
+    finds_sent_by_text = True
     mentions_overlap = False
     has_sessions = False  # OAuth 1.0a: every request is signed, nothing expires
 
@@ -414,6 +416,7 @@ class BlueskyHarness:
     supports_dms = False
     dm_skip_reason = "Bluesky DMs need the chat service (chat.bsky.*), which is not open source: not in dev-env"
     refuses_duplicate_text = False
+    finds_sent_by_text = False  # the record key of (key, created_at)
     mentions_overlap = True
     has_sessions = True
 
