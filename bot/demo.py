@@ -542,7 +542,7 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         table.add_row("replies on the PDS", str(summary["pds_replies"]))
     if "customer_posts_to_shop" in summary:
         table.add_row("customer posts to the shop", str(summary["customer_posts_to_shop"]))
-        table.add_row("  answered (the rest: the config's rules)", str(summary["customer_posts_answered"]))
+        table.add_row("  answered (the rest: config rules)", str(summary["customer_posts_answered"]))
         table.add_row("  answered more than once", str(summary["customer_posts_answered_twice"]))
     if "users_ranked" in summary:
         table.add_row("people in the audience graph", str(summary["users_ranked"]))
