@@ -505,8 +505,16 @@ class Daemon:
             except Exception:
                 logger.exception("delivery pass failed; retrying shortly")
             if waiting:
-                logger.warning("delivery: the database answers again")
+                # what this daemon had claimed when the database went away: reconcile it now, not in lease_seconds
+                try:
+                    expired = self.store.expire_leases(self.options.owner, now=self.clock.now()) if self.store else 0
+                except StoreError as exc:
+                    logger.warning("delivery waits for the database: %s", exc)
+                    self.stop_event.wait(waiting)
+                    continue
+                logger.warning("delivery: the database answers again; %d claimed message(s) to reconcile", expired)
                 waiting = 0.0
+                continue
             self._wake.wait(self.settings.delivery.poll_seconds)
 
     def stop(self) -> None:

@@ -761,6 +761,13 @@ class Store(
         keep.sort(key=lambda r: (as_utc(r.next_attempt_at), r.id))
         return keep, deferrals
 
+    def expire_leases(self, owner: str, *, now: datetime) -> int:
+        """End every lease `owner` holds at `now`, so those rows are reconciled at once rather than when the lease
+        runs out (after a failure left this daemon's claimed rows in an unknown state)."""
+        o = outbox_t
+        with self._tx("ending leases") as conn:
+            return int(conn.execute(sa.update(o).where(_held_by(owner)).values(lease_until=now)).rowcount or 0)
+
     def renew_leases(self, ids: Sequence[int], owner: str, *, now: datetime, lease_seconds: float) -> set[int]:
         """Extend this owner's leases; returns the ids still held (others were reclaimed by someone)."""
         if not ids:
