@@ -42,10 +42,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENGAGEMENT = "engagement"  # the store's rate-limit key for an account's collection
-ENDPOINTS = {  # what the X adapter records in rate_limits() for each kind
-    "like": "GET /2/tweets/:id/liking_users",
-    "retweet": "GET /2/tweets/:id/retweeted_by",
-    "quote": "GET /2/tweets/:id/quote_tweets",
+ENDPOINTS = {  # what each adapter records in rate_limits() for each kind
+    "x": {
+        "like": "GET /2/tweets/:id/liking_users",
+        "retweet": "GET /2/tweets/:id/retweeted_by",
+        "quote": "GET /2/tweets/:id/quote_tweets",
+    },
+    "bluesky": {
+        "like": "GET app.bsky.feed.getLikes",
+        "retweet": "GET app.bsky.feed.getRepostedBy",
+        "quote": "GET app.bsky.feed.getQuotes",
+    },
 }
 MAX_SLACK = timedelta(seconds=5)  # scheduler jitter: a post collected `every` minus this ago is due
 
@@ -355,7 +362,7 @@ class EngagementService:
 
     def _exhausted(self, platform: Platform, kind: str, now: datetime) -> datetime | None:
         """The reset time when the platform said this kind's window is used up (the next call would 429)."""
-        endpoint = ENDPOINTS[kind]
+        endpoint = ENDPOINTS.get(platform.name, ENDPOINTS["x"])[kind]
         for status in platform.rate_limits():
             if status.endpoint == endpoint and status.remaining <= 0 and status.reset_at > now:
                 return status.reset_at

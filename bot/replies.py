@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 DM_MAX_CHARS = 10_000
 # shortest quotes tried when a reply is too long: the customer's text is cut before the reply is dropped
 _QUOTE_BUDGETS = (80, 30, 0)
-_LEADING_HANDLES = re.compile(r"^(?:\s*[@＠][A-Za-z0-9_]{1,15}\b)+\s*")
+# the @handles a reply starts with: X usernames and Bluesky's domain handles (@shop.bsky.social)
+_LEADING_HANDLES = re.compile(
+    r"^(?:\s*[@＠](?:[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9_]{1,15}\b))+\s*"
+)
 
 
 class Renderer(Protocol):

@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import regex
 from twitter_text import parse_tweet
 from twitter_text.extract_emojis import extract_emojis_with_indices
 from twitter_text.extract_urls import extract_urls_with_indices
@@ -25,6 +26,7 @@ WORD_JOINER = "\u2060"
 # code points that always attach to the character before them
 _ZWJ = "\u200d"
 _EXTENDERS = {"\ufe0e", "\ufe0f", "\u20e3", _ZWJ}
+_GRAPHEME = regex.compile(r"\X")
 # an X username (1-15 word characters), or a domain handle as Bluesky links them (any label length)
 _HANDLE = re.compile(
     r"(?<![A-Za-z0-9_!#$%&*@＠])([@＠])"
@@ -45,76 +47,16 @@ def weighted_length(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
-def _control(char: str) -> bool:
-    """Grapheme_Cluster_Break=Control (or CR, LF): never part of a cluster with anything else."""
-    category = unicodedata.category(char)
-    if category in ("Cc", "Zl", "Zp"):
-        return True
-    return category == "Cf" and char not in (_ZWJ, "\u200c") and not 0xE0020 <= ord(char) <= 0xE007F
-
-
-def _pictographic(char: str) -> bool:
-    """Roughly Extended_Pictographic: what a ZWJ joins into one emoji (a ZWJ before anything else joins nothing)."""
-    code = ord(char)
-    return code >= 0x1F000 or 0x2190 <= code <= 0x2BFF or code in (0x00A9, 0x00AE, 0x203C, 0x2049, 0x2122, 0x3030)
-
-
-def _hangul(char: str) -> str:
-    """The Hangul syllable type of a character for grapheme clustering: L, V, T, LV, LVT or ''."""
-    code = ord(char)
-    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
-        return "L"
-    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
-        return "V"
-    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
-        return "T"
-    if 0xAC00 <= code <= 0xD7A3:
-        return "LV" if (code - 0xAC00) % 28 == 0 else "LVT"
-    return ""
-
-
-_HANGUL_JOINS = {
-    *(("L", kind) for kind in ("L", "V", "LV", "LVT")),
-    *((kind, "V") for kind in ("LV", "V")),
-    *((kind, "T") for kind in ("LV", "LVT", "V", "T")),
-}
-
-
 def graphemes(text: str) -> list[str]:
-    """User-perceived characters (extended grapheme clusters, UAX #29 as far as text in posts needs it):
-    a letter with its marks, an emoji with its modifiers and ZWJ joins, a flag, a Hangul syllable, CR LF."""
-    units: list[str] = []
-    index = 0
-    while index < len(text):
-        end = index + 1
-        if text[index] == "\r" and end < len(text) and text[end] == "\n":
-            units.append("\r\n")
-            index = end + 1
-            continue
-        if _control(text[index]):  # a control stands alone
-            units.append(text[index])
-            index = end
-            continue
-        if _regional(text[index]) and end < len(text) and _regional(text[end]):
-            end += 1
-        while end < len(text):
-            char = text[end]
-            if _control(char):
-                break
-            joins = _extends(char) or (text[end - 1] == _ZWJ and _pictographic(char))
-            if not joins and (_hangul(text[end - 1]), _hangul(char)) not in _HANGUL_JOINS:
-                break
-            end += 1
-        units.append(text[index:end])
-        index = end
-    return units
+    """User-perceived characters: extended grapheme clusters (UAX #29), as the `regex` module's \\X finds them."""
+    return _GRAPHEME.findall(text)
 
 
 def grapheme_length(text: str) -> int:
     """Length as Bluesky counts it: graphemes of the text (limit 300)."""
     if text.isascii():
         return len(text) - text.count("\r\n")
-    return len(graphemes(text))
+    return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,16 @@ def test_locked_sqlite_database_waits_then_says_so(tmp_path: Path) -> None:
         holder.close()
     with Store.open(url) as store:  # once the lock is gone the same write goes through: nothing lost
         assert store.enqueue("k1", account="shop", kind="post", text="hello", not_before=datetime.now(UTC))
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("@shop.test where is my order?", "where is my order?"),
+        ("@shop.bsky.social @friend.test hi", "hi"),
+        ("@shop hello", "hello"),
+        ("@shop. thanks", ". thanks"),
+    ],
+)
+def test_leading_handles_of_either_platform_are_dropped_from_the_quote(text: str, quoted: str) -> None:
+    assert customer_text(text) == quoted

@@ -13,15 +13,17 @@ from typing import Any
 
 import regex
 
-MAX_GRAPHEMES = 300
-MAX_BYTES = 3000
+from bot.text import BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES, grapheme_length
+
+MAX_GRAPHEMES = BLUESKY_MAX_GRAPHEMES
+MAX_BYTES = BLUESKY_MAX_BYTES
+
 MAX_TAG_LENGTH = 64
 
 MENTION = "app.bsky.richtext.facet#mention"
 LINK = "app.bsky.richtext.facet#link"
 TAG = "app.bsky.richtext.facet#tag"
 
-_GRAPHEME = regex.compile(r"\X")
 # The detection rules of Bluesky's own clients (@atproto/api RichText.detectFacets), in Python's regex dialect.
 _MENTION_RE = regex.compile(r"(?:^|(?<=[\s(]))@([a-zA-Z0-9.-]+)\b")
 _HANDLE_RE = regex.compile(
@@ -53,13 +55,6 @@ _MICRO = timedelta(microseconds=1)
 # Record keys of messages without a creation time: a fixed, harmless span of time (2023-01-01 + ~12 days).
 _HASH_BASE_MICROS = 1_672_531_200_000_000
 _HASH_SPAN_MICROS = 1 << 40
-
-
-def grapheme_length(text: str) -> int:
-    """User-perceived characters (extended grapheme clusters, UAX #29), as Bluesky counts its 300."""
-    if text.isascii():
-        return len(text) - text.count("\r\n")
-    return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
 def utf8_length(text: str) -> int:
