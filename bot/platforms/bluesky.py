@@ -19,7 +19,6 @@ import httpx
 
 from bot.errors import (
     AuthError,
-    BotError,
     NotAllowed,
     PlatformError,
     RateLimited,
@@ -38,7 +37,7 @@ from bot.models import (
     User,
 )
 from bot.platforms import richtext
-from bot.platforms.base import RateLimitMemory
+from bot.platforms.base import RateLimitBlocks, RateLimitMemory
 
 logger = logging.getLogger(__name__)
 # httpcore logs response headers at DEBUG; keep it quiet like every transport logger.
@@ -194,8 +193,7 @@ class BlueskyPlatform:
         self._session_lock = threading.Lock()
         self._auth_failed: tuple[datetime, str] | None = None
         self._limits: dict[str, RateLimitStatus] = {}
-        self._blocked: dict[str, datetime] = {}
-        self._memory: RateLimitMemory | None = None
+        self._blocks = RateLimitBlocks(PLATFORM, self._now)
         self._handles: dict[str, str] = {}  # DID -> handle, as the network last said
         self._dids: dict[str, tuple[str | None, datetime]] = {}  # handle -> (DID or None: unresolvable, when)
         self._chat_lock = threading.Lock()
@@ -204,29 +202,7 @@ class BlueskyPlatform:
 
     # ---- the one error boundary ----------------------------------------------------------------------
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
-        self._memory = memory
-
-    def _blocked_until(self, endpoint: str) -> datetime | None:
-        blocked = self._blocked.get(endpoint)
-        if self._memory is not None:
-            try:
-                shared = self._memory.blocked_until(endpoint)
-            except BotError as exc:
-                logger.warning(
-                    "bluesky %s: cannot read the stored rate limits (%s); using this process's", endpoint, exc
-                )
-                shared = None
-            if shared is not None and (blocked is None or shared > blocked):
-                blocked = shared
-        return blocked
-
-    def _remember_block(self, endpoint: str, retry_at: datetime) -> None:
-        self._blocked[endpoint] = retry_at
-        if self._memory is not None:
-            try:
-                self._memory.block(endpoint, retry_at)
-            except BotError as exc:
-                logger.warning("bluesky %s: cannot store the rate limit until %s (%s)", endpoint, retry_at, exc)
+        self._blocks.memory = memory
 
     def _call(
         self,
@@ -244,10 +220,7 @@ class BlueskyPlatform:
         """One XRPC request, every failure mapped to bot.errors. An expired or unverifiable session is renewed
         once and the request repeated; `token` overrides the session (refreshSession sends the refresh token)."""
         endpoint = f"{method} {nsid}"
-        blocked = self._blocked_until(endpoint)
-        if blocked is not None and self._now() < blocked:  # the server said when: no request before then
-            raise RateLimited(PLATFORM, f"{endpoint} rate limited (waiting for its reset)", blocked, endpoint)
-        self._blocked.pop(endpoint, None)
+        self._blocks.check(endpoint)
         renewed = False
         while True:
             session = self._ensure_session() if auth and token is None else None
@@ -269,7 +242,7 @@ class BlueskyPlatform:
             error, message = _xrpc_error(response)
             if status == 429:
                 retry_at = self._retry_at(response)
-                self._remember_block(endpoint, retry_at)
+                self._blocks.block(endpoint, retry_at)
                 raise RateLimited(PLATFORM, f"{endpoint} rate limited", retry_at, endpoint)
             if session is not None and not renewed and _renewable(status, error, message):
                 renewed = True

@@ -18,7 +18,6 @@ from urllib3.util.retry import Retry
 from bot.config import XCredentials
 from bot.errors import (
     AuthError,
-    BotError,
     DuplicateContent,
     NotAllowed,
     PlatformError,
@@ -37,7 +36,7 @@ from bot.models import (
     RateLimitStatus,
     User,
 )
-from bot.platforms.base import RateLimitMemory
+from bot.platforms.base import RateLimitBlocks, RateLimitMemory
 from bot.text import weighted_length
 
 logger = logging.getLogger(__name__)
@@ -197,8 +196,7 @@ class XPlatform:
         session.mount(X_HOST, _RoutingAdapter(base_url, timeout))
         session.hooks["response"].append(self._record_limits)
         self._limits: dict[str, RateLimitStatus] = {}
-        self._blocked: dict[str, datetime] = {}  # endpoint -> the reset a 429 announced
-        self._memory: RateLimitMemory | None = None
+        self._blocks = RateLimitBlocks(PLATFORM, self._now)
         self._me: User | None = None
         self._me_lock = threading.Lock()  # one users/me request at a time: the jobs all ask for it at start
 
@@ -229,38 +227,15 @@ class XPlatform:
 
     # ---- the one error boundary ----------------------------------------------------------------------
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
-        self._memory = memory
-
-    def _blocked_until(self, endpoint: str) -> datetime | None:
-        blocked = self._blocked.get(endpoint)
-        if self._memory is not None:
-            try:
-                shared = self._memory.blocked_until(endpoint)
-            except BotError as exc:
-                logger.warning("x %s: cannot read the stored rate limits (%s); using this process's", endpoint, exc)
-                shared = None
-            if shared is not None and (blocked is None or shared > blocked):
-                blocked = shared
-        return blocked
-
-    def _remember_block(self, endpoint: str, retry_at: datetime) -> None:
-        self._blocked[endpoint] = retry_at
-        if self._memory is not None:
-            try:
-                self._memory.block(endpoint, retry_at)
-            except BotError as exc:
-                logger.warning("x %s: cannot store the rate limit until %s (%s)", endpoint, retry_at, exc)
+        self._blocks.memory = memory
 
     def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:
-        blocked = self._blocked_until(endpoint)
-        if blocked is not None and self._now() < blocked:  # X said when: no request before then, whoever asks
-            raise RateLimited(PLATFORM, f"{endpoint} rate limited (waiting for its reset)", blocked, endpoint)
-        self._blocked.pop(endpoint, None)
+        self._blocks.check(endpoint)
         try:
             return fn()
         except tweepy.TooManyRequests as exc:
             retry_at = _retry_at(exc, self._now())
-            self._remember_block(endpoint, retry_at)
+            self._blocks.block(endpoint, retry_at)
             raise RateLimited(PLATFORM, f"{endpoint} rate limited", retry_at, endpoint) from exc
         except tweepy.Unauthorized as exc:
             raise AuthError(PLATFORM, f"{endpoint}: {_api_message(exc)}") from exc
