@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import textwrap
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from bot.daemon import Daemon, DaemonOptions
 from bot.store import Store
+from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,17 +56,6 @@ TEMPLATES = {
     "launch.j2": "Winter lamps are here, @{{ account.handle }} on X {{ 'https://shop.example/w' | utm }}\n",
     "launch.bluesky.j2": "Winter lamps are here 🕯️ Bluesky edition {{ 'https://shop.example/w' | utm }}\n",
 }
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def x_ledger(sandbox: Any, handle: str) -> list[dict[str, Any]]:
@@ -142,7 +131,12 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
     daemon.start()
     try:
         # the campaign: one post on each platform, each from its own template
-        wait_for(lambda: x_ledger(sandbox, "shop") and repo_posts(pds, shop.did), what="the launch on both")
+        wait_for(
+            lambda: x_ledger(sandbox, "shop") and repo_posts(pds, shop.did),
+            timeout=30,
+            interval=0.2,
+            what="the launch on both",
+        )
         mention = mention_as(pds, customer, shop, "where is my order? it was due on Monday")
 
         def replies() -> list[dict[str, Any]]:
@@ -150,7 +144,7 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
                 r for r in repo_posts(pds, shop.did) if (r["value"].get("reply") or {}).get("parent", {}).get("uri")
             ]
 
-        wait_for(replies, what="the reply to the customer's mention")
+        wait_for(replies, timeout=30, interval=0.2, what="the reply to the customer's mention")
         time.sleep(3)  # three more polls: nothing is answered twice
     finally:
         daemon.stop()

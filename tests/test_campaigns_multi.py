@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import re
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from bot.outbox import Outbox
 from bot.platforms.x import XPlatform
 from bot.store import Store
 from bot.templating import TemplateRenderer
-from tests.helpers import delivery
+from tests.helpers import delivery, wait_for
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
@@ -282,7 +282,7 @@ def test_the_daemon_posts_a_multi_account_campaign_once_per_account(sandbox: Any
     daemon = Daemon(DaemonOptions(config_path=config, environ={}))
     daemon.start()
     try:
-        wait_for(lambda: len(ledger(sandbox, "shopa")) >= 3 and len(ledger(sandbox, "shopb")) >= 3)
+        wait_for(lambda: len(ledger(sandbox, "shopa")) >= 3 and len(ledger(sandbox, "shopb")) >= 3, timeout=15)
     finally:
         daemon.stop()
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
@@ -299,16 +299,6 @@ def test_the_daemon_posts_a_multi_account_campaign_once_per_account(sandbox: Any
         {i.account for i in items if i.slot_at == s.slot_at and i.state == "sent"} == {"shop_a", "shop_b"}
         for s in published
     )
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("timed out")
-        time.sleep(0.05)
 
 
 def run_cli(*args: str) -> tuple[int, str]:

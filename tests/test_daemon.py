@@ -19,6 +19,7 @@ import pytest
 from bot.checking import check_all
 from bot.daemon import Daemon, DaemonOptions
 from bot.store import Store
+from tests.helpers import wait_for
 
 CONFIG = """\
 timezone: UTC
@@ -43,18 +44,6 @@ delivery:
 """
 
 TICK = "Tick {{ sequence }} from {{ campaign.name }}\n"
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def ledger(sandbox: Any, handle: str = "shop") -> list[dict[str, Any]]:
