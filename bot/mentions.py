@@ -498,15 +498,16 @@ class MentionService:
         """One transaction: store and answer `items`; then move the cursor. `cursor` is the new cursor value,
         or (newest, None) for a complete run, or (newest, oldest stored) for an interrupted one."""
         unique = {item.id: item for item in items}
-        ordered = sorted(unique.values(), key=_age_order)  # oldest first
+        kind = "dm" if stream == DMS else "mention"
+        known = self.store.stored_mention_ids(account, kind, list(unique)) if unique else set()
+        ordered = sorted((i for i in unique.values() if i.id not in known), key=_age_order)  # oldest first
         handle = self.settings.accounts[account].handle
         intents = {i.id: self.classifier.classify(i.text, account_handle=handle) for i in ordered}
-        kind = "dm" if stream == DMS else "mention"
         now = self.clock.now()
         offers = self._offers(account, platform.name, me, ordered, users, intents)  # (reads outside the unit)
         plan = None
         with self.store.mention_unit(account) as unit:
-            existing = unit.existing(kind, list(unique))
+            existing = unit.existing(kind, [i.id for i in ordered])
             fresh = [i for i in ordered if i.id not in existing]
             if fresh:
                 plan = self._plan(unit, account, platform, me, fresh, users, intents, now, offers)

@@ -232,13 +232,7 @@ class MentionUnit:
     # ---- reads the decisions need
     def existing(self, kind: str, ids: Collection[str]) -> set[str]:
         """Which of these platform ids are already stored for this account (and so already handled)."""
-        if not ids:
-            return set()
-        m = mention_t
-        rows = self.conn.execute(
-            sa.select(m.c.platform_id).where(m.c.account == self.account, m.c.kind == kind, m.c.platform_id.in_(ids))
-        ).scalars()
-        return set(rows)
+        return _existing(self.conn, self.account, kind, ids)
 
     def opted_out(self, platform: str, users: Collection[tuple[str, str | None]]) -> set[str]:
         """User ids (of (user_id, username) pairs) that opted out, by id or by a handle added by hand."""
@@ -569,6 +563,14 @@ class MentionQueries:
         newest, until = value.split(":", 1)
         return newest, until
 
+    def stored_mention_ids(self, account: str, kind: str, ids: Collection[str]) -> set[str]:
+        """Which of these platform ids are already stored (read outside a unit: a poll that re-reads a margin
+        skips the known ones before classifying; the unit checks again)."""
+        if not ids:
+            return set()
+        with self._tx("reading known mentions") as conn:
+            return _existing(conn, account, kind, ids)
+
     def block_endpoint(self, account: str, endpoint: str, until: datetime) -> None:
         """Record that `endpoint` of `account` may not be called before `until` (seen by every daemon);
         read it back with Store.rate_limited_until."""
@@ -773,3 +775,13 @@ class MentionQueries:
         for r in cancelled:
             logger.info("outbox %s: cancelled, the recipient %s opted out", r.key, r.target_user_id)
         return set(ids)
+
+
+def _existing(conn: Connection, account: str, kind: str, ids: Collection[str]) -> set[str]:
+    if not ids:
+        return set()
+    m = mention_t
+    rows = conn.execute(
+        sa.select(m.c.platform_id).where(m.c.account == account, m.c.kind == kind, m.c.platform_id.in_(list(ids)))
+    ).scalars()
+    return set(rows)
