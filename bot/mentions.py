@@ -480,7 +480,12 @@ class MentionService:
     def _composer(self, platform: Platform) -> ReplyComposer:
         composer = self._composers.get(platform.name)
         if composer is None:
-            composer = ReplyComposer(self.renderer, max_length=platform.max_length, length=platform.length)
+            composer = ReplyComposer(
+                self.renderer,
+                max_length=platform.max_length,
+                length=platform.length,
+                dm_max_length=platform.dm_max_length,
+            )
             self._composers[platform.name] = composer
         return composer
 

@@ -18,13 +18,11 @@ from bot.text import sanitize_handles, truncate_weighted, weighted_length
 
 logger = logging.getLogger(__name__)
 
-DM_MAX_CHARS = 10_000
+DM_MAX_CHARS = 10_000  # X; a platform says its own (Platform.dm_max_length)
 # shortest quotes tried when a reply is too long: the customer's text is cut before the reply is dropped
 _QUOTE_BUDGETS = (80, 30, 0)
 # the @handles a reply starts with: X usernames and Bluesky's domain handles (@shop.bsky.social)
-_LEADING_HANDLES = re.compile(
-    r"^(?:\s*[@＠](?:[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9_]{1,15}\b))+\s*"
-)
+_LEADING_HANDLES = re.compile(r"^(?:\s*[@＠](?:[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9_]{1,15}\b))+\s*")
 
 
 class Renderer(Protocol):
@@ -56,10 +54,18 @@ def sequence_of(item_id: str) -> int:
 class ReplyComposer:
     """Renders one reply per mention from the rule's template, within the platform's length."""
 
-    def __init__(self, renderer: Renderer, *, max_length: int = 280, length: Callable[[str], int] = weighted_length):
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        max_length: int = 280,
+        length: Callable[[str], int] = weighted_length,
+        dm_max_length: int = DM_MAX_CHARS,
+    ):
         self.renderer = renderer
         self.max_length = max_length
         self.length = length
+        self.dm_max_length = dm_max_length  # counted in code points: never fewer than graphemes
         self._counts: dict[str, int] = {}  # variants per template (a renderer's templates do not change)
 
     def candidates(
@@ -91,7 +97,7 @@ class ReplyComposer:
     ) -> tuple[str | None, str | None]:
         """Render; when too long, again with the customer's quoted text cut shorter (80, 30, then nothing)."""
         quote = str(context.get("text", ""))
-        limit = DM_MAX_CHARS if dm else self.max_length
+        limit = self.dm_max_length if dm else self.max_length
         attempts = (quote, *(lambda b=b: truncate_weighted(quote, b) if b else "" for b in _QUOTE_BUDGETS))
         size = 0
         tried: set[str] = set()

@@ -523,6 +523,8 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
             flush=True,
         )
     coupon_fields = dict(part.split("=") for part in coupons.split())
+    if args.coupon_budget > 0 and int(coupon_fields["coupons"]) == 0:
+        print("  the coupon campaign issued no code at all (its job never ran or always failed)", flush=True)
     failed = bool(
         duplicates
         or lost
@@ -531,6 +533,7 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
         or unanswered
         or int(coupon_fields["coupon_duplicates"])
         or int(coupon_fields["over_budget"])
+        or (args.coupon_budget > 0 and int(coupon_fields["coupons"]) == 0)
         or early
     )
     if not args.keep and not failed:

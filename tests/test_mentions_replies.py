@@ -148,3 +148,12 @@ def test_weight_bound_never_under_counts(text: str) -> None:
     from bot.replies import weight_bound
 
     assert weight_bound(text) >= weighted_length(text)
+
+
+def test_a_dm_fits_the_platforms_own_dm_limit() -> None:
+    renderer = TemplateRenderer(SETTINGS, sources={"echo.j2": "You wrote: {{ text }}"})
+    long_message = "a" * 1500
+    roomy = ReplyComposer(renderer).first("echo.j2", {"text": long_message}, dm=True)
+    tight = ReplyComposer(renderer, dm_max_length=1000).first("echo.j2", {"text": long_message}, dm=True)
+    assert roomy.text is not None and long_message in roomy.text  # X: 10,000 characters
+    assert tight.text is not None and len(tight.text) <= 1000  # Bluesky chat: the quote is cut, the DM still goes

@@ -65,6 +65,7 @@ class Platform(Protocol):
 
     name: str
     max_length: int
+    dm_max_length: int
 
     def me(self) -> User: ...
 

@@ -166,6 +166,7 @@ class BlueskyPlatform:
 
     name = PLATFORM
     max_length = richtext.MAX_GRAPHEMES
+    dm_max_length = 1_000  # chat.bsky.convo.sendMessage: 1,000 graphemes
 
     def __init__(
         self,

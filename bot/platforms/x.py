@@ -170,6 +170,7 @@ class XPlatform:
 
     name = PLATFORM
     max_length = 280
+    dm_max_length = 10_000
 
     def __init__(
         self,
