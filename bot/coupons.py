@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.codes import new_code, read_code_pool
-from bot.errors import StoreUnavailable
+from bot.logs import job_failures
 from bot.models import platform_name
 from bot.store.coupons import CampaignCounts, CouponRecord, IssueSpec, Member
 
@@ -461,12 +461,8 @@ class CouponService:
         ]
 
     def _job(self) -> None:
-        try:
+        with job_failures(logger, "coupons: the issuance job"):
             self.run_once()
-        except StoreUnavailable as exc:
-            logger.warning("coupons: the issuance job waits for the database: %s", exc)
-        except Exception:
-            logger.exception("coupons: the issuance job failed")
 
     # ---- report
     def report(self, orders: Sequence[Order] | None = None) -> list[ReportRow]:

@@ -115,15 +115,13 @@ class _RecommenderJob:
         self.renderer = renderer
 
     def __call__(self) -> None:
-        try:
+        from bot.logs import job_failures
+
+        with job_failures(logger, "recommendations: rebuilding the recommender (templates keep the last one)"):
             from bot.analysis.recommend import Recommender, template_function
 
             recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
             self.renderer.use_recommender(template_function(recommender))
-        except StoreUnavailable as exc:
-            logger.warning("recommendations: rebuilding waits for the database (templates keep the last one): %s", exc)
-        except Exception:
-            logger.exception("recommendations: rebuilding the recommender failed; templates keep the last one")
 
 
 class _PollTimer:

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clock import Clock
-from bot.errors import AuthError, PlatformError, RateLimited, StoreUnavailable
+from bot.errors import AuthError, PlatformError, RateLimited
+from bot.logs import job_failures
 from bot.models import ENGAGEMENT_KINDS, Engagers, User
 from bot.platforms.base import Platform
 from bot.scheduling import Job
@@ -85,12 +86,8 @@ class _CollectJob:
         self.account = account
 
     def __call__(self) -> None:
-        try:
+        with job_failures(logger, f"engagement of {self.account}: the collection"):
             self.service.collect(self.account)
-        except StoreUnavailable as exc:
-            logger.warning("engagement of %s: the collection waits for the database: %s", self.account, exc)
-        except Exception:
-            logger.exception("engagement of %s: the collection failed", self.account)
 
 
 class EngagementService:

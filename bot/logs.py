@@ -6,8 +6,12 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import IO, Literal
+
+from bot.errors import StoreUnavailable
 
 LogFormat = Literal["text", "json"]
 
@@ -16,6 +20,18 @@ _QUIET = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "httpx", "httpco
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
+
+
+@contextmanager
+def job_failures(log: logging.Logger, job: str) -> Iterator[None]:
+    """The top of a scheduler job: it never raises. A database outage is one warning line (the next run tries
+    again); anything else is logged with its traceback."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        log.warning("%s waits for the database: %s", job, exc)
+    except Exception:
+        log.exception("%s failed", job)
 
 
 def register_secret(value: str | None) -> None:

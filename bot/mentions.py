@@ -18,8 +18,9 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import AuthError, BotError, PlatformError, RateLimited, StoreError, StoreUnavailable
+from bot.errors import AuthError, BotError, PlatformError, RateLimited, StoreError
 from bot.escalation import Escalator
+from bot.logs import job_failures
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
 from bot.replies import Composed, ReplyComposer, customer_text, quiet_until, sequence_of
@@ -197,12 +198,8 @@ class _PollJob:
         self.account = account
 
     def __call__(self) -> None:
-        try:
+        with job_failures(logger, f"mentions of {self.account}: the poll"):
             self.service.poll(self.account)
-        except StoreUnavailable as exc:
-            logger.warning("mentions of %s: the poll waits for the database: %s", self.account, exc)
-        except Exception:
-            logger.exception("mentions of %s: the poll failed", self.account)
 
 
 class MentionService:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from bot.analysis.features import ORDER_FEATURES, FeatureTable, load_features
-from bot.errors import StoreUnavailable
+from bot.logs import job_failures
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -598,12 +598,8 @@ class SegmentService:
         ]
 
     def _job(self) -> None:
-        try:
+        with job_failures(logger, "segments: the run"):
             self.run()
-        except StoreUnavailable as exc:
-            logger.warning("segments: the run waits for the database: %s", exc)
-        except Exception:
-            logger.exception("segments: the run failed")
 
 
 # ------------------------------------------------------------------------------------------- reading back

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.analysis.report import Broker, CommunitySummary, GraphReport, RankedUser
-from bot.errors import PlatformError, StoreUnavailable
+from bot.errors import PlatformError
+from bot.logs import job_failures
 from bot.models import platform_name
 
 if TYPE_CHECKING:
@@ -170,12 +171,8 @@ class AnalysisService:
         ]
 
     def _job(self) -> None:
-        try:
+        with job_failures(logger, "graph: the analysis"):
             self.run()
-        except StoreUnavailable as exc:
-            logger.warning("graph: the analysis waits for the database: %s", exc)
-        except Exception:
-            logger.exception("graph: the analysis failed")
 
 
 # ---------------------------------------------------------------------------------------- reading back
