@@ -30,6 +30,14 @@ ConfigOption = typer.Option(
 )
 
 
+PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
+
+
+def cli_owner() -> str:
+    """Who holds a lease taken by a CLI command (the daemons' owners are host:pid:random)."""
+    return f"cli:{os.getpid()}"
+
+
 def config_path(value: Path | None) -> Path:
     if value is not None:
         return value

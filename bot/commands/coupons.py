@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.commands.common import ConfigOption, command_store, console, err_console, settings_for
+from bot.commands.common import ConfigOption, cli_owner, command_store, console, err_console, settings_for
 from bot.commands.db import DatabaseOption
 
 if TYPE_CHECKING:
@@ -30,12 +30,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _service(settings: Settings, store: Store) -> Any:
-    import os
-
     from bot.clock import SystemClock
     from bot.coupons import CouponService
 
-    return CouponService(settings, store, SystemClock(), owner=f"cli:{os.getpid()}")
+    return CouponService(settings, store, SystemClock(), owner=cli_owner())
 
 
 def _pct(value: float | None) -> str:

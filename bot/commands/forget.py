@@ -8,12 +8,19 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, command_store, console, err_console, parse_handle, settings_for
+from bot.commands.common import (
+    ConfigOption,
+    PlatformOption,
+    command_store,
+    console,
+    err_console,
+    parse_handle,
+    settings_for,
+)
 from bot.commands.db import DatabaseOption
 
 logger = logging.getLogger(__name__)
 
-PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
 
 

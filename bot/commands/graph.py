@@ -13,6 +13,8 @@ from rich.markup import escape
 
 from bot.commands.common import (
     ConfigOption,
+    PlatformOption,
+    cli_owner,
     command_store,
     console,
     err_console,
@@ -33,7 +35,6 @@ graph_app = typer.Typer(
     no_args_is_help=True,
 )
 
-PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
 RefreshOption = typer.Option(False, "--refresh", help="Analyse now (and store a snapshot) instead of the latest.")
 CSV_COLUMNS = (
     "rank",
@@ -66,7 +67,7 @@ def _snapshot(settings: Settings, store: Store, *, refresh: bool) -> Snapshot:
         return latest
     if not refresh:
         err_console.print("no graph snapshot stored yet: analysing now")
-    service = AnalysisService(settings, store, SystemClock(), owner=f"cli:{_pid()}")
+    service = AnalysisService(settings, store, SystemClock(), owner=cli_owner())
     with err_console.status("analysing the audience graph", spinner="dots") as status:
         run = service.run(force=True, progress=lambda step: status.update(escape(step)))
     if run is None or run.report.snapshot_id is None:
@@ -75,12 +76,6 @@ def _snapshot(settings: Settings, store: Store, *, refresh: bool) -> Snapshot:
     snapshot = store.snapshot(run.report.snapshot_id)
     assert snapshot is not None
     return snapshot
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 @graph_app.command("report")

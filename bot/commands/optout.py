@@ -8,15 +8,13 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from bot.commands.common import ConfigOption, console, err_console
+from bot.commands.common import ConfigOption, PlatformOption, console, err_console
 from bot.commands.db import DatabaseOption, open_store
 
 optout_app = typer.Typer(
     help="People who opted out: nothing (replies, DMs, coupons) reaches them. List, add or remove.",
     no_args_is_help=True,
 )
-
-PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,8 @@ from rich.markup import escape
 
 from bot.commands.common import (
     ConfigOption,
+    PlatformOption,
+    cli_owner,
     command_store,
     console,
     err_console,
@@ -21,7 +23,6 @@ from bot.commands.common import (
     settings_for,
 )
 from bot.commands.db import DatabaseOption
-from bot.commands.graph import _pid
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -33,7 +34,6 @@ segments_app = typer.Typer(
     no_args_is_help=True,
 )
 
-PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
 RefreshOption = typer.Option(False, "--refresh", help="Segment now (and store a run) instead of the latest run.")
 MEMBER_COLUMNS = ("platform", "user_id", "username", "segment_id", "label", "distance")
 
@@ -52,7 +52,7 @@ def _run(settings: Settings, store: Store, *, refresh: bool) -> SegmentRun:
         return latest
     if not refresh:
         err_console.print("no segments stored yet: segmenting now")
-    service = SegmentService(settings, store, SystemClock(), owner=f"cli:{_pid()}")
+    service = SegmentService(settings, store, SystemClock(), owner=cli_owner())
     with err_console.status("segmenting the audience", spinner="dots") as status:
         result = service.run(force=True, progress=lambda step: status.update(escape(step)))
     if result is None:
