@@ -195,7 +195,25 @@ def coupon_figures(database_url: str, budget: int, tweets: list[dict[str, object
     return f"coupons={len(issued)} coupon_duplicates={duplicates} over_budget={max(0, len(issued) - budget)}"
 
 
-class Customers:
+class _Background:
+    """A loop in a daemon thread: `_run` until stop() (which waits for it)."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Customers(_Background):
     """People mentioning the shop a few times a second through the sandbox's admin API, in a thread."""
 
     def __init__(self, url: str, seed: int, *, people: int = 8, per_second: float = 3.0) -> None:
@@ -207,15 +225,7 @@ class Customers:
         ]
         self.pause = 1 / per_second
         self.mentions: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="customers", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        super().__init__("customers")
 
     def _run(self) -> None:
         while not self._stop.wait(self.pause):
@@ -225,21 +235,16 @@ class Customers:
             self.mentions.append(tweet["id"])  # type: ignore[index]
 
 
-class Bursts:
+class Bursts(_Background):
     """Every few seconds, the sandbox answers the next few API calls with 429s (a short window), in a thread."""
 
     def __init__(self, url: str, seed: int) -> None:
         self.url = url
         self.rng = random.Random(seed)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bursts", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
+        super().__init__("bursts")
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        super().stop()
         admin(self.url, "POST", "faults", json={"burst_429": 0})
 
     def _run(self) -> None:
