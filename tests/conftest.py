@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import ManualClock
+from bot.store import Store
+
 POSTGRES_ENV = "SOCIALBOT_TEST_POSTGRES_URL"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,3 +102,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'socialbot.db'}"
         return
     yield from _postgres_database(os.environ[POSTGRES_ENV])
+
+
+@pytest.fixture
+def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
+    """A migrated store on `db_url` whose clock is the module's `clock` fixture."""
+    s = Store.open(db_url, clock=clock)
+    s.upgrade()
+    try:
+        yield s
+    finally:
+        s.close()

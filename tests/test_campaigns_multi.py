@@ -110,16 +110,6 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    store = Store.open(db_url, clock=clock)
-    store.upgrade()
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@pytest.fixture
 def service(settings: Settings, store: Store, clock: ManualClock) -> CampaignService:
     return CampaignService(settings, store, TemplateRenderer(settings, clock=clock.now), clock)
 

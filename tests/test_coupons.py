@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -69,14 +68,6 @@ def seed_segments(store: Store, n: int, *, segments: int = 2, platform: str = "x
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def test_issue_within_budget_with_holdout_once_per_person(store: Store, clock: ManualClock, tmp_path: Path) -> None:

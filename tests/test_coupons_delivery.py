@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,6 @@ from tests.test_coupons import START, make_settings, seed_segments
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def test_reply_offer_then_delivered_when_the_reply_is_sent(store: Store, clock: ManualClock, tmp_path: Path) -> None:

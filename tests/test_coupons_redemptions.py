@@ -3,7 +3,6 @@ codes recorded and reported, never counted) and the webhook over real HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,14 +18,6 @@ from tests.test_coupons import START, make_settings, seed_segments
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def issued(store: Store, clock: ManualClock, tmp_path: Path) -> list[str]:

@@ -65,14 +65,6 @@ def server(clock: ManualClock) -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def shop(server: SandboxServer, clock: ManualClock) -> Iterator[XPlatform]:
     platform = XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now)
     yield platform

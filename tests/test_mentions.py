@@ -40,14 +40,6 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def shop(sandbox: Any) -> Iterator[XPlatform]:
     platform = XPlatform.for_sandbox(sandbox.url, "shop", account="shop")
     yield platform

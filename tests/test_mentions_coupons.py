@@ -3,7 +3,6 @@ once, and counts as delivered when that reply is sent."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,6 @@ from tests.test_coupons import make_settings
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock.now)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def test_the_next_reply_carries_the_code_once(store: Store, clock: ManualClock, tmp_path: Path, sandbox: Any) -> None:

@@ -26,14 +26,6 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock)
-    s.upgrade()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def shop(sandbox: Any) -> Iterator[XPlatform]:
     platform = XPlatform.for_sandbox(sandbox.url, "shop", timeout=0.5)
     yield platform

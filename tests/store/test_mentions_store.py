@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,14 +16,6 @@ T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
-
-
-@pytest.fixture
-def store(db_url: str, clock: ManualClock) -> Iterator[Store]:
-    s = Store.open(db_url, clock=clock)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def mention(mid: str, author: str = "42", decision: str = "replied", conversation: str = "c1") -> MentionRecord:
