@@ -2,8 +2,11 @@
 scrape time. The only module that imports prometheus_client.
 
 /healthz answers 503 with its reasons when a due outbox row waits longer than OVERDUE_MINUTES past its time,
-when an account's mentions poll has not completed for 3 x replies.poll_seconds, or when an account is paused
-after a credentials error: posts that should have gone out but did not are visible, never silent.
+when an account's queue grows faster than it drains so that at the pace of the last BACKLOG_WINDOW_SECONDS
+its last message would be that late, when an account's mentions poll has not completed for
+3 x replies.poll_seconds, when an account is paused after a credentials error, or when a mention or DM could
+not be processed and was set aside for a person: posts and replies that should have gone out but did not are
+visible, never silent.
 """
 
 from __future__ import annotations
@@ -27,10 +30,13 @@ if TYPE_CHECKING:
     from bot.config import Settings
     from bot.platforms.base import Platform
     from bot.store import Store
+    from bot.store.health import Flow
 
 logger = logging.getLogger(__name__)
 
 OVERDUE_MINUTES = 5.0  # a due outbox row (or an abandoned attempt) waiting longer than this fails /healthz
+BACKLOG_WINDOW_SECONDS = 120.0  # the pace of an account's queue: what arrived and what was sent in this window
+BACKLOG_MIN_DUE = 10  # fewer due rows than this are never called a growing backlog
 POLL_STALE_FACTOR = 3  # a mentions poll older than this many replies.poll_seconds fails /healthz
 PREFIX = "socialbot"
 
@@ -58,6 +64,8 @@ class Reading:
     slots: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, state) -> slots
     paused: dict[str, str] = field(default_factory=dict)  # account -> reason
     rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]] = field(default_factory=dict)
+    flows: dict[str, Flow] = field(default_factory=dict)  # account -> due now, arrived and sent in the window
+    set_aside: dict[str, int] = field(default_factory=dict)  # account -> messages set aside, not yet resolved
     polls: dict[str, datetime | None] = field(default_factory=dict)  # polled account -> last finished poll
     poll_seconds: float = 0.0
     graph_at: datetime | None = None
@@ -78,7 +86,32 @@ class Reading:
                 reasons.append(f"account {account}: mentions poll overdue (last finished {age:.0f} s ago)")
         for account, reason in sorted(self.paused.items()):
             reasons.append(f"account {account}: paused ({reason})")
+        for account, flow in sorted(self.flows.items()):
+            if account not in self.overdue and account not in self.paused and (late := self.falling_behind(flow)):
+                reasons.append(f"account {account}: {late}")
+        for account, count in sorted(self.set_aside.items()):
+            reasons.append(
+                f"account {account}: {count} message(s) could not be processed and wait for a person "
+                "(socialbot inbox)"
+            )
         return reasons
+
+    def falling_behind(self, flow: Flow) -> str | None:
+        """Why this account's queue will make messages late, before any is: it grows faster than it drains and,
+        at the pace of the last window, its last due message would go out more than OVERDUE_MINUTES late."""
+        if flow.due < BACKLOG_MIN_DUE or flow.arrived <= flow.sent or flow.oldest_due is None:
+            return None
+        window = f"in the last {BACKLOG_WINDOW_SECONDS / 60:g} min {flow.arrived} arrived and {flow.sent} went out"
+        if flow.sent == 0:
+            return f"{flow.due} messages due and none sent ({window})"
+        waited = (self.now - flow.oldest_due).total_seconds()
+        drain = flow.due * BACKLOG_WINDOW_SECONDS / flow.sent
+        if waited + drain <= OVERDUE_MINUTES * 60:
+            return None
+        return (
+            f"{flow.due} messages due and the queue grows ({window}); at this pace the last would go out "
+            f"{(waited + drain) / 60:.0f} min late"
+        )
 
 
 def read(daemon: Monitored) -> Reading:
@@ -88,8 +121,11 @@ def read(daemon: Monitored) -> Reading:
     reading = Reading(now)
     if store is None or settings is None:
         return reading
-    health = store.health(now - timedelta(minutes=OVERDUE_MINUTES))
+    health = store.health(
+        now - timedelta(minutes=OVERDUE_MINUTES), now=now, window_start=now - timedelta(seconds=BACKLOG_WINDOW_SECONDS)
+    )
     reading.outbox, reading.overdue, reading.slots = health.outbox, health.overdue, health.slots
+    reading.flows, reading.set_aside = health.flows, health.set_aside
     reading.rate_limits = dict(health.rate_limits)
     reading.paused = {s.account: s.paused_reason for s in store.account_states() if s.paused_reason}
     for name, platform in list(daemon.platforms.items()):
@@ -149,6 +185,20 @@ def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
         overdue.add_metric([account], count)
         oldest.add_metric([account], (reading.now - due).total_seconds() if due is not None else 0.0)
     yield from (overdue, oldest)
+
+    due = gauge("outbox_due", "Outbox rows due now (their time has come) and not yet sent.", ["account"])
+    arrived = gauge(
+        "outbox_arrived_recent", f"Outbox rows created in the last {BACKLOG_WINDOW_SECONDS:g} s.", ["account"]
+    )
+    sent = gauge("outbox_sent_recent", f"Outbox rows sent in the last {BACKLOG_WINDOW_SECONDS:g} s.", ["account"])
+    aside = gauge("set_aside", "Mentions and DMs that could not be processed, waiting for a person.", ["account"])
+    for account in sorted({*accounts, *reading.flows, *reading.set_aside}):
+        flow = reading.flows.get(account)
+        due.add_metric([account], flow.due if flow is not None else 0)
+        arrived.add_metric([account], flow.arrived if flow is not None else 0)
+        sent.add_metric([account], flow.sent if flow is not None else 0)
+        aside.add_metric([account], reading.set_aside.get(account, 0))
+    yield from (due, arrived, sent, aside)
 
     slots = gauge(
         "campaign_slots", "Campaign slots by state (missed, failed, skipped: never posted).", ["campaign", "state"]

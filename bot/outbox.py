@@ -1,8 +1,10 @@
 """The delivery engine: claim due outbox rows, send them, retry, reconcile, dead-letter.
 
-The database is the truth. An attempt is recorded (attempts += 1, lease) and committed before the request
-leaves; a row whose last attempt may have landed (timeout after sending, or a lease that expired while
-'sending' = a crash mid-send) is reconciled against the platform before it is sent again.
+The database is the truth. Rows are claimed in batches with a lease; right before each request leaves,
+Store.begin_attempt checks once more that the row is still ours, its account not paused, its endpoint not
+rate-limited and its recipient not opted out, and counts the attempt (attempts += 1, outcome unknown) in the
+same committed transaction. A row whose last attempt may have landed (timeout after sending, or a lease that
+expired after begin_attempt = a crash mid-send) is reconciled against the platform before it is sent again.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -27,6 +29,7 @@ from bot.errors import (
 from bot.models import MessageKind, OutgoingMessage
 from bot.platforms.base import Platform
 from bot.store import ClaimedItem, OutboxItem, Store, endpoint_for
+from bot.store.records import Refusal
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,9 @@ def _utc_now() -> datetime:
 
 
 class Outbox:
-    """Drains due outbox rows through the platforms (one per account name)."""
+    """Drains due outbox rows through the platforms (one per account name): all accounts' rows, or with
+    `account` only that account's, or with `other_than` only the rows of accounts not named there (the daemon
+    runs one Outbox per account in a thread of its own, so a slow platform or account delays no other)."""
 
     def __init__(
         self,
@@ -84,7 +89,11 @@ class Outbox:
         clock: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
         batch_size: int = DEFAULT_BATCH,
+        account: str | None = None,
+        other_than: Collection[str] = (),
     ) -> None:
+        self.account = account
+        self.other_than = tuple(other_than)
         self.store = store
         self.platforms = platforms
         self.delivery = delivery
@@ -114,6 +123,8 @@ class Outbox:
                 lease_seconds=self.delivery.lease_seconds,
                 per_account_per_day=self.delivery.per_account_per_day,
                 min_spacing_seconds=self.delivery.min_spacing_seconds,
+                account=self.account,
+                other_than=self.other_than,
             )
             report.deferred += claim.deferred
             report.cancelled += claim.cancelled
@@ -205,44 +216,87 @@ class Outbox:
             self._dead(item, f"no platform configured for account {item.account!r}", report)
             return None
         message = _message(item)
-        unknown = claimed.reconcile
+        if claimed.reconcile:
+            try:
+                if checked is not None and item.key in checked:
+                    remote_id = checked[item.key]
+                else:
+                    remote_id = platform.find_sent(message, since=item.created_at)
+            except RateLimited as exc:
+                # A read window, not the send window: push this row back only.
+                self._release(claimed, exc.retry_at, f"reconcile: {exc}", report)
+                return None
+            except Exception as exc:
+                # the lookup left and failed: a try like a send's, and the outcome is still unknown
+                looked = replace(claimed, item=replace(item, attempts=item.attempts + 1))
+                return self._failed(looked, platform, message, exc, report, outcome_unknown=True, counted=False)
+            if remote_id is not None:
+                self._sent(item, remote_id, report, how="reconciled")
+                report.reconciled += 1
+                return None
+            # it never landed: a fresh send is safe
+        attempt = self.store.begin_attempt(item, self.owner, now=self.clock())
+        if attempt.item is None:
+            return self._refused(claimed, attempt.refused, attempt.until, report)
+        claimed = replace(claimed, item=attempt.item)
         try:
-            if claimed.reconcile:
-                try:
-                    if checked is not None and item.key in checked:
-                        remote_id = checked[item.key]
-                    else:
-                        remote_id = platform.find_sent(message, since=item.created_at)
-                except RateLimited as exc:
-                    # A read window, not the send window: push this row back only.
-                    self._release(claimed, exc.retry_at, f"reconcile: {exc}", report)
-                    return None
-                if remote_id is not None:
-                    self._sent(item, remote_id, report, how="reconciled")
-                    report.reconciled += 1
-                    return None
-                unknown = False  # it never landed: a fresh send is safe
             remote_id = platform.send(message)
-        except DuplicateContent as exc:
-            self._duplicate(platform, message, item, exc, report)
-        except RateLimited as exc:
-            self._rate_limited(claimed, exc, report)
-            return exc
-        except AuthError as exc:
-            self._paused(claimed, exc, report)
-            return exc
-        except Rejected as exc:
-            self._dead(item, exc.reason, report, outcome_unknown=False)
-        except TransientError as exc:
-            self._retry_or_dead(claimed, str(exc), report, outcome_unknown=unknown or exc.maybe_sent)
-        except PlatformError as exc:
-            self._retry_or_dead(claimed, str(exc), report, outcome_unknown=unknown)
-        except Exception as exc:  # a bug in an adapter must not kill the daemon or lose the row
-            logger.exception("outbox %s: unexpected error from %s", item.key, type(platform).__name__)
-            self._retry_or_dead(claimed, f"unexpected {type(exc).__name__}: {exc}", report, outcome_unknown=True)
-        else:
-            self._sent(item, remote_id, report, how="sent")
+        except Exception as exc:
+            return self._failed(claimed, platform, message, exc, report, outcome_unknown=False, counted=True)
+        self._sent(claimed.item, remote_id, report, how="sent")
         return None
+
+    def _failed(
+        self,
+        claimed: ClaimedItem,
+        platform: Platform,
+        message: OutgoingMessage,
+        exc: Exception,
+        report: DeliveryReport,
+        *,
+        outcome_unknown: bool,
+        counted: bool,
+    ) -> PlatformError | None:
+        """What a failed request means for its row. `counted`: begin_attempt counted it (a 429 or refused
+        credentials take that back: no try); `outcome_unknown`: the row's outcome was unknown before."""
+        item = claimed.item
+        if isinstance(exc, DuplicateContent):
+            self._duplicate(platform, message, item, exc, report)
+        elif isinstance(exc, RateLimited):
+            self._rate_limited(claimed, exc, report, uncount=counted)
+            return exc
+        elif isinstance(exc, AuthError):
+            self._paused(claimed, exc, report, uncount=counted)
+            return exc
+        elif isinstance(exc, Rejected):
+            self._dead(item, exc.reason, report, outcome_unknown=False)
+        elif isinstance(exc, TransientError):
+            self._retry_or_dead(claimed, str(exc), report, outcome_unknown=outcome_unknown or exc.maybe_sent)
+        elif isinstance(exc, PlatformError):
+            self._retry_or_dead(claimed, str(exc), report, outcome_unknown=outcome_unknown)
+        else:  # a bug in an adapter must not kill the daemon or lose the row
+            logger.error("outbox %s: unexpected error from %s", item.key, type(platform).__name__, exc_info=exc)
+            self._retry_or_dead(claimed, f"unexpected {type(exc).__name__}: {exc}", report, outcome_unknown=True)
+        return None
+
+    def _refused(
+        self, claimed: ClaimedItem, refused: str | None, until: datetime | None, report: DeliveryReport
+    ) -> PlatformError | None:
+        """begin_attempt let no request leave: the recipient opted out (cancelled), the row is no longer ours, or
+        the account was paused / rate-limited meanwhile (given back, nothing counted)."""
+        item = claimed.item
+        if refused == Refusal.OPTED_OUT:
+            report.cancelled += 1
+            logger.info("outbox %s: cancelled at the last moment, the recipient opted out", item.key)
+            return None
+        if refused == Refusal.LOST:
+            logger.info("outbox %s: cancelled or taken over meanwhile; not sent", item.key)
+            return None
+        if refused == Refusal.BLOCKED and until is not None:
+            self._release(claimed, until, "rate limited (recorded by another worker)", report)
+            return RateLimited(item.account, "rate limited", until, endpoint_for(item.kind))
+        report.deferred += self.store.release([claimed], self.owner)
+        return AuthError(item.account, "paused")
 
     def _sent(self, item: OutboxItem, remote_id: str | None, report: DeliveryReport, *, how: str) -> None:
         if not self._unrecorded:
@@ -323,7 +377,7 @@ class Outbox:
     def _release(self, claimed: ClaimedItem, until: datetime, error: str, report: DeliveryReport) -> None:
         report.deferred += self.store.release([claimed], self.owner, next_attempt_at=until, error=error)
 
-    def _rate_limited(self, claimed: ClaimedItem, exc: RateLimited, report: DeliveryReport) -> None:
+    def _rate_limited(self, claimed: ClaimedItem, exc: RateLimited, report: DeliveryReport, *, uncount: bool) -> None:
         item = claimed.item
         endpoint = endpoint_for(item.kind)
         report.deferred += self.store.release(
@@ -332,6 +386,7 @@ class Outbox:
             next_attempt_at=exc.retry_at,
             error=str(exc),
             block=(item.account, endpoint, exc.retry_at),
+            uncount=uncount,
         )
         logger.warning(
             "outbox %s: rate limited on %s for account %s; nothing more before %s",
@@ -341,11 +396,11 @@ class Outbox:
             exc.retry_at.isoformat(),
         )
 
-    def _paused(self, claimed: ClaimedItem, exc: AuthError, report: DeliveryReport) -> None:
+    def _paused(self, claimed: ClaimedItem, exc: AuthError, report: DeliveryReport, *, uncount: bool) -> None:
         item = claimed.item
         reason = f"authentication failed: {exc}"
         self.store.pause_account(item.account, reason)
-        report.deferred += self.store.release([claimed], self.owner, error=reason)
+        report.deferred += self.store.release([claimed], self.owner, error=reason, uncount=uncount)
         logger.error(
             "ACCOUNT %s PAUSED: %s. Its messages stay queued; fix the credentials, then resume the account.",
             item.account,

@@ -175,6 +175,7 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
     landed = next(c for c in claim.items if c.item.key == "landed")
     from bot.models import MessageKind, OutgoingMessage
 
+    assert store.begin_attempt(landed.item, "crashed-daemon", now=clock()).item is not None  # as the daemon does
     remote = shop.send(OutgoingMessage(key="landed", kind=MessageKind.POST, text=landed.item.text))
     # ...the daemon dies here: no mark_sent. Another daemon takes over once the lease expires.
     outbox = make_outbox(store, shop, clock)
@@ -196,6 +197,8 @@ def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
         store.enqueue(f"batch:{n}", account="shop", kind="post", text=f"Batch post {n}")
     claim = store.claim("crashed-daemon", now=clock(), limit=10, lease_seconds=60)
     assert len(claim.items) == 6
+    for c in claim.items:  # each request may have left: the daemon counted them all before they went
+        assert store.begin_attempt(c.item, "crashed-daemon", now=clock()).item is not None
     landed = {
         c.item.key: shop.send(OutgoingMessage(key=c.item.key, kind=MessageKind.POST, text=c.item.text))
         for c in claim.items[:3]

@@ -9,11 +9,21 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bot.store.tables import OutboxState, outbox_t, rate_limit_t, slot_t
+from bot.store.tables import SET_ASIDE, InboxStatus, OutboxState, inbox_t, outbox_t, rate_limit_t, slot_t
 from bot.store.types import as_utc
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One account's outbox over the last window: rows due now, the oldest due time, rows created and sent."""
+
+    due: int
+    oldest_due: datetime | None
+    arrived: int
+    sent: int
 
 
 @dataclass
@@ -22,6 +32,8 @@ class StoreHealth:
     overdue: dict[str, tuple[int, datetime]]
     slots: dict[tuple[str, str], int]
     rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]]
+    flows: dict[str, Flow]
+    set_aside: dict[str, int]  # account -> open inbox items for messages that could not be processed
 
 
 class HealthQueries:
@@ -31,13 +43,14 @@ class HealthQueries:
 
         def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
 
-    def health(self, due_before: datetime) -> StoreHealth:
+    def health(self, due_before: datetime, *, now: datetime, window_start: datetime) -> StoreHealth:
         """Outbox rows by account and state, overdue rows (pending and due before `due_before`, or attempts
-        whose lease ran out before it), campaign slots by state, the stored rate-limit blocks."""
-        return _health(self, due_before)
+        whose lease ran out before it), campaign slots by state, the stored rate-limit blocks, each account's
+        flow (due at `now`; created and sent since `window_start`), the messages set aside."""
+        return _health(self, due_before, now, window_start)
 
 
-def _health(store: HealthQueries, due_before: datetime) -> StoreHealth:
+def _health(store: HealthQueries, due_before: datetime, now: datetime, window_start: datetime) -> StoreHealth:
     o = outbox_t
     with store._tx("reading the daemon's health") as conn:
         outbox = {
@@ -72,7 +85,52 @@ def _health(store: HealthQueries, due_before: datetime) -> StoreHealth:
             (r.account, r.endpoint): (r.remaining, as_utc(r.reset_at) if r.reset_at is not None else None)
             for r in conn.execute(sa.select(rate_limit_t))
         }
-    return StoreHealth(outbox, overdue, slots, limits)
+        flows = _flows(conn, now, window_start)
+        i = inbox_t
+        set_aside = {
+            account: int(count)
+            for account, count in conn.execute(
+                sa.select(i.c.account, sa.func.count())
+                .where(i.c.status == InboxStatus.OPEN, i.c.intent == SET_ASIDE)
+                .group_by(i.c.account)
+            )
+        }
+    return StoreHealth(outbox, overdue, slots, limits, flows, set_aside)
+
+
+def _flows(conn: Connection, now: datetime, window_start: datetime) -> dict[str, Flow]:
+    """Index range scans only: ix_outbox_claim for what is due, ix_outbox_created and ix_outbox_sent for the
+    window."""
+    o = outbox_t
+    due = {
+        account: (int(count), as_utc(_as_datetime(oldest)))
+        for account, count, oldest in conn.execute(
+            sa.select(o.c.account, sa.func.count(), sa.func.min(o.c.next_attempt_at))
+            .where(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now)
+            .group_by(o.c.account)
+        )
+    }
+    arrived = dict(
+        conn.execute(
+            sa.select(o.c.account, sa.func.count()).where(o.c.created_at > window_start).group_by(o.c.account)
+        ).all()
+    )
+    sent = dict(
+        conn.execute(
+            sa.select(o.c.account, sa.func.count())
+            .where(o.c.state == OutboxState.SENT, o.c.sent_at > window_start)
+            .group_by(o.c.account)
+        ).all()
+    )
+    return {
+        account: Flow(
+            due=due.get(account, (0, None))[0],
+            oldest_due=due.get(account, (0, None))[1],
+            arrived=int(arrived.get(account, 0)),
+            sent=int(sent.get(account, 0)),
+        )
+        for account in {*due, *arrived, *sent}
+    }
 
 
 def _as_datetime(value: Any) -> datetime:

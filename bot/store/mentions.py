@@ -22,6 +22,8 @@ from sqlalchemy.engine import Connection
 from bot.models import User
 from bot.store.records import text_hash
 from bot.store.tables import (
+    ID_LENGTH,
+    SET_ASIDE,
     InboxStatus,
     MentionDecision,
     OutboxState,
@@ -689,6 +691,36 @@ class MentionQueries:
             stmt = stmt.limit(limit)
         with self._tx("reading the inbox") as conn:
             return [InboxItem.from_row(r) for r in conn.execute(stmt)]
+
+    def set_aside(
+        self,
+        account: str,
+        platform: str,
+        kind: str,
+        item_id: str,
+        author_id: str | None,
+        text: str,
+        error: BaseException,
+    ) -> bool:
+        """Record a mention or DM that could not be processed as an open inbox item (intent SET_ASIDE, the reason
+        and the text), in a transaction of its own; counted by /healthz until a person resolves it."""
+        reason = f"{type(error).__name__}: {error}"[:500]
+        values = {
+            "account": account,
+            "platform": platform,
+            "kind": kind,
+            "mention_id": item_id[:ID_LENGTH],
+            "user_id": author_id[:ID_LENGTH] if author_id else None,
+            "intent": SET_ASIDE,
+            "text": f"could not be processed ({reason}); it was not answered. Its text: {text[:2000]}",
+            "created_at": self.clock(),
+            "status": InboxStatus.OPEN,
+        }
+        stmt = self._insert(inbox_t).values(**values).on_conflict_do_nothing(
+            index_elements=["account", "kind", "mention_id"]
+        )
+        with self._tx("setting a message aside") as conn:
+            return conn.execute(stmt).rowcount == 1
 
     def inbox_item(self, item_id: int) -> InboxItem | None:
         with self._tx("reading an inbox item") as conn:

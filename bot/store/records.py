@@ -49,6 +49,8 @@ class OutboxItem:
     sent_at: datetime | None
     campaign: str | None
     slot_at: datetime | None
+    target_platform: str | None = None  # the person a reply or DM reaches: never sent once they opted out
+    target_user_id: str | None = None
 
     @classmethod
     def from_row(cls, row: Any, **overrides: Any) -> OutboxItem:
@@ -64,6 +66,24 @@ class ClaimedItem:
 
     item: OutboxItem
     reconcile: bool
+
+
+class Refusal:
+    """Why begin_attempt let no request leave."""
+
+    OPTED_OUT = "opted out"  # the row is cancelled
+    PAUSED = "account paused"
+    BLOCKED = "rate limited"
+    LOST = "no longer held"  # cancelled, sent or taken over by another worker meanwhile
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """begin_attempt's answer: the item with this attempt counted when its request may leave now, else why not."""
+
+    item: OutboxItem | None
+    refused: str | None = None  # a Refusal
+    until: datetime | None = None  # BLOCKED: the rate limit's reset
 
 
 @dataclass(frozen=True)

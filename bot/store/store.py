@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -20,14 +21,16 @@ from bot.store.engine import create_engine, guarded, normalise_url, safe_url
 from bot.store.features import FeatureQueries
 from bot.store.graphs import GraphQueries
 from bot.store.health import HealthQueries
-from bot.store.mentions import MentionQueries
+from bot.store.mentions import MentionQueries, user_hash
 from bot.store.privacy import PrivacyQueries
 from bot.store.recommend import RecommendQueries
 from bot.store.records import (
     AccountState,
+    Attempt,
     Claim,
     ClaimedItem,
     OutboxItem,
+    Refusal,
     Slot,
     campaign_key,
     slot_key,
@@ -38,6 +41,7 @@ from bot.store.tables import (
     OutboxState,
     SlotState,
     account_state_t,
+    optout_t,
     outbox_t,
     rate_limit_t,
     slot_t,
@@ -606,12 +610,17 @@ class Store(
         lease_seconds: float,
         per_account_per_day: int | None = None,
         min_spacing_seconds: float | None = None,
+        account: str | None = None,
+        other_than: Collection[str] = (),
     ) -> Claim:
-        """Lease up to `limit` due rows to `owner` (attempts += 1, attempt_started_at = now), in one transaction.
+        """Lease up to `limit` due rows to `owner` (attempt_started_at = now), in one transaction. The attempt
+        itself is counted by begin_attempt, right before its request leaves.
 
-        Due: pending with next_attempt_at <= now, or sending with an expired lease (a crashed attempt, to be
-        reconciled); never for a paused account or an account/endpoint blocked by a rate limit. With
-        per-account post limits, rows over the limit are pushed back to when they may go (Claim.deferred).
+        Due: pending with next_attempt_at <= now, or sending with an expired lease (a crashed worker: reconciled
+        first when its request may have left); never for a paused account or an account/endpoint blocked by a
+        rate limit. `account` claims only that account's rows (one delivery worker per account), `other_than`
+        only the rows of accounts not in it. With per-account post limits, rows over the limit are pushed back
+        to when they may go (Claim.deferred).
         """
         o = outbox_t
         spacing = float(min_spacing_seconds or 0)
@@ -623,10 +632,15 @@ class Store(
             rate_limit_t.c.endpoint == _endpoint_expr(),
             rate_limit_t.c.reset_at > now,
         )
+        whose = [o.c.account.not_in(paused), ~blocked]
+        if account is not None:
+            whose.append(o.c.account == account)
+        if other_than:
+            whose.append(o.c.account.not_in(list(other_than)))
         # Two index range scans (no sort over the whole table): abandoned attempts first, then due rows.
         abandoned = (
             sa.select(o)
-            .where(o.c.state == OutboxState.SENDING, o.c.lease_until <= now, o.c.account.not_in(paused), ~blocked)
+            .where(o.c.state == OutboxState.SENDING, o.c.lease_until <= now, *whose)
             .order_by(o.c.lease_until)
             .limit(limit)
             .with_for_update(skip_locked=True, of=o)
@@ -643,8 +657,7 @@ class Store(
                     .where(
                         o.c.state == OutboxState.PENDING,
                         o.c.next_attempt_at <= now,
-                        o.c.account.not_in(paused),
-                        ~blocked,
+                        *whose,
                     )
                     .order_by(o.c.next_attempt_at, o.c.id)
                     .limit(limit - len(rows))
@@ -669,7 +682,7 @@ class Store(
                             next_attempt_at=until,
                             lease_owner=None,
                             lease_until=None,
-                            outcome_unknown=bool(row.outcome_unknown or row.state == OutboxState.SENDING),
+                            outcome_unknown=bool(row.outcome_unknown),
                         )
                     )
                 deferred = len(deferrals)
@@ -681,7 +694,6 @@ class Store(
                         state=OutboxState.SENDING,
                         lease_owner=owner,
                         lease_until=lease_until,
-                        attempts=o.c.attempts + 1,
                         attempt_started_at=now,
                     )
                 )
@@ -692,14 +704,68 @@ class Store(
                     state=OutboxState.SENDING,
                     lease_owner=owner,
                     lease_until=lease_until,
-                    attempts=r.attempts + 1,
                     attempt_started_at=now,
                 ),
-                reconcile=bool(r.outcome_unknown or r.state == OutboxState.SENDING),
+                reconcile=bool(r.outcome_unknown),
             )
             for r in rows
         ]
         return Claim(items, deferred, len(cancelled))
+
+    def begin_attempt(self, item: OutboxItem, owner: str, *, now: datetime) -> Attempt:
+        """The last check before a request leaves, in the transaction that counts it (attempts += 1; from now on
+        its outcome is unknown until recorded): the row is still this owner's and not cancelled, its account
+        not paused, its endpoint not rate-limited, and the person it reaches has not opted out (then the row
+        is cancelled). One UPDATE on the way that lets it go; the reason is looked up only when it may not."""
+        o = outbox_t
+        endpoint = endpoint_for(item.kind)
+        target = user_hash(item.target_platform or "", item.target_user_id) if item.target_user_id else None
+        paused = sa.exists().where(
+            account_state_t.c.account == o.c.account, account_state_t.c.paused_reason.is_not(None)
+        )
+        blocked = sa.exists().where(
+            rate_limit_t.c.account == o.c.account, rate_limit_t.c.endpoint == endpoint, rate_limit_t.c.reset_at > now
+        )
+        conditions = [o.c.id == item.id, _held_by(owner), ~paused, ~blocked]
+        if target is not None:
+            conditions.append(~sa.exists().where(optout_t.c.user_hash == target))
+        with self._tx("starting a delivery attempt") as conn:
+            attempts = conn.execute(
+                sa.update(o)
+                .where(*conditions)
+                .values(attempts=o.c.attempts + 1, attempt_started_at=now, outcome_unknown=True)
+                .returning(o.c.attempts)
+            ).scalar()
+            if attempts is not None:
+                return Attempt(replace(item, attempts=int(attempts), attempt_started_at=now))
+            held = conn.execute(sa.select(o.c.id).where(o.c.id == item.id, _held_by(owner))).first()
+            if held is None:
+                return Attempt(None, Refusal.LOST)
+            opted_out = target is not None and conn.execute(
+                sa.select(optout_t.c.id).where(optout_t.c.user_hash == target)
+            ).first()
+            if opted_out:
+                conn.execute(
+                    sa.update(o)
+                    .where(o.c.id == item.id)
+                    .values(
+                        state=OutboxState.CANCELLED,
+                        last_error="the recipient opted out",
+                        lease_owner=None,
+                        lease_until=None,
+                    )
+                )
+                return Attempt(None, Refusal.OPTED_OUT)
+            reset = conn.execute(
+                sa.select(rate_limit_t.c.reset_at).where(
+                    rate_limit_t.c.account == item.account,
+                    rate_limit_t.c.endpoint == endpoint,
+                    rate_limit_t.c.reset_at > now,
+                )
+            ).scalar()
+            if reset is not None:
+                return Attempt(None, Refusal.BLOCKED, until=as_utc(reset))
+            return Attempt(None, Refusal.PAUSED)
 
     def _apply_post_limits(
         self, conn: Connection, rows: Sequence[Any], now: datetime, per_day: int, spacing: float
@@ -761,12 +827,20 @@ class Store(
         keep.sort(key=lambda r: (as_utc(r.next_attempt_at), r.id))
         return keep, deferrals
 
-    def expire_leases(self, owner: str, *, now: datetime) -> int:
-        """End every lease `owner` holds at `now`, so those rows are reconciled at once rather than when the lease
-        runs out (after a failure left this daemon's claimed rows in an unknown state)."""
+    def expire_leases(
+        self, owner: str, *, now: datetime, account: str | None = None, other_than: Collection[str] = ()
+    ) -> int:
+        """End every lease `owner` holds at `now` (only `account`'s, or only those of accounts not in `other_than`,
+        like claim), so those rows are reconciled at once rather than when the lease runs out (after a failure
+        left this worker's claimed rows in an unknown state)."""
         o = outbox_t
+        whose = [_held_by(owner)]
+        if account is not None:
+            whose.append(o.c.account == account)
+        if other_than:
+            whose.append(o.c.account.not_in(list(other_than)))
         with self._tx("ending leases") as conn:
-            return int(conn.execute(sa.update(o).where(_held_by(owner)).values(lease_until=now)).rowcount or 0)
+            return int(conn.execute(sa.update(o).where(*whose).values(lease_until=now)).rowcount or 0)
 
     def renew_leases(self, ids: Sequence[int], owner: str, *, now: datetime, lease_seconds: float) -> set[int]:
         """Extend this owner's leases; returns the ids still held (others were reclaimed by someone)."""
@@ -832,7 +906,7 @@ class Store(
         error: str,
         outcome_unknown: bool,
     ) -> bool:
-        """A failed attempt that counts: back to pending at next_attempt_at."""
+        """A failed attempt that counts (item.attempts, written as it is): back to pending at next_attempt_at."""
         o = outbox_t
         with self._tx("scheduling a retry") as conn:
             result = conn.execute(
@@ -840,6 +914,7 @@ class Store(
                 .where(o.c.id == item.id, _held_by(owner))
                 .values(
                     state=OutboxState.PENDING,
+                    attempts=item.attempts,
                     next_attempt_at=next_attempt_at,
                     last_error=error,
                     outcome_unknown=outcome_unknown,
@@ -858,6 +933,7 @@ class Store(
                 .where(o.c.id == item.id, _held_by(owner))
                 .values(
                     state=OutboxState.FAILED,
+                    attempts=item.attempts,
                     last_error=reason,
                     outcome_unknown=outcome_unknown,
                     lease_owner=None,
@@ -883,8 +959,10 @@ class Store(
         next_attempt_at: datetime | None = None,
         error: str | None = None,
         block: tuple[str, str, datetime] | None = None,
+        uncount: bool = False,
     ) -> int:
-        """Give leased rows back without counting the attempt (not sent: stop, pause, rate limit).
+        """Give leased rows back (not sent: stop, pause, rate limit). `uncount`: their request left but was refused
+        before it was processed (a 429, refused credentials): its attempt is taken back, it was no try.
 
         `block` = (account, endpoint, reset_at) also records a rate-limit block, in the same transaction.
         """
@@ -894,11 +972,12 @@ class Store(
             for claimed in items:
                 values: dict[str, Any] = {
                     "state": OutboxState.PENDING,
-                    "attempts": sa.case((o.c.attempts > 0, o.c.attempts - 1), else_=0),
                     "lease_owner": None,
                     "lease_until": None,
                     "outcome_unknown": bool(claimed.reconcile or claimed.item.outcome_unknown),
                 }
+                if uncount:
+                    values["attempts"] = sa.case((o.c.attempts > 0, o.c.attempts - 1), else_=0)
                 if next_attempt_at is not None:
                     values["next_attempt_at"] = next_attempt_at
                 if error is not None:

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from bot.store.types import UTCDateTime
+from bot.store.types import StorableString, StorableText, UTCDateTime
 
 # 0005: a platform's post, user and conversation ids (X: numbers; Bluesky: at-URIs and DIDs) and usernames
 # (Bluesky: domain handles)
@@ -48,34 +48,36 @@ class OutboxRow(SQLModel, table=True):
         sa.Index("ix_outbox_account_sent", "account", "kind", "state", "sent_at"),
         sa.Index("ix_outbox_account_hash", "account", "text_hash"),
         sa.Index("ix_outbox_remote", "account", "remote_id"),
+        sa.Index("ix_outbox_created", "created_at"),
+        sa.Index("ix_outbox_sent", "state", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
-    account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
-    text_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    in_reply_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    recipient_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    state: str = Field(sa_column=sa.Column(sa.String(20), nullable=False, server_default="pending"))
+    key: str = Field(sa_column=sa.Column(StorableString(300), nullable=False))
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    kind: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    text: str = Field(sa_column=sa.Column(StorableText(), nullable=False))
+    text_hash: str = Field(sa_column=sa.Column(StorableString(64), nullable=False))
+    in_reply_to_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    recipient_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    state: str = Field(sa_column=sa.Column(StorableString(20), nullable=False, server_default="pending"))
     attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
     next_attempt_at: datetime = Field(sa_column=_dt(nullable=False))
-    lease_owner: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    lease_owner: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
     lease_until: datetime | None = Field(default=None, sa_column=_dt())
     attempt_started_at: datetime | None = Field(default=None, sa_column=_dt())
     outcome_unknown: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false())
     )
-    remote_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    remote_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    last_error: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_dt())
-    campaign: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    campaign: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
     slot_at: datetime | None = Field(default=None, sa_column=_dt())
     # 0002: the person a reply/DM/coupon reaches; a row whose target opted out is cancelled at claim time
-    target_platform: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
-    target_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    target_platform: str | None = Field(default=None, sa_column=sa.Column(StorableString(20)))
+    target_user_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
 
 
 class CampaignSlotRow(SQLModel, table=True):
@@ -86,30 +88,30 @@ class CampaignSlotRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    campaign: str = Field(sa_column=sa.Column(StorableString(200), nullable=False))
     slot_at: datetime = Field(sa_column=_dt(nullable=False))
-    state: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
-    outbox_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
-    text_hash: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))
-    variant: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    state: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
+    outbox_key: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))
+    text_hash: str | None = Field(default=None, sa_column=sa.Column(StorableString(64)))
+    variant: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
 class AccountStateRow(SQLModel, table=True):
     __tablename__ = "account_state"
 
-    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    platform_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    paused_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    account: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    platform_user_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    paused_reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     paused_at: datetime | None = Field(default=None, sa_column=_dt())
 
 
 class RateLimitRow(SQLModel, table=True):
     __tablename__ = "rate_limit"
 
-    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    endpoint: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
+    account: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    endpoint: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
     remaining: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
     reset_at: datetime = Field(sa_column=_dt(nullable=False))
 
@@ -124,6 +126,9 @@ class InboxStatus:
     RESOLVED = "resolved"
 
 
+SET_ASIDE = "set_aside"  # the intent of an inbox item for a mention or DM that could not be processed
+
+
 class SocialUserRow(SQLModel, table=True):
     """A person on a platform, independent of our accounts."""
 
@@ -131,10 +136,10 @@ class SocialUserRow(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("platform", "user_id", name="uq_social_user"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
-    name: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    username: str | None = Field(default=None, sa_column=sa.Column(StorableString(NAME_LENGTH)))
+    name: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     followers_count: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))  # 0003; when known
     first_seen: datetime = Field(sa_column=_dt(nullable=False))
     last_seen: datetime = Field(sa_column=_dt(nullable=False))
@@ -151,27 +156,27 @@ class MentionRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
-    platform_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
-    author_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    kind: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # mention | dm
+    platform_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    author_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    text: str = Field(sa_column=sa.Column(StorableText(), nullable=False))
     created_at: datetime | None = Field(default=None, sa_column=_dt())
-    conversation_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    in_reply_to_user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    replied_to_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    quoted_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    conversation_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    in_reply_to_user_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    replied_to_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    quoted_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
     mentions: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     hashtags: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
     urls: list[str] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
-    intent: str | None = Field(default=None, sa_column=sa.Column(sa.String(50)))
+    intent: str | None = Field(default=None, sa_column=sa.Column(StorableString(50)))
     sentiment: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
-    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    language: str | None = Field(default=None, sa_column=sa.Column(StorableString(20)))
     summoned: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
-    decision: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # replied | skipped
-    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
-    reply_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
+    decision: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # replied | skipped
+    reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
+    reply_key: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))
     seen_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -186,11 +191,11 @@ class InteractionRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    source_user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
-    target_user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
-    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    post_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    source_user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    target_user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    kind: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    post_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -199,9 +204,9 @@ class CursorRow(SQLModel, table=True):
 
     __tablename__ = "cursor"
 
-    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    stream: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    value: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
+    account: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    stream: str = Field(sa_column=sa.Column(StorableString(20), primary_key=True))
+    value: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
     updated_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -212,11 +217,11 @@ class OptOutRow(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("user_hash", name="uq_optout_user_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
-    user_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    username: str | None = Field(default=None, sa_column=sa.Column(StorableString(NAME_LENGTH)))
+    user_hash: str = Field(sa_column=sa.Column(StorableString(64), nullable=False))
+    reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
@@ -230,19 +235,19 @@ class InboxRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    kind: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # mention | dm
-    mention_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
-    user_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(ID_LENGTH)))
-    username: str | None = Field(default=None, sa_column=sa.Column(sa.String(NAME_LENGTH)))
-    intent: str | None = Field(default=None, sa_column=sa.Column(sa.String(50)))
-    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    kind: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # mention | dm
+    mention_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    user_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(ID_LENGTH)))
+    username: str | None = Field(default=None, sa_column=sa.Column(StorableString(NAME_LENGTH)))
+    intent: str | None = Field(default=None, sa_column=sa.Column(StorableString(50)))
+    text: str = Field(sa_column=sa.Column(StorableText(), nullable=False))
     created_at: datetime = Field(sa_column=_dt(nullable=False))
-    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False, server_default="open"))
+    status: str = Field(sa_column=sa.Column(StorableString(20), nullable=False, server_default="open"))
     resolved_at: datetime | None = Field(default=None, sa_column=_dt())
-    note: str | None = Field(default=None, sa_column=sa.Column(sa.Text()))
-    webhook_status: str | None = Field(default=None, sa_column=sa.Column(sa.String(200)))
+    note: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
+    webhook_status: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
 
 
 class EngagementPostRow(SQLModel, table=True):
@@ -250,8 +255,8 @@ class EngagementPostRow(SQLModel, table=True):
 
     __tablename__ = "engagement_post"
 
-    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    post_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
+    account: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    post_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), primary_key=True))
     posted_at: datetime = Field(sa_column=_dt(nullable=False))
     last_collected_at: datetime | None = Field(default=None, sa_column=_dt())
     likes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
@@ -264,8 +269,8 @@ class ReadBudgetRow(SQLModel, table=True):
 
     __tablename__ = "read_budget"
 
-    account: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    day: str = Field(sa_column=sa.Column(sa.String(10), primary_key=True))  # YYYY-MM-DD, UTC
+    account: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    day: str = Field(sa_column=sa.Column(StorableString(10), primary_key=True))  # YYYY-MM-DD, UTC
     used: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
 
 
@@ -274,8 +279,8 @@ class JobLeaseRow(SQLModel, table=True):
 
     __tablename__ = "job_lease"
 
-    name: str = Field(sa_column=sa.Column(sa.String(100), primary_key=True))
-    owner: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    name: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
+    owner: str = Field(sa_column=sa.Column(StorableString(200), nullable=False))
     until: datetime = Field(sa_column=_dt(nullable=False))
     acquired_at: datetime = Field(sa_column=_dt(nullable=False))
 
@@ -304,8 +309,8 @@ class GraphScoreRow(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_graph_score_user", "platform", "user_id", "snapshot_id"),)
 
     snapshot_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
-    platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), primary_key=True))
     pagerank: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
     in_strength: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
     hub: float = Field(sa_column=sa.Column(sa.Float(), nullable=False))
@@ -353,7 +358,7 @@ class SegmentRow(SQLModel, table=True):
 
     run_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
     segment_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
-    label: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    label: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
     size: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
     centroid: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON()))  # type: ignore[type-arg]
 
@@ -365,8 +370,8 @@ class SegmentMemberRow(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_segment_member_user", "platform", "user_id", "run_id"),)
 
     run_id: int = Field(sa_column=sa.Column(sa.Integer(), primary_key=True))
-    platform: str = Field(sa_column=sa.Column(sa.String(20), primary_key=True))
-    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), primary_key=True))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), primary_key=True))
+    user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), primary_key=True))
     segment_id: int = Field(sa_column=sa.Column(sa.Integer(), nullable=False))
     distance: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
 
@@ -376,7 +381,7 @@ class CouponBudgetRow(SQLModel, table=True):
 
     __tablename__ = "coupon_budget"
 
-    campaign: str = Field(sa_column=sa.Column(sa.String(200), primary_key=True))
+    campaign: str = Field(sa_column=sa.Column(StorableString(200), primary_key=True))
     issued: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
     held_out: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
 
@@ -393,20 +398,21 @@ class CouponRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
-    platform: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))
-    user_id: str = Field(sa_column=sa.Column(sa.String(ID_LENGTH), nullable=False))
+    campaign: str = Field(sa_column=sa.Column(StorableString(200), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    user_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
     segment_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
     holdout: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
-    code: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))  # None for holdout rows
-    state: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # issued|delivered|redeemed|expired|held_out
-    channel: str | None = Field(default=None, sa_column=sa.Column(sa.String(20)))
+    code: str | None = Field(default=None, sa_column=sa.Column(StorableString(64)))  # None for holdout rows
+    # issued | delivered | redeemed | expired | held_out
+    state: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    channel: str | None = Field(default=None, sa_column=sa.Column(StorableString(20)))
     issued_at: datetime = Field(sa_column=_dt(nullable=False))
     expires_at: datetime | None = Field(default=None, sa_column=_dt())
     delivered_at: datetime | None = Field(default=None, sa_column=_dt())
-    outbox_key: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))
+    outbox_key: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))
     redeemed_at: datetime | None = Field(default=None, sa_column=_dt())
-    order_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(100)))
+    order_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(100)))
     amount: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
 
 
@@ -417,13 +423,13 @@ class RedemptionRow(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("order_id", name="uq_redemption_order"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    order_id: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    code: str = Field(sa_column=sa.Column(StorableString(64), nullable=False))
+    order_id: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
     amount: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
     redeemed_at: datetime = Field(sa_column=_dt(nullable=False))
-    status: str = Field(sa_column=sa.Column(sa.String(20), nullable=False))  # counted|unknown|expired|reused
+    status: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # counted|unknown|expired|reused
     coupon_id: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
-    source: str | None = Field(default=None, sa_column=sa.Column(sa.String(300)))  # file:line or webhook
+    source: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))  # file:line or webhook
     imported_at: datetime = Field(sa_column=_dt(nullable=False))
 
 

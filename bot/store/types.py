@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,3 +47,30 @@ def epoch_seconds(expr: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement
     if dialect == "postgresql":
         return sa.func.extract("epoch", expr)
     return (sa.func.julianday(expr) - 2440587.5) * 86400.0  # SQLite stores naive UTC text
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` as every database takes it: NUL removed (PostgreSQL refuses it in text) and lone surrogates (not
+    encodable as UTF-8) replaced by U+FFFD. Applied to every text the store writes (StorableString)."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+class StorableString(sa.types.TypeDecorator[str]):
+    """VARCHAR whose values are made storable (storable: no NUL, no lone surrogate) on the way in, so
+    one customer's text can never make a write fail on one database and pass on another."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return storable(value) if isinstance(value, str) else value
+
+
+class StorableText(StorableString):
+    impl = sa.Text
+    cache_ok = True

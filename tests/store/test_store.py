@@ -111,16 +111,17 @@ def test_slot_follows_outbox_transitions(store: Store, clock: ManualClock) -> No
     store.enqueue_campaign_slot("weekly", b, account="shop", text="B", variant=None)
     claim = store.claim("w1", now=clock(), limit=10, lease_seconds=30)
     assert [c.item.text for c in claim.items] == ["A", "B"]
-    assert all(not c.reconcile and c.item.attempts == 1 for c in claim.items)
-    first, second = claim.items
-    assert store.mark_sent(first.item, "111", now=clock())
-    assert store.mark_dead(second.item, "w1", reason="too long")
+    assert all(not c.reconcile and c.item.attempts == 0 for c in claim.items)  # a claim is no try
+    first, second = (store.begin_attempt(c.item, "w1", now=clock()).item for c in claim.items)
+    assert first is not None and second is not None and first.attempts == second.attempts == 1
+    assert store.mark_sent(first, "111", now=clock())
+    assert store.mark_dead(second, "w1", reason="too long")
     states = {s.slot_at: (s.state, s.reason) for s in store.slots("weekly")}
     assert states == {a: ("published", None), b: ("failed", "too long")}
-    assert store.outbox_item(key=first.item.key).remote_id == "111"
-    assert store.retry(second.item.id)
-    assert not store.retry(first.item.id)  # sent rows are never re-queued
-    again = store.outbox_item(second.item.id)
+    assert store.outbox_item(key=first.key).remote_id == "111"
+    assert store.retry(second.id)
+    assert not store.retry(first.id)  # sent rows are never re-queued
+    again = store.outbox_item(second.id)
     assert (again.state, again.attempts) == ("pending", 0)
     assert store.slot("weekly", b).state == "queued"
 
@@ -128,12 +129,27 @@ def test_slot_follows_outbox_transitions(store: Store, clock: ManualClock) -> No
 def test_expired_lease_is_reclaimed_for_reconciliation(store: Store, clock: ManualClock) -> None:
     store.enqueue("k", account="shop", kind="post", text="x")
     [held] = store.claim("crashed", now=clock(), limit=5, lease_seconds=30).items
+    assert store.begin_attempt(held.item, "crashed", now=clock()).item is not None  # its request may have left
     assert store.claim("other", now=clock(), limit=5, lease_seconds=30).items == []
     clock.advance(31)
     [again] = store.claim("other", now=clock(), limit=5, lease_seconds=30).items
-    assert again.reconcile and again.item.attempts == 2 and again.item.lease_owner == "other"
+    assert again.reconcile and again.item.attempts == 1 and again.item.lease_owner == "other"
     assert store.renew_leases([held.item.id], "crashed", now=clock(), lease_seconds=30) == set()
     assert not store.mark_retry(held.item, "crashed", next_attempt_at=clock(), error="x", outcome_unknown=False)
+
+
+def test_claims_by_crashed_workers_use_up_no_attempt(store: Store, clock: ManualClock) -> None:
+    """A crash loop (claim, die before the request leaves, lease runs out) neither counts attempts nor makes the
+    next worker pay for a reconciling lookup: only begin_attempt, right before a request leaves, counts."""
+    store.enqueue("k", account="shop", kind="post", text="x")
+    for worker in range(5):
+        [claimed] = store.claim(f"crashed-{worker}", now=clock(), limit=5, lease_seconds=30).items
+        assert not claimed.reconcile and claimed.item.attempts == 0
+        clock.advance(31)
+    [claimed] = store.claim("alive", now=clock(), limit=5, lease_seconds=30).items
+    attempt = store.begin_attempt(claimed.item, "alive", now=clock())
+    assert attempt.item is not None and attempt.item.attempts == 1
+    assert store.outbox_item(key="k").attempts == 1 and store.outbox_item(key="k").outcome_unknown
 
 
 def test_paused_and_rate_limited_accounts_are_not_claimed(store: Store, clock: ManualClock) -> None:
