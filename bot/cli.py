@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from bot.commands import register_all
+from bot.signals import catch_early
+
+catch_early(sys.argv[1:])  # `socialbot run`: SIGTERM/SIGINT/SIGHUP caught before anything slow is imported
+
+import typer  # noqa: E402
+
+from bot.commands import register_all  # noqa: E402
 
 app = typer.Typer(
     name="socialbot",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 CREDENTIAL_FIELDS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 BLUESKY_PASSWORD_FIELD = "app_password"
 BLUESKY_DEFAULT_SERVER = "https://bsky.social"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 PLATFORMS = ("x", "sandbox", "bluesky")
 SECRET_MESSAGE = "secrets belong in the environment, not config.yaml"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -145,7 +147,7 @@ class AccountConfig(_Model):
     platform: Literal["x", "sandbox", "bluesky"]
     handle: str  # X: the username without '@'; Bluesky: the domain handle, e.g. shop.bsky.social
     # sandbox: where the sandbox X API listens (the demo fills it in); bluesky: the account's server (PDS),
-    # https://bsky.social when omitted
+    # https://bsky.social when omitted; x: optional, every API call goes there instead (an emulator, a proxy)
     base_url: str | None = None
     # Resolved at load time from the environment or a .env file beside config.yaml, never from config.yaml:
     # X: SOCIALBOT_<ACCOUNT>_{CONSUMER_KEY,CONSUMER_SECRET,ACCESS_TOKEN,ACCESS_TOKEN_SECRET};
@@ -177,9 +179,16 @@ class AccountConfig(_Model):
 
     @field_validator("base_url")
     @classmethod
-    def _base_url(cls, value: str | None) -> str | None:
+    def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not re.match(r"^https?://", value):
             raise ValueError("base_url must start with http:// or https://")
+        if value and info.data.get("platform") == "x":
+            parts = urlsplit(value)
+            if parts.scheme != "https" and parts.hostname not in _LOOPBACK_HOSTS:
+                raise ValueError(
+                    "base_url of an X account must start with https:// (http:// only for 127.0.0.1 or localhost): "
+                    "the account's signed requests would cross the network unencrypted"
+                )
         return value.rstrip("/") if value else value
 
     @property

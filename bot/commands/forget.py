@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -18,6 +19,9 @@ from bot.commands.common import (
     settings_for,
 )
 from bot.commands.db import DatabaseOption
+
+if TYPE_CHECKING:
+    from bot.store.privacy import ForgetReport
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ def forget(
         report = store.forget_person(platform, known.user_id if known else None, name)
     if report.total == 0:
         err_console.print(f"nothing stored about @{escape(name)} on {escape(platform)}: nothing erased")
+        _print_files(report)
         raise typer.Exit(1)
     table = Table(title=f"forgotten: @{name} on {platform}")
     for column in ("table", "erased", "anonymised", "masked in others' rows"):
@@ -61,6 +66,17 @@ def forget(
     console.print(table)
     if report.optout_kept:
         console.print("their opt-out is kept (as a hash only): nothing will reach them")
+    _print_files(report)
     logger.info(
         "forget command: %s on %s done (%d rows)", "known person" if known else "handle", platform, report.total
     )
+
+
+def _print_files(report: ForgetReport) -> None:
+    """Whether old copies of the erased rows are out of the database files too."""
+    if report.files_clean:
+        if report.files:
+            console.print(escape(report.files), highlight=False)
+        return
+    err_console.print(f"[yellow]warning:[/] {escape(report.files)}", highlight=False, soft_wrap=True)
+    err_console.print("run the same `socialbot forget` again when the database is less busy: it finishes this step")

@@ -27,6 +27,9 @@ def run(
     ),
 ) -> None:
     """Run the daemon: scheduled promotions through the outbox, until SIGTERM/SIGINT (SIGHUP reloads)."""
+    from bot.signals import DaemonSignals, take_early
+
+    signals = take_early() or DaemonSignals().install()  # before anything slow
     from bot.daemon import Daemon, DaemonOptions
     from bot.errors import BotError, ConfigError
     from bot.logs import setup_logging
@@ -37,7 +40,7 @@ def run(
     )
     daemon = Daemon(options)
     try:
-        daemon.run_forever()
+        daemon.run_forever(signals)
     except ConfigError as exc:
         err_console.print(f"[bold red]refusing to start: {config_path(config)} is invalid[/]")
         for problem in exc.problems:

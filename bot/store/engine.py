@@ -1,9 +1,13 @@
-"""Engine creation for SQLite (WAL, busy timeout) and PostgreSQL (psycopg 3), and DB error mapping."""
+"""Engine creation for SQLite (WAL, busy timeout, secure_delete) and PostgreSQL (psycopg 3), DB error mapping,
+and the file-level clean-up after a forget (WAL checkpoint, VACUUM)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,8 @@ from bot.errors import StoreError, StoreUnavailable
 logger = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+CHECKPOINT_BUSY_TIMEOUT_SECONDS = 3
+CHECKPOINT_ATTEMPTS = 3
 
 
 def normalise_url(url: str) -> URL:
@@ -82,12 +88,52 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection (default 2 MiB)
+            cursor.execute("PRAGMA secure_delete=ON")  # deleted and overwritten content zeroed, whatever the build
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def checkpoint_wal(engine: Engine) -> str | None:
+    """Copy SQLite's WAL into the database file and truncate it to zero bytes, so that old page versions (a
+    forgotten person's rows) are no longer in the -wal file. None when done, else why it could not complete
+    (readers on an older snapshot kept it busy through every attempt; their next checkpoint finishes it)."""
+    raw = engine.raw_connection()
+    try:
+        sqlite = raw.driver_connection
+        sqlite.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_TIMEOUT_SECONDS * 1000}")
+        for attempt in range(1, CHECKPOINT_ATTEMPTS + 1):
+            try:
+                busy, _wal_frames, _copied = sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                return f"the checkpoint failed: {exc}"
+            if not busy:
+                return None
+            logger.info(
+                "WAL checkpoint busy (attempt %d of %d): another connection is reading", attempt, CHECKPOINT_ATTEMPTS
+            )
+            if attempt < CHECKPOINT_ATTEMPTS:
+                time.sleep(0.2 * attempt)
+        return (
+            f"another process kept reading the database through {CHECKPOINT_ATTEMPTS} checkpoint attempts "
+            f"of {CHECKPOINT_BUSY_TIMEOUT_SECONDS} s"
+        )
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            raw.driver_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+        raw.close()
+
+
+def vacuum(engine: Engine, tables: Iterable[str]) -> None:
+    """VACUUM these PostgreSQL tables (outside a transaction, as VACUUM requires): their dead row versions are
+    removed from the table and index pages and the space marked free. See docs/deploy.md for what it does not do."""
+    quote = engine.dialect.identifier_preparer.quote
+    with guarded(engine.url, "vacuuming"), engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"VACUUM {quote(table)}")
 
 
 def describe_db_error(exc: sa.exc.DBAPIError) -> str:

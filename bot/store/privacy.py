@@ -19,6 +19,11 @@ What happens per table, in ONE transaction (see the README's "Privacy" paragraph
   rows being sent right now (`sending`) are left as they are: their exact text is what reconciliation looks for.
 - kept as they are: redemption (code, order, amount), cursor, campaign_slot, engagement_post (our posts and
   their counts), read_budget, rate_limit, account_state, job_lease.
+
+After the transaction, the database files: on SQLite every connection has secure_delete on (erased and
+overwritten content is zeroed in the pages) and the WAL, which still holds the old page versions, is
+checkpointed and truncated; on PostgreSQL the touched tables are vacuumed (docs/deploy.md says what VACUUM
+does and does not do). ForgetReport.files says which, and whether it completed.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from bot.errors import StoreError
 from bot.store.coupons import CouponState
+from bot.store.engine import checkpoint_wal, vacuum
 from bot.store.mentions import user_hash, username_hash
 from bot.store.records import text_hash
 from bot.store.tables import (
@@ -45,6 +52,7 @@ from bot.store.tables import (
     inbox_t,
     interaction_t,
     mention_t,
+    metadata,
     optout_t,
     outbox_t,
     segment_member_t,
@@ -56,7 +64,7 @@ from bot.store.tables import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +85,8 @@ class ForgetReport:
     anonymised: dict[str, int] = field(default_factory=dict)
     masked: dict[str, int] = field(default_factory=dict)
     optout_kept: bool = False
+    files: str = ""  # what was done so that no old copy stays readable in the database files
+    files_clean: bool = True  # False: old copies may still be in the files (files says why)
 
     @property
     def total(self) -> int:
@@ -130,6 +140,7 @@ class PrivacyQueries:
     if TYPE_CHECKING:
         clock: Callable[[], datetime]
         dialect: str
+        engine: Engine
 
         def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
 
@@ -160,6 +171,7 @@ class PrivacyQueries:
             self._forget_coupons(conn, report, platform, user_id, key_map)
             self._keep_optout(conn, report, platform, user_id, handle)
             self._mask_others(conn, report, scrub)
+        self._erase_old_copies(report)
         logger.info(
             "forgot %s person %s: %d rows erased, %d anonymised, %d masked",
             platform,
@@ -169,6 +181,28 @@ class PrivacyQueries:
             sum(report.masked.values()),
         )
         return report
+
+    def _erase_old_copies(self, report: ForgetReport) -> None:
+        """The old versions of the rows just changed, out of the database files (see the module's docstring)."""
+        if self.dialect == "sqlite":
+            problem = checkpoint_wal(self.engine)
+            report.files_clean = problem is None
+            report.files = (
+                "database file: erased rows zeroed (secure_delete), write-ahead log checkpointed and emptied"
+                if problem is None
+                else f"the write-ahead log still holds old copies of the erased rows: {problem}"
+            )
+            return
+        tables = sorted(name for name, *_ in report.tables() if name in metadata.tables)
+        if not tables:
+            return
+        try:
+            vacuum(self.engine, tables)
+        except StoreError as exc:
+            report.files_clean = False
+            report.files = f"VACUUM failed, dead row versions stay in the table files until autovacuum: {exc}"
+            return
+        report.files = f"VACUUM run on {', '.join(tables)} (dead row versions removed from the pages)"
 
     # ---------------------------------------------------------------- their own rows
 
