@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import uuid
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from bot.metrics import MetricsServer
     from bot.platforms.base import Platform
     from bot.scheduling import Job
+    from bot.signals import DaemonSignals
     from bot.store import Store
     from bot.templating import TemplateRenderer
 
@@ -89,7 +89,7 @@ def _connect(name: str, settings: Settings) -> Platform:
             account.credentials.app_password,
             account=name,
         )
-    from bot.platforms.x import XPlatform
+    from bot.platforms.x import X_HOST, XPlatform
 
     if account.platform == "sandbox":
         if not account.base_url:
@@ -102,7 +102,9 @@ def _connect(name: str, settings: Settings) -> Platform:
             raise BotError(f"account {name!r}: cannot reach the X sandbox at {account.base_url}: {exc}") from exc
     if not isinstance(account.credentials, XCredentials):
         raise BotError(f"account {name!r}: no credentials in the environment")
-    return XPlatform(account.credentials, account=name)
+    if account.base_url:
+        logger.info("account %s: X API requests go to %s instead of %s", name, account.base_url, X_HOST)
+    return XPlatform(account.credentials, base_url=account.base_url, account=name)
 
 
 class _RecommenderJob:
@@ -137,6 +139,86 @@ class _PollTimer:
         self.daemon.poll_times[self.account] = self.daemon.clock.now()
 
 
+class _Wakeup:
+    """Wakes every delivery worker at once (a new outbox row, a reload, stop)."""
+
+    def __init__(self) -> None:
+        self.events: list[threading.Event] = []
+
+    def set(self) -> None:
+        for event in list(self.events):
+            event.set()
+
+
+class _DeliveryWorker:
+    """The outbox rows of one account (None: of accounts no longer configured) in a thread of its own, so a slow
+    or rate-limited platform holds up no other account; each account stays paced and in order. Waits out
+    database outages with a backoff, and after one reconciles the rows it had claimed at once."""
+
+    def __init__(self, daemon: Daemon, account: str | None, settings: Settings) -> None:
+        from bot.outbox import Outbox
+
+        assert daemon.store is not None
+        self.daemon = daemon
+        self.account = account
+        self.wake = threading.Event()
+        daemon._wake.events.append(self.wake)
+        self.outbox = Outbox(
+            daemon.store,
+            daemon.platforms,
+            delivery=settings.delivery,
+            owner=daemon.options.owner,
+            clock=daemon.clock.now,
+            account=account,
+        )
+        self.thread = threading.Thread(target=self._loop, name=f"outbox:{account or 'other'}", daemon=True)
+
+    def start(self) -> None:
+        if not self.thread.is_alive() and self.thread.ident is None:
+            self.thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self.thread.ident is not None:
+            self.thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        daemon, outbox = self.daemon, self.outbox
+        name = self.account or "accounts no longer configured"
+        waiting = 0.0  # seconds between passes while the database is unavailable
+        while not daemon.stop_event.is_set():
+            self.wake.clear()
+            try:
+                outbox.deliver_due(stop=daemon.stop_event)
+            except AuthError:
+                logger.exception("delivery of %s: the credentials were refused; its deliveries are paused", name)
+            except StoreError as exc:
+                if not waiting:
+                    logger.warning("delivery of %s waits for the database: %s", name, exc)
+                waiting = min(max(waiting * 2, 0.5), DATABASE_RETRY_MAX_SECONDS)
+                daemon._store_trouble.set()
+                daemon.stop_event.wait(waiting)
+                continue
+            except Exception:
+                logger.exception("delivery pass of %s failed; retrying shortly", name)
+            if waiting:
+                # what this worker had claimed when the database went away: reconcile it now, not in lease_seconds
+                try:
+                    expired = outbox.store.expire_leases(
+                        daemon.options.owner, now=daemon.clock.now(), account=self.account, other_than=outbox.other_than
+                    )
+                except StoreError as exc:
+                    logger.warning("delivery of %s waits for the database: %s", name, exc)
+                    daemon.stop_event.wait(waiting)
+                    continue
+                logger.warning(
+                    "delivery of %s: the database answers again; %d claimed message(s) to reconcile", name, expired
+                )
+                waiting = 0.0
+                continue
+            poll = daemon.settings.delivery.poll_seconds if daemon.settings is not None else 1.0
+            self.wake.wait(poll)
+
+
 class Daemon:
     """One running bot: scheduler jobs from config, a delivery thread draining the outbox, a config watcher."""
 
@@ -147,9 +229,9 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.stop_event = threading.Event()
         self._stopped = False
-        self._wake = threading.Event()
+        self._wake = _Wakeup()
         self._lock = threading.RLock()
-        self._delivery_thread: threading.Thread | None = None
+        self._workers: dict[str | None, _DeliveryWorker] = {}  # account (None: accounts no longer configured)
         self._watch_stamp: tuple[tuple[str, float], ...] = ()
         self._refused_stamp: tuple[tuple[str, float], ...] | None = None
         self._sources: dict[str, str] = {}  # the checked templates the daemon renders from
@@ -208,12 +290,14 @@ class Daemon:
 
     def start(self) -> None:
         """Load and check config (refusing a bad one), migrate the database, start jobs and delivery."""
+        self._stop_requested("before loading the config")
         settings = self._load()
         stamp = self._files_stamp(settings)
         self._sources = self._check_templates(settings)
         self.settings = settings
         self._watch_stamp = stamp
         self.started_at = self.clock.now()
+        self._stop_requested("before opening the database")
         try:
             self._open(settings)
         except BaseException:
@@ -246,15 +330,15 @@ class Daemon:
                     raise
                 return store
             except StoreUnavailable as exc:
+                self._stop_requested("while waiting for the database")
                 left = deadline - time.monotonic()
-                if left <= 0 or self.stop_event.is_set():
+                if left <= 0:
                     raise
                 logger.warning("waiting for the database (%.0f s left): %s", left, exc)
                 self.stop_event.wait(min(delay, left))
                 delay = min(delay * 2, DATABASE_RETRY_MAX_SECONDS)
 
     def _open(self, settings: Settings) -> None:
-        from bot.outbox import Outbox
         from bot.scheduling import Scheduler
 
         self.store = self._open_store(settings.database_url)
@@ -266,19 +350,21 @@ class Daemon:
             from bot.sentiment import warm_up
 
             warm_up()  # load the sentiment models now, not in the middle of the first poll
-        self.outbox = Outbox(
-            self.store,
-            self.platforms,
-            delivery=settings.delivery,
-            owner=self.options.owner,
-            clock=self.clock.now,
-        )
         self.scheduler = Scheduler(clock=self.clock)
         self._install_jobs(settings)
         self.scheduler.add_interval_job("socialbot:watch-config", self._watch, self.options.watch_seconds)
         self.scheduler.start()
-        self._delivery_thread = threading.Thread(target=self._deliver_loop, name="outbox", daemon=True)
-        self._delivery_thread.start()
+        self._start_delivery(settings)
+
+    def _start_delivery(self, settings: Settings) -> None:
+        """A delivery worker per account not served yet, and one for the rows of accounts no longer configured
+        (dead-lettered, as before) that claims around the others."""
+        for account in [*self.platforms, None]:
+            if account not in self._workers:
+                self._workers[account] = _DeliveryWorker(self, account, settings)
+        self._workers[None].outbox.other_than = tuple(self.platforms)
+        for worker in self._workers.values():
+            worker.start()
 
     def _close_resources(self) -> None:
         for platform in self.platforms.values():
@@ -370,15 +456,21 @@ class Daemon:
         port = settings.coupons.redemption_webhook_port
         if port is None or getattr(self, "redemptions", None) is not None:
             return
-        from bot.redemptions import serve_redemptions
+        from bot.redemptions import SECRET_ENV, serve_redemptions, webhook_secret
 
         assert self.store is not None
+        secret = webhook_secret(self.options.config_path, self.options.environ)
+        if secret is None:
+            logger.error(
+                "redemption webhook not started: coupons.redemption_webhook_port is set but %s is not in the "
+                "environment or .env (every request must be signed with it; see docs/config.md)",
+                SECRET_ENV,
+            )
+            return
         try:
-            self.redemptions = serve_redemptions(port, self.store)
+            self.redemptions = serve_redemptions(port, self.store, secret=secret)
         except OSError as exc:
             logger.error("redemption webhook: cannot listen on 127.0.0.1:%d: %s", port, exc)
-            return
-        logger.info("redemption webhook listening on %s", self.redemptions.url)
 
     def _graph_jobs(self, settings: Settings) -> list[Job]:
         """Engagement collection per account and the graph analysis (one daemon at a time)."""
@@ -439,7 +531,8 @@ class Daemon:
             self.settings = settings
             self._sources = sources
             self._watch_stamp = stamp
-            self.outbox.delivery = settings.delivery
+            for worker in self._workers.values():
+                worker.outbox.delivery = settings.delivery
             self._install_jobs(settings)
             logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
             return True
@@ -461,7 +554,8 @@ class Daemon:
         for name, platform in added.items():
             logger.info("account %s added by the reload", name)
             self.platforms[name] = platform
-            self.outbox.platforms[name] = platform
+        if added:
+            self._start_delivery(settings)
         return True
 
     def _watch(self) -> None:
@@ -484,37 +578,6 @@ class Daemon:
         self._store_trouble.clear()
         logger.warning("the database answers again; campaign slots caught up: %d queued late", report.queued)
 
-    def _deliver_loop(self) -> None:
-        assert self.settings is not None
-        waiting = 0.0  # seconds between passes while the database is unavailable
-        while not self.stop_event.is_set():
-            self._wake.clear()
-            try:
-                self.outbox.deliver_due(stop=self.stop_event)
-            except AuthError:
-                logger.exception("an account's credentials were refused; its deliveries are paused")
-            except StoreError as exc:
-                if not waiting:
-                    logger.warning("delivery waits for the database: %s", exc)
-                waiting = min(max(waiting * 2, 0.5), DATABASE_RETRY_MAX_SECONDS)
-                self._store_trouble.set()
-                self.stop_event.wait(waiting)
-                continue
-            except Exception:
-                logger.exception("delivery pass failed; retrying shortly")
-            if waiting:
-                # what this daemon had claimed when the database went away: reconcile it now, not in lease_seconds
-                try:
-                    expired = self.store.expire_leases(self.options.owner, now=self.clock.now()) if self.store else 0
-                except StoreError as exc:
-                    logger.warning("delivery waits for the database: %s", exc)
-                    self.stop_event.wait(waiting)
-                    continue
-                logger.warning("delivery: the database answers again; %d claimed message(s) to reconcile", expired)
-                waiting = 0.0
-                continue
-            self._wake.wait(self.settings.delivery.poll_seconds)
-
     def stop(self) -> None:
         """Stop jobs, let the delivery thread finish its pass, close connections. Safe to call twice.
 
@@ -529,8 +592,8 @@ class Daemon:
         scheduler = getattr(self, "scheduler", None)
         if scheduler is not None:
             scheduler.shutdown(wait=True)
-        if self._delivery_thread is not None:
-            self._delivery_thread.join(timeout=30)
+        for worker in self._workers.values():
+            worker.join(timeout=30)
         mentions = getattr(self, "mentions", None)
         if mentions is not None:
             mentions.release_poll_leases()
@@ -542,27 +605,36 @@ class Daemon:
         self._close_resources()
         logger.info("daemon %s stopped", self.options.owner)
 
-    def run_forever(self) -> None:
-        """start(), then block until SIGTERM/SIGINT; SIGHUP reloads config."""
-        self.start()
-        previous = {}
-        for sig, handler in (
-            (signal.SIGTERM, self._on_stop_signal),
-            (signal.SIGINT, self._on_stop_signal),
-            (signal.SIGHUP, self._on_hup),
-        ):
-            previous[sig] = signal.signal(sig, handler)
+    def run_forever(self, signals: DaemonSignals | None = None) -> None:
+        """start(), then block until SIGTERM/SIGINT; SIGHUP reloads config.
+
+        The handlers come first (`signals`: installed earlier still, by `socialbot run`): a stop during start-up
+        ends it cleanly, SIGHUPs during start-up are applied as one reload once the daemon is ready."""
+        from bot.signals import DaemonSignals
+
+        signals = signals or DaemonSignals().install()
+        signals.stop_on(self.stop_event)
         try:
+            try:
+                self.start()
+            except _StartInterrupted as exc:
+                logger.info("received %s during start-up, %s; stopped", signals.stop_signal or "a stop request", exc)
+                return
+            if signals.ready(self.reload) and not self.stop_event.is_set():
+                logger.info("applying the SIGHUP received during start-up: reloading the config")
+                self.reload()
             while not self.stop_event.wait(1.0):
                 pass
+            logger.info("received %s; shutting down", signals.stop_signal or "a stop request")
         finally:
             self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            signals.restore()
 
-    def _on_stop_signal(self, signum: int, _frame: object) -> None:
-        logger.info("received %s; shutting down", signal.Signals(signum).name)
-        self.stop_event.set()
+    def _stop_requested(self, what: str) -> None:
+        """Raise _StartInterrupted when a stop came during start-up (`what`: where start-up was)."""
+        if self.stop_event.is_set():
+            raise _StartInterrupted(what)
 
-    def _on_hup(self, _signum: int, _frame: object) -> None:
-        threading.Thread(target=self.reload, name="reload", daemon=True).start()
+
+class _StartInterrupted(BotError):
+    """SIGTERM/SIGINT arrived while the daemon was starting: nothing to report, just stop."""

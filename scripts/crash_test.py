@@ -15,6 +15,10 @@ an attempt that needs a lookup and a send fails more often than not, so the run 
 before a dead letter instead of the default 8 (whose backoff the test compresses to seconds).
 --replicas N: N daemons on the one database (use --database postgresql://... for the real thing); each kill
 takes one of them at random, which is restarted.
+Two of the customers opt out ("@crashshop unsubscribe") at a random moment and keep writing: the run counts every
+message the daemons sent them after their opt-out was recorded (after_optout; the one confirmation excepted): a
+reply whose last attempt began after the opt-out, or any reply to what they wrote after it. Their mentions are not
+counted as unanswered.
 --platform bluesky: the same against the local AT Protocol network (scripts/bluesky-devnet; reused when
 SOCIALBOT_BLUESKY_PDS_URL names one or it is running, else started and stopped here): the shop's account and
 the customers are real accounts on its PDS, the customers mention the shop through their own sessions (with
@@ -23,7 +27,7 @@ the ledger is the shop's repository read from the PDS (com.atproto.repo.listReco
 there too (codes in the replies). --faults is X-only (the X sandbox injects them); --replicas works on both.
 Exit 3 when the local network cannot run here.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
-           coupons=N coupon_duplicates=0 over_budget=0
+           coupons=N coupon_duplicates=0 over_budget=0 after_optout=0
   coupons: codes issued; coupon_duplicates: a second code for one person, a code held by two people, or a
   reply that carried someone else's code; over_budget: codes issued beyond the budget.
 """
@@ -80,6 +84,7 @@ replies:
   intents:
     - name: opt_out
       keywords: [unsubscribe]
+      reply: optout.j2
     - name: other
       reply: reply.j2
 segments:
@@ -121,8 +126,11 @@ def write_config(
 ) -> Path:
     (folder / "templates" / "coupons").mkdir(parents=True, exist_ok=True)
     (folder / "templates" / "reply.j2").write_text(
-        "Thanks {{ user }}, we are on it: {{ text }}{% if coupon is defined and coupon %} {{ coupon }}{% endif %}\n",
+        "Thanks {{ name }}, we are on it (ref {{ ref }}){% if coupon %} {{ coupon }}{% endif %}\n",
         encoding="utf-8",
+    )
+    (folder / "templates" / "optout.j2").write_text(
+        "Done, {{ name }}: you will not hear from us again (ref {{ ref }}).\n", encoding="utf-8"
     )
     (folder / "templates" / "coupons" / "coupon.j2").write_text(
         "Your code {{ code }}: {{ discount }} until {{ expires }}.\n", encoding="utf-8"
@@ -214,9 +222,19 @@ class _Background:
 
 
 class Customers(_Background):
-    """People mentioning the shop a few times a second through the sandbox's admin API, in a thread."""
+    """People mentioning the shop a few times a second through the sandbox's admin API, in a thread. Two of them
+    opt out at a random moment between `quit_between` seconds after the start and keep writing."""
 
-    def __init__(self, url: str, seed: int, *, people: int = 8, per_second: float = 3.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        seed: int,
+        *,
+        people: int = 8,
+        per_second: float = 3.0,
+        quitters: int = 2,
+        quit_between: tuple[float, float] = (5.0, 20.0),
+    ) -> None:
         self.url = url
         self.rng = random.Random(seed)
         self.people = [
@@ -224,15 +242,26 @@ class Customers(_Background):
             for n in range(people)
         ]
         self.pause = 1 / per_second
-        self.mentions: list[str] = []
+        self.mentions: list[str] = []  # the ones that must be answered: not the quitters' questions
+        self.quit_at = {person: self.rng.uniform(*quit_between) for person in self.rng.sample(self.people, quitters)}
+        self.optout_mentions: dict[str, str] = {}  # quitter -> their "unsubscribe" mention
+        self.quitter_mentions: list[str] = []  # what the quitters wrote besides their opt-out
         super().__init__("customers")
 
     def _run(self) -> None:
+        started = time.monotonic()
         while not self._stop.wait(self.pause):
-            n = len(self.mentions)
+            n = len(self.mentions) + len(self.quitter_mentions)
+            person = self.rng.choice(self.people)
+            quitting = person in self.quit_at and person not in self.optout_mentions
+            if quitting and time.monotonic() - started >= self.quit_at[person]:
+                tweet = admin(self.url, "POST", "tweets", json={"author_id": person, "text": "@crashshop unsubscribe"})
+                self.optout_mentions[person] = tweet["id"]  # type: ignore[index]
+                self.mentions.append(tweet["id"])  # type: ignore[index]  (its one confirmation)
+                continue
             text = f"@crashshop question {n}: where is my order {self.rng.randrange(10_000, 99_999)}?"
-            tweet = admin(self.url, "POST", "tweets", json={"author_id": self.rng.choice(self.people), "text": text})
-            self.mentions.append(tweet["id"])  # type: ignore[index]
+            tweet = admin(self.url, "POST", "tweets", json={"author_id": person, "text": text})
+            (self.quitter_mentions if person in self.quit_at else self.mentions).append(tweet["id"])  # type: ignore[index]
 
 
 class Bursts(_Background):
@@ -272,6 +301,8 @@ class Run:
     authors: dict[str, str]
     mentions: list[str]
     stats: dict[str, Any] = field(default_factory=dict)
+    optout_mentions: dict[str, str] = field(default_factory=dict)  # person who opted out -> that mention's id
+    mention_times: dict[str, datetime] = field(default_factory=dict)  # every post's creation time (X sandbox)
 
 
 def schedule(args: argparse.Namespace) -> tuple[datetime, datetime]:
@@ -354,7 +385,8 @@ def run_x(args: argparse.Namespace, rng: random.Random, work: Path, database_url
         )
         # the shop exists before anyone mentions it (the sandbox links a mention to an existing user only)
         shop_id = admin(url, "POST", "users", json={"username": "crashshop", "name": "crash"})["id"]  # type: ignore[index]
-        customers = Customers(url, rng.randrange(1 << 30))
+        length = (end - start).total_seconds()
+        customers = Customers(url, rng.randrange(1 << 30), quit_between=(0.2 * length, 0.5 * length))
         seed_segments(database_url, customers.people, args.coupon_people)
         customers.start()
         if bursts is not None:
@@ -377,7 +409,55 @@ def run_x(args: argparse.Namespace, rng: random.Random, work: Path, database_url
         tweets = admin(url, "GET", "tweets", params={"author_id": shop_id})["tweets"]  # type: ignore[index]
         everything = admin(url, "GET", "tweets")["tweets"]  # type: ignore[index]
     authors = {str(t["id"]): str(t["author_id"]) for t in everything}  # type: ignore[index,union-attr]
-    return Run(slots, tweets, authors, list(customers.mentions), stats)  # type: ignore[arg-type]
+    times = {str(t["id"]): _x_time(str(t["created_at"])) for t in everything}  # type: ignore[index]
+    return Run(
+        slots,
+        tweets,  # type: ignore[arg-type]
+        authors,
+        list(customers.mentions),
+        stats,  # type: ignore[arg-type]
+        dict(customers.optout_mentions),
+        times,
+    )
+
+
+def _x_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def after_optout(database_url: str, run: Run) -> int:
+    """Messages sent to people after their opt-out was recorded, the one confirmation excepted: outbox rows for
+    them whose last attempt began after it, and replies on the timeline to what they wrote after it."""
+    from bot.store import Store
+
+    if not run.optout_mentions:
+        return 0
+    with Store.open(database_url) as store:
+        recorded = {o.user_id: o.created_at for o in store.optouts() if o.user_id in run.optout_mentions}
+        sent = store.outbox_items(state="sent", limit=None)
+    confirmations = {f"reply:{mention}" for mention in run.optout_mentions.values()}
+    late = {
+        item.remote_id or item.key
+        for item in sent
+        if item.target_user_id in recorded
+        and item.key not in confirmations
+        and item.attempt_started_at is not None
+        and item.attempt_started_at > recorded[item.target_user_id]
+    }
+    for post in run.posts:
+        parent = str(post.get("in_reply_to_tweet_id") or "")
+        person = run.authors.get(parent)
+        written = run.mention_times.get(parent)
+        if person in recorded and parent not in run.optout_mentions.values() and written and written > recorded[person]:
+            late.add(str(post["id"]))
+    missing = set(run.optout_mentions) - set(recorded)
+    print(
+        f"  opt-outs: {len(recorded)} of {len(run.optout_mentions)} recorded"
+        + (f" ({len(missing)} never recorded)" if missing else "")
+        + f"; messages sent to them afterwards: {len(late)}",
+        flush=True,
+    )
+    return len(late) + len(missing)
 
 
 def run_bluesky(args: argparse.Namespace, rng: random.Random, work: Path, database_url: str) -> Run:
@@ -528,6 +608,7 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
             flush=True,
         )
     coupon_fields = dict(part.split("=") for part in coupons.split())
+    late = after_optout(database_url, run)
     if args.coupon_budget > 0 and int(coupon_fields["coupons"]) == 0:
         print("  the coupon campaign issued no code at all (its job never ran or always failed)", flush=True)
     failed = bool(
@@ -540,6 +621,7 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
         or int(coupon_fields["over_budget"])
         or (args.coupon_budget > 0 and int(coupon_fields["coupons"]) == 0)
         or early
+        or late
     )
     if not args.keep and not failed:
         import shutil
@@ -549,7 +631,8 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
         print(f"  work folder kept: {work}", flush=True)
     print(
         f"RESULT kills={args.kills} slots={len(run.slots)} published={published} duplicates={duplicates} lost={lost} "
-        f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered} {coupons}"
+        f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered} {coupons} "
+        f"after_optout={late}"
     )
     if failed:
         raise SystemExit(1)

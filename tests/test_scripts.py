@@ -33,6 +33,7 @@ def test_crash_run_loses_and_doubles_nothing() -> None:
     assert result["reply_duplicates"] == "0" and result["unanswered"] == "0"
     assert int(result["replies"]) > 0
     assert int(result["coupons"]) > 0 and result["coupon_duplicates"] == "0" and result["over_budget"] == "0"
+    assert result["after_optout"] == "0"
 
 
 @pytest.mark.slow

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Flow:
-    """One account's outbox over the last window: rows due now, the oldest due time, rows created and sent."""
+    """One account's outbox over the last window: rows due now and not sent (pending or claimed), the oldest due
+    time, rows created and sent in the window."""
 
     due: int
     oldest_due: datetime | None
@@ -102,14 +103,19 @@ def _flows(conn: Connection, now: datetime, window_start: datetime) -> dict[str,
     """Index range scans only: ix_outbox_claim for what is due, ix_outbox_created and ix_outbox_sent for the
     window."""
     o = outbox_t
-    due = {
-        account: (int(count), as_utc(_as_datetime(oldest)))
-        for account, count, oldest in conn.execute(
-            sa.select(o.c.account, sa.func.count(), sa.func.min(o.c.next_attempt_at))
-            .where(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now)
-            .group_by(o.c.account)
-        )
-    }
+    due: dict[str, tuple[int, datetime]] = {}
+    # due: pending rows whose time has come, and rows claimed by a worker (sending) that are not sent yet
+    for condition in (
+        sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now),
+        o.c.state == OutboxState.SENDING,
+    ):
+        query = sa.select(o.c.account, sa.func.count(), sa.func.min(o.c.next_attempt_at)).where(condition)
+        for account, count, oldest in conn.execute(query.group_by(o.c.account)):
+            seen = due.get(account)
+            oldest_utc = as_utc(_as_datetime(oldest))
+            if seen is not None:
+                count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
+            due[account] = (int(count), oldest_utc)
     arrived = dict(
         conn.execute(
             sa.select(o.c.account, sa.func.count()).where(o.c.created_at > window_start).group_by(o.c.account)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ from bot.store.tables import (
     rate_limit_t,
     slot_t,
 )
-from bot.store.types import as_utc
+from bot.store.types import UTCDateTime, as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -487,12 +488,17 @@ class Store(
         return True
 
     def cancel(self, item_id: int, reason: str = "cancelled") -> bool:
-        """Cancel a pending row (never one in flight); its slot becomes skipped."""
+        """Cancel a row whose request has not left: pending, or claimed by a worker that has not begun its attempt
+        (begin_attempt then finds it gone); never one whose request may be on its way. Its slot becomes skipped."""
+        o = outbox_t
+        not_left = sa.or_(
+            o.c.state == OutboxState.PENDING, sa.and_(o.c.state == OutboxState.SENDING, o.c.outcome_unknown.is_(False))
+        )
         with self._tx("cancel") as conn:
             row = conn.execute(
                 sa.update(outbox_t)
-                .where(outbox_t.c.id == item_id, outbox_t.c.state == OutboxState.PENDING)
-                .values(state=OutboxState.CANCELLED, last_error=reason)
+                .where(outbox_t.c.id == item_id, not_left)
+                .values(state=OutboxState.CANCELLED, last_error=reason, lease_owner=None, lease_until=None)
                 .returning(outbox_t.c.key, outbox_t.c.campaign, outbox_t.c.slot_at)
             ).first()
             if row is None:
@@ -720,22 +726,11 @@ class Store(
         o = outbox_t
         endpoint = endpoint_for(item.kind)
         target = user_hash(item.target_platform or "", item.target_user_id) if item.target_user_id else None
-        paused = sa.exists().where(
-            account_state_t.c.account == o.c.account, account_state_t.c.paused_reason.is_not(None)
-        )
-        blocked = sa.exists().where(
-            rate_limit_t.c.account == o.c.account, rate_limit_t.c.endpoint == endpoint, rate_limit_t.c.reset_at > now
-        )
-        conditions = [o.c.id == item.id, _held_by(owner), ~paused, ~blocked]
+        params: dict[str, Any] = {"_id": item.id, "_owner": owner, "_endpoint": endpoint, "_now": now}
         if target is not None:
-            conditions.append(~sa.exists().where(optout_t.c.user_hash == target))
+            params["_hash"] = target
         with self._tx("starting a delivery attempt") as conn:
-            attempts = conn.execute(
-                sa.update(o)
-                .where(*conditions)
-                .values(attempts=o.c.attempts + 1, attempt_started_at=now, outcome_unknown=True)
-                .returning(o.c.attempts)
-            ).scalar()
+            attempts = conn.execute(_begin_attempt_statement(target is not None), params).scalar()
             if attempts is not None:
                 return Attempt(replace(item, attempts=int(attempts), attempt_started_at=now))
             held = conn.execute(sa.select(o.c.id).where(o.c.id == item.id, _held_by(owner))).first()
@@ -988,6 +983,34 @@ class Store(
             if block is not None:
                 self._block(conn, *block)
         return released
+
+
+@functools.cache
+def _begin_attempt_statement(with_target: bool) -> sa.Update:
+    """Store.begin_attempt's UPDATE, built once (it runs before every request the outbox sends)."""
+    o = outbox_t
+    now = sa.bindparam("_now", type_=UTCDateTime())
+    paused = sa.exists().where(account_state_t.c.account == o.c.account, account_state_t.c.paused_reason.is_not(None))
+    blocked = sa.exists().where(
+        rate_limit_t.c.account == o.c.account,
+        rate_limit_t.c.endpoint == sa.bindparam("_endpoint"),
+        rate_limit_t.c.reset_at > now,
+    )
+    conditions = [
+        o.c.id == sa.bindparam("_id"),
+        o.c.lease_owner == sa.bindparam("_owner"),
+        o.c.state == OutboxState.SENDING,
+        ~paused,
+        ~blocked,
+    ]
+    if with_target:
+        conditions.append(~sa.exists().where(optout_t.c.user_hash == sa.bindparam("_hash")))
+    return (
+        sa.update(o)
+        .where(*conditions)
+        .values(attempts=o.c.attempts + 1, attempt_started_at=now, outcome_unknown=True)
+        .returning(o.c.attempts)
+    )
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
