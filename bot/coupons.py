@@ -27,6 +27,7 @@ from bot.codes import new_code, read_code_pool
 from bot.logs import job_failures
 from bot.models import platform_name
 from bot.store.coupons import CampaignCounts, CouponRecord, IssueSpec, Member
+from bot.text import safe_name
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -312,7 +313,7 @@ class CouponService:
             "campaign": coupon.campaign,
             "channel": cfg.channel,
             "user": coupon.username or "",
-            "name": name or coupon.username or "",
+            "name": safe_name(name or coupon.username or ""),
             "language": language or "en",
             "shop": account.handle if account else "",
         }

@@ -52,6 +52,11 @@ class StoreUnavailable(StoreError):
     """The database is unreachable, restarting or locked for now: the same call can succeed later."""
 
 
+class StoreRefused(StoreError):
+    """The database refused this data (a value too long or malformed): the same write fails again, other data
+    still goes in. What a poison message looks like from the store."""
+
+
 class PlatformError(BotError):
     """A social platform refused or failed a call."""
 

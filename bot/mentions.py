@@ -18,12 +18,12 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import AuthError, BotError, PlatformError, RateLimited, StoreError
+from bot.errors import AuthError, BotError, PlatformError, RateLimited, StoreError, StoreRefused
 from bot.escalation import Escalator
 from bot.logs import job_failures
 from bot.models import DirectMessage, Page, Post, User
 from bot.platforms.base import Platform
-from bot.replies import Composed, ReplyComposer, customer_text, quiet_until, sequence_of
+from bot.replies import Composed, ReplyComposer, quiet_until, reply_context
 from bot.replyconfig import IntentRule, format_duration
 from bot.scheduling import Job
 from bot.store.mentions import (
@@ -38,6 +38,7 @@ from bot.store.mentions import (
     reply_key,
 )
 from bot.store.tables import MentionDecision
+from bot.text import safe_name
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -86,6 +87,7 @@ class PollReport:
     escalations: int = 0  # inbox rows
     optouts: int = 0
     skipped: int = 0  # new mentions/DMs not answered (see each one's reason)
+    set_aside: int = 0  # mentions/DMs that could not be processed: in the inbox for a person, never retried
     dms: int = 0  # DMs from others fetched
     pages: int = 0
     complete: bool = True  # False: stopped early (rate limit, error); the cursor stayed where it was
@@ -130,6 +132,12 @@ class Incoming:
     @classmethod
     def from_dm(cls, dm: DirectMessage) -> Incoming:
         return cls("dm", dm.id, dm.text, dm.sender_id, dm.created_at, dm.conversation_id)
+
+
+def _poisoned(exc: Exception) -> bool:
+    """Whether a failure to store and answer items may be down to one of them: the database refused a value, or
+    the code failed on an item's content; not an unavailable database or a broken schema."""
+    return isinstance(exc, StoreRefused) or not isinstance(exc, StoreError)
 
 
 def summons(item: Incoming, me: User, own_posts: Collection[str] = ()) -> bool:
@@ -317,9 +325,9 @@ class MentionService:
         self.send_webhooks()
         if report.replies and self.on_enqueue is not None:
             self.on_enqueue()
-        quiet = report.new == 0 and (report.complete or report.waiting_until is not None)
+        quiet = report.new == 0 and not report.set_aside and (report.complete or report.waiting_until is not None)
         (logger.debug if quiet else logger.info)(
-            "mentions of %s: fetched=%d dms=%d new=%d replies=%d escalations=%d optouts=%d skipped=%d%s",
+            "mentions of %s: fetched=%d dms=%d new=%d replies=%d escalations=%d optouts=%d skipped=%d set_aside=%d%s",
             account,
             report.mentions,
             report.dms,
@@ -328,6 +336,7 @@ class MentionService:
             report.escalations,
             report.optouts,
             report.skipped,
+            report.set_aside,
             "" if report.complete else " (incomplete: resumes from the stored cursor)",
         )
         return report
@@ -498,7 +507,48 @@ class MentionService:
         report: PollReport,
     ) -> None:
         """One transaction: store and answer `items`; then move the cursor. `cursor` is the new cursor value,
-        or (newest, None) for a complete run, or (newest, oldest stored) for an interrupted one."""
+        or (newest, None) for a complete run, or (newest, oldest stored) for an interrupted one.
+
+        When that fails because of what was written (the database refused a value, or the code failed on an
+        item), each item is tried in a transaction of its own; one that still fails is set aside (an open inbox
+        item with the reason, counted by /healthz) and the cursor moves on, so one poison message never blocks the
+        messages after it. Any other database failure (unavailable, a broken schema) fails the poll as before:
+        the cursor stays and nothing is set aside."""
+        try:
+            self._handle_unit(account, platform, me, items, users, stream, cursor, report)
+            return
+        except Exception as exc:
+            if not items or not _poisoned(exc):
+                raise
+            logger.warning(
+                "%s of %s: a batch of %d could not be stored (%s); trying them one by one",
+                stream,
+                account,
+                len(items),
+                exc,
+            )
+        for item in items:
+            try:
+                self._handle_unit(account, platform, me, [item], users, stream, None, report)
+            except Exception as exc:
+                if not _poisoned(exc):
+                    raise
+                logger.exception("%s of %s: %s %s cannot be processed; set aside", stream, account, item.kind, item.id)
+                self.store.set_aside(account, platform.name, item.kind, item.id, item.author_id, item.text, exc)
+                report.set_aside += 1
+        self._handle_unit(account, platform, me, [], users, stream, cursor, report)
+
+    def _handle_unit(
+        self,
+        account: str,
+        platform: Platform,
+        me: User,
+        items: Sequence[Incoming],
+        users: Mapping[str, User],
+        stream: str,
+        cursor: str | tuple[str, str | None] | None,
+        report: PollReport,
+    ) -> None:
         unique = {item.id: item for item in items}
         kind = "dm" if stream == DMS else "mention"
         known = self.store.stored_mention_ids(account, kind, list(unique)) if unique else set()
@@ -563,7 +613,7 @@ class MentionService:
                     net,
                     author,
                     language=intents[item.id].language,
-                    name=(user.name or user.username) if user else "",
+                    name=safe_name(user.name or user.username) if user else "",
                 )
             except BotError:
                 logger.exception("mentions of %s: cannot look up a coupon for %s; answering without", account, author)
@@ -784,18 +834,17 @@ class MentionService:
     def _context(
         self, item: Incoming, user: User | None, intent: Any, handle: str, offer: Any = None
     ) -> dict[str, Any]:
-        username = user.username if user else ""
-        return {
-            "coupon": offer.text if offer is not None else None,
-            "user": username,
-            "name": (user.name if user and user.name else username) or "",
-            "intent": intent.name,
-            "language": intent.language,
-            "text": customer_text(item.text),
-            "shop": handle,
-            "sequence": sequence_of(item.id),
-            "channel": "dm" if item.kind == "dm" else "reply",
-        }
+        return reply_context(
+            item_id=item.id,
+            user=user.username if user else "",
+            name=(user.name if user else "") or "",
+            text=item.text,
+            intent=intent.name,
+            language=intent.language,
+            shop=handle,
+            channel="dm" if item.kind == "dm" else "reply",
+            coupon=offer.text if offer is not None else None,
+        )
 
     def _record(
         self,

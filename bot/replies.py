@@ -1,7 +1,9 @@
-"""Reply texts: the template context (customer text as data, sanitised), variant choice, length, quiet hours."""
+"""Reply texts: the template context (what the customer controls, neutralised in one place), variant choice, length,
+quiet hours."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
@@ -14,13 +16,18 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import TemplateError
 from bot.replyconfig import QuietHours
-from bot.text import sanitize_handles, truncate_weighted, weighted_length
+from bot.text import safe_excerpt, safe_name, truncate_weighted, weighted_length
 
 logger = logging.getLogger(__name__)
 
 DM_MAX_CHARS = 10_000  # X; a platform says its own (Platform.dm_max_length)
-# shortest quotes tried when a reply is too long: the customer's text is cut before the reply is dropped
-_QUOTE_BUDGETS = (80, 30, 0)
+# shortest quotes tried when a reply is too long: the customer's excerpt is cut before the reply is dropped
+_QUOTE_BUDGETS = (20, 0)
+# context values that are the customer's raw input: a template may pass them to a function (recommend(user)),
+# never output them (bot.checking refuses such a template)
+RAW_CUSTOMER_FIELDS = frozenset({"user"})
+_REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
+_REF_LENGTH = 6
 # the @handles a reply starts with: X usernames and Bluesky's domain handles (@shop.bsky.social)
 _LEADING_HANDLES = re.compile(r"^(?:\s*[@＠](?:[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9_]{1,15}\b))+\s*")
 
@@ -41,9 +48,46 @@ class Composed:
 
 
 def customer_text(text: str) -> str:
-    """The customer's words as template data: the leading @handles of a reply dropped, any other @handle
-    neutralised (echoing it must not mention anyone)."""
-    return sanitize_handles(_LEADING_HANDLES.sub("", text or "")).strip()
+    """The customer's words as template data: the leading @handles of a reply dropped, then a short excerpt with
+    every link, domain, handle, e-mail address and hashtag replaced by '…' (bot.text.safe_excerpt)."""
+    return safe_excerpt(_LEADING_HANDLES.sub("", text or ""))
+
+
+def reference(item_id: str) -> str:
+    """A short reference of a mention or DM, from its platform id (nothing the customer wrote): it keeps replies
+    that say the same thing distinct, as X refuses a text the account already sent."""
+    digest = int.from_bytes(hashlib.blake2b(item_id.encode(), digest_size=8).digest(), "big")
+    return "".join(_REF_ALPHABET[(digest >> (5 * i)) & 31] for i in range(_REF_LENGTH))
+
+
+def reply_context(
+    *,
+    item_id: str,
+    user: str,
+    name: str,
+    text: str,
+    intent: str,
+    language: str,
+    shop: str,
+    channel: str,
+    coupon: str | None = None,
+) -> dict[str, Any]:
+    """The one way a customer's data reaches a reply template: `name` reduced to a safe short form ('' for a
+    neutral greeting: bot.text.safe_name, falling back to the handle only when there is no display name),
+    `text` a short neutralised excerpt (customer_text), `ref` the mention's reference; `user`, the raw handle,
+    is there for recommend(user) only (RAW_CUSTOMER_FIELDS)."""
+    return {
+        "coupon": coupon,
+        "user": user,
+        "name": safe_name(name or user),
+        "intent": intent,
+        "language": language,
+        "text": customer_text(text),
+        "ref": reference(item_id),
+        "shop": shop,
+        "sequence": sequence_of(item_id),
+        "channel": channel,
+    }
 
 
 def sequence_of(item_id: str) -> int:
@@ -95,7 +139,7 @@ class ReplyComposer:
     def _fit(
         self, template: str, variant: int, context: Mapping[str, Any], *, dm: bool
     ) -> tuple[str | None, str | None]:
-        """Render; when too long, again with the customer's quoted text cut shorter (80, 30, then nothing)."""
+        """Render; when too long, again with the customer's excerpt cut shorter (20, then nothing)."""
         quote = str(context.get("text", ""))
         limit = self.dm_max_length if dm else self.max_length
         attempts = (quote, *(lambda b=b: truncate_weighted(quote, b) if b else "" for b in _QUOTE_BUDGETS))

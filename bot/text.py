@@ -169,9 +169,112 @@ def sanitize_handles(text: str) -> str:
     return _HANDLE.sub(lambda m: m.group(1) + WORD_JOINER, text)
 
 
+# Neutralising what a customer controls (display name, text) before a reply template sees it. Detection runs on
+# the folded text: NFKC (fullwidth letters and dots, small and fullwidth @), the ideographic full stops that
+# browsers read as a domain's dot, and without invisible characters (zero-width, bidi marks, soft hyphen).
+_DOT_LIKE = str.maketrans({"\u3002": ".", "\uff61": ".", "\u2024": ".", "\ufe52": ".", "\uff0e": "."})
+# a link, domain (any script, punycode), handle, e-mail address, hashtag or cashtag: a dot between two word
+# characters (up to two marks or signs between), a scheme, or @ # $ before a word character
+_LINKISH = regex.compile(r"\w[^\w\s]{0,2}\.[^\w\s]{0,2}\w|\w:/|@|[#$]\w|\bwww\b", regex.IGNORECASE)
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Cs}\p{Co}\p{Cn}]")
+_CONTROLS = regex.compile(r"\p{Cc}")
+_QUOTES = str.maketrans({c: "'" for c in '"“”„‟«»「」『』〝〞‘’`'})
+_NAME_PUNCTUATION = frozenset("'-.·・")
+NAME_MAX_WEIGHT = 20
+NAME_MAX_WORDS = 3
+NAME_MAX_WIDE = 6  # characters of weight 2 (Chinese, Japanese, Korean): a personal name, not a sentence
+EXCERPT_MAX_WEIGHT = 40
+
+
+def fold(text: str) -> str:
+    """The text as a reader (and a linkifier) sees it: NFKC, every dot look-alike a '.', controls made spaces,
+    invisible format characters (zero-width, bidi marks) removed."""
+    if (text or "").isascii():
+        return _CONTROLS.sub(" ", text or "")
+    normal = unicodedata.normalize("NFKC", text).translate(_DOT_LIKE)
+    return _CONTROLS.sub(" ", _INVISIBLE.sub("", normal))
+
+
+def linkish(text: str) -> bool:
+    """Whether the text holds anything a platform or a reader would follow: a URL, a domain (evil.example,
+    evil。example, punycode), an @handle or e-mail address, a #hashtag or $cashtag, once folded."""
+    return bool(_LINKISH.search(fold(text)))
+
+
+def safe_name(name: str) -> str:
+    """A display name the brand can say: letters of a short name (at most 3 words, 20 weighted characters, 6
+    Chinese/Japanese/Korean characters), emoji and symbols dropped, cut at other punctuation; '' (a neutral
+    greeting) when it holds a link, domain, handle or e-mail address, digits, or is longer."""
+    folded = fold(name)
+    if _LINKISH.search(folded):
+        return ""
+    kept: list[str] = []
+    for char in folded:
+        category = unicodedata.category(char)
+        if category[0] in "LM" or char in _NAME_PUNCTUATION:
+            kept.append(char)
+        elif char.isspace() or category in ("So", "Sk"):  # emoji and other decorations
+            kept.append(" ")
+        elif category[0] == "N":
+            return ""
+        else:  # punctuation or a separator: a name ends there ("Mia | shop owner", "Mia (she/her)")
+            break
+    words = " ".join("".join(kept).split()).strip("".join(_NAME_PUNCTUATION) + " ").split()
+    short = " ".join(words)
+    wide = sum(1 for char in short if weighted_length(char) > 1)
+    if not short or len(words) > NAME_MAX_WORDS or wide > NAME_MAX_WIDE or weighted_length(short) > NAME_MAX_WEIGHT:
+        return ""
+    return short
+
+
+def safe_excerpt(text: str, limit: int = EXCERPT_MAX_WEIGHT) -> str:
+    """A short excerpt of the customer's words the brand can quote: folded, every word that holds a link,
+    domain, handle, e-mail address, hashtag or cashtag replaced by '…', quote marks made plain, cut to `limit`
+    weighted characters."""
+    words = fold(text[: limit * 8]).split()
+    if len(text) > limit * 8:
+        words = words[:-1]  # maybe cut: "evil.example" must not become "evil."
+    kept: list[str] = []
+    for word in words:
+        if _LINKISH.search(word):
+            if not kept or kept[-1] != ELLIPSIS:
+                kept.append(ELLIPSIS)
+        else:
+            kept.append(word.translate(_QUOTES))
+    return _cut(" ".join(kept), limit)
+
+
+# X's weight 1 (twitter-text v3); anything else weighs 2
+_ALL_LIGHT = re.compile("[\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]*")
+
+
+def _cut(text: str, limit: int) -> str:
+    """Text without URLs cut to `limit` weighted characters, ellipsis included, between graphemes (at a space in
+    the last third when there is one): each grapheme weighs 1 when all light, else 2 (never less than X counts),
+    without twitter-text's full parse."""
+    if len(text) <= limit and _ALL_LIGHT.fullmatch(text):
+        return text.strip()
+    pieces: list[str] = []
+    total = kept = 0
+    for match in _GRAPHEME.finditer(text):
+        pieces.append(match.group())
+        total += 1 if _ALL_LIGHT.fullmatch(pieces[-1]) else 2
+        if total <= limit - 2:  # room for the ellipsis (weight 2)
+            kept = len(pieces)
+        elif total > limit:
+            break
+    if total <= limit:
+        return text.strip()
+    space = next((i for i in range(kept - 1, (kept * 2) // 3 - 1, -1) if pieces[i].isspace()), None)
+    body = "".join(pieces[: space if space is not None and not pieces[kept].isspace() else kept]).rstrip()
+    body = re.sub(r"[\s,;:、，；：-]+$", "", body)
+    return body + ELLIPSIS if body else ""
+
+
 def normalize_whitespace(text: str) -> str:
     """Strip each line's trailing spaces, collapse runs of spaces, keep at most one blank line in a row."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     lines = [re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.split("\n")]
     joined = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", joined).strip()
+

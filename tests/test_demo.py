@@ -118,7 +118,7 @@ def test_bluesky_demo_publishes_and_answers_every_customer_once(tmp_path: Path, 
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "tick.j2").write_text("Tick {{ sequence }} from {{ campaign.name }}\n", encoding="utf-8")
     # one text per mention (the bot never sends a text twice; two customers may write the same words)
-    reply = "Thanks {{ user }} (#{{ sequence }}), we read: {{ text }}\n"
+    reply = "Thanks {{ name }} (ref {{ ref }}), we read: {{ text }}\n"
     (tmp_path / "templates" / "reply.j2").write_text(reply, encoding="utf-8")
     config = tmp_path / "config.yaml"
     config.write_text(BLUESKY_CONFIG.format(root=tmp_path), encoding="utf-8")

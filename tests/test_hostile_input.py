@@ -13,7 +13,7 @@ import pytest
 from bot.config import RepliesConfig, Settings, load_config
 from bot.errors import ConfigError, StoreError, TemplateError
 from bot.intent import Classifier
-from bot.replies import ReplyComposer, customer_text
+from bot.replies import ReplyComposer, customer_text, reply_context
 from bot.store import Store
 from bot.store.mentions import MentionRecord, UserRecord
 from bot.templating import TemplateRenderer
@@ -89,8 +89,8 @@ INJECTIONS = [
 def test_customer_text_is_data_never_template_source(text: str) -> None:
     settings = Settings(accounts={}, templates_dir=REPO_ROOT / "templates")
     composer = ReplyComposer(TemplateRenderer(settings))
-    context = {"user": "mia", "name": "Mia", "intent": "question", "language": "en", "sequence": 0,
-               "channel": "reply", "shop": "lumenhome", "text": customer_text(text)}  # fmt: skip
+    context = reply_context(item_id="0", user="mia", name="Mia", text=text, intent="question", language="en",
+                            shop="lumenhome", channel="reply")  # fmt: skip
     composed = composer.first("replies/question.j2", context, dm=False)
     assert composed.text is not None
     assert "49" not in composed.text and "subclasses" not in composed.text.replace(text, "")
@@ -115,8 +115,8 @@ def test_unicode_edge_cases_classify_and_fit(case: str) -> None:
     assert intent.name in {rule.name for rule in RepliesConfig().intents}
     settings = Settings(accounts={}, templates_dir=REPO_ROOT / "templates")
     composer = ReplyComposer(TemplateRenderer(settings))
-    context = {"user": "mia", "name": "Mia", "intent": intent.name, "language": intent.language, "sequence": 0,
-               "channel": "reply", "shop": "lumenhome", "text": customer_text(text)}  # fmt: skip
+    context = reply_context(item_id="0", user="mia", name="Mia", text=text, intent=intent.name,
+                            language=intent.language, shop="lumenhome", channel="reply")  # fmt: skip
     composed = composer.first("replies/question.j2", context, dm=False)
     assert composed.text is not None and weighted_length(composed.text) <= 280
     if case == "full-width handle and stop":

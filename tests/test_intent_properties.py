@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 
 from bot.config import load_config
 from bot.intent import Classifier
+from bot.replies import reply_context
 from bot.replyconfig import RepliesConfig
 from bot.templating import TemplateRenderer
-from bot.text import X_MAX_WEIGHTED_LENGTH, sanitize_handles, weighted_length
+from bot.text import X_MAX_WEIGHTED_LENGTH, weighted_length
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLY_TEMPLATES = ["opt_out", "complaint", "coupon_request", "question", "praise"]
@@ -74,16 +75,16 @@ def test_replies_never_evaluate_customer_text_and_always_fit(
 ) -> None:
     intent = CLASSIFIER.classify(text, account_handle="lumenhome")
     for language in {intent.language, "zh" if intent.language == "en" else "en"}:
-        context = {
-            "user": "someone_1",
-            "name": name[:50],
-            "intent": intent.name,
-            "language": language,
-            "text": sanitize_handles(text),
-            "shop": "lumenhome",
-            "sequence": sequence,
-            "channel": "reply",
-        }
+        context = reply_context(
+            item_id=str(sequence),
+            user="someone_1",
+            name=name[:50],
+            text=text,
+            intent=intent.name,
+            language=language,
+            shop="lumenhome",
+            channel="reply",
+        )
         for template in REPLY_TEMPLATES:
             for reply in renderer.render(f"replies/{template}.j2", context):
                 assert reply.strip()
@@ -93,34 +94,34 @@ def test_replies_never_evaluate_customer_text_and_always_fit(
 
 
 def test_template_syntax_in_text_stays_literal(renderer: TemplateRenderer) -> None:
-    context = {
-        "user": "ann",
-        "name": "{{ 7*7 }}",
-        "intent": "question",
-        "language": "en",
-        "text": "{{7*7}} {% for x in range(3) %}x{% endfor %}",
-        "shop": "lumenhome",
-        "sequence": 0,
-        "channel": "dm",
-    }
-    quoted = renderer.render("replies/question.j2", context)[0]
-    assert "{{7*7}}" in quoted and "49" not in quoted
-    assert "{{ 7*7 }}" in quoted
+    context = reply_context(
+        item_id="0",
+        user="ann",
+        name="{{ 7*7 }}",
+        text="{{7*7}} {% for x in range(3) %}x{% endfor %}",
+        intent="question",
+        language="en",
+        shop="lumenhome",
+        channel="dm",
+    )
+    assert str(context["text"]).startswith("{{7*7}} {% for x in range(3) %}")
+    for reply in renderer.render("replies/question.j2", context):
+        assert "49" not in reply and "xxx" not in reply
 
 
 def test_long_quotes_fit_in_every_language(renderer: TemplateRenderer) -> None:
     for text in ("台灯" * 500, "word " * 2000, "😀" * 280, "https://example.com/" + "a" * 500):
         for language in ("en", "zh"):
-            context = {
-                "user": "u",
-                "name": "長い名前の人" * 10,
-                "intent": "complaint",
-                "language": language,
-                "text": text,
-                "shop": "lumenhome",
-                "sequence": 3,
-                "channel": "reply",
-            }
+            context = reply_context(
+                item_id="3",
+                user="u",
+                name="長い名前の人" * 10,
+                text=text,
+                intent="complaint",
+                language=language,
+                shop="lumenhome",
+                channel="reply",
+            )
             for template in REPLY_TEMPLATES:
                 replies = renderer.render(f"replies/{template}.j2", context)
                 assert len(replies) >= 3
@@ -134,5 +135,7 @@ def test_chinese_customers_get_chinese_confirmations(renderer: TemplateRenderer)
     en = renderer.render("replies/opt_out.j2", {**base, "language": "en", "channel": "reply"})
     assert all("退订" in reply for reply in zh)
     assert all("You won't hear from us again" in reply for reply in en)
-    names = renderer.render("replies/praise.j2", {**base, "name": "Bob @elonmusk", "language": "en", "channel": "dm"})
+    hostile = reply_context(item_id="0", user="u", name="Bob @elonmusk", text="love it", intent="praise",
+                            language="en", shop="lumenhome", channel="dm")  # fmt: skip
+    names = renderer.render("replies/praise.j2", hostile)
     assert not any("@" in reply for reply in names)

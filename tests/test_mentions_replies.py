@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.config import AccountConfig, Settings
 from bot.intent import Classifier
 from bot.models import User
-from bot.replies import ReplyComposer, customer_text, quiet_until, sequence_of
+from bot.replies import ReplyComposer, customer_text, quiet_until, reply_context, sequence_of
 from bot.replyconfig import QuietHours, RepliesConfig
 from bot.sandbox.world import _MENTION_RE as LIVE_HANDLE
 from bot.templating import TemplateRenderer, read_templates
@@ -37,16 +37,16 @@ TEXTS = st.one_of(
 
 def context_for(text: str, name: str = "Ann", item_id: str = "1") -> dict[str, object]:
     intent = CLASSIFIER.classify(text, account_handle="shop")
-    return {
-        "user": "ann",
-        "name": name,
-        "intent": intent.name,
-        "language": intent.language,
-        "text": customer_text(text),
-        "shop": "shop",
-        "sequence": sequence_of(item_id),
-        "channel": "reply",
-    }
+    return reply_context(
+        item_id=item_id,
+        user="ann",
+        name=name,
+        text=text,
+        intent=intent.name,
+        language=intent.language,
+        shop="shop",
+        channel="reply",
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -67,7 +67,7 @@ def test_replies_fit_and_never_mention_or_evaluate(text: str, name: str, item_id
 
 
 def test_customer_text_drops_leading_handles_and_neutralises_the_rest() -> None:
-    assert customer_text("@shop @bob where is it? ask @carol") == "where is it? ask @\u2060carol"
+    assert customer_text("@shop @bob where is it? ask @carol") == "where is it? ask …"
     assert customer_text("") == ""
     assert sequence_of("42") == 42 and sequence_of("abc") == sequence_of("abc")
 
@@ -87,7 +87,7 @@ def test_variants_rotate_by_sequence_and_skip_used_texts() -> None:
 
 def test_too_long_quotes_are_cut_before_the_reply_is_dropped() -> None:
     long = "@shop my parcel arrived damaged " + "very " * 200
-    context = {**context_for(long), "sequence": 1}  # the complaint variant that quotes the customer
+    context = {**context_for(long), "sequence": 1}
     composed = COMPOSER.first("replies/complaint.j2", context, dm=False)
     assert composed.text is not None and weighted_length(composed.text) <= 280
     tiny = ReplyComposer(RENDERER, max_length=20)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
-from bot.errors import StoreError, StoreUnavailable
+from bot.errors import StoreError, StoreRefused, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,8 @@ def guarded(url: URL | str, what: str) -> Iterator[None]:
         message = f"database {safe_url(url)}: {what} failed: {describe_db_error(exc)}"
         if is_unavailable(exc):
             raise StoreUnavailable(message) from exc
+        if isinstance(exc, sa.exc.DataError):
+            raise StoreRefused(message) from exc
         raise StoreError(message) from exc
 
 
