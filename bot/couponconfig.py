@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -12,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bot.graphconfig import _duration
 
 CHANNELS = ("reply", "dm", "export")
+REDEMPTION_SECRET_ENV = "SOCIALBOT_REDEMPTION_WEBHOOK_SECRET"  # the webhook's HMAC secret: environment or .env only
+
+
+def redemption_webhook_secret(config_path: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """The redemption webhook's shared secret from the environment or the .env beside config.yaml (None: unset)."""
+    from bot.config import read_environment
+
+    secret = read_environment(config_path, environ).get(REDEMPTION_SECRET_ENV, "").strip()
+    return secret or None
 
 
 class _Model(BaseModel):
@@ -58,7 +68,8 @@ class CouponsConfig(_Model):
 
     campaigns: dict[str, CouponCampaignConfig] = Field(default_factory=dict)
     export_dir: Path = Path("var/coupons")  # CSV exports (relative: config dir)
-    redemption_webhook_port: int | None = None  # serve POST /redemptions on 127.0.0.1:PORT from the daemon
+    # serve POST /redemptions on 127.0.0.1:PORT from the daemon, signed with $SOCIALBOT_REDEMPTION_WEBHOOK_SECRET
+    redemption_webhook_port: int | None = None
     every: timedelta = timedelta(hours=1)  # how often the daemon issues, delivers (DM/export) and expires codes
     batch_size: Annotated[int, Field(ge=100, le=100_000)] = 5000  # people per issuance transaction
 

@@ -11,19 +11,17 @@ visible, never silent.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bot.localserver import LocalServer, send_body
+from bot.localserver import Limits, LocalServer, Request, Response, Route, json_response
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -236,38 +234,27 @@ def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
     yield from (graph, segments, healthy)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: MetricsServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("metrics: " + format, *args)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+def _metrics_route(server: MetricsServer) -> Callable[[Request], Response]:
+    def answer(request: Request) -> Response:
         try:
-            if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.server.registry))
-            elif path == "/healthz":
-                status, payload = self.server.health()
-                self._send(status, "application/json", json.dumps(payload).encode())
-            else:
-                self._send(404, "text/plain; charset=utf-8", b"not found: try /metrics or /healthz\n")
+            if request.path.rstrip("/") == "/metrics":
+                return Response(200, generate_latest(server.registry), CONTENT_TYPE_LATEST)
+            status, payload = server.health()
+            return json_response(status, payload)
         except Exception as exc:
-            logger.exception("metrics: answering %s failed", path)
-            payload = {"status": "error", "reasons": [f"reading the daemon's state failed: {exc}"]}
-            self._send(503, "application/json", json.dumps(payload).encode())
+            logger.exception("metrics: answering %s failed", request.path)
+            return json_response(503, {"status": "error", "reasons": [f"reading the daemon's state failed: {exc}"]})
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
-        send_body(self, status, content_type, body)
+    return answer
 
 
 class MetricsServer(LocalServer):
     """`/metrics` and `/healthz` for one daemon, in a daemon thread."""
 
-    thread_name = "metrics"
-
-    def __init__(self, daemon: Monitored, port: int = 0, host: str = "127.0.0.1") -> None:
-        super().__init__(host, port, _Handler)
+    def __init__(self, daemon: Monitored, port: int = 0, host: str = "127.0.0.1", limits: Limits | None = None) -> None:
+        answer = _metrics_route(self)
+        routes = [Route("/metrics", answer), Route("/healthz", answer)]
+        super().__init__("metrics", routes, host=host, port=port, limits=limits, refusal_level=logging.DEBUG)
         self.daemon = daemon
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(DaemonCollector(daemon))
@@ -289,6 +276,8 @@ class MetricsServer(LocalServer):
         return 200, {"status": "ok", **details}
 
 
-def serve_metrics(daemon: Monitored, port: int, *, host: str = "127.0.0.1") -> MetricsServer:
+def serve_metrics(
+    daemon: Monitored, port: int, *, host: str = "127.0.0.1", limits: Limits | None = None
+) -> MetricsServer:
     """Start `/metrics` and `/healthz` in a daemon thread (port 0: a free one); `.stop()` to end it."""
-    return MetricsServer(daemon, port, host).start()
+    return MetricsServer(daemon, port, host, limits).start()
