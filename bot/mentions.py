@@ -746,7 +746,11 @@ class MentionService:
         seen: set[str] = set()
         for n, ((_, item, template, ctx, _), composed) in enumerate(zip(pending, firsts, strict=True)):
             if composed.text is not None and (composed.text in used or composed.text in seen):
-                rest = composer.alternatives(template, ctx, composed, dm=item.kind == "dm")
+                dm = item.kind == "dm"
+                rest = chain(
+                    composer.alternatives(template, ctx, composed, dm=dm),
+                    composer.with_reference(composed, ctx, dm=dm),
+                )
                 others[n] = ([text] if (text := next(rest, None)) is not None else [], rest)
             if composed.text is not None:
                 seen.add(composed.text)

@@ -204,6 +204,17 @@ class ReplyComposer:
                 break
         return Composed(None, reason or "no reply text")
 
+    def with_reference(self, first: Composed, context: Mapping[str, Any], *, dm: bool) -> Iterator[str]:
+        """The last resort when every variant was sent before (X refuses duplicates; short replies to customers
+        without a name repeat soon): the first variant followed by the mention's reference, when it fits."""
+        ref = context.get("ref")
+        if first.text is None or not ref or str(ref) in first.text:
+            return
+        text = f"{first.text.rstrip()} ({ref})"
+        limit = self.dm_max_length if dm else self.max_length
+        if (len(text) if dm else self._measure(text, limit)) <= limit:
+            yield text
+
     def choose(
         self, template: str, context: Mapping[str, Any], used: Callable[[Collection[str]], set[str]], *, dm: bool
     ) -> Composed:
@@ -218,6 +229,7 @@ class ReplyComposer:
                     return Composed(None, why)
                 continue
             texts.append(text)
+        texts.extend(self.with_reference(Composed(texts[0]) if texts else Composed(None), context, dm=dm))
         taken = used(texts) if texts else set()
         for text in texts:
             if text not in taken:

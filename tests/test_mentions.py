@@ -614,21 +614,22 @@ def test_dm_reads_are_paced_by_their_own_window(store: Store, clock: ManualClock
     assert stats["rate_limited"] == 0 and stats["requests"]["GET /2/dm_events"] == 2
 
 
-def test_identical_replies_take_the_next_free_variant_until_none_is_left(
+def test_identical_replies_take_the_next_free_variant_then_the_first_with_the_reference(
     store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock
 ) -> None:
     fan = sandbox.add_user("fan")
     svc = service(store, shop, clock)
     sandbox.add_tweet(fan, "@shop love it, thank you")
     assert svc.poll("shop").replies == 1
-    # praise.j2 has 3 variants and does not quote the customer: 3 texts in all, then silence
+    # praise.j2 has 3 variants and does not quote the customer: 3 texts, then the first with the mention's ref
     more = [sandbox.add_tweet(fan, "@shop love it, thank you" + "!" * i) for i in range(1, 4)]
     report = svc.poll("shop")
-    assert (report.new, report.replies, report.skipped) == (3, 2, 1)
+    assert (report.new, report.replies, report.skipped) == (3, 3, 0)
     texts = [i.text for i in replies_of(store)]
-    assert len(texts) == len(set(texts)) == 3
+    assert len(texts) == len(set(texts)) == 4
     assert {store.mention("shop", t).intent for t in more} == {"praise"}
-    assert store.mention("shop", more[-1]).reason == "every variant was already sent (X refuses duplicates)"
+    [referenced] = [t for t in texts if t.endswith(")")]
+    assert referenced.rsplit(" (", 1)[0] in texts
 
 
 def test_a_backlog_older_than_max_age_is_stored_but_not_answered(
