@@ -2,6 +2,10 @@
 
 PyYAML's ``safe_load`` forgets positions; here the document is composed once into a node tree, the
 line of every key path is recorded, and the same tree is constructed into plain Python data.
+
+Aliases are bounded while composing: a document whose aliases would expand beyond MAX_EXPANDED_NODES nodes
+(a "billion laughs" file), uses more than MAX_ALIASES aliases, refers to a node from inside itself, or nests
+deeper than MAX_DEPTH is refused with the line of the offending alias, before anything is expanded.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ import yaml
 logger = logging.getLogger(__name__)
 
 KeyPath = tuple[str | int, ...]
+
+MAX_ALIASES = 1_000
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 100
 
 
 class YamlSyntaxError(Exception):
@@ -48,6 +56,51 @@ class LineMap:
             probe = probe[:-1]
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts what aliases would expand to and refuses documents that blow up."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for once every alias is expanded
+        self._aliases = 0
+        self._expanded = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node: yaml.Node = super().compose_node(parent, index)
+            line = event.start_mark.line + 1
+            size = self._sizes.get(id(node))
+            if size is None:
+                raise YamlSyntaxError(f"alias *{event.anchor} refers to the node that contains it", line)
+            self._aliases += 1
+            self._expanded += size
+            if self._aliases > MAX_ALIASES:
+                raise YamlSyntaxError(f"more than {MAX_ALIASES:,} aliases (*name); write the values out", line)
+            if self._expanded > MAX_EXPANDED_NODES:
+                raise YamlSyntaxError(
+                    f"alias *{event.anchor} makes the document expand to more than {MAX_EXPANDED_NODES:,} values "
+                    "(nested aliases multiply); write the values out",
+                    line,
+                )
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            line = self.peek_event().start_mark.line + 1
+            raise YamlSyntaxError(f"nested more than {MAX_DEPTH} levels deep", line)
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes[id(item)] for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return node
+
+
 def _record(node: yaml.Node, path: KeyPath, lines: LineMap) -> None:
     lines.values[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -67,17 +120,15 @@ def _record(node: yaml.Node, path: KeyPath, lines: LineMap) -> None:
 
 def load_with_lines(text: str) -> tuple[Any, LineMap]:
     """Parse YAML text; return (data, line map). Raise YamlSyntaxError with the line on malformed input."""
+    loader: _BoundedLoader | None = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text)  # the reader checks the characters here
+        node = loader.get_single_node()
         lines = LineMap()
         if node is None:
             return None, lines
         _record(node, (), lines)
-        loader = yaml.SafeLoader(text)
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
+        data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         problem_line = None if exc.problem_mark is None else exc.problem_mark.line + 1
         context_line = None if exc.context_mark is None else exc.context_mark.line + 1
@@ -92,4 +143,7 @@ def load_with_lines(text: str) -> tuple[Any, LineMap]:
         raise YamlSyntaxError(f"malformed YAML: character {exc.character!r} is not allowed in YAML", line) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"malformed YAML: {exc}", None) from exc
+    finally:
+        if loader is not None:
+            loader.dispose()
     return data, lines

@@ -3,6 +3,8 @@ codes recorded and reported, never counted) and the webhook over real HTTP."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import httpx
@@ -10,9 +12,12 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.coupons import CouponService
-from bot.redemptions import import_redemptions, serve_redemptions
+from bot.redemptions import SIGNATURE_HEADER, import_redemptions, serve_redemptions, sign
 from bot.store import Store
 from tests.test_coupons import START, make_settings, seed_segments
+
+SECRET = "test-webhook-secret"
+Answer = httpx.Response
 
 
 @pytest.fixture
@@ -81,25 +86,32 @@ def test_import_file_problems(store: Store, tmp_path: Path) -> None:
     assert "needs the columns" in import_redemptions(store, wrong).problems[0].message
 
 
+def signed_post(client: httpx.Client, body: object, *, secret: str = SECRET, path: str = "/redemptions") -> Answer:
+    raw = json.dumps(body).encode()
+    signature = sign(secret, raw, int(time.time()))
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature}
+    return client.post(path, content=raw, headers=headers)
+
+
 def test_webhook_over_http(store: Store, clock: ManualClock, tmp_path: Path) -> None:
     codes = issued(store, clock, tmp_path)
-    server = serve_redemptions(0, store)
+    server = serve_redemptions(0, store, secret=SECRET)
     try:
-        assert server.server_address[0] == "127.0.0.1"
+        assert server.url.startswith("http://127.0.0.1:")
         with httpx.Client(base_url=server.url, trust_env=False, timeout=5) as client:
             body = {"code": codes[0], "order_id": "W1", "amount": 42.0, "time": "2026-11-02T08:00:00Z"}
-            answer = client.post("/redemptions", json=body)
+            answer = signed_post(client, body)
             assert answer.status_code == 200 and answer.json()["status"] == "counted"
             assert answer.json()["campaign"] == "d11"
-            assert client.post("/redemptions", json=body).json()["status"] == "duplicate"
-            again = client.post("/redemptions", json={**body, "order_id": "W2"})
+            assert signed_post(client, {**body, "amount": 42}).json()["status"] == "duplicate"
+            again = signed_post(client, {**body, "order_id": "W2"})
             assert again.json()["status"] == "reused"
-            unknown = client.post("/redemptions", json={**body, "code": "ZZZ", "order_id": "W3"})
+            unknown = signed_post(client, {**body, "code": "ZZZ", "order_id": "W3"})
             assert unknown.json()["status"] == "unknown"
-            bad = client.post("/redemptions", json={"code": codes[1], "order_id": "W4", "time": "soon"})
+            bad = signed_post(client, {"code": codes[1], "order_id": "W4", "time": "soon"})
             assert bad.status_code == 400 and "time" in bad.json()["error"]
-            assert client.post("/redemptions", content=b"[1, 2]").status_code == 400
-            assert client.post("/other", json=body).status_code == 404
+            assert signed_post(client, [1, 2]).status_code == 400
+            assert signed_post(client, body, path="/other").status_code == 404
     finally:
         server.stop()
     assert store.coupon_by_code(codes[0]).state == "redeemed"  # type: ignore[union-attr]

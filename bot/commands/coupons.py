@@ -25,6 +25,9 @@ coupons_app = typer.Typer(
 )
 
 
+IMPORT_EXAMPLES = 5  # bad rows and uncounted lines shown by import-redemptions (all: --problems-file)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(coupons_app, name="coupons")
 
@@ -204,26 +207,66 @@ def import_redemptions_(
     file: Path = typer.Argument(..., help="CSV with code, order_id, amount, time."),
     config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,
+    problems_file: Path | None = typer.Option(
+        None,
+        "--problems-file",
+        help="Write every bad row and every line not counted to this CSV (line, problem, field, detail, "
+        "order_id, code); the screen shows counts and the first few.",
+    ),
 ) -> None:
     """Record the shop's redemptions; unknown, expired and reused codes are reported, never counted."""
+    from bot.commands.check import LongProgress
     from bot.redemptions import import_redemptions
 
     settings = settings_for(config, database)
-    with command_store(settings, create=True) as store:
-        result = import_redemptions(store, file)
-    for problem in result.problems:
-        err_console.print(f"[red]bad row[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
-    for r in result.rejected():
+    progress = LongProgress("import-redemptions")
+    try:
+        with command_store(settings, create=True) as store:
+            result = import_redemptions(
+                store,
+                file,
+                progress=lambda done, total: progress(f"importing {file}", done, total),
+                problems_file=problems_file,
+            )
+    finally:
+        progress.stop()
+    shown = IMPORT_EXAMPLES
+    unusable = [p for p in result.problems if p.line is None]
+    for problem in unusable:
+        err_console.print(f"[red]error[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
+    if result.bad_rows:
+        kinds = ", ".join(f"{kind} {count:,}" for kind, count in result.bad_kinds.most_common())
+        err_console.print(
+            f"[red]{result.bad_rows:,} bad row(s)[/red] ({escape(kinds)}), not imported"
+            + (f"; the first {shown}:" if result.bad_rows > shown else ":"),
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in [p for p in result.problems if p.line is not None][:shown]:
+            err_console.print(f"  {escape(str(problem))}", highlight=False, soft_wrap=True)
+    rejected = result.rejected()
+    not_counted = sum(result.counts[s] for s in ("unknown", "expired", "reused"))
+    if rejected:
         console.print(
-            f"[yellow]{r.status}[/yellow] order {escape(r.line.order_id)} code {escape(r.line.code)}"
-            f" ({escape(r.line.source or '')})",
+            f"[yellow]{not_counted:,} line(s) recorded but not counted[/yellow]"
+            + (f"; the first {shown}:" if not_counted > shown else ":"),
             highlight=False,
         )
+        for r in rejected[:shown]:
+            console.print(
+                f"  [yellow]{r.status}[/yellow] order {escape(r.line.order_id)} code {escape(r.line.code)}"
+                f" ({escape(r.line.source or '')})",
+                highlight=False,
+            )
     counts = result.counts
     console.print(
         f"{counts['counted']} counted, {counts['unknown']} unknown, {counts['expired']} expired, "
         f"{counts['reused']} reused, {counts['duplicate']} imported before, {counts['bad_rows']} bad rows",
         highlight=False,
     )
-    if any(p.line is None for p in result.problems):
+    if problems_file is not None:
+        console.print(f"every bad row and line not counted: {escape(str(problems_file))}", highlight=False)
+    elif result.bad_rows + not_counted > shown:
+        console.print("the full list: --problems-file FILE", highlight=False)
+    if unusable:
         raise typer.Exit(2)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from bot.store.tables import (
     redemption_t,
     social_user_t,
 )
-from bot.store.types import as_utc
+from bot.store.types import StorableString, as_utc, storable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IN_CHUNK = 900  # values per IN (...) list
+_REDEEMABLE = ("issued", "delivered", "expired")  # an expired code still counts for an order placed in time
+_PG_REDEMPTION_LOCK = 0x5EDE3B7  # advisory lock id: redemption recorders (imports, webhooks) take turns
+_COUPON_COLUMNS = ("id", "code", "campaign", "state", "expires_at")
+_REDEMPTION_COLUMNS = ("code", "order_id", "amount", "redeemed_at", "status", "coupon_id", "source", "imported_at")
 
 
 class CouponState:
@@ -191,6 +195,76 @@ def _by_platform(members: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     for platform, user_id in members:
         out[platform].append(user_id)
     return out
+
+
+def _bind_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """What Core applies to a bound value of this type; StorableString's own function directly (3 calls fewer)."""
+    if isinstance(column_type, StorableString) and column_type.impl_instance.bind_processor(dialect) is None:
+        return _storable_or_none
+    return column_type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
+
+
+def _storable_or_none(value: Any) -> Any:
+    return storable(value) if value.__class__ is str else value
+
+
+def _bulk(conn: Connection, statement: sa.Executable, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """executemany of `statement` (an INSERT or UPDATE whose bind parameters are `keys`; `rows` hold their values
+    in that order) at the driver. SQLAlchemy builds the parameters row by row (~25 us a row); here each column's
+    own bind processor (UTC datetimes, storable text) is mapped over the column, once per distinct value, so the
+    values are stored exactly as through Core, several times faster."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    columns = dict(zip(keys, zip(*rows, strict=True), strict=True))
+    processed: list[Sequence[Any]] = []
+    for name in names:
+        bind = compiled.binds[name]
+        values = columns[bind.key]
+        process = _bind_processor(bind.type, dialect)
+        if process is None:
+            processed.append(values)
+            continue
+        distinct = set(values)
+        if 2 * len(distinct) <= len(values):  # e.g. one import time for every row
+            done = {value: process(value) for value in distinct}
+            processed.append(list(map(done.__getitem__, values)))
+        else:
+            processed.append(list(map(process, values)))
+    if compiled.positional:
+        params: list[Any] = list(zip(*processed, strict=True))
+    else:
+        params = [dict(zip(names, values, strict=True)) for values in zip(*processed, strict=True)]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _select_in(
+    conn: Connection, table: sa.Table, key: str, values: Iterable[Any], columns: Sequence[str]
+) -> Iterator[tuple[Any, ...]]:
+    """SELECT `columns` FROM `table` WHERE `key` IN `values`, IN_CHUNK values a statement, at the driver (Core
+    expands and processes every value of an IN list, ~8 us a value). Bind and result values go through the
+    columns' own processors, as in Core."""
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    bind = _bind_processor(table.c[key].type, dialect)
+    readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in columns]
+    head = f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)} WHERE {quote(key)} IN ("
+    for chunk in _chunks(list(values)):
+        params = tuple(chunk) if bind is None else tuple(map(bind, chunk))
+        rows = conn.exec_driver_sql(head + ", ".join([mark] * len(chunk)) + ")", params).fetchall()
+        if not rows:
+            continue
+        read: list[Sequence[Any]] = []
+        for reader, column in zip(readers, zip(*rows, strict=True), strict=True):
+            if reader is None:
+                read.append(column)
+            else:  # once per distinct value: coupons issued together share one expiry
+                done = {value: reader(value) for value in set(column)}
+                read.append(list(map(done.__getitem__, column)))
+        yield from zip(*read, strict=True)
 
 
 class CouponQueries:
@@ -610,57 +684,82 @@ class CouponQueries:
     # ---------------------------------------------------------------- redemptions
 
     def record_redemptions(self, lines: Sequence[RedemptionLine]) -> list[RedemptionResult]:
-        """Each line in order, in ONE transaction: an order seen before is a duplicate (nothing written); an
-        unknown code, a code past its expiry at the order's time, or a code another order redeemed is
-        recorded with that status and never counted; otherwise the coupon becomes redeemed."""
+        """Each line in order, in ONE transaction: an order seen before (or earlier in `lines`) is a duplicate
+        (nothing written); an unknown code, a code past its expiry at the order's time, or a code another order
+        redeemed is recorded with that status and never counted; otherwise the coupon becomes redeemed.
+
+        Set-based, for imports of a million lines: recorders take turns (an advisory lock on PostgreSQL, SQLite's
+        write lock), the coupons and the orders already recorded are read up front, the redemption rows are
+        inserted and the coupons updated together (_bulk), and the coupons read back: one that changed state
+        meanwhile (`socialbot forget` voided it) makes its line `reused`, as a lost race always did."""
         c, r = coupon_t, redemption_t
         now = self.clock()
         results: list[RedemptionResult] = []
         with self._tx("recording redemptions") as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_REDEMPTION_LOCK)))
+            coupons: dict[str, tuple[int, str, str, datetime | None]] = {}  # code -> id, campaign, state, expiry
+            found = _select_in(conn, c, "code", {line.code for line in lines}, _COUPON_COLUMNS)
+            for coupon_id, code, campaign, state, expires_at in found:
+                coupons[code] = (coupon_id, campaign, state, _opt(expires_at))
+            recorded = {
+                row[0] for row in _select_in(conn, r, "order_id", {line.order_id for line in lines}, ["order_id"])
+            }
+            redeemed = {code for code, (_, _, state, _) in coupons.items() if state == "redeemed"}
+            rows: list[tuple[Any, ...]] = []
+            wins: dict[int, int] = {}  # coupon id -> position in results of the line that redeems it
             for line in lines:
-                coupon = conn.execute(
-                    sa.select(c.c.id, c.c.campaign, c.c.state, c.c.expires_at, c.c.order_id).where(
-                        c.c.code == line.code
-                    )
-                ).first()
-                when = as_utc(line.time)
-                if coupon is None:
+                coupon = coupons.get(line.code)
+                coupon_id, campaign, _, expires_at = coupon if coupon is not None else (None, None, None, None)
+                if line.order_id in recorded:
+                    results.append(RedemptionResult(line, RedemptionStatus.DUPLICATE, coupon_id))
+                    continue
+                recorded.add(line.order_id)
+                when = line.time if line.time.tzinfo is UTC else as_utc(line.time)
+                if coupon_id is None:
                     status = RedemptionStatus.UNKNOWN
-                elif coupon.state == "redeemed":
+                elif line.code in redeemed:
                     status = RedemptionStatus.REUSED
-                elif coupon.expires_at is not None and when > as_utc(coupon.expires_at):
+                elif expires_at is not None and when > expires_at:
                     status = RedemptionStatus.EXPIRED
                 else:
                     status = RedemptionStatus.COUNTED
-                coupon_id = coupon.id if coupon is not None else None
-                inserted = conn.execute(
-                    self._insert(r)
-                    .values(
-                        code=line.code,
-                        order_id=line.order_id,
-                        amount=line.amount,
-                        redeemed_at=when,
-                        status=status,
-                        coupon_id=coupon_id,
-                        source=(line.source or "")[:300] or None,
-                        imported_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["order_id"])
-                    .returning(r.c.id)
-                ).first()
-                if inserted is None:
-                    results.append(RedemptionResult(line, RedemptionStatus.DUPLICATE, coupon_id))
-                    continue
-                if status == RedemptionStatus.COUNTED:
-                    won = conn.execute(
-                        sa.update(c)
-                        .where(c.c.id == coupon_id, c.c.state.in_(("issued", "delivered", "expired")))
-                        .values(state="redeemed", redeemed_at=when, order_id=line.order_id, amount=line.amount)
-                    ).rowcount
-                    if not won:  # another import redeemed it a moment ago
-                        status = RedemptionStatus.REUSED
-                        conn.execute(sa.update(r).where(r.c.id == inserted.id).values(status=status))
-                results.append(RedemptionResult(line, status, coupon_id, coupon.campaign if coupon else None))
+                    redeemed.add(line.code)
+                    wins[coupon_id] = len(results)
+                source = (line.source or "")[:300] or None
+                rows.append((line.code, line.order_id, line.amount, when, status, coupon_id, source, now))
+                results.append(RedemptionResult(line, status, coupon_id, campaign))
+            _bulk(conn, sa.insert(r), _REDEMPTION_COLUMNS, rows)
+            redeem = (
+                sa.update(c)
+                .where(
+                    c.c.id == sa.bindparam("coupon"), c.c.state.in_([sa.literal_column(f"'{s}'") for s in _REDEEMABLE])
+                )
+                .values(
+                    state=sa.literal_column("'redeemed'"),
+                    redeemed_at=sa.bindparam("when", type_=c.c.redeemed_at.type),
+                    order_id=sa.bindparam("order", type_=c.c.order_id.type),
+                    amount=sa.bindparam("paid", type_=c.c.amount.type),
+                )
+            )
+            winners = [results[at] for at in wins.values()]
+            _bulk(
+                conn,
+                redeem,
+                ("coupon", "when", "order", "paid"),
+                [(w.coupon_id, as_utc(w.line.time), w.line.order_id, w.line.amount) for w in winners],
+            )
+            lost: list[str] = []
+            if self.dialect != "sqlite":  # SQLite: no other writer since the coupons were read (BEGIN IMMEDIATE)
+                for coupon_id, state, order_id in _select_in(conn, c, "id", wins, ("id", "state", "order_id")):
+                    won = results[wins[coupon_id]]
+                    if state != "redeemed" or order_id != won.line.order_id:  # `forget` voided it meanwhile
+                        lost.append(won.line.order_id)
+                        results[wins[coupon_id]] = RedemptionResult(
+                            won.line, RedemptionStatus.REUSED, coupon_id, won.campaign
+                        )
+            for chunk in _chunks(lost):
+                conn.execute(sa.update(r).where(r.c.order_id.in_(chunk)).values(status=RedemptionStatus.REUSED))
         return results
 
     def redemptions(self, *, status: str | None = None) -> list[Any]:
