@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -263,6 +263,7 @@ class TemplateRenderer:
         self._recommend = recommend
         self.env.globals["recommend"] = self._recommend_for_template
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._product_cache: dict[str, tuple[Mapping[str, Any], ...]] = {}
         self._frozen = sources is not None  # a snapshot never changes: variant counts can be kept
         self._variant_counts: dict[str, int] = {}
         self._exists: dict[str, bool] = {}
@@ -374,6 +375,15 @@ class TemplateRenderer:
         special = platform_template(campaign.template, self.account_network(self._account_of(campaign_name, account)))
         return special if special != campaign.template and self.has_template(special) else campaign.template
 
+    def _products(self, campaign_name: str, products: Sequence[Any]) -> tuple[Mapping[str, Any], ...]:
+        """The campaign's products as read-only mappings, built once per renderer (settings never change under
+        it): a large catalogue is not converted again for every post."""
+        cached = self._product_cache.get(campaign_name)
+        if cached is None:
+            cached = tuple(MappingProxyType(p.model_dump()) for p in products)
+            self._product_cache[campaign_name] = cached
+        return cached
+
     def campaign_context(
         self, campaign_name: str, *, slot_at: datetime, sequence: int, account: str | None = None
     ) -> dict[str, Any]:
@@ -385,7 +395,7 @@ class TemplateRenderer:
         zone = settings.campaign_timezone(campaign_name)
         name = self._account_of(campaign_name, account)
         config = settings.accounts.get(name)
-        products = [p.model_dump() for p in campaign.products]
+        products = self._products(campaign_name, campaign.products)
         utm = {"source": self.account_network(name), **UTM_DEFAULTS, "campaign": campaign_name, **campaign.utm}
         campaign_data = campaign.model_dump(mode="json", exclude={"products", "products_csv"})
         campaign_data["name"] = campaign_name
