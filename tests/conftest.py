@@ -80,6 +80,14 @@ def _postgres_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of its own (dropped after the test); skips without SOCIALBOT_TEST_POSTGRES_URL."""
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"{POSTGRES_ENV} not set")
+    yield from _postgres_database(os.environ[POSTGRES_ENV])
+
+
 def _backends() -> list[object]:
     params: list[object] = [pytest.param("sqlite", id="sqlite")]
     params.append(

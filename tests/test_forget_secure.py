@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from bot.store import Store, engine
-from tests.conftest import POSTGRES_ENV, _postgres_database
 from tests.test_forget import CONFIG, NOW, ZOE, ZOE_ID, ZOE_NAME, fill, invoke
 
 NEEDLES = [ZOE, ZOE_ID, ZOE_NAME, "77-ALPHA never arrived", "card ending 9981"]
@@ -79,13 +77,6 @@ def test_a_reader_blocking_the_checkpoint_is_reported_and_the_next_forget_finish
     assert again.exit_code == 1 and "nothing stored" in again.output  # type: ignore[attr-defined]
     assert "write-ahead log checkpointed and emptied" in again.output  # type: ignore[attr-defined]
     assert traces(tmp_path) == {}
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    if not os.environ.get(POSTGRES_ENV):
-        pytest.skip(f"{POSTGRES_ENV} not set")
-    yield from _postgres_database(os.environ[POSTGRES_ENV])
 
 
 @pytest.mark.postgres

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import POSTGRES_ENV, REPO_ROOT, _postgres_database
+from tests.conftest import REPO_ROOT
 from tests.helpers import wait_for
 from tests.test_daemon import ledger, write_setup
 from tests.test_run_cli import _env
@@ -163,13 +162,6 @@ class _Forwarder:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    if not os.environ.get(POSTGRES_ENV):
-        pytest.skip(f"{POSTGRES_ENV} not set")
-    yield from _postgres_database(os.environ[POSTGRES_ENV])
 
 
 @pytest.mark.postgres
