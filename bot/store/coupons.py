@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 IN_CHUNK = 900  # values per IN (...) list
+ANY_CHUNK = 20_000  # values per = ANY(array) on PostgreSQL
 _REDEEMABLE = ("issued", "delivered", "expired")  # an expired code still counts for an order placed in time
 _PG_REDEMPTION_LOCK = 0x5EDE3B7  # advisory lock id: redemption recorders (imports, webhooks) take turns
 _COUPON_COLUMNS = ("id", "code", "campaign", "state", "expires_at")
@@ -240,10 +241,63 @@ def _bulk(conn: Connection, statement: sa.Executable, keys: Sequence[str], rows:
     conn.exec_driver_sql(compiled.string, params)
 
 
+_REDEEM = (
+    sa.update(coupon_t)
+    .where(
+        coupon_t.c.id == sa.bindparam("coupon"),
+        coupon_t.c.state.in_([sa.literal_column(f"'{s}'") for s in _REDEEMABLE]),
+    )
+    .values(
+        state=sa.literal_column("'redeemed'"),
+        redeemed_at=sa.bindparam("when", type_=coupon_t.c.redeemed_at.type),
+        order_id=sa.bindparam("order", type_=coupon_t.c.order_id.type),
+        amount=sa.bindparam("paid", type_=coupon_t.c.amount.type),
+    )
+)
+
+
+def _processed_columns(
+    conn: Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> list[Sequence[Any]]:
+    """`rows` column by column, each value through its column's bind processor (as Core would)."""
+    out: list[Sequence[Any]] = []
+    for key, values in zip(keys, zip(*rows, strict=True), strict=True):
+        process = _bind_processor(table.c[key].type, conn.dialect)
+        out.append(values if process is None else list(map(process, values)))
+    return out
+
+
+def _copy_in(conn: Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: the rows with COPY, in the current transaction (executemany costs a round trip a row)."""
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    columns = _processed_columns(conn, table, keys, rows)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {quote(table.name)} ({', '.join(map(quote, keys))}) FROM STDIN") as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+
+
+def _redeem_unnest(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL: _REDEEM for every (coupon id, time, order id, amount) in one statement over arrays."""
+    if not rows:
+        return
+    ids, times, orders, amounts = _processed_columns(conn, coupon_t, ("id", "redeemed_at", "order_id", "amount"), rows)
+    redeemable = ", ".join(f"'{s}'" for s in _REDEEMABLE)
+    conn.exec_driver_sql(
+        "UPDATE coupon SET state = 'redeemed', redeemed_at = v.at, order_id = v.ord, amount = v.paid "
+        "FROM unnest(%s::integer[], %s::timestamptz[], %s::text[], %s::float8[]) AS v(id, at, ord, paid) "
+        f"WHERE coupon.id = v.id AND coupon.state IN ({redeemable})",
+        (list(ids), list(times), list(orders), list(amounts)),
+    )
+
+
 def _select_in(
     conn: Connection, table: sa.Table, key: str, values: Iterable[Any], columns: Sequence[str]
 ) -> Iterator[tuple[Any, ...]]:
-    """SELECT `columns` FROM `table` WHERE `key` IN `values`, IN_CHUNK values a statement, at the driver (Core
+    """SELECT `columns` FROM `table` WHERE `key` IN `values` (PostgreSQL: = ANY of an array), IN_CHUNK values a
+    statement, at the driver (Core
     expands and processes every value of an IN list, ~8 us a value). Bind and result values go through the
     columns' own processors, as in Core."""
     dialect = conn.dialect
@@ -251,10 +305,14 @@ def _select_in(
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     bind = _bind_processor(table.c[key].type, dialect)
     readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in columns]
-    head = f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)} WHERE {quote(key)} IN ("
-    for chunk in _chunks(list(values)):
+    head = f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)} WHERE {quote(key)}"
+    postgres = dialect.name == "postgresql"  # one array parameter: = ANY(...) plans fast, a long IN list does not
+    for chunk in _chunks(list(values), ANY_CHUNK if postgres else IN_CHUNK):
         params = tuple(chunk) if bind is None else tuple(map(bind, chunk))
-        rows = conn.exec_driver_sql(head + ", ".join([mark] * len(chunk)) + ")", params).fetchall()
+        if postgres:
+            rows = conn.exec_driver_sql(f"{head} = ANY(%s)", (list(params),)).fetchall()
+        else:
+            rows = conn.exec_driver_sql(f"{head} IN ({', '.join([mark] * len(chunk))})", params).fetchall()
         if not rows:
             continue
         read: list[Sequence[Any]] = []
@@ -729,26 +787,14 @@ class CouponQueries:
                 source = (line.source or "")[:300] or None
                 rows.append((line.code, line.order_id, line.amount, when, status, coupon_id, source, now))
                 results.append(RedemptionResult(line, status, coupon_id, campaign))
-            _bulk(conn, sa.insert(r), _REDEMPTION_COLUMNS, rows)
-            redeem = (
-                sa.update(c)
-                .where(
-                    c.c.id == sa.bindparam("coupon"), c.c.state.in_([sa.literal_column(f"'{s}'") for s in _REDEEMABLE])
-                )
-                .values(
-                    state=sa.literal_column("'redeemed'"),
-                    redeemed_at=sa.bindparam("when", type_=c.c.redeemed_at.type),
-                    order_id=sa.bindparam("order", type_=c.c.order_id.type),
-                    amount=sa.bindparam("paid", type_=c.c.amount.type),
-                )
-            )
             winners = [results[at] for at in wins.values()]
-            _bulk(
-                conn,
-                redeem,
-                ("coupon", "when", "order", "paid"),
-                [(w.coupon_id, as_utc(w.line.time), w.line.order_id, w.line.amount) for w in winners],
-            )
+            redeemed_rows = [(w.coupon_id, as_utc(w.line.time), w.line.order_id, w.line.amount) for w in winners]
+            if self.dialect == "postgresql":
+                _copy_in(conn, r, _REDEMPTION_COLUMNS, rows)
+                _redeem_unnest(conn, redeemed_rows)
+            else:
+                _bulk(conn, sa.insert(r), _REDEMPTION_COLUMNS, rows)
+                _bulk(conn, _REDEEM, ("coupon", "when", "order", "paid"), redeemed_rows)
             lost: list[str] = []
             if self.dialect != "sqlite":  # SQLite: no other writer since the coupons were read (BEGIN IMMEDIATE)
                 for coupon_id, state, order_id in _select_in(conn, c, "id", wins, ("id", "state", "order_id")):
