@@ -456,15 +456,16 @@ class Daemon:
         port = settings.coupons.redemption_webhook_port
         if port is None or getattr(self, "redemptions", None) is not None:
             return
-        from bot.redemptions import SECRET_ENV, serve_redemptions, webhook_secret
+        from bot.couponconfig import REDEMPTION_SECRET_ENV, redemption_webhook_secret
+        from bot.redemptions import serve_redemptions
 
         assert self.store is not None
-        secret = webhook_secret(self.options.config_path, self.options.environ)
+        secret = redemption_webhook_secret(self.options.config_path, self.options.environ)
         if secret is None:
             logger.error(
                 "redemption webhook not started: coupons.redemption_webhook_port is set but %s is not in the "
                 "environment or .env (every request must be signed with it; see docs/config.md)",
-                SECRET_ENV,
+                REDEMPTION_SECRET_ENV,
             )
             return
         try:

@@ -21,7 +21,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.couponconfig import REDEMPTION_SECRET_ENV, redemption_webhook_secret
+from bot.codes import normalise_code
+from bot.couponconfig import REDEMPTION_SECRET_ENV
 from bot.errors import Problem
 from bot.localserver import Limits, LocalServer, Request, Response, Route, TokenBucket, json_response
 from bot.logs import register_secret
@@ -111,7 +112,7 @@ def parse_line(values: dict[str, Any], source: str | None) -> RedemptionLine:
 
 
 def _parse(raw_code: str, raw_order: str, raw_amount: str | None, raw_time: str, source: str | None) -> RedemptionLine:
-    code = storable("".join(raw_code.split()).upper())  # bot.codes.normalise_code, inline for a million rows
+    code = storable(normalise_code(raw_code))
     if not code or len(code) > 64:
         raise ValueError("code: empty or longer than 64 characters")
     order_id = storable(raw_order.strip())
@@ -268,13 +269,11 @@ def import_redemptions(
 
 # --------------------------------------------------------------------------------------------- webhook
 
-SECRET_ENV = REDEMPTION_SECRET_ENV
 SIGNATURE_HEADER = "Socialbot-Signature"
 TOLERANCE_SECONDS = 300  # a signature's timestamp may be this far from the daemon's clock, either way
 MAX_DEPTH = 20  # nesting of JSON objects and arrays
 RATE_PER_SECOND = 50.0
 BURST = 200
-webhook_secret = redemption_webhook_secret
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -365,7 +364,7 @@ class RedemptionServer(LocalServer):
         limits: Limits | None = None,
     ) -> None:
         if not secret:
-            raise ValueError(f"the redemption webhook needs a secret ({SECRET_ENV})")
+            raise ValueError(f"the redemption webhook needs a secret ({REDEMPTION_SECRET_ENV})")
         register_secret(secret)
         route = Route(
             "/redemptions",

@@ -60,20 +60,12 @@ def _health(store: HealthQueries, due_before: datetime, now: datetime, window_st
                 sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
             )
         }
-        overdue: dict[str, tuple[int, datetime]] = {}
         # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
-        for state, column in ((OutboxState.PENDING, o.c.next_attempt_at), (OutboxState.SENDING, o.c.lease_until)):
-            rows = conn.execute(
-                sa.select(o.c.account, sa.func.count(), sa.func.min(column))
-                .where(o.c.state == state, column <= due_before)
-                .group_by(o.c.account)
-            )
-            for account, count, oldest in rows:
-                seen = overdue.get(account)
-                oldest_utc = as_utc(_as_datetime(oldest))
-                if seen is not None:
-                    count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
-                overdue[account] = (int(count), oldest_utc)
+        overdue = _counted(
+            conn,
+            (o.c.next_attempt_at, sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= due_before)),
+            (o.c.lease_until, sa.and_(o.c.state == OutboxState.SENDING, o.c.lease_until <= due_before)),
+        )
         slots = {
             (campaign, state): int(count)
             for campaign, state, count in conn.execute(
@@ -99,23 +91,36 @@ def _health(store: HealthQueries, due_before: datetime, now: datetime, window_st
     return StoreHealth(outbox, overdue, slots, limits, flows, set_aside)
 
 
+def _counted(
+    conn: Connection, *queries: tuple[sa.ColumnElement[Any], sa.ColumnElement[bool]]
+) -> dict[str, tuple[int, datetime]]:
+    """Per account: outbox rows matching any of the (time column, condition) queries and the earliest such time,
+    summed over the queries (one GROUP BY each)."""
+    o = outbox_t
+    found: dict[str, tuple[int, datetime]] = {}
+    for column, condition in queries:
+        rows = conn.execute(
+            sa.select(o.c.account, sa.func.count(), sa.func.min(column)).where(condition).group_by(o.c.account)
+        )
+        for account, count, oldest in rows:
+            seen = found.get(account)
+            oldest_utc = as_utc(_as_datetime(oldest))
+            if seen is not None:
+                count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
+            found[account] = (int(count), oldest_utc)
+    return found
+
+
 def _flows(conn: Connection, now: datetime, window_start: datetime) -> dict[str, Flow]:
     """Index range scans only: ix_outbox_claim for what is due, ix_outbox_created and ix_outbox_sent for the
     window."""
     o = outbox_t
-    due: dict[str, tuple[int, datetime]] = {}
     # due: pending rows whose time has come, and rows claimed by a worker (sending) that are not sent yet
-    for condition in (
-        sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now),
-        o.c.state == OutboxState.SENDING,
-    ):
-        query = sa.select(o.c.account, sa.func.count(), sa.func.min(o.c.next_attempt_at)).where(condition)
-        for account, count, oldest in conn.execute(query.group_by(o.c.account)):
-            seen = due.get(account)
-            oldest_utc = as_utc(_as_datetime(oldest))
-            if seen is not None:
-                count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
-            due[account] = (int(count), oldest_utc)
+    due = _counted(
+        conn,
+        (o.c.next_attempt_at, sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= now)),
+        (o.c.next_attempt_at, o.c.state == OutboxState.SENDING),
+    )
     arrived = dict(
         conn.execute(
             sa.select(o.c.account, sa.func.count()).where(o.c.created_at > window_start).group_by(o.c.account)
