@@ -47,19 +47,19 @@ def influencer_recall(
     read_budget: int = 5000,
     say: Callable[[str], None] = print,
 ) -> RecallRun:
-    from bot.analysis.service import AnalysisService
-    from bot.clock import SystemClock
-    from bot.config import load_config
-    from bot.demo import demo_settings
-    from bot.engagement import EngagementService
-    from bot.intent import Classifier
-    from bot.mentions import MentionService
-    from bot.outbox import Outbox
-    from bot.platforms.x import XPlatform
+    from bot.adapters.platforms.x import XPlatform
+    from bot.adapters.store import Store
+    from bot.adapters.templating import TemplateRenderer
+    from bot.app.demo import demo_settings
+    from bot.core.clock import SystemClock
+    from bot.domains.audience.engagement import EngagementService
+    from bot.domains.audience.service import AnalysisService
+    from bot.domains.conversations.intent import Classifier
+    from bot.domains.conversations.mentions import MentionService
+    from bot.domains.publishing.outbox import Outbox
     from bot.sandbox.audience import Audience
     from bot.sandbox.server import SandboxServer
-    from bot.store import Store
-    from bot.templating import TemplateRenderer
+    from bot.settings.config import load_config
 
     clock = SystemClock()
     with tempfile.TemporaryDirectory(prefix="socialbot-recall-") as tmp, SandboxServer() as sandbox:
@@ -114,8 +114,8 @@ def influencer_recall(
         finally:
             platform.close()
             store.close()
-    from bot.analysis.engine import nmi
-    from bot.analysis.graph import split_key
+    from bot.domains.audience.engine import nmi
+    from bot.domains.audience.graph import split_key
 
     detected, planted_labels = [], []
     for node, key in enumerate(run.scored.keys):

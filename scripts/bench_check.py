@@ -44,9 +44,9 @@ def write_catalogue(path: Path, rows: int) -> None:
 def old_path_seconds(config: Path, samples: int) -> float:
     """Seconds the replaced check would take: every product x variant x account of every campaign rendered by
     TemplateRenderer with the full catalogue in its context; `samples` renders of each big campaign timed."""
-    from bot.checking import sample_slots
-    from bot.config import load_config
-    from bot.templating import TemplateRenderer
+    from bot.adapters.templating import TemplateRenderer
+    from bot.app.checking import sample_slots
+    from bot.settings.config import load_config
 
     settings = load_config(config, require_credentials=False)
     now = datetime(2026, 10, 30, tzinfo=UTC)

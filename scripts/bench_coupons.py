@@ -19,13 +19,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from bot.clock import ManualClock
-from bot.codes import validate_code
-from bot.config import AccountConfig, Settings
-from bot.couponconfig import CouponCampaignConfig, CouponsConfig
-from bot.coupons import CouponService
-from bot.store import Store
-from bot.store.tables import coupon_t, social_user_t
+from bot.adapters.store import Store
+from bot.adapters.store.tables import coupon_t, social_user_t
+from bot.core.clock import ManualClock
+from bot.domains.coupons.codes import validate_code
+from bot.domains.coupons.issuing import CouponService
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.coupons import CouponCampaignConfig, CouponsConfig
 
 
 def main() -> None:

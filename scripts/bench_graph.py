@@ -4,7 +4,7 @@
 For each size N: a seeded log of N interactions among N/5 users in N/1000 communities (users' activity and
 popularity Zipf-like; 80% of interactions stay inside the source's community; type weights like 1, retweet 2,
 reply/quote 3). Two worker processes regenerate the same log from the seed:
-- project: bot.analysis.engine.analyse (build from arrays + PageRank + in-strength + HITS + betweenness on 64
+- project: bot.domains.audience.engine.analyse (build from arrays + PageRank + in-strength + HITS + betweenness on 64
   sampled sources + seeded Leiden + reciprocity);
 - networkx: DiGraph built from the same pairs (parallel edges summed with numpy first, which favours networkx),
   pagerank (default tol), in_degree(weight), hits, betweenness_centrality(k=64), louvain_communities on
@@ -65,7 +65,7 @@ def peak_mb() -> float:
 
 
 def run_project(n: int) -> dict:
-    from bot.analysis.engine import EdgeLog, analyse
+    from bot.domains.audience.engine import EdgeLog, analyse
 
     src, dst, weight = synthetic_log(n)
     started = time.perf_counter()

@@ -20,16 +20,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import ROOT, admin, sandbox_process
 
-from bot.clock import SystemClock
-from bot.config import load_config
-from bot.intent import Classifier
-from bot.mentions import MentionService
-from bot.platforms.x import XPlatform
-from bot.replyconfig import Caps
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.sentiment import chinese_score, english_score, warm_up
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer, read_templates
+from bot.core.clock import SystemClock
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService
 from bot.sandbox.audience import Audience
-from bot.sentiment import chinese_score, english_score, warm_up
-from bot.store import Store
-from bot.templating import TemplateRenderer, read_templates
+from bot.settings.config import load_config
+from bot.settings.replies import Caps
 
 
 def main() -> None:

@@ -20,10 +20,10 @@ import requests
 import tweepy
 from _harness import admin, sandbox_process
 
-from bot.config import DeliveryConfig
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.store import Store
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.config import DeliveryConfig
 
 TEXT = "Weekly deal #{i}: lamps 20% off today only"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Redemption imports at scale: a CSV of ROWS lines (60% redeem an issued code, 25% unknown codes, some reused
 and expired codes, repeated orders, bad rows, a NUL in some order ids) imported with
-bot.redemptions.import_redemptions into a store holding the issued coupons (SQLite file, or --database).
+bot.domains.coupons.redemptions.import_redemptions into a store holding the issued coupons (SQLite file, or --database).
 
 Baselines in the same run, on the same file: a bare csv.reader pass (the floor), and the per-row path this
 replaced (DictReader, then SELECT + INSERT + UPDATE per line) on the first --baseline-rows lines of a second,
@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from bot.clock import ManualClock
-from bot.redemptions import import_redemptions, parse_line
-from bot.store import Store
-from bot.store.coupons import RedemptionLine, RedemptionStatus
-from bot.store.tables import coupon_t, redemption_t
-from bot.store.types import as_utc
+from bot.adapters.store import Store
+from bot.adapters.store.coupons import RedemptionLine, RedemptionStatus
+from bot.adapters.store.tables import coupon_t, redemption_t
+from bot.adapters.store.types import as_utc
+from bot.core.clock import ManualClock
+from bot.domains.coupons.redemptions import import_redemptions, parse_line
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
 

@@ -53,7 +53,7 @@ def _times(epochs: np.ndarray) -> list[str]:
 
 def generate(db: Path, users: int, seed: int, orders_csv: Path) -> None:
     """Write the seeded audience into a fresh, migrated SQLite file."""
-    from bot.store import Store
+    from bot.adapters.store import Store
 
     if db.exists():
         db.unlink()
@@ -172,11 +172,11 @@ def generate(db: Path, users: int, seed: int, orders_csv: Path) -> None:
 
 
 def measure(db: Path, orders_csv: Path, k: int | None) -> dict[str, float]:
-    from bot.analysis.segments import SegmentService, design_matrix, standardise, warm_up
-    from bot.clock import ManualClock
-    from bot.config import AccountConfig, Settings
-    from bot.segmentconfig import SegmentsConfig
-    from bot.store import Store
+    from bot.adapters.store import Store
+    from bot.core.clock import ManualClock
+    from bot.domains.audience.segments import SegmentService, design_matrix, standardise, warm_up
+    from bot.settings.config import AccountConfig, Settings
+    from bot.settings.segments import SegmentsConfig
 
     clock = ManualClock(NOW)
     settings = Settings(
@@ -307,11 +307,11 @@ def issue_coupons(db: Path, budget: int) -> dict[str, float]:
     """A coupon campaign over every segment of the run just stored: `budget` codes, 10% held out, timed."""
     from datetime import UTC, datetime
 
-    from bot.clock import ManualClock
-    from bot.config import AccountConfig, Settings
-    from bot.couponconfig import CouponCampaignConfig, CouponsConfig
-    from bot.coupons import CouponService
-    from bot.store import Store
+    from bot.adapters.store import Store
+    from bot.core.clock import ManualClock
+    from bot.domains.coupons.issuing import CouponService
+    from bot.settings.config import AccountConfig, Settings
+    from bot.settings.coupons import CouponCampaignConfig, CouponsConfig
 
     settings = Settings(
         accounts={"shop": AccountConfig(platform="sandbox", handle="shop")},

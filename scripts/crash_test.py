@@ -159,7 +159,7 @@ def write_config(
 
 def seed_segments(database_url: str, customers: list[str], people: int, platform: str = "x") -> None:
     """One segmentation: the customers and `people` others (who never write), in two segments."""
-    from bot.store import Store
+    from bot.adapters.store import Store
 
     others = (f"9{n:08d}" if platform == "x" else f"did:plc:crash{n:08d}" for n in range(people))
     with Store.open(database_url) as store:
@@ -183,7 +183,7 @@ CODE_RE = re.compile(r"Your code (\S+):")
 
 def coupon_figures(database_url: str, budget: int, tweets: list[dict[str, object]], authors: dict[str, str]) -> str:
     """coupons=N coupon_duplicates=N over_budget=N from the database and the replies on the timeline."""
-    from bot.store import Store
+    from bot.adapters.store import Store
 
     with Store.open(database_url) as store:
         rows = store.coupons(campaign="crash")
@@ -428,7 +428,7 @@ def _x_time(text: str) -> datetime:
 def after_optout(database_url: str, run: Run) -> int:
     """Messages sent to people after their opt-out was recorded, the one confirmation excepted: outbox rows for
     them whose last attempt began after it, and replies on the timeline to what they wrote after it."""
-    from bot.store import Store
+    from bot.adapters.store import Store
 
     if not run.optout_mentions:
         return 0
@@ -461,9 +461,9 @@ def after_optout(database_url: str, run: Run) -> int:
 
 
 def run_bluesky(args: argparse.Namespace, rng: random.Random, work: Path, database_url: str) -> Run:
-    from bot.config import credential_variables
     from bot.sandbox.bluesky_world import BlueskyWorld, DevnetUnavailable, local_network
     from bot.sandbox.bluesky_world import Customers as BlueskyCustomers
+    from bot.settings.config import credential_variables
 
     with contextlib.ExitStack() as stack:
         try:

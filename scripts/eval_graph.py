@@ -4,7 +4,7 @@
 Part 1, LFR: for each mixing mu and size n, networkx's LFR_benchmark_graph (tau1, tau2, average/max degree,
 min/max community size below; max community = n * --max-community-share) is turned into an EdgeLog (one
 direction per undirected edge, weight 1: the engine's communities work on the undirected graph anyway), the
-engine's communities (bot.analysis.engine.build_graph + communities, seeded) are compared with the planted
+engine's communities (bot.domains.audience.engine.build_graph + communities, seeded) are compared with the planted
 partition by NMI (arithmetic-mean normalisation, like scikit-learn's default). Generation is seeded
 (--seed + a per-(mu, n) offset); when LFR does not converge for a seed (networkx raises ExceededMaxIterations,
 e.g. "Could not create power law sequence"), the next seed is tried and a line says so. Generation is pure
@@ -95,7 +95,7 @@ def planted_labels(graph: object, nodes: np.ndarray) -> np.ndarray:
 
 
 def run_lfr(mu: float, n: int, seed: int, args: argparse.Namespace) -> LfrRun:
-    from bot.analysis.engine import EdgeLog, build_graph, communities, nmi
+    from bot.domains.audience.engine import EdgeLog, build_graph, communities, nmi
 
     started = time.perf_counter()
     graph, used, tries = lfr_graph(n, mu, seed, args)

@@ -33,7 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.analysis.recommend import (  # noqa: E402
+from bot.adapters.orders import Order, read_orders_csv  # noqa: E402
+from bot.domains.audience.recommend import (  # noqa: E402
     Catalogue,
     Recommendation,
     RecommendConfig,
@@ -41,7 +42,6 @@ from bot.analysis.recommend import (  # noqa: E402
     catalogue_from,
     user_key,
 )
-from bot.orders import Order, read_orders_csv  # noqa: E402
 from bot.sandbox import phrases  # noqa: E402
 from bot.sandbox.audience import Audience  # noqa: E402
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.core.clock import ManualClock
 
 POSTGRES_ENV = "SOCIALBOT_TEST_POSTGRES_URL"
 REPO_ROOT = Path(__file__).resolve().parent.parent

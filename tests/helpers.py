@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import DeliveryConfig
+from bot.settings.config import DeliveryConfig
 
 
 def delivery(**overrides: Any) -> DeliveryConfig:

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.daemon import Daemon, DaemonOptions
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.daemon import Daemon, DaemonOptions
 from tests.helpers import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,8 +195,8 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
 
 def test_a_database_from_before_bluesky_takes_at_uris_after_the_upgrade(db_url: str) -> None:
     """0005 widens the id columns (X's ids fit 64 characters, at-URIs do not); PostgreSQL enforces the width."""
-    from bot.store import migrate
-    from bot.store.mentions import InteractionRecord, MentionRecord, UserRecord
+    from bot.adapters.store import migrate
+    from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
 
     did = "did:plc:" + "a" * 24
     uri = f"at://{did}/app.bsky.feed.post/3n3kfjtt6os27"

@@ -1,4 +1,4 @@
-"""Bluesky text rules (bot.platforms.richtext): facet byte offsets, grapheme length, TID record keys."""
+"""Bluesky text rules (bot.adapters.platforms.richtext): facet byte offsets, grapheme length, TID record keys."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.platforms import richtext
-from bot.platforms.bluesky import AtUri, cursor_of
-from bot.platforms.richtext import (
+from bot.adapters.platforms import richtext
+from bot.adapters.platforms.bluesky import AtUri, cursor_of
+from bot.adapters.platforms.richtext import (
     MAX_GRAPHEMES,
     byte_range,
     detect,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.campaigns import CampaignService
-from bot.clock import ManualClock, SystemClock
-from bot.config import Settings, load_config
-from bot.scheduling import Scheduler, demo_schedule
-from bot.store import Store
-from bot.templating import TemplateRenderer
+from bot.adapters.scheduling import Scheduler, demo_schedule
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer
+from bot.core.clock import ManualClock, SystemClock
+from bot.domains.publishing.campaigns import CampaignService
+from bot.settings.config import Settings, load_config
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 

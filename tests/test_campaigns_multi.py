@@ -19,16 +19,16 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from bot.campaigns import CampaignService
-from bot.checking import run_checks
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.config import Settings, load_config
-from bot.daemon import Daemon, DaemonOptions
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.store import Store
-from bot.templating import TemplateRenderer
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer
+from bot.app.checking import run_checks
+from bot.app.cli import app
+from bot.app.daemon import Daemon, DaemonOptions
+from bot.core.clock import ManualClock
+from bot.domains.publishing.campaigns import CampaignService
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.config import Settings, load_config
 from tests.helpers import delivery, wait_for
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -190,7 +190,7 @@ def test_a_slot_with_no_valid_text_for_any_account_fails(tmp_path: Path, sqlite_
 
 def test_variants_rotate_per_account_and_skip_what_that_account_posted(service: CampaignService, store: Store) -> None:
     """shop_b already posted the slot's preferred text (by hand): it moves on to its next variant, shop_a does not."""
-    from bot.scheduling import slot_sequence
+    from bot.adapters.scheduling import slot_sequence
 
     for hour in range(2):
         slot = T0 + timedelta(hours=hour)
@@ -346,9 +346,9 @@ SAMPLES = [
 
 @pytest.mark.parametrize("text", SAMPLES)
 def test_the_bluesky_length_rule_counts_as_the_adapter_does(text: str) -> None:
-    """check/preview/the campaign service measure with bot.text; the adapter refuses by its own count at send."""
-    from bot.platforms.richtext import grapheme_length as adapter_count
-    from bot.text import length_rule
+    """check/preview/the campaign service measure with bot.core.text; the adapter refuses by its own count at send."""
+    from bot.adapters.platforms.richtext import grapheme_length as adapter_count
+    from bot.core.text import length_rule
 
     assert length_rule("bluesky").count(text) == adapter_count(text)
 
@@ -358,7 +358,7 @@ def test_the_bluesky_length_rule_counts_as_the_adapter_does(text: str) -> None:
 def test_the_bluesky_length_rule_never_counts_less_than_the_adapter(text: str) -> None:
     """Where the two could differ (scripts whose clusters need Unicode data, e.g. Devanagari conjuncts), the
     renderer's count is the larger: a text it passes is never refused as too long at send time."""
-    from bot.platforms.richtext import grapheme_length as adapter_count
-    from bot.text import grapheme_length
+    from bot.adapters.platforms.richtext import grapheme_length as adapter_count
+    from bot.core.text import grapheme_length
 
     assert grapheme_length(text) >= adapter_count(text)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.checking import check_all, run_checks
-from bot.cli import app
-from bot.text import weighted_length
+from bot.app.checking import check_all, run_checks
+from bot.app.cli import app
+from bot.core.text import weighted_length
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.codes import ALPHABET, CODE_LENGTH, check_char, new_code, read_code_pool, validate_code
+from bot.domains.coupons.codes import ALPHABET, CODE_LENGTH, check_char, new_code, read_code_pool, validate_code
 
 bodies = st.text(alphabet=ALPHABET, min_size=CODE_LENGTH - 1, max_size=CODE_LENGTH - 1)
 

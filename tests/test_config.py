@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import (
+from bot.core.errors import ConfigError, Problem
+from bot.settings.config import (
     CronSchedule,
     IntervalSchedule,
     Settings,
@@ -17,8 +18,7 @@ from bot.config import (
     load_config,
     parse_interval,
 )
-from bot.cronspec import CronSyntaxError, apscheduler_fields, parse_cron
-from bot.errors import ConfigError, Problem
+from bot.settings.cronspec import CronSyntaxError, apscheduler_fields, parse_cron
 
 GOOD = """\
 timezone: Asia/Shanghai
@@ -373,7 +373,7 @@ def test_bluesky_app_password_is_required_only_to_run(tmp_path: Path) -> None:
     assert "SOCIALBOT_OWN_PDS_APP_PASSWORD" in found["accounts.own_pds"].message
     assert "APP_PASSWORD" not in found["accounts.shop_x"].message
     settings = load_config(path, environ={}, require_credentials=False)
-    from bot.config import missing_credentials
+    from bot.settings.config import missing_credentials
 
     assert missing_credentials(settings)["shop_bsky"] == ["SOCIALBOT_SHOP_BSKY_APP_PASSWORD"]
     assert settings.accounts["shop_bsky"].credentials is None

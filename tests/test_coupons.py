@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.clock import ManualClock
-from bot.codes import validate_code
-from bot.config import AccountConfig, Settings
-from bot.couponconfig import CouponCampaignConfig, CouponsConfig
-from bot.coupons import CouponService, is_held_out
-from bot.store import Store
-from bot.store.tables import social_user_t
+from bot.adapters.store import Store
+from bot.adapters.store.tables import social_user_t
+from bot.core.clock import ManualClock
+from bot.domains.coupons.codes import validate_code
+from bot.domains.coupons.issuing import CouponService, is_held_out
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.coupons import CouponCampaignConfig, CouponsConfig
 from tests.conftest import POSTGRES_ENV, REPO_ROOT
 
 START = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -199,9 +199,9 @@ SCRIPT = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from bot.clock import ManualClock
-from bot.store import Store
-from bot.coupons import CouponService
+from bot.core.clock import ManualClock
+from bot.adapters.store import Store
+from bot.domains.coupons.issuing import CouponService
 from tests.test_coupons import make_settings
 url, tmp = sys.argv[1], Path(sys.argv[2])
 clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=UTC))

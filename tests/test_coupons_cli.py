@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.cli import app
 from tests.conftest import REPO_ROOT
 from tests.test_coupons import seed_segments
 

@@ -13,16 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.coupons import CouponService, coupon_key
-from bot.escalation import Escalator
-from bot.intent import Classifier
-from bot.mentions import MentionService
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.replyconfig import Caps, RepliesConfig
-from bot.store import Store
-from bot.templating import TemplateRenderer
+from bot.adapters.escalation import Escalator
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer
+from bot.core.clock import ManualClock
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService
+from bot.domains.coupons.issuing import CouponService, coupon_key
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.replies import Caps, RepliesConfig
 from tests.helpers import delivery
 from tests.test_coupons import START, make_settings, seed_segments
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.coupons import CouponService
-from bot.redemptions import SIGNATURE_HEADER, import_redemptions, serve_redemptions, sign
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.core.clock import ManualClock
+from bot.domains.coupons.issuing import CouponService
+from bot.domains.coupons.redemptions import SIGNATURE_HEADER, import_redemptions, serve_redemptions, sign
 from tests.test_coupons import START, make_settings, seed_segments
 
 SECRET = "test-webhook-secret"

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.checking import check_all
-from bot.daemon import Daemon, DaemonOptions
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.checking import check_all
+from bot.app.daemon import Daemon, DaemonOptions
 from tests.helpers import wait_for
 
 CONFIG = """\
@@ -129,10 +129,11 @@ def test_daemon_publishes_each_slot_once_and_stops_cleanly(
     assert len({item.key for item in sent}) == len(sent)
 
     # one INFO line per send, with the outbox key and the remote id
-    send_lines = [r.getMessage() for r in caplog.records if r.name == "bot.outbox" and r.levelno == logging.INFO]
+    outbox_logger = "bot.domains.publishing.outbox"
+    send_lines = [r.getMessage() for r in caplog.records if r.name == outbox_logger and r.levelno == logging.INFO]
     for tweet in tweets:
         assert any(tweet["id"] in line and "outbox campaign:tick:" in line for line in send_lines), (tweet, send_lines)
-    assert any("stopped" in r.getMessage() for r in caplog.records if r.name == "bot.daemon")
+    assert any("stopped" in r.getMessage() for r in caplog.records if r.name == "bot.app.daemon")
 
     # clean stop: the daemon's own threads are gone
     leftovers = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
@@ -142,7 +143,7 @@ def test_daemon_publishes_each_slot_once_and_stops_cleanly(
 def test_stop_is_idempotent_and_a_failed_start_releases_nothing_open(sandbox: Any, tmp_path: Path) -> None:
     config = write_setup(tmp_path, "http://127.0.0.1:9")  # nothing listens there
     daemon = Daemon(DaemonOptions(config_path=config, environ={}))
-    from bot.errors import BotError
+    from bot.core.errors import BotError
 
     with pytest.raises(BotError, match="cannot reach the X sandbox"):
         daemon.start()
@@ -340,7 +341,7 @@ def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
     fall due meanwhile cannot be recorded. The daemon keeps running and queues them once the lock is gone."""
     import sqlite3
 
-    import bot.store.engine as engine_module
+    import bot.adapters.store.engine as engine_module
 
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_SECONDS", 0.3)
     caplog.set_level(logging.INFO)

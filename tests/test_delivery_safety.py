@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.daemon import Daemon, DaemonOptions
-from bot.metrics import Reading, read
-from bot.models import OutgoingMessage
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.store.health import Flow
+from bot.app.daemon import Daemon, DaemonOptions
+from bot.app.metrics import Reading, read
+from bot.core.clock import ManualClock
+from bot.core.models import OutgoingMessage
+from bot.domains.publishing.outbox import Outbox
 from bot.sandbox.server import SandboxServer
-from bot.store import Store
-from bot.store.health import Flow
 from tests.helpers import delivery, wait_for
 
 

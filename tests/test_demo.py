@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bot.demo import DemoOptions, run_demo
+from bot.app.demo import DemoOptions, run_demo
 from tests.conftest import REPO_ROOT
 from tests.test_daemon import write_setup
 

@@ -11,20 +11,20 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.engagement import ENGAGEMENT, EngagementReport, EngagementService
-from bot.escalation import Escalator
-from bot.graphconfig import EngagementConfig, GraphConfig
-from bot.intent import Classifier
-from bot.mentions import MentionService
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.replyconfig import Caps, RepliesConfig
+from bot.adapters.escalation import Escalator
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.store.engagement import utc_day
+from bot.adapters.templating import TemplateRenderer
+from bot.core.clock import ManualClock
+from bot.domains.audience.engagement import ENGAGEMENT, EngagementReport, EngagementService
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService
+from bot.domains.publishing.outbox import Outbox
 from bot.sandbox.server import SandboxServer
-from bot.store import Store
-from bot.store.engagement import utc_day
-from bot.templating import TemplateRenderer
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.graph import EngagementConfig, GraphConfig
+from bot.settings.replies import Caps, RepliesConfig
 from tests.conftest import REPO_ROOT
 from tests.helpers import delivery
 
@@ -223,7 +223,7 @@ def test_budget_is_never_exceeded_and_resets_the_next_utc_day(
         for uid in fans:
             engage(admin, "likes", uid, post)
     svc = service(store, shop, clock, make_settings(budget=budget, max_per_post=10))
-    caplog.set_level(logging.INFO, logger="bot.engagement")
+    caplog.set_level(logging.INFO, logger="bot.domains.audience.engagement")
 
     day_one = utc_day(clock.now())
     report = svc.collect("shop")

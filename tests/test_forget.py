@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.coupons import coupon_key
-from bot.store import Store
-from bot.store.coupons import IssueSpec, Member, RedemptionLine
-from bot.store.mentions import InboxRecord, InteractionRecord, MentionRecord, OptOutRecord, UserRecord
-from bot.store.tables import OutboxState, metadata, outbox_t
+from bot.adapters.store import Store
+from bot.adapters.store.coupons import IssueSpec, Member, RedemptionLine
+from bot.adapters.store.mentions import InboxRecord, InteractionRecord, MentionRecord, OptOutRecord, UserRecord
+from bot.adapters.store.tables import OutboxState, metadata, outbox_t
+from bot.app.cli import app
+from bot.domains.coupons.issuing import coupon_key
 from tests.conftest import REPO_ROOT
 
 CONFIG = str(REPO_ROOT / "config.yaml")
@@ -346,7 +346,7 @@ def test_forget_command(db_url: str) -> None:
 
 
 def test_masking_takes_the_handle_as_a_mention_or_link_only() -> None:
-    from bot.store.privacy import _Scrubber
+    from bot.adapters.store.privacy import _Scrubber
 
     scrub = _Scrubber(ZOE_ID, ZOE)
     assert scrub.text("hi @ZOEFORGET42, see x.com/zoeforget42/status/1") == (

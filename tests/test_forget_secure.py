@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.store import Store, engine
+from bot.adapters.store import Store, engine
 from tests.test_forget import CONFIG, NOW, ZOE, ZOE_ID, ZOE_NAME, fill, invoke
 
 NEEDLES = [ZOE, ZOE_ID, ZOE_NAME, "77-ALPHA never arrived", "card ending 9981"]

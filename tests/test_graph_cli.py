@@ -13,8 +13,8 @@ import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.cli import app
 from tests.analysis.test_graph import fill, planted_rows
 from tests.conftest import REPO_ROOT
 

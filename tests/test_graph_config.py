@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_config
-from bot.errors import ConfigError
-from bot.graphconfig import GraphConfig
+from bot.core.errors import ConfigError
+from bot.settings.config import load_config
+from bot.settings.graph import GraphConfig
 from tests.conftest import REPO_ROOT
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RepliesConfig, Settings, load_config
-from bot.errors import ConfigError, StoreError, TemplateError
-from bot.intent import Classifier
-from bot.replies import ReplyComposer, customer_text, reply_context
-from bot.store import Store
-from bot.store.mentions import MentionRecord, UserRecord
-from bot.templating import TemplateRenderer
-from bot.text import weighted_length
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import MentionRecord, UserRecord
+from bot.adapters.templating import TemplateRenderer
+from bot.core.errors import ConfigError, StoreError, TemplateError
+from bot.core.text import weighted_length
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.replies import ReplyComposer, customer_text, reply_context
+from bot.settings.config import RepliesConfig, Settings, load_config
 from tests.conftest import REPO_ROOT
 
 SHIPPED = (REPO_ROOT / "config.yaml").read_text(encoding="utf-8")
@@ -169,7 +169,7 @@ def test_locked_sqlite_database_waits_then_says_so(tmp_path: Path) -> None:
     holder = sqlite3.connect(tmp_path / "bot.db", timeout=0)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     try:
-        import bot.store.engine as engine_module
+        import bot.adapters.store.engine as engine_module
 
         before = engine_module.SQLITE_BUSY_TIMEOUT_SECONDS
         engine_module.SQLITE_BUSY_TIMEOUT_SECONDS = 1  # wait a second, not the default

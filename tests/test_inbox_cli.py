@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.store import Store
-from bot.store.mentions import InboxRecord, UserRecord
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import InboxRecord, UserRecord
+from bot.app.cli import app
+from bot.core.clock import ManualClock
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 

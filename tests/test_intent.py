@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import sentiment
-from bot.intent import Classifier
-from bot.replyconfig import IntentRule, RepliesConfig
+from bot.adapters import sentiment
+from bot.domains.conversations.intent import Classifier
+from bot.settings.replies import IntentRule, RepliesConfig
 
 SHOP = "lumenhome"
 
@@ -168,7 +168,7 @@ def test_classify_many_matches_classify(classifier: Classifier) -> None:
 
 def test_order_numbers_carry_no_sentiment() -> None:
     # VADER's lexicon reads "182", "187", "143", "86" as internet slang; in a shop they are order ids
-    from bot.sentiment import english_score
+    from bot.adapters.sentiment import english_score
 
     assert english_score("where is order 182?") == 0.0
     assert english_score("order 187, 143 and 86") == 0.0

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import load_config
-from bot.intent import Classifier
-from bot.replies import reply_context
-from bot.replyconfig import RepliesConfig
-from bot.templating import TemplateRenderer
-from bot.text import X_MAX_WEIGHTED_LENGTH, weighted_length
+from bot.adapters.templating import TemplateRenderer
+from bot.core.text import X_MAX_WEIGHTED_LENGTH, weighted_length
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.replies import reply_context
+from bot.settings.config import load_config
+from bot.settings.replies import RepliesConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 REPLY_TEMPLATES = ["opt_out", "complaint", "coupon_request", "question", "praise"]

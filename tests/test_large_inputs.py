@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-import bot.commands.check as check_command
-from bot.checking import RENDER_ALL_UP_TO, representative_products, run_checks
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.config import Product
-from bot.products import MAX_LISTED_PROBLEMS
-from bot.redemptions import BATCH, import_redemptions
-from bot.store import Store
-from bot.store.tables import redemption_t
+import bot.app.commands.check as check_command
+from bot.adapters.store import Store
+from bot.adapters.store.tables import redemption_t
+from bot.app.checking import RENDER_ALL_UP_TO, representative_products, run_checks
+from bot.app.cli import app
+from bot.core.clock import ManualClock
+from bot.domains.coupons.redemptions import BATCH, import_redemptions
+from bot.settings.config import Product
+from bot.settings.products import MAX_LISTED_PROBLEMS
 from tests.test_coupons_redemptions import issued
 
 ROWS = 5000

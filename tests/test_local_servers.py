@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.daemon import Daemon
-from bot.localserver import Limits, LocalServer, Request, Response, Route, json_response
+from bot.adapters.localserver import Limits, LocalServer, Request, Response, Route, json_response
+from bot.app.daemon import Daemon
 from tests.test_daemon import running, write_setup
 
 __all__ = ["running"]  # the fixture, re-used
@@ -27,7 +27,7 @@ LIMITS = Limits(request_timeout=1.0, keep_alive=1.0, max_connections=16, workers
 
 SERVER = """
 import sys, time
-from bot.localserver import Limits, LocalServer, Route, json_response
+from bot.adapters.localserver import Limits, LocalServer, Route, json_response
 limits = Limits(request_timeout=1.0, keep_alive=1.0, max_connections=16, workers=2, backlog=16)
 routes = [Route("/healthz", lambda r: json_response(200, {"status": "ok"})),
           Route("/echo", lambda r: json_response(200, {"size": len(r.body)}), methods=("POST",), max_body=1024)]
@@ -182,7 +182,7 @@ def test_the_daemons_healthz_answers_under_idle_connections(
 
 def test_the_cli_does_not_import_the_http_server() -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import bot.cli"],
+        [sys.executable, "-X", "importtime", "-c", "import bot.app.cli"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -10,16 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.escalation import Escalator
-from bot.intent import Classifier
-from bot.mentions import MentionService, PollReport
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.replyconfig import Caps, Escalation, RepliesConfig
-from bot.store import Store
-from bot.templating import TemplateRenderer
+from bot.adapters.escalation import Escalator
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer
+from bot.core.clock import ManualClock
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService, PollReport
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.replies import Caps, Escalation, RepliesConfig
 from tests.conftest import REPO_ROOT
 from tests.helpers import delivery
 
@@ -265,7 +265,7 @@ def test_caps_per_user_and_per_conversation(store: Store, shop: XPlatform, sandb
 def test_quiet_hours_delay_replies_to_their_end(store: Store, shop: XPlatform, sandbox: Any) -> None:
     from datetime import time
 
-    from bot.replyconfig import QuietHours
+    from bot.settings.replies import QuietHours
 
     clock = ManualClock(datetime(2026, 11, 27, 23, 30, tzinfo=UTC))  # 07:30 next day in Shanghai
     store.clock = clock.now
@@ -289,7 +289,7 @@ def test_quiet_hours_delay_replies_to_their_end(store: Store, shop: XPlatform, s
 def test_non_summoning_and_own_posts_are_stored_but_never_answered(
     store: Store, shop: XPlatform, sandbox: Any, clock: ManualClock, admin: httpx.Client
 ) -> None:
-    from bot.models import Page, Post, User
+    from bot.core.models import Page, Post, User
 
     alice, bob = sandbox.add_user("alice"), sandbox.add_user("bob")
     sandbox.add_user("carol")
@@ -523,7 +523,7 @@ def test_a_gap_beyond_the_800_mention_window_is_logged(
     assert svc.poll("shop").new == 1
     for i in range(850):
         sandbox.add_tweet(fan, f"@shop while we were down {i}?")
-    with caplog.at_level("WARNING", logger="bot.mentions"):
+    with caplog.at_level("WARNING", logger="bot.domains.conversations.mentions"):
         report = svc.poll("shop")
     assert report.complete and report.new == 800
     assert any("800-mention window" in r.getMessage() for r in caplog.records)
@@ -532,7 +532,7 @@ def test_a_gap_beyond_the_800_mention_window_is_logged(
 def test_paused_and_unauthorised_accounts_are_not_polled(
     store: Store, sandbox: Any, clock: ManualClock, admin: httpx.Client
 ) -> None:
-    from bot.config import XCredentials
+    from bot.settings.config import XCredentials
 
     bad = XPlatform(
         XCredentials(consumer_key="k", consumer_secret="s", access_token="999-x", access_token_secret="t"),
@@ -590,7 +590,7 @@ def test_jobs_poll_each_account_and_never_raise(
     with store.engine.begin() as conn:  # a broken database: the job logs, the daemon lives on
         conn.execute(sa.text("DROP TABLE mention"))
     sandbox.add_tweet(fan, "@shop and by cash?")
-    with caplog.at_level("ERROR", logger="bot.mentions"):
+    with caplog.at_level("ERROR", logger="bot.domains.conversations.mentions"):
         job.func()
     assert any("the poll failed" in r.getMessage() for r in caplog.records)
 

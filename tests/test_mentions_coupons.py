@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.coupons import CouponService
-from bot.intent import Classifier
-from bot.mentions import MentionService
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.replyconfig import RepliesConfig
-from bot.store import Store
-from bot.templating import TemplateRenderer
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer
+from bot.core.clock import ManualClock
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService
+from bot.domains.coupons.issuing import CouponService
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.replies import RepliesConfig
 from tests.test_coupons import make_settings
 
 

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import AccountConfig, Settings
-from bot.intent import Classifier
-from bot.models import User
-from bot.replies import ReplyComposer, customer_text, quiet_until, reply_context, sequence_of
-from bot.replyconfig import QuietHours, RepliesConfig
+from bot.adapters.templating import TemplateRenderer, read_templates
+from bot.core.models import User
+from bot.core.text import weighted_length
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.replies import ReplyComposer, customer_text, quiet_until, reply_context, sequence_of
 from bot.sandbox.world import _MENTION_RE as LIVE_HANDLE
-from bot.templating import TemplateRenderer, read_templates
-from bot.text import weighted_length
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.replies import QuietHours, RepliesConfig
 from tests.conftest import REPO_ROOT
 
 SETTINGS = Settings(
@@ -121,7 +121,7 @@ def test_quiet_until(now: datetime, start: time, end: time, zone: str, expected:
 
 
 def test_summons_rules() -> None:
-    from bot.mentions import Incoming, summons
+    from bot.domains.conversations.mentions import Incoming, summons
 
     me = User("1", "Shop")
     assert summons(Incoming("mention", "9", "@SHOP hi", "5", mentions=("shop",)), me)
@@ -145,7 +145,7 @@ def test_summons_rules() -> None:
     )
 )
 def test_weight_bound_never_under_counts(text: str) -> None:
-    from bot.replies import weight_bound
+    from bot.domains.conversations.replies import weight_bound
 
     assert weight_bound(text) >= weighted_length(text)
 

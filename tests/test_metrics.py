@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.daemon import Daemon
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.daemon import Daemon
 from tests.test_daemon import ledger, running, wait_for, write_setup
 
 __all__ = ["running"]  # the fixture, re-used

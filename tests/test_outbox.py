@@ -11,12 +11,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.config import XCredentials
-from bot.outbox import Outbox
-from bot.platforms.x import XPlatform
-from bot.store import Store
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.app.cli import app
+from bot.core.clock import ManualClock
+from bot.domains.publishing.outbox import Outbox
+from bot.settings.config import XCredentials
 from tests.helpers import delivery as delivery_for
 
 
@@ -173,7 +173,7 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
     claim = store.claim("crashed-daemon", now=clock(), limit=10, lease_seconds=60)
     assert len(claim.items) == 2
     landed = next(c for c in claim.items if c.item.key == "landed")
-    from bot.models import MessageKind, OutgoingMessage
+    from bot.core.models import MessageKind, OutgoingMessage
 
     assert store.begin_attempt(landed.item, "crashed-daemon", now=clock()).item is not None  # as the daemon does
     remote = shop.send(OutgoingMessage(key="landed", kind=MessageKind.POST, text=landed.item.text))
@@ -191,7 +191,7 @@ def test_crash_mid_send_is_reconciled(store: Store, shop: XPlatform, admin: http
 def test_a_crashed_batch_is_reconciled_with_one_timeline_read(
     store: Store, shop: XPlatform, admin: httpx.Client, clock: ManualClock
 ) -> None:
-    from bot.models import MessageKind, OutgoingMessage
+    from bot.core.models import MessageKind, OutgoingMessage
 
     for n in range(6):
         store.enqueue(f"batch:{n}", account="shop", kind="post", text=f"Batch post {n}")

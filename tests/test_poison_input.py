@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.metrics import Reading
-from bot.models import Page, Post, User
-from bot.platforms.x import XPlatform
-from bot.store import Store
-from bot.store.types import storable
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.store.types import storable
+from bot.app.metrics import Reading
+from bot.core.clock import ManualClock
+from bot.core.models import Page, Post, User
 from tests.test_mentions import service
 
 

@@ -20,19 +20,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text.extract_urls import extract_urls_with_indices
 
-from bot.checking import run_checks
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.escalation import Escalator
-from bot.intent import Classifier
-from bot.mentions import MentionService
-from bot.outbox import Outbox
-from bot.platforms import richtext
-from bot.platforms.x import XPlatform
-from bot.replyconfig import Caps, RepliesConfig
+from bot.adapters.escalation import Escalator
+from bot.adapters.platforms import richtext
+from bot.adapters.platforms.x import XPlatform
+from bot.adapters.store import Store
+from bot.adapters.templating import TemplateRenderer, read_templates
+from bot.app.checking import run_checks
+from bot.core.clock import ManualClock
+from bot.domains.conversations.intent import Classifier
+from bot.domains.conversations.mentions import MentionService
+from bot.domains.publishing.outbox import Outbox
 from bot.sandbox.world import _MENTION_RE as X_MENTION
-from bot.store import Store
-from bot.templating import TemplateRenderer, read_templates
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.replies import Caps, RepliesConfig
 from tests.conftest import REPO_ROOT
 from tests.helpers import delivery
 
@@ -122,7 +122,7 @@ def leaks(reply: str, name: str = "", text: str = "", *, own: set[str] | frozens
 
 
 def context(name: str, text: str, *, user: str = "fan", item_id: str = "1", language: str = "en") -> dict[str, Any]:
-    from bot.replies import reply_context
+    from bot.domains.conversations.replies import reply_context
 
     intent = Classifier(SETTINGS.replies).classify(text, account_handle="shop")
     return reply_context(item_id=item_id, user=user, name=name, text=text, intent=intent.name,
@@ -163,7 +163,7 @@ def test_the_reported_case_greets_neutrally_and_quotes_nothing() -> None:
     ],
 )
 def test_display_names_are_said_only_in_a_safe_short_form(raw: str, said: str) -> None:
-    from bot.text import safe_name
+    from bot.core.text import safe_name
 
     assert safe_name(raw) == said
 
@@ -275,7 +275,7 @@ def test_property_over_the_sandbox(sandbox_server: Any, people: list[tuple[str, 
 
 
 def test_a_coupon_in_a_reply_greets_neutrally(store: Store, clock: ManualClock, tmp_path: Path, sandbox: Any) -> None:
-    from bot.coupons import CouponService
+    from bot.domains.coupons.issuing import CouponService
     from tests.test_coupons import make_settings
 
     shop = XPlatform.for_sandbox(sandbox.url, "shop", account="shop")

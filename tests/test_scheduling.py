@@ -8,9 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import ManualClock, SystemClock
-from bot.config import CronSchedule, IntervalSchedule, TimesSchedule
-from bot.scheduling import (
+from bot.adapters.scheduling import (
     Job,
     ScheduleError,
     Scheduler,
@@ -24,6 +22,8 @@ from bot.scheduling import (
     slots_between,
     validate_schedule,
 )
+from bot.core.clock import ManualClock, SystemClock
+from bot.settings.config import CronSchedule, IntervalSchedule, TimesSchedule
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.store import Store
-from bot.store.mentions import InteractionRecord, UserRecord
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import InteractionRecord, UserRecord
+from bot.app.cli import app
 from tests.analysis import test_segments
 from tests.analysis.test_segments import SHOP, fill, groups_rows
 from tests.conftest import REPO_ROOT

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Settings, load_config
-from bot.errors import TemplateError
-from bot.templating import Rendered, TemplateRenderer, add_utm, format_price, hashtag, hashtags, split_variants
-from bot.text import weighted_length
+from bot.adapters.templating import Rendered, TemplateRenderer, add_utm, format_price, hashtag, hashtags, split_variants
+from bot.core.errors import TemplateError
+from bot.core.text import weighted_length
+from bot.settings.config import Settings, load_config
 
 CONFIG = """\
 timezone: Asia/Shanghai
@@ -148,7 +148,7 @@ def test_template_edits_are_picked_up(tmp_path: Path) -> None:
 
 
 def test_a_snapshot_ignores_later_edits_and_keeps_real_lines(tmp_path: Path) -> None:
-    from bot.templating import read_templates
+    from bot.adapters.templating import read_templates
 
     settings = make(tmp_path, {"sale.j2": "one {{ sequence }}\n{# variant #}\nline three {{ missing }}"})
     renderer = TemplateRenderer(settings, sources=read_templates(tmp_path / "templates"))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import (
+from bot.core.text import (
     WORD_JOINER,
     clusters,
     fits,

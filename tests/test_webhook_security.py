@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.daemon import Daemon
-from bot.redemptions import MAX_BODY, SIGNATURE_HEADER, RedemptionServer, sign, verify
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.daemon import Daemon
+from bot.core.clock import ManualClock
+from bot.domains.coupons.redemptions import MAX_BODY, SIGNATURE_HEADER, RedemptionServer, sign, verify
 from tests.test_coupons_redemptions import issued
 from tests.test_daemon import running, write_setup
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import credential_variables, load_config
-from bot.daemon import Daemon, DaemonOptions
-from bot.errors import ConfigError
-from bot.store import Store
+from bot.adapters.store import Store
+from bot.app.daemon import Daemon, DaemonOptions
+from bot.core.errors import ConfigError
+from bot.settings.config import credential_variables, load_config
 from tests.helpers import wait_for
 from tests.test_daemon import ledger, write_setup
 

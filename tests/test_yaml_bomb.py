@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.checking import run_checks
-from bot.yamlpos import YamlSyntaxError, load_with_lines
+from bot.app.checking import run_checks
+from bot.settings.yamlpos import YamlSyntaxError, load_with_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 

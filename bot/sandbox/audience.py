@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import BotError
+from bot.core.errors import BotError
 from bot.sandbox import phrases
 
 logger = logging.getLogger(__name__)

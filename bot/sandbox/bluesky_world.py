@@ -9,7 +9,7 @@
         for record in world.ledger(shop.did): ...     # com.atproto.repo.listRecords, every page
 
 Every call is plain XRPC over httpx, to 127.0.0.1 only. Facets (mentions with the DID their handle resolves
-to, links, #tags; bot.platforms.richtext) carry UTF-8 byte offsets, as Bluesky's own clients write them; a
+to, links, #tags; bot.adapters.platforms.richtext) carry UTF-8 byte offsets, as Bluesky's own clients write them; a
 handle that does not resolve gets no facet (and notifies nobody), as in the app.
 """
 
@@ -33,8 +33,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.errors import BotError
-from bot.platforms.richtext import facets  # the adapter's detection rules: what the bot writes, people write too
+from bot.adapters.platforms.richtext import (
+    facets,  # the adapter's detection rules: what the bot writes, people write too
+)
+from bot.core.errors import BotError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from twitter_text import extract_urls_with_indices
 
-from bot.text import weighted_length
+from bot.core.text import weighted_length
 
 TWITTER_EPOCH_MS = 1288834974657
 MAX_WEIGHTED = 280

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bot.analysis import engine
-from bot.analysis.engine import AnalysisError, EdgeLog, analyse, build_graph
+from bot.domains.audience import engine
+from bot.domains.audience.engine import AnalysisError, EdgeLog, analyse, build_graph
 
 
 def random_log(seed: int, n_users: int = 120, n_edges: int = 600) -> EdgeLog:
@@ -211,6 +211,6 @@ def test_empty_log_and_bad_input() -> None:
 
 
 def test_the_cli_does_not_import_the_graph_libraries() -> None:
-    code = "import sys, bot.cli; print(sorted(m for m in ('networkx', 'scipy', 'igraph') if m in sys.modules))"
+    code = "import sys, bot.app.cli; print(sorted(m for m in ('networkx', 'scipy', 'igraph') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert result.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.analysis.engine import AnalysisError, nmi
+from bot.domains.audience.engine import AnalysisError, nmi
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.analysis.features import load_features
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.segmentconfig import SegmentsConfig
-from bot.store import Store
-from bot.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.core.clock import ManualClock
+from bot.domains.audience.features import load_features
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.segments import SegmentsConfig
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SHOP = "1"
@@ -91,8 +91,8 @@ def test_features_on_a_hand_built_store(db_url: str) -> None:
 
 
 def test_influence_and_community_come_from_the_latest_snapshot(db_url: str) -> None:
-    from bot.analysis.service import AnalysisService
-    from bot.graphconfig import GraphConfig
+    from bot.domains.audience.service import AnalysisService
+    from bot.settings.graph import GraphConfig
 
     clock = ManualClock(NOW)
     with Store.open(db_url, clock=clock) as store:
@@ -147,7 +147,7 @@ def test_one_user(db_url: str) -> None:
 
 
 def test_slices_of_the_log_add_up_to_the_whole(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.analysis.features as features
+    import bot.domains.audience.features as features
 
     with Store.open(db_url) as store:
         store.upgrade()

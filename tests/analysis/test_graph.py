@@ -10,13 +10,13 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from bot.analysis.graph import edge_log_from, ego_log, ego_network, tie, to_networkx
-from bot.analysis.service import AnalysisService, report_from_snapshot
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.graphconfig import GraphConfig
-from bot.store import Store
-from bot.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.core.clock import ManualClock
+from bot.domains.audience.graph import edge_log_from, ego_log, ego_network, tie, to_networkx
+from bot.domains.audience.service import AnalysisService, report_from_snapshot
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.graph import GraphConfig
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SHOP = "1"

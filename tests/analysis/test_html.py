@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 import networkx as nx
 import pytest
 
-from bot.analysis.html import HEIGHT, MAX_LABELS, OTHER_COLOUR, PALETTE, WIDTH, _text_px, colour, render_html
-from bot.analysis.report import Broker, CommunitySummary, GraphReport, RankedUser
+from bot.domains.audience.report import Broker, CommunitySummary, GraphReport, RankedUser
+from bot.reports.graph_page import HEIGHT, MAX_LABELS, OTHER_COLOUR, PALETTE, WIDTH, _text_px, colour, render_html
 
 SCRIPT = "<script>alert(1)</script>"
 ONMOUSE = '"onmouseover=alert(1) x="'

@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.analysis.recommend import (
+from bot.adapters.orders import Order
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import MentionRecord, UserRecord
+from bot.adapters.templating import TemplateRenderer
+from bot.core.errors import TemplateError
+from bot.domains.audience.recommend import (
     Catalogue,
     RecommendConfig,
     Recommender,
@@ -20,13 +25,8 @@ from bot.analysis.recommend import (
     template_function,
     user_key,
 )
-from bot.config import Settings, load_config
-from bot.errors import TemplateError
-from bot.orders import Order
 from bot.sandbox import phrases
-from bot.store import Store
-from bot.store.mentions import MentionRecord, UserRecord
-from bot.templating import TemplateRenderer
+from bot.settings.config import Settings, load_config
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 

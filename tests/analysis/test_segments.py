@@ -11,8 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.analysis.features import FeatureTable
-from bot.analysis.segments import (
+from bot.adapters.store import Store
+from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.core.clock import ManualClock
+from bot.domains.audience.features import FeatureTable
+from bot.domains.audience.segments import (
     LEASE,
     SegmentService,
     label_for,
@@ -21,11 +24,8 @@ from bot.analysis.segments import (
     segments_by_label,
     unique_labels,
 )
-from bot.clock import ManualClock
-from bot.config import AccountConfig, Settings
-from bot.segmentconfig import SegmentsConfig
-from bot.store import Store
-from bot.store.mentions import InteractionRecord, MentionRecord, UserRecord
+from bot.settings.config import AccountConfig, Settings
+from bot.settings.segments import SegmentsConfig
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SHOP = "1"
@@ -138,7 +138,7 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
 
 
 def test_more_segments_get_fresh_ids_and_fewer_keep_theirs() -> None:
-    from bot.analysis.segments import Space
+    from bot.domains.audience.segments import Space
 
     space = Space(["a", "b"], np.zeros(2), np.ones(2))
     previous = {0: [0.0, 0.0], 1: [10.0, 0.0], 2: [0.0, 10.0]}
@@ -242,7 +242,7 @@ def test_jobs(db_url: str) -> None:
 
 
 def test_community_enters_as_one_hot_of_the_largest_and_aggregates_never_as_a_number() -> None:
-    from bot.analysis.segments import design_matrix
+    from bot.domains.audience.segments import design_matrix
 
     n = 100
     community = np.array([7] * 50 + [3] * 45 + [900] * 1 + [-1] * 4)

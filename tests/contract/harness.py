@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from bot.platforms.base import Platform
+from bot.core.ports import Platform
 from tests.contract.faultproxy import FaultProxy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +109,7 @@ class XSandboxHarness:
         return dict(resp.json())
 
     def platform(self, handle: str, *, timeout: float = 0.5) -> Platform:
-        from bot.platforms.x import XPlatform
+        from bot.adapters.platforms.x import XPlatform
 
         return XPlatform.for_sandbox(self.server.url, handle, timeout=timeout)
 
@@ -168,15 +168,15 @@ class XSandboxHarness:
         self._post("/_sandbox/faults", {"error_rate": 0, "timeout_rate": 0, "reset_rate": 0, "burst_429": 0})
 
     def bad_credentials_platform(self) -> Platform:
-        from bot.config import XCredentials
-        from bot.platforms.x import XPlatform
+        from bot.adapters.platforms.x import XPlatform
+        from bot.settings.config import XCredentials
 
         creds = XCredentials(consumer_key="k", consumer_secret="s", access_token="999-nobody", access_token_secret="t")
         return XPlatform(creds, base_url=self.server.url, timeout=0.5, account="nobody")
 
     def unreachable_platform(self, url: str) -> Platform:
-        from bot.config import XCredentials
-        from bot.platforms.x import XPlatform
+        from bot.adapters.platforms.x import XPlatform
+        from bot.settings.config import XCredentials
 
         creds = XCredentials(consumer_key="k", consumer_secret="s", access_token="1-x", access_token_secret="t")
         return XPlatform(creds, base_url=url, timeout=0.5, account="gone")
@@ -373,7 +373,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _tid_now() -> str:
-    from bot.platforms.richtext import tid
+    from bot.adapters.platforms.richtext import tid
 
     micros = time.time_ns() // 1000
     return tid(micros, random.randrange(1024))
@@ -449,7 +449,7 @@ class BlueskyHarness:
         return account
 
     def platform(self, handle: str, *, timeout: float = 0.5) -> Platform:
-        from bot.platforms.bluesky import BlueskyPlatform
+        from bot.adapters.platforms.bluesky import BlueskyPlatform
 
         account = self._bot(handle)
         adapter = BlueskyPlatform(self.proxy.url, account.handle, account.app_password, account=handle, timeout=timeout)
@@ -681,13 +681,13 @@ class BlueskyHarness:
         return self.proxy.count("/xrpc/com.atproto.server.refreshSession")
 
     def bad_credentials_platform(self) -> Platform:
-        from bot.platforms.bluesky import BlueskyPlatform
+        from bot.adapters.platforms.bluesky import BlueskyPlatform
 
         account = self.net.account("nobody")
         return BlueskyPlatform(self.proxy.url, account.handle, "wrong-app-password", account="nobody", timeout=0.5)
 
     def unreachable_platform(self, url: str) -> Platform:
-        from bot.platforms.bluesky import BlueskyPlatform
+        from bot.adapters.platforms.bluesky import BlueskyPlatform
 
         return BlueskyPlatform(url, "gone.test", "xxxx-xxxx-xxxx-xxxx", account="gone", timeout=0.5)
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.errors import AuthError, DuplicateContent, NotAllowed, RateLimited, Rejected, TransientError
-from bot.models import MessageKind, OutgoingMessage
-from bot.platforms.base import Platform
+from bot.core.errors import AuthError, DuplicateContent, NotAllowed, RateLimited, Rejected, TransientError
+from bot.core.models import MessageKind, OutgoingMessage
+from bot.core.ports import Platform
 from tests.contract.harness import Harness
 
 
@@ -32,7 +32,8 @@ def dm(text: str, to: str) -> OutgoingMessage:
 
 
 def newer_cursor(a: str, b: str) -> bool:
-    """How the mentions service orders cursors (bot.mentions._newer): numbers as numbers, anything else as text."""
+    """How the mentions service orders cursors (bot.domains.conversations.mentions._newer): numbers as numbers,
+    anything else as text."""
     return int(a) > int(b) if a.isdigit() and b.isdigit() else a > b
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import XCredentials
-from bot.errors import TransientError
-from bot.models import MessageKind, OutgoingMessage
-from bot.platforms.x import XPlatform, endpoint_of
+from bot.adapters.platforms.x import XPlatform, endpoint_of
+from bot.core.errors import TransientError
+from bot.core.models import MessageKind, OutgoingMessage
+from bot.settings.config import XCredentials
 
 
 def test_connection_reset_after_send_is_maybe_sent_for_writes_only(sandbox: Any) -> None:
@@ -54,7 +54,7 @@ def test_endpoint_keys_match_sandbox_templates() -> None:
 
 
 def test_after_a_429_no_request_reaches_that_endpoint_before_its_reset(sandbox: Any) -> None:
-    from bot.errors import RateLimited
+    from bot.core.errors import RateLimited
 
     p = XPlatform.for_sandbox(sandbox.url, "shop")
     try:
@@ -76,9 +76,9 @@ def test_after_a_429_no_request_reaches_that_endpoint_before_its_reset(sandbox: 
 def test_a_429_is_honoured_by_a_restarted_process_and_by_other_daemons(sandbox: Any, db_url: str) -> None:
     """The reset goes to the store: a fresh adapter on the same account (a restart, another daemon) makes
     no request to that endpoint before it either."""
-    from bot.daemon import StoredRateLimits
-    from bot.errors import RateLimited
-    from bot.store import Store
+    from bot.adapters.store import Store
+    from bot.app.daemon import StoredRateLimits
+    from bot.core.errors import RateLimited
 
     store = Store.open(db_url)
     store.upgrade()

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.platforms.x import XPlatform
+from bot.adapters.platforms.x import XPlatform
 from bot.sandbox import phrases
 from bot.sandbox.audience import KINDS, Action, Audience
 

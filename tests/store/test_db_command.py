@@ -6,9 +6,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.store import Store
-from bot.store.migrate import head_revision
+from bot.adapters.store import Store
+from bot.adapters.store.migrate import head_revision
+from bot.app.cli import app
 
 
 def test_db_upgrade_with_database_url(db_url: str) -> None:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.store import Store, migrate
-from bot.store.mentions import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
+from bot.adapters.store import Store, migrate
+from bot.adapters.store.mentions import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
+from bot.core.clock import ManualClock
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.clock import ManualClock
-from bot.errors import StoreError
-from bot.outbox import Outbox
-from bot.store import Store, campaign_key, text_hash
-from bot.store.migrate import head_revision
+from bot.adapters.store import Store, campaign_key, text_hash
+from bot.adapters.store.migrate import head_revision
+from bot.core.clock import ManualClock
+from bot.core.errors import StoreError
+from bot.domains.publishing.outbox import Outbox
 from tests.helpers import delivery
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
@@ -201,7 +201,7 @@ def test_summary_counts(store: Store, clock: ManualClock) -> None:
 
 
 def test_two_daemons_drain_500_rows_exactly_once(db_url: str, sandbox: Any) -> None:
-    from bot.platforms.x import XPlatform
+    from bot.adapters.platforms.x import XPlatform
 
     sandbox.configure_faults({"rate_limits": None})
     setup = Store.open(db_url)

@@ -1,0 +1,60 @@
+"""Escalation webhook: POST a new inbox item to a chat tool (URL from $SOCIALBOT_ESCALATION_WEBHOOK_URL)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from bot.settings.replies import WEBHOOK_ENV, Escalation
+
+logger = logging.getLogger(__name__)
+
+
+class Escalator:
+    """Posts inbox items as JSON ({"text": ..., plus the fields}); errors are logged and returned, never raised."""
+
+    def __init__(self, config: Escalation, *, url: str | None = None, environ: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        env = os.environ if environ is None else environ
+        self.url = url if url is not None else (env.get(WEBHOOK_ENV) or None)
+        self._warned = False
+
+    @property
+    def enabled(self) -> bool:
+        if self.config.webhook and not self.url and not self._warned:
+            self._warned = True
+            logger.warning("replies.escalation.webhook is on but %s is not set: no webhook POSTs", WEBHOOK_ENV)
+        return bool(self.config.webhook and self.url)
+
+    def post(self, item: Any) -> str:
+        """POST one inbox item (bot.adapters.store.mentions.InboxItem); returns the status to record."""
+        if not self.url:
+            return "skipped: no webhook URL"
+        who = f"@{item.username}" if item.username else f"user {item.user_id}"
+        payload = {
+            "text": f"[socialbot] {item.intent or 'escalation'} from {who} to {item.account}: {item.text}",
+            "inbox_id": item.id,
+            "account": item.account,
+            "platform": item.platform,
+            "kind": item.kind,
+            "mention_id": item.mention_id,
+            "user_id": item.user_id,
+            "username": item.username,
+            "intent": item.intent,
+            "customer_text": item.text,
+        }
+        try:
+            with httpx.Client(timeout=self.config.timeout_seconds) as client:
+                response = client.post(self.url, json=payload)
+        except httpx.HTTPError as exc:
+            logger.warning("escalation webhook for inbox item %s failed: %s", item.id, type(exc).__name__)
+            return f"error: {type(exc).__name__}: {exc}"[:200]
+        if response.is_success:
+            logger.info("escalation webhook for inbox item %s: HTTP %d", item.id, response.status_code)
+            return f"sent: HTTP {response.status_code}"
+        logger.warning("escalation webhook for inbox item %s: HTTP %d", item.id, response.status_code)
+        return f"error: HTTP {response.status_code}"

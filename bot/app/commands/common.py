@@ -1,0 +1,110 @@
+"""Helpers shared by CLI commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from bot.adapters.store import Store
+    from bot.settings.config import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+CONFIG_ENV = "SOCIALBOT_CONFIG"
+
+ConfigOption = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="Path to config.yaml (default: $SOCIALBOT_CONFIG or ./config.yaml).",
+)
+
+
+PlatformOption = typer.Option("x", "--platform", help="The platform of the handle.")
+
+
+def cli_owner() -> str:
+    """Who holds a lease taken by a CLI command (the daemons' owners are host:pid:random)."""
+    return f"cli:{os.getpid()}"
+
+
+def config_path(value: Path | None) -> Path:
+    if value is not None:
+        return value
+    return Path(os.environ.get(CONFIG_ENV, "config.yaml"))
+
+
+def load_settings(config: Path | None, *, hint: str = "run `socialbot check` for details") -> Settings:
+    """The config for a command (no credentials needed); every problem printed and exit status 2 when invalid."""
+    from bot.core.errors import ConfigError
+    from bot.settings.config import load_config
+
+    path = config_path(config)
+    try:
+        return load_config(path, require_credentials=False)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]error[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red bold]invalid configuration[/red bold] in {escape(str(path))}; {hint}")
+        raise typer.Exit(code=2) from exc
+
+
+def settings_for(config: Path | None, database: str | None) -> Settings:
+    """load_settings, with --database (or $SOCIALBOT_DATABASE_URL) over the config's database_url."""
+    from bot.app.commands.db import DATABASE_ENV
+
+    settings = load_settings(config)
+    url = database or os.environ.get(DATABASE_ENV)
+    return settings.with_overrides(database_url=url) if url else settings
+
+
+@contextmanager
+def command_store(settings: Settings, *, create: bool = False) -> Iterator[Store]:
+    """The Store of a command, upgraded; database errors become a clear message and exit status 1. Without
+    `create`, a missing or empty database says how to make one."""
+    from bot.adapters.store import Store
+    from bot.core.errors import StoreError
+
+    try:
+        store = Store.open(settings.database_url, create=create)
+    except StoreError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print("(the daemon creates it; so does `socialbot db upgrade`)")
+        raise typer.Exit(1) from exc
+    try:
+        if not create and store.revision() is None:
+            err_console.print(f"database {store.url} is empty: run `socialbot db upgrade` or the daemon first")
+            raise typer.Exit(1)
+        store.upgrade()
+        yield store
+    except StoreError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+
+
+def open_output(target: Path) -> TextIO:
+    """A file to write (its folder made), or standard output for '-'."""
+    if str(target) == "-":
+        return sys.stdout
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.open("w", encoding="utf-8", newline="")
+
+
+def parse_handle(value: str) -> str:
+    """'@someone' -> 'someone'; a bad handle is a usage error naming it."""
+    handle = value.strip().lstrip("@＠")
+    if not handle or len(handle) > 100 or any(c.isspace() for c in handle):
+        raise typer.BadParameter(f"{value!r} is not a handle such as @someone", param_hint="HANDLE")
+    return handle

@@ -1,0 +1,380 @@
+"""Promotions -> outbox: one campaign slot becomes (at most) one outbox row per account of the campaign.
+
+A campaign names one `account` (outbox key campaign:<name>:<slot UTC>) or several `accounts`, on one platform
+or several (one row each, key campaign:<name>:<account>:<slot UTC>); each account's text comes from its
+platform's template (promo.bluesky.j2 beside promo.j2, when present) and is measured by that platform's rule.
+The database decides what happened to a slot (queued / failed / missed / skipped); APScheduler only
+says "this slot is due". Firing the same slot twice (restart, second daemon, catch-up racing the job)
+is harmless because the store's slot and outbox keys are unique, and the slot row and its outbox rows are
+written in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from bot.adapters.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
+from bot.core.clock import Clock, ensure_utc
+from bot.core.errors import StoreError, TemplateError
+from bot.core.text import text_hash
+
+if TYPE_CHECKING:
+    from bot.adapters.templating import Rendered
+    from bot.settings.config import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOOKBACK = timedelta(days=7)
+
+QUEUED = "queued"
+FAILED = "failed"
+MISSED = "missed"
+SKIPPED = "skipped"
+
+
+class SlotStore(Protocol):
+    """The part of bot.adapters.store.Store this service uses."""
+
+    def enqueue_campaign_slot(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        *,
+        account: str,
+        text: str,
+        variant: str | None,
+        not_before: datetime | None = None,
+    ) -> bool: ...
+
+    def enqueue_campaign_posts(
+        self,
+        campaign: str,
+        slot_at: datetime,
+        posts: Sequence[tuple[str, str, str | None]],
+        *,
+        reason: str | None = None,
+        not_before: datetime | None = None,
+    ) -> bool: ...
+
+    def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None) -> bool: ...
+
+    def last_slot_at(self, campaign: str) -> datetime | None: ...
+
+    def slots_recorded(self, campaign: str, since: datetime) -> set[datetime]: ...
+
+    def text_used(self, account: str, text_hash: str) -> bool: ...
+
+
+class CampaignRenderer(Protocol):
+    def variants(self, template: str) -> int: ...
+
+    def campaign_template(self, campaign_name: str, account: str | None = None) -> str: ...
+
+    def render_campaign(
+        self,
+        campaign_name: str,
+        *,
+        slot_at: datetime,
+        sequence: int,
+        variant: int | None = None,
+        account: str | None = None,
+    ) -> Rendered: ...
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """One account's part of a slot: queued with its text, or failed / skipped with the reason."""
+
+    account: str
+    state: str
+    reason: str | None = None
+    variant: int | None = None
+    text: str | None = None
+    rendered: Rendered | None = None
+
+
+@dataclass(frozen=True)
+class FireResult:
+    """What `fire` did with one slot. `state` is a slot state, or "disabled"/"outside"/"duplicate".
+    `variant` and `text` are those of a single-account campaign; `posts` has one entry per account."""
+
+    campaign: str
+    slot_at: datetime
+    state: str
+    reason: str | None = None
+    variant: int | None = None
+    text: str | None = None
+    posts: tuple[PostResult, ...] = ()
+
+
+@dataclass(frozen=True)
+class CatchUpReport:
+    queued: int = 0
+    missed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    already: int = 0
+
+
+def campaign_spec(settings: Settings, name: str) -> SlotSpec:
+    """The schedule, timezone and window of one campaign, as the scheduler computes them."""
+    campaign = settings.campaigns[name]
+    start, end = settings.campaign_window(name)
+    tz = settings.campaign_timezone(name)
+    return SlotSpec(campaign.schedule, tz, Window.of(start, end, tz))
+
+
+class _CampaignJob:
+    """The scheduler's job body for one campaign: fire the slot, never let an error kill the daemon."""
+
+    def __init__(self, service: CampaignService, name: str) -> None:
+        self.service = service
+        self.name = name
+
+    def __call__(self, slot_at: datetime) -> None:
+        try:
+            self.service.fire(self.name, slot_at)
+        except StoreError as exc:
+            logger.warning(
+                "campaign %s: slot %s waits for the database (%s); it is queued once the database answers",
+                self.name,
+                _iso(slot_at),
+                exc,
+            )
+            if self.service.on_store_error is not None:
+                self.service.on_store_error()
+        except Exception:
+            logger.exception("campaign %s: slot %s could not be processed", self.name, _iso(slot_at))
+
+
+class CampaignService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: SlotStore,
+        renderer: CampaignRenderer,
+        clock: Clock,
+        *,
+        on_enqueue: Callable[[], object] | None = None,
+        on_store_error: Callable[[], object] | None = None,
+        lookback: timedelta = DEFAULT_LOOKBACK,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.renderer = renderer
+        self.clock = clock
+        self.on_enqueue = on_enqueue
+        self.on_store_error = on_store_error
+        self.lookback = lookback
+        self._caught_up_at: datetime | None = None
+
+    # ---- schedule ---------------------------------------------------------------------------------
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(minutes=self.settings.delivery.grace_minutes)
+
+    def spec(self, name: str) -> SlotSpec:
+        return campaign_spec(self.settings, name)
+
+    def jobs(self) -> list[Job]:
+        """One scheduler job per enabled campaign, id "campaign:<name>", starting where catch_up stopped."""
+        return [
+            Job(
+                job_id=f"campaign:{name}",
+                func=_CampaignJob(self, name),
+                spec=self.spec(name),
+                name=f"campaign {name}",
+                start_at=self._caught_up_at,
+            )
+            for name in self.settings.enabled_campaigns()
+        ]
+
+    # ---- one slot ---------------------------------------------------------------------------------
+
+    def fire(self, campaign_name: str, slot_at: datetime, *, now: datetime | None = None) -> FireResult:
+        """Turn one due slot into an outbox row, or record why not (failed / missed / skipped)."""
+        slot = ensure_utc(slot_at).replace(microsecond=0)
+        campaign = self.settings.campaigns.get(campaign_name)
+        if campaign is None or not campaign.enabled:
+            logger.info("campaign %s: slot %s ignored (campaign disabled or removed)", campaign_name, _iso(slot))
+            return FireResult(campaign_name, slot, "disabled")
+        spec = self.spec(campaign_name)
+        if not spec.window.contains(slot):
+            logger.info("campaign %s: slot %s is outside the campaign window", campaign_name, _iso(slot))
+            return FireResult(campaign_name, slot, "outside")
+        current = ensure_utc(now) if now is not None else self.clock.now()
+        late = current - slot
+        if late > self.grace:
+            reason = f"daemon was down at {_iso(slot)}; grace {_minutes(self.grace)} min"
+            self._record(campaign_name, slot, MISSED, reason, logging.WARNING)
+            return FireResult(campaign_name, slot, MISSED, reason)
+
+        sequence = slot_sequence(spec, slot)
+        if not campaign.multi_account:
+            post = self._choose(campaign_name, campaign.targets[0], slot, sequence)
+            if post.rendered is not None and post.state == QUEUED:
+                return self._enqueue(campaign_name, post.account, slot, post.rendered, late)
+            reason = post.reason or post.state
+            self._record(
+                campaign_name, slot, post.state, reason, logging.ERROR if post.state == FAILED else logging.WARNING
+            )
+            return FireResult(campaign_name, slot, post.state, reason, post.variant, post.text, (post,))
+        return self._fire_multi(campaign_name, campaign.targets, slot, sequence, late)
+
+    def _choose(self, campaign_name: str, account: str, slot: datetime, sequence: int) -> PostResult:
+        """The text `account` posts for this slot: the rotation's variant, or the next one the account has not
+        posted yet, from its platform's template; or why there is none (failed / skipped)."""
+        try:
+            template = self.renderer.campaign_template(campaign_name, account)
+            count = self.renderer.variants(template)
+            for offset in range(count):
+                variant = (sequence + offset) % count
+                rendered = self.renderer.render_campaign(
+                    campaign_name, slot_at=slot, sequence=sequence, variant=variant, account=account
+                )
+                if not rendered.valid:
+                    reason = (
+                        f"variant {variant}: {rendered.reason or 'invalid text'} ({rendered.length}/{rendered.limit})"
+                    )
+                    return PostResult(account, FAILED, reason, variant, rendered.text, rendered)
+                if self.store.text_used(account, text_hash(rendered.text)):
+                    logger.debug("campaign %s: variant %d already posted by %s", campaign_name, variant, account)
+                    continue
+                return PostResult(account, QUEUED, None, variant, rendered.text, rendered)
+        except TemplateError as exc:
+            return PostResult(account, FAILED, f"template error: {exc}")
+        reason = f"every variant already posted by {account} ({count} in {template}); add a variant or vary the text"
+        return PostResult(account, SKIPPED, reason)
+
+    def _enqueue(self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta) -> FireResult:
+        created = self.store.enqueue_campaign_slot(
+            name, slot, account=account, text=rendered.text, variant=str(rendered.variant)
+        )
+        post = PostResult(account, QUEUED if created else "duplicate", None, rendered.variant, rendered.text, rendered)
+        if not created:
+            logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
+            return FireResult(name, slot, "duplicate", None, rendered.variant, rendered.text, (post,))
+        self._log_queued(name, slot, account, rendered, late)
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return FireResult(name, slot, QUEUED, None, rendered.variant, rendered.text, (post,))
+
+    def _fire_multi(
+        self, name: str, accounts: Sequence[str], slot: datetime, sequence: int, late: timedelta
+    ) -> FireResult:
+        """A slot of a multi-account campaign: one outbox row per account that has a valid, unposted text, with
+        the slot row, in one transaction; the accounts without one are named in the slot's reason."""
+        posts = tuple(self._choose(name, account, slot, sequence) for account in accounts)
+        queued = [p for p in posts if p.state == QUEUED and p.rendered is not None]
+        problems = [f"{p.account}: {p.state}: {p.reason}" for p in posts if p.state != QUEUED]
+        reason = "; ".join(problems) or None
+        worst = logging.ERROR if any(p.state == FAILED for p in posts) else logging.WARNING
+        if not queued:
+            state = FAILED if worst == logging.ERROR else SKIPPED
+            self._record(name, slot, state, reason or state, worst)
+            return FireResult(name, slot, state, reason, posts=posts)
+        created = self.store.enqueue_campaign_posts(
+            name, slot, [(p.account, p.rendered.text, str(p.variant)) for p in queued if p.rendered], reason=reason
+        )
+        if not created:
+            logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
+            return FireResult(name, slot, "duplicate", None, posts=posts)
+        for post in queued:
+            assert post.rendered is not None
+            self._log_queued(name, slot, post.account, post.rendered, late)
+        if reason:
+            logger.log(worst, "campaign %s: slot %s: no post for %s", name, _iso(slot), reason)
+        if self.on_enqueue is not None:
+            self.on_enqueue()
+        return FireResult(name, slot, QUEUED, reason, posts=posts)
+
+    @staticmethod
+    def _log_queued(name: str, slot: datetime, account: str, rendered: Rendered, late: timedelta) -> None:
+        logger.info(
+            "campaign %s: slot %s queued for %s (%s, variant %d/%d, %d/%d%s%s)",
+            name,
+            _iso(slot),
+            account,
+            rendered.template,
+            rendered.variant + 1,
+            rendered.variants,
+            rendered.length,
+            rendered.limit,
+            " graphemes" if rendered.platform == "bluesky" else " chars",
+            f", {int(late.total_seconds())}s late" if late > timedelta(seconds=60) else "",
+        )
+
+    def _record(self, name: str, slot: datetime, state: str, reason: str, level: int) -> None:
+        created = self.store.record_slot(name, slot, state, reason)
+        if created:
+            logger.log(level, "campaign %s: slot %s %s: %s", name, _iso(slot), state, reason)
+        else:
+            logger.debug("campaign %s: slot %s already recorded; not marking %s", name, _iso(slot), state)
+
+    # ---- after a start or a reload ----------------------------------------------------------------
+
+    def catch_up(self, now: datetime | None = None) -> CatchUpReport:
+        """Handle slots that fell due while the daemon was not running (or could not reach the database): late
+        within grace, else missed. Also fills holes within grace: a slot whose job failed for want of the
+        database while later slots went through."""
+        current = ensure_utc(now) if now is not None else self.clock.now()
+        totals = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
+        for name in self.settings.enabled_campaigns():
+            spec = self.spec(name)
+            last = self.store.last_slot_at(name)
+            lower = current - self.lookback
+            if last is None:
+                lower = max(lower, current - self.grace)
+            else:
+                lower = max(lower, ensure_utc(last) + timedelta(seconds=1))
+            if spec.window.start is not None:
+                lower = max(lower, spec.window.start)
+            due = list(slots_between(spec.trigger(), None, spec.window, lower, current))
+            holes_from = current - self.grace
+            if spec.window.start is not None:
+                holes_from = max(holes_from, spec.window.start)
+            if last is not None and holes_from < lower:
+                recorded = self.store.slots_recorded(name, holes_from)
+                before = slots_between(spec.trigger(), None, spec.window, holes_from, lower)
+                due = [slot for slot in before if slot.replace(microsecond=0) not in recorded] + due
+            counts = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
+            for slot in due:
+                result = self.fire(name, slot, now=current)
+                key = result.state if result.state in counts else "already"
+                counts[key] += 1
+            if any(counts.values()):
+                logger.info(
+                    "campaign %s catch-up: %d sent late, %d missed, %d skipped, %d failed, %d already handled",
+                    name,
+                    counts[QUEUED],
+                    counts[MISSED],
+                    counts[SKIPPED],
+                    counts[FAILED],
+                    counts["already"],
+                )
+            for key, value in counts.items():
+                totals[key] += value
+        self._caught_up_at = current
+        report = CatchUpReport(totals[QUEUED], totals[MISSED], totals[SKIPPED], totals[FAILED], totals["already"])
+        logger.info(
+            "catch-up at %s: %d slot(s) sent late, %d missed (grace %s min)",
+            _iso(current),
+            report.queued,
+            report.missed,
+            _minutes(self.grace),
+        )
+        return report
+
+
+def _iso(moment: datetime) -> str:
+    return ensure_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:g}"
