@@ -80,8 +80,10 @@ def influencer_recall(
         try:
             say(f"recall: shop @{handle} posts {shop_posts} promotions through the outbox")
             for i in range(shop_posts):
-                store.enqueue(f"recall:{i}", account=account, kind="post", text=f"Lumen Home pick #{i + 1} of the week")
-            outbox = Outbox(store, platforms, delivery=settings.delivery, owner="recall", clock=clock.now)
+                store.outbox.enqueue(
+                    f"recall:{i}", account=account, kind="post", text=f"Lumen Home pick #{i + 1} of the week"
+                )
+            outbox = Outbox(store, platforms, delivery=settings.delivery, owner="recall", clock=clock)
             outbox.deliver_due()
             audience = Audience(
                 sandbox.url, handle, seed=seed, users=users, communities=communities, influencers=influencers

@@ -46,11 +46,12 @@ def old_path_seconds(config: Path, samples: int) -> float:
     TemplateRenderer with the full catalogue in its context; `samples` renders of each big campaign timed."""
     from bot.adapters.templating import TemplateRenderer
     from bot.app.checking import sample_slots
+    from bot.core.clock import FrozenClock
     from bot.settings.config import load_config
 
     settings = load_config(config, require_credentials=False)
     now = datetime(2026, 10, 30, tzinfo=UTC)
-    renderer = TemplateRenderer(settings, clock=lambda: now)
+    renderer = TemplateRenderer(settings, clock=FrozenClock(now))
     total = 0.0
     for name, campaign in settings.campaigns.items():
         count = renderer.variants(renderer.campaign_template(name))

@@ -37,13 +37,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{Path(tmp) / 'bench.db'}"
         clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=UTC))
-        store = Store.open(url, clock=clock.now)
+        store = Store.open(url, clock=clock)
         store.upgrade()
         n = int(args.count / 0.9 * 1.03) + 10  # enough people for the budget after the holdout and opt-outs
         started = time.perf_counter()
         members = [("x", f"{10**12 + i}", i % 5, 0.0) for i in range(n)]
         segments = [(s, f"segment{s}", n // 5, {}) for s in range(5)]
-        store.save_segment_run(
+        store.segments.save_run(
             created_at=clock.now(),
             k=5,
             silhouette=None,
@@ -63,7 +63,7 @@ def main() -> None:
                 ],
             )
         for i in range(0, n, 997):
-            store.add_optout("x", user_id=members[i][1], reason="bench")
+            store.mentions.add_optout("x", user_id=members[i][1], reason="bench")
         print(f"budget {args.count:,}; seeded {n:,} people in {time.perf_counter() - started:.1f} s", flush=True)
         settings = Settings(
             accounts={"shop": AccountConfig(platform="sandbox", handle="shop")},

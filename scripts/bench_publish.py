@@ -60,7 +60,7 @@ def raw_round(client: tweepy.Client, numbers: range) -> float:
 def outbox_round(url: str, store: Store, numbers: range) -> tuple[float, float]:
     platform = XPlatform.for_sandbox(url, "outboxbench", account="bench")
     started = time.perf_counter()
-    store.enqueue_many(
+    store.outbox.enqueue_many(
         [
             {
                 "key": f"bench:{i}",
@@ -105,7 +105,7 @@ def main() -> None:
             deliver_s += d
             enqueue_s += e
             print(f"  round {n + 1}/{args.rounds}: raw {per_round / r:.0f}/s, outbox {per_round / d:.0f}/s", flush=True)
-        published = store.summary()["posts_published"]
+        published = store.outbox.summary()["posts_published"]
         store.close()
     total = per_round * args.rounds
     if published != total:

@@ -28,17 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from bot.adapters.store import Store
-from bot.adapters.store.coupons import RedemptionLine, RedemptionStatus
 from bot.adapters.store.tables import coupon_t, redemption_t
-from bot.adapters.store.types import as_utc
-from bot.core.clock import ManualClock
+from bot.core.clock import ManualClock, ensure_utc
+from bot.core.records import RedemptionLine, RedemptionStatus
 from bot.domains.coupons.redemptions import import_redemptions, parse_line
 
 NOW = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
 
 def seed(url: str, coupons: int) -> Store:
-    store = Store.open(url, clock=ManualClock(NOW).now)
+    store = Store.open(url, clock=ManualClock(NOW))
     store.upgrade()
     with store.engine.begin() as conn:
         for start in range(0, coupons, 50_000):
@@ -112,18 +111,18 @@ def per_row(store: Store, path: Path, limit: int) -> int:
                 coupon: Any = conn.execute(
                     sa.select(c.c.id, c.c.state, c.c.expires_at).where(c.c.code == line.code)
                 ).first()
-                when = as_utc(line.time)
+                when = ensure_utc(line.time)
                 status = (
                     RedemptionStatus.UNKNOWN
                     if coupon is None
                     else RedemptionStatus.REUSED
                     if coupon.state == "redeemed"
                     else RedemptionStatus.EXPIRED
-                    if coupon.expires_at is not None and when > as_utc(coupon.expires_at)
+                    if coupon.expires_at is not None and when > ensure_utc(coupon.expires_at)
                     else RedemptionStatus.COUNTED
                 )
                 inserted = conn.execute(
-                    store._insert(r)
+                    store.db.insert(r)
                     .values(
                         code=line.code,
                         order_id=line.order_id,

@@ -166,7 +166,7 @@ def seed_segments(database_url: str, customers: list[str], people: int, platform
         store.upgrade()
         members = [(platform, uid, i % 2, None) for i, uid in enumerate([*customers, *others])]
         sizes = [sum(1 for m in members if m[2] == s) for s in (0, 1)]
-        store.save_segment_run(
+        store.segments.save_run(
             created_at=datetime.now(UTC),
             k=2,
             silhouette=None,
@@ -186,7 +186,7 @@ def coupon_figures(database_url: str, budget: int, tweets: list[dict[str, object
     from bot.adapters.store import Store
 
     with Store.open(database_url) as store:
-        rows = store.coupons(campaign="crash")
+        rows = store.coupons.find(campaign="crash")
     issued = [r for r in rows if r.code]
     per_person = Counter((r.platform, r.user_id) for r in rows)
     per_code = Counter(r.code for r in issued)
@@ -433,8 +433,8 @@ def after_optout(database_url: str, run: Run) -> int:
     if not run.optout_mentions:
         return 0
     with Store.open(database_url) as store:
-        recorded = {o.user_id: o.created_at for o in store.optouts() if o.user_id in run.optout_mentions}
-        sent = store.outbox_items(state="sent", limit=None)
+        recorded = {o.user_id: o.created_at for o in store.mentions.optouts() if o.user_id in run.optout_mentions}
+        sent = store.outbox.items(state="sent", limit=None)
     confirmations = {f"reply:{mention}" for mention in run.optout_mentions.values()}
     late = {
         item.remote_id or item.key

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How well the recommender predicts what people order next, against the popularity baseline, in one run.
 
-Data: the simulated audience (bot/sandbox/audience.py, seeded; no sandbox server is needed to write orders)
+Data: the simulated audience (bot/sandbox/audience/, seeded; no sandbox server is needed to write orders)
 writes its orders CSV with a product column: each community prefers three of the ten products. With --mentions M
 each person also writes about M product questions (English or Chinese, leaning on the community's favourites the
 way the audience does), which reach the recommender as mention signals.

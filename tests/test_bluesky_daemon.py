@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
 from bot.app.daemon import Daemon, DaemonOptions
 from tests.helpers import wait_for
+
+X_BUCKETS = XPlatform.buckets  # the rate-limit bucket names of an X account
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -100,7 +101,6 @@ def mention_as(pds: httpx.Client, customer: Any, shop: Any, words: str) -> str:
     return str(resp.json()["uri"])
 
 
-@pytest.mark.slow
 def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
     sandbox: Any, bluesky_devnet: Any, tmp_path: Path, db_url: str
 ) -> None:
@@ -145,7 +145,9 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
             ]
 
         wait_for(replies, timeout=30, interval=0.2, what="the reply to the customer's mention")
-        time.sleep(3)  # three more polls: nothing is answered twice
+        assert daemon.mentions is not None
+        again = [daemon.mentions.poll("shop_bsky") for _ in range(3)]  # three more polls: nothing answered twice
+        assert all(r.complete and r.new == 0 and r.replies == 0 for r in again), again
     finally:
         daemon.stop()
 
@@ -167,11 +169,11 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
     assert "@" not in answer["value"]["text"] or not answer["value"].get("facets")  # it mentions nobody
 
     with Store.open(db_url) as store:
-        [slot_row] = store.slots("launch")
-        items = {i.key: i for i in store.outbox_items(limit=None)}
-        mentions = store.mentions("shop_bsky")
-        edges = store.interactions(kind="mention")
-        customer_row = store.social_user("bluesky", user_id=customer.did)
+        [slot_row] = store.slots.find("launch")
+        items = {i.key: i for i in store.outbox.items(limit=None)}
+        mentions = store.mentions.find("shop_bsky")
+        edges = store.people.interactions(kind="mention")
+        customer_row = store.people.social_user("bluesky", user_id=customer.did)
     assert slot_row.state == "published"
     slot_key = slot.strftime("%Y-%m-%dT%H:%M:%SZ")
     launch_x, launch_bsky = items[f"campaign:launch:shop_x:{slot_key}"], items[f"campaign:launch:shop_bsky:{slot_key}"]
@@ -196,20 +198,25 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
 def test_a_database_from_before_bluesky_takes_at_uris_after_the_upgrade(db_url: str) -> None:
     """0005 widens the id columns (X's ids fit 64 characters, at-URIs do not); PostgreSQL enforces the width."""
     from bot.adapters.store import migrate
-    from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
+    from bot.core.records import InteractionRecord, MentionRecord, UserRecord
 
     did = "did:plc:" + "a" * 24
     uri = f"at://{did}/app.bsky.feed.post/3n3kfjtt6os27"
     handle = "a-rather-long-shop-handle-for-a-test." + "x" * 70 + ".bsky.social"
     with Store.open(db_url) as store:
         migrate.upgrade(store.engine, "0004")
-        store.enqueue("campaign:old:2026-11-30T10:00:00Z", account="shop_x", kind="post", text="an X post")
+        store.outbox.enqueue("campaign:old:2026-11-30T10:00:00Z", account="shop_x", kind="post", text="an X post")
         assert store.upgrade() == ("0004", migrate.head_revision())
-        assert store.enqueue(f"reply:{uri}", account="shop_bsky", kind="reply", text="thanks!", in_reply_to_id=uri)
-        claimed = [c for c in store.claim("t", now=datetime.now(UTC), lease_seconds=60, limit=10).items]
+        assert store.outbox.enqueue(
+            f"reply:{uri}", account="shop_bsky", kind="reply", text="thanks!", in_reply_to_id=uri
+        )
+        claimed = [
+            c
+            for c in store.outbox.claim("t", now=datetime.now(UTC), lease_seconds=60, limit=10, buckets=X_BUCKETS).items
+        ]
         [reply] = [c for c in claimed if c.item.account == "shop_bsky"]
-        assert store.mark_sent(reply.item, uri.replace("3n3kfjtt6os27", "3n3kfjuqzihra"), now=datetime.now(UTC))
-        with store.mention_unit("shop_bsky") as unit:
+        assert store.outbox.mark_sent(reply.item, uri.replace("3n3kfjtt6os27", "3n3kfjuqzihra"), now=datetime.now(UTC))
+        with store.mentions.unit("shop_bsky") as unit:
             unit.write(
                 users=[UserRecord("bluesky", did, handle)],
                 mentions=[
@@ -230,6 +237,6 @@ def test_a_database_from_before_bluesky_takes_at_uris_after_the_upgrade(db_url: 
                 ],
             )
             unit.set_resume("mentions", "2026-11-30T18:49:45.123000Z", uri)
-        assert store.resume_point("shop_bsky", "mentions") == ("2026-11-30T18:49:45.123000Z", uri)
-        assert store.social_user("bluesky", user_id=did) is not None
-        assert [m.platform_id for m in store.mentions("shop_bsky")] == [uri]
+        assert store.mentions.resume_point("shop_bsky", "mentions") == ("2026-11-30T18:49:45.123000Z", uri)
+        assert store.people.social_user("bluesky", user_id=did) is not None
+        assert [m.platform_id for m in store.mentions.find("shop_bsky")] == [uri]

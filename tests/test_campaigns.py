@@ -114,7 +114,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def service(settings: Settings, store: Store, clock: ManualClock) -> CampaignService:
-    return CampaignService(settings, store, TemplateRenderer(settings, clock=clock.now), clock)
+    return CampaignService(settings, store, TemplateRenderer(settings, clock=clock), clock)
 
 
 def test_a_slot_is_enqueued_once(service: CampaignService, store: Store) -> None:
@@ -125,9 +125,9 @@ def test_a_slot_is_enqueued_once(service: CampaignService, store: Store) -> None
     assert first.state == "queued"
     assert again.state == "duplicate"
     assert woken == [True]
-    [slot] = store.slots("rotate")
+    [slot] = store.slots.find("rotate")
     assert slot.state == "queued" and slot.slot_at == T0
-    items = [i for i in store.outbox_items() if i.campaign == "rotate"]
+    items = [i for i in store.outbox.items() if i.campaign == "rotate"]
     assert len(items) == 1
     assert items[0].key == "campaign:rotate:2026-11-02T10:00:00Z"
     assert items[0].text == first.text and items[0].account == "shop"
@@ -145,13 +145,13 @@ def test_all_variants_used_skips_the_slot_with_a_warning(
 ) -> None:
     states = [service.fire("static", T0 + timedelta(hours=h), now=T0 + timedelta(hours=h)).state for h in range(3)]
     assert states == ["queued", "queued", "skipped"]
-    skipped = store.slots("static")[-1]
+    skipped = store.slots.find("static")[-1]
     assert skipped.state == "skipped"
     assert skipped.reason is not None and "every variant already posted" in skipped.reason
     assert any(
         r.levelno == logging.WARNING and "every variant already posted" in r.getMessage() for r in caplog.records
     )
-    assert len([i for i in store.outbox_items() if i.campaign == "static"]) == 2
+    assert len([i for i in store.outbox.items() if i.campaign == "static"]) == 2
 
 
 def test_too_long_text_fails_the_slot_and_is_never_queued(
@@ -159,17 +159,17 @@ def test_too_long_text_fails_the_slot_and_is_never_queued(
 ) -> None:
     result = service.fire("toolong", T0)
     assert result.state == "failed"
-    [slot] = store.slots("toolong")
+    [slot] = store.slots.find("toolong")
     assert slot.state == "failed"
     assert slot.reason is not None and "/280" in slot.reason
-    assert not [i for i in store.outbox_items() if i.campaign == "toolong"]
+    assert not [i for i in store.outbox.items() if i.campaign == "toolong"]
     assert any(r.levelno == logging.ERROR and "toolong" in r.getMessage() for r in caplog.records)
 
 
 def test_template_error_fails_the_slot_with_the_template_name(service: CampaignService, store: Store) -> None:
     result = service.fire("broken", T0)
     assert result.state == "failed"
-    [slot] = store.slots("broken")
+    [slot] = store.slots.find("broken")
     assert slot.reason is not None and "broken.j2" in slot.reason and "no_such_variable" in slot.reason
 
 
@@ -177,14 +177,14 @@ def test_disabled_and_out_of_window_slots_leave_no_trace(service: CampaignServic
     assert service.fire("paused", T0).state == "disabled"
     assert service.fire("windowed", T0).state == "outside"
     assert service.fire("nope", T0).state == "disabled"
-    assert store.slots("paused") == [] and store.slots("windowed") == []
+    assert store.slots.find("paused") == [] and store.slots.find("windowed") == []
 
 
 def test_a_slot_fired_after_the_grace_is_missed(service: CampaignService, store: Store, clock: ManualClock) -> None:
     clock.set(T0 + timedelta(minutes=16))
     result = service.fire("rotate", T0)
     assert result.state == "missed"
-    assert store.slots("rotate")[0].reason == "daemon was down at 2026-11-02T10:00:00Z; grace 15 min"
+    assert store.slots.find("rotate")[0].reason == "daemon was down at 2026-11-02T10:00:00Z; grace 15 min"
 
 
 def test_catch_up_sends_recent_slots_late_and_records_older_ones_as_missed(
@@ -194,7 +194,7 @@ def test_catch_up_sends_recent_slots_late_and_records_older_ones_as_missed(
     now = T0 + timedelta(hours=1)
     clock.set(now)
     report = service.catch_up(now)
-    slots = {s.slot_at: s for s in store.slots("frequent")}
+    slots = {s.slot_at: s for s in store.slots.find("frequent")}
     late = [T0 + timedelta(minutes=m) for m in (45, 50, 55)]
     missed = [T0 + timedelta(minutes=m) for m in range(5, 45, 5)]
     assert all(slots[t].state == "queued" for t in late)
@@ -203,7 +203,7 @@ def test_catch_up_sends_recent_slots_late_and_records_older_ones_as_missed(
     assert now not in slots  # the slot at "now" belongs to the scheduler job
     assert report.missed >= len(missed) and report.queued >= len(late)
     # no backlog burst: only the late slots reached the outbox
-    assert len([i for i in store.outbox_items() if i.campaign == "frequent"]) == 1 + len(late)
+    assert len([i for i in store.outbox.items() if i.campaign == "frequent"]) == 1 + len(late)
     # a second catch-up (a reload) changes nothing
     again = service.catch_up(now)
     assert again.queued == 0 and again.missed == 0
@@ -216,10 +216,10 @@ def test_catch_up_for_a_new_campaign_only_looks_back_the_grace(
 ) -> None:
     now = T0 + timedelta(minutes=2)
     service.catch_up(now)
-    frequent = store.slots("frequent")
+    frequent = store.slots.find("frequent")
     assert {s.slot_at for s in frequent} == {T0 - timedelta(minutes=10), T0 - timedelta(minutes=5), T0}
     assert all(s.state == "queued" for s in frequent)
-    assert all(s.state != "missed" for s in store.slots())
+    assert all(s.state != "missed" for s in store.slots.find())
 
 
 def test_jobs_cover_enabled_campaigns(service: CampaignService) -> None:
@@ -241,9 +241,9 @@ def test_the_real_scheduler_drives_the_service(settings: Settings, store: Store)
         assert queued.wait(timeout=15)
     finally:
         scheduler.shutdown(wait=True)
-    slots = [s for s in store.slots("frequent") if s.state == "queued"]
+    slots = [s for s in store.slots.find("frequent") if s.state == "queued"]
     assert slots
     for slot in slots:
         assert slot.slot_at.microsecond == 0  # the scheduled slot time, not the moment the job ran
-        item = store.outbox_item(key=f"campaign:frequent:{slot.slot_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        item = store.outbox.item(key=f"campaign:frequent:{slot.slot_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         assert item is not None and item.slot_at == slot.slot_at

@@ -111,11 +111,11 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def service(settings: Settings, store: Store, clock: ManualClock) -> CampaignService:
-    return CampaignService(settings, store, TemplateRenderer(settings, clock=clock.now), clock)
+    return CampaignService(settings, store, TemplateRenderer(settings, clock=clock), clock)
 
 
 def rows(store: Store, campaign: str) -> dict[str, Any]:
-    return {item.account: item for item in store.outbox_items(limit=None) if item.campaign == campaign}
+    return {item.account: item for item in store.outbox.items(limit=None) if item.campaign == campaign}
 
 
 def test_one_slot_is_one_row_per_account_each_with_its_own_key(service: CampaignService, store: Store) -> None:
@@ -134,14 +134,14 @@ def test_one_slot_is_one_row_per_account_each_with_its_own_key(service: Campaign
     }
     assert re.fullmatch(r"Slot \d+ of both for @shopa\nhttps://shop.example/p\?utm_source=x&.*", queued["shop_a"].text)
     assert "for @shopb" in queued["shop_b"].text  # each account renders with its own `account`
-    [slot] = store.slots("both")
+    [slot] = store.slots.find("both")
     assert (slot.state, slot.outbox_key, slot.variant) == ("queued", None, "shop_a:0 shop_b:0")
 
     # a single-account campaign keeps the key format existing databases hold
     assert service.fire("solo", T0).state == "queued"
     [solo] = rows(store, "solo").values()
     assert solo.key == "campaign:solo:2026-11-02T10:00:00Z"
-    assert store.slots("solo")[0].outbox_key == solo.key
+    assert store.slots.find("solo")[0].outbox_key == solo.key
 
 
 def test_each_platform_renders_its_own_template_and_utm_source(service: CampaignService, store: Store) -> None:
@@ -167,7 +167,7 @@ def test_length_is_checked_by_each_platform_rule(service: CampaignService, store
     assert posts["shop_bsky"].state == "queued"
     assert posts["shop_bsky"].rendered is not None and posts["shop_bsky"].rendered.length == 152
     assert set(rows(store, "hearts")) == {"shop_bsky"}
-    [slot] = store.slots("hearts")
+    [slot] = store.slots.find("hearts")
     assert slot.state == "queued"
     assert slot.reason is not None and slot.reason.startswith("shop_a: failed: variant 0: text is 302 weighted")
 
@@ -180,12 +180,12 @@ def test_a_slot_with_no_valid_text_for_any_account_fails(tmp_path: Path, sqlite_
         store.upgrade()
         result = CampaignService(settings, store, TemplateRenderer(settings), clock).fire("hearts", T0)
         assert result.state == "failed"
-        [slot] = store.slots("hearts")
+        [slot] = store.slots.find("hearts")
         assert slot.state == "failed" and slot.reason is not None
         assert "shop_a: failed" in slot.reason and "shop_bsky: failed" in slot.reason
         assert "310 graphemes, on bluesky limit 300" in slot.reason
         assert rows(store, "hearts") == {}
-        assert store.summary()["posts_failed"] == 1
+        assert store.outbox.summary()["posts_failed"] == 1
 
 
 def test_variants_rotate_per_account_and_skip_what_that_account_posted(service: CampaignService, store: Store) -> None:
@@ -199,7 +199,7 @@ def test_variants_rotate_per_account_and_skip_what_that_account_posted(service: 
         taken = service.renderer.render_campaign(
             "both", slot_at=slot, sequence=sequence, variant=preferred, account="shop_b"
         )
-        store.enqueue(f"manual:{hour}", account="shop_b", kind="post", text=taken.text)
+        store.outbox.enqueue(f"manual:{hour}", account="shop_b", kind="post", text=taken.text)
         posts = {p.account: p for p in service.fire("both", slot, now=slot).posts}
         assert (posts["shop_a"].variant, posts["shop_b"].variant) == (preferred, 1 - preferred)
         assert posts["shop_b"].text != taken.text
@@ -229,16 +229,16 @@ def test_each_account_gets_its_post_once_and_the_slot_is_published_when_all_are_
     outbox = Outbox(store, platforms, delivery=delivery(), owner="test", clock=clock, rng=random.Random(7))
     assert service.fire("both", T0).state == "queued"
     assert outbox.deliver_due(limit=1).sent == 1  # one of the two went out
-    assert store.slots("both")[0].state == "queued"  # the slot waits for the other
+    assert store.slots.find("both")[0].state == "queued"  # the slot waits for the other
     assert outbox.deliver_due().sent == 1
     assert outbox.deliver_due().sent == 0  # nothing twice
-    [slot] = store.slots("both")
+    [slot] = store.slots.find("both")
     assert slot.state == "published"
     a, b = ledger(sandbox, "shopa"), ledger(sandbox, "shopb")
     assert [t["text"] for t in a] == [rows(store, "both")["shop_a"].text]
     assert [t["text"] for t in b] == [rows(store, "both")["shop_b"].text]
     assert {i.remote_id for i in rows(store, "both").values()} == {a[0]["id"], b[0]["id"]}
-    assert store.summary()["posts_published"] == 2
+    assert store.outbox.summary()["posts_published"] == 2
 
 
 def test_a_dead_post_fails_the_slot_naming_the_account_and_a_retry_requeues_it(
@@ -246,18 +246,18 @@ def test_a_dead_post_fails_the_slot_naming_the_account_and_a_retry_requeues_it(
 ) -> None:
     outbox = Outbox(store, platforms, delivery=delivery(), owner="test", clock=clock, rng=random.Random(7))
     too_long = "x" * 300  # the sandbox refuses it, as X would: dead-lettered at once
-    assert store.enqueue_campaign_posts("both", T0, [("shop_a", "fine words", "0"), ("shop_b", too_long, "0")])
-    assert not store.enqueue_campaign_posts("both", T0, [("shop_a", "other words", "1")])  # the slot exists
+    assert store.slots.enqueue_campaign_posts("both", T0, [("shop_a", "fine words", "0"), ("shop_b", too_long, "0")])
+    assert not store.slots.enqueue_campaign_posts("both", T0, [("shop_a", "other words", "1")])  # the slot exists
     outbox.deliver_due()
-    [slot] = store.slots("both")
+    [slot] = store.slots.find("both")
     assert slot.state == "failed" and slot.reason is not None and slot.reason.startswith("shop_b: ")
-    summary = store.summary()
+    summary = store.outbox.summary()
     assert (summary["posts_published"], summary["posts_failed"]) == (1, 1)  # the dead row, not the slot again
     dead = rows(store, "both")["shop_b"]
-    assert store.retry(dead.id)
-    assert store.slots("both")[0].state == "queued" and store.slots("both")[0].reason is None
-    assert store.cancel(dead.id, "not this one")
-    assert store.slots("both")[0].state == "published"  # the other one was sent, this one will not be
+    assert store.outbox.retry(dead.id)
+    assert store.slots.find("both")[0].state == "queued" and store.slots.find("both")[0].reason is None
+    assert store.outbox.cancel(dead.id, "not this one")
+    assert store.slots.find("both")[0].state == "published"  # the other one was sent, this one will not be
 
 
 def test_the_daemon_posts_a_multi_account_campaign_once_per_account(sandbox: Any, tmp_path: Path) -> None:
@@ -276,8 +276,8 @@ def test_the_daemon_posts_a_multi_account_campaign_once_per_account(sandbox: Any
     finally:
         daemon.stop()
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        slots = {s.slot_at: s for s in store.slots("both")}
-        items = [i for i in store.outbox_items(limit=None) if i.campaign == "both"]
+        slots = {s.slot_at: s for s in store.slots.find("both")}
+        items = [i for i in store.outbox.items(limit=None) if i.campaign == "both"]
     for handle, account in (("shopa", "shop_a"), ("shopb", "shop_b")):
         texts = [t["text"] for t in ledger(sandbox, handle)]
         assert len(texts) == len(set(texts)), f"{account} posted a slot twice"

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from bot.app.checking import check_all, run_checks
 from bot.app.cli import app
+from bot.core.clock import FrozenClock
 from bot.core.text import weighted_length
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ def test_shipped_config_passes(tmp_path: Path) -> None:
 
 
 def test_shipped_chinese_templates_fit(tmp_path: Path) -> None:
-    report = run_checks(REPO / "config.yaml", environ={}, clock=lambda: datetime(2026, 10, 30, tzinfo=UTC))
+    report = run_checks(REPO / "config.yaml", environ={}, clock=FrozenClock(datetime(2026, 10, 30, tzinfo=UTC)))
     assert report.ok and report.rendered >= 40
     assert report.settings is not None
     assert weighted_length("双十一") == 6
@@ -50,7 +51,7 @@ def test_broken_copy_exits_2_with_file_line_and_key(tmp_path: Path) -> None:
     code, output = run(config)
     assert code == 2
     assert f"config.yaml:{line}: campaigns.weekly_deals.schedule.cron:" in output
-    assert "day of week: 8 is out of range 0-7" in output
+    assert "day of week: '8' is not valid" in output and "8 is out of range 0-7" in output
     assert "campaigns.new_arrivals.schedule.interval" in output
     assert "2 problems" in output
 

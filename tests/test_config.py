@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.durations import parse_duration
 from bot.core.errors import ConfigError, Problem
 from bot.settings.config import (
     CronSchedule,
@@ -16,9 +17,8 @@ from bot.settings.config import (
     TimesSchedule,
     credential_variables,
     load_config,
-    parse_interval,
 )
-from bot.settings.cronspec import CronSyntaxError, apscheduler_fields, parse_cron
+from bot.settings.cronspec import CronSyntaxError, apscheduler_fields, validate_cron
 
 GOOD = """\
 timezone: Asia/Shanghai
@@ -140,7 +140,7 @@ def test_bad_cron_and_timezone(tmp_path: Path) -> None:
     assert found["timezone"].line == 1
     assert "unknown timezone" in found["timezone"].message
     assert found["campaigns.sale.schedule.cron"].line == 12
-    assert "hour: 25 is out of range 0-23" in found["campaigns.sale.schedule.cron"].message
+    assert "hour: '25' is not valid (0-23)" in found["campaigns.sale.schedule.cron"].message
 
 
 def test_schedule_needs_exactly_one_kind(tmp_path: Path) -> None:
@@ -253,26 +253,27 @@ def test_duplicate_keys(tmp_path: Path) -> None:
     assert p.path == "timezone" and p.line == 17 and "duplicate" in p.message
 
 
-def test_parse_interval() -> None:
-    assert parse_interval("90s") == timedelta(seconds=90)
-    assert parse_interval("30m") == timedelta(minutes=30)
-    assert parse_interval("1h30m") == timedelta(minutes=90)
-    assert parse_interval("1d") == timedelta(days=1)
-    assert parse_interval("1.5h") == timedelta(minutes=90)
+def test_parse_duration() -> None:
+    assert parse_duration("90s") == timedelta(seconds=90)
+    assert parse_duration("30m") == timedelta(minutes=30)
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("1d") == timedelta(days=1)
+    assert parse_duration("1.5h") == timedelta(minutes=90)
     for bad in ("", "0s", "2 hours", "h", "1h1h", "-5m", "5x"):
         with pytest.raises(ValueError):
-            parse_interval(bad)
+            parse_duration(bad)
 
 
-def test_cron_parser_and_apscheduler_translation() -> None:
-    assert parse_cron("*/15 9-17 * * mon-fri")[0] == {0, 15, 30, 45}
+def test_cron_validation_and_apscheduler_translation() -> None:
+    assert validate_cron("*/15  9-17 * * mon-fri") == "*/15 9-17 * * mon-fri"
+    assert validate_cron("@weekly") == "0 0 * * 0"
     assert apscheduler_fields("0 10 * * 1-5")["day_of_week"] == "mon,tue,wed,thu,fri"
     assert apscheduler_fields("0 10 * * 0")["day_of_week"] == "sun"
     assert apscheduler_fields("0 10 * * 7")["day_of_week"] == "sun"
     assert apscheduler_fields("@daily") == {"minute": "0", "hour": "0", "day": "*", "month": "*", "day_of_week": "*"}
     for bad in ("61 * * * *", "* * * *", "0 10 5-1 * *", "0 10 1 * 1", "a b c d e", "*/0 * * * *"):
         with pytest.raises(CronSyntaxError):
-            parse_cron(bad)
+            validate_cron(bad)
 
 
 def test_times_schedule_and_interval_objects(tmp_path: Path) -> None:

@@ -44,8 +44,8 @@ def seed_segments(store: Store, n: int, *, segments: int = 2, platform: str = "x
     """A segmentation of n people u0..u{n-1} (segment i % segments, labels seg0, seg1 ...) and their handles."""
     members = [(platform, f"u{i}", i % segments, 0.5) for i in range(n)]
     infos = [(s, f"seg{s}", sum(1 for m in members if m[2] == s), {"x": float(s)}) for s in range(segments)]
-    run_id = store.save_segment_run(
-        created_at=store.clock(),
+    run_id = store.segments.save_run(
+        created_at=store.clock.now(),
         k=segments,
         silhouette=0.5,
         graph_snapshot_id=None,
@@ -55,7 +55,7 @@ def seed_segments(store: Store, n: int, *, segments: int = 2, platform: str = "x
         members=members,
     )
     if names:
-        now = store.clock()
+        now = store.clock.now()
         rows = [
             {"platform": platform, "user_id": f"u{i}", "username": f"user{i}", "first_seen": now, "last_seen": now}
             for i in range(n)
@@ -76,12 +76,12 @@ def test_issue_within_budget_with_holdout_once_per_person(store: Store, clock: M
     service = CouponService(settings, store, clock)
     report = service.issue("d11")
     # batches of 100 in the store's order; the budget is spent in the second, so the third is not reached
-    reached = [u for chunk in store.segment_members(run_id) for _, u, _ in chunk][:200]
+    reached = [u for chunk in store.segments.members(run_id) for _, u, _ in chunk][:200]
     expected_holdout = {u for u in reached if is_held_out("d11", "x", u, 0.2)}
     assert 20 < len(expected_holdout) < 60
     assert (report.targeted, report.issued, report.held_out) == (300, 120, len(expected_holdout))
     assert report.over_budget == 300 - 120 - len(expected_holdout) and report.budget_left == 0
-    coupons = store.coupons(campaign="d11")
+    coupons = store.coupons.find(campaign="d11")
     codes = [c for c in coupons if not c.holdout]
     held = [c for c in coupons if c.holdout]
     assert {c.user_id for c in held} == expected_holdout
@@ -89,10 +89,10 @@ def test_issue_within_budget_with_holdout_once_per_person(store: Store, clock: M
     assert not expected_holdout & {c.user_id for c in codes}
     assert len({c.code for c in codes}) == 120 and all(validate_code(c.code or "", "D11-") for c in codes)
     assert all(c.expires_at == START + timedelta(days=14) and c.state == "issued" for c in codes)
-    assert store.coupon_budget("d11") == (120, len(expected_holdout))
+    assert store.coupons.budget("d11") == (120, len(expected_holdout))
     again = service.issue("d11")  # a re-run (or a restart) adds nobody
     assert (again.issued, again.held_out) == (0, 0) and again.already > 0
-    assert len(store.coupons(campaign="d11")) == len(coupons)
+    assert len(store.coupons.find(campaign="d11")) == len(coupons)
     bigger = make_settings(tmp_path, d11={"budget": 150, "holdout": 0.2, "code_prefix": "D11-"})
     assert CouponService(bigger, store, clock).issue("d11").issued == 30  # a raised budget issues the rest
 
@@ -102,21 +102,21 @@ def test_target_segments_by_label_and_id(store: Store, clock: ManualClock, tmp_p
     settings = make_settings(tmp_path, a={"segments": ["SEG1"], "holdout": 0}, b={"segments": [2], "holdout": 0})
     service = CouponService(settings, store, clock)
     assert service.issue("a").issued == 30
-    assert {int(c.user_id[1:]) % 3 for c in store.coupons(campaign="a")} == {1}
+    assert {int(c.user_id[1:]) % 3 for c in store.coupons.find(campaign="a")} == {1}
     assert service.issue("b").issued == 30
-    assert {c.segment_id for c in store.coupons(campaign="b")} == {2}
+    assert {c.segment_id for c in store.coupons.find(campaign="b")} == {2}
     missing = make_settings(tmp_path, c={"segments": ["nobody"]})
     assert CouponService(missing, store, clock).issue("c").stopped == "no target segment in the latest segmentation"
 
 
 def test_opted_out_people_never_get_a_code(store: Store, clock: ManualClock, tmp_path: Path) -> None:
     seed_segments(store, 50)
-    store.add_optout("x", user_id="u3", reason="stop")
-    store.add_optout("x", username="@USER7", reason="by hand")  # by handle only
+    store.mentions.add_optout("x", user_id="u3", reason="stop")
+    store.mentions.add_optout("x", username="@USER7", reason="by hand")  # by handle only
     settings = make_settings(tmp_path, a={"holdout": 0})
     report = CouponService(settings, store, clock).issue("a")
     assert (report.issued, report.opted_out) == (48, 2)
-    assert not {"u3", "u7"} & {c.user_id for c in store.coupons(campaign="a")}
+    assert not {"u3", "u7"} & {c.user_id for c in store.coupons.find(campaign="a")}
 
 
 def test_min_influence_cooldown_and_end(store: Store, clock: ManualClock, tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_min_influence_cooldown_and_end(store: Store, clock: ManualClock, tmp_pa
         for i in range(20)
     ]
     figures = {"n_users": 20, "n_edges": 0, "n_interactions": 0, "n_communities": 1, "modularity": 0, "reciprocity": 0}
-    store.save_snapshot(created_at=START, figures=figures, params={}, stats={}, scores=scores, communities=[])
+    store.graphs.save_snapshot(created_at=START, figures=figures, params={}, stats={}, scores=scores, communities=[])
     settings = make_settings(
         tmp_path,
         vip={"min_influence": 0.5, "holdout": 0},
@@ -147,12 +147,12 @@ def test_min_influence_cooldown_and_end(store: Store, clock: ManualClock, tmp_pa
     service = CouponService(settings, store, clock)
     vip = service.issue("vip")
     assert (vip.issued, vip.low_influence) == (10, 10)
-    assert {c.user_id for c in store.coupons(campaign="vip")} == {f"u{i}" for i in range(10, 20)}
+    assert {c.user_id for c in store.coupons.find(campaign="vip")} == {f"u{i}" for i in range(10, 20)}
     later = service.issue("later")  # the vip codes are less than 7 days old
     assert (later.issued, later.cooldown) == (10, 10)
     clock.advance(timedelta(days=8))
     assert service.issue("later").issued == 10  # the cooldown is over
-    assert service.issue("over").stopped == "ended" and not store.coupons(campaign="over")
+    assert service.issue("over").stopped == "ended" and not store.coupons.find(campaign="over")
 
 
 def test_code_pool_runs_out_with_a_clear_log_line(
@@ -165,7 +165,13 @@ def test_code_pool_runs_out_with_a_clear_log_line(
     with caplog.at_level(logging.WARNING):
         report = CouponService(settings, store, clock).issue("p")
     assert report.issued == 5 and report.stopped == "the code pool ran out"
-    assert sorted(c.code for c in store.coupons(campaign="p")) == ["POOL-1", "POOL-2", "POOL-4", "POOL-5", "POOL-6"]
+    assert sorted(c.code for c in store.coupons.find(campaign="p")) == [
+        "POOL-1",
+        "POOL-2",
+        "POOL-4",
+        "POOL-5",
+        "POOL-6",
+    ]
     assert any("ran out" in r.getMessage() for r in caplog.records)
     assert any(":4:" in r.getMessage() for r in caplog.records)  # the bad pool line, by number
 
@@ -188,11 +194,11 @@ def test_concurrent_issuance_threads_keep_budget_and_once(store: Store, clock: M
     for t in threads:
         t.join()
     assert not errors
-    coupons = store.coupons(campaign="rush")
+    coupons = store.coupons.find(campaign="rush")
     codes = [c for c in coupons if not c.holdout]
     assert len(codes) == 333 == sum(r.issued for r in reports)
     assert len({(c.platform, c.user_id) for c in coupons}) == len(coupons)
-    assert store.coupon_budget("rush")[0] == 333
+    assert store.coupons.budget("rush")[0] == 333
 
 
 SCRIPT = """
@@ -205,7 +211,7 @@ from bot.domains.coupons.issuing import CouponService
 from tests.test_coupons import make_settings
 url, tmp = sys.argv[1], Path(sys.argv[2])
 clock = ManualClock(datetime(2026, 11, 1, 9, tzinfo=UTC))
-store = Store.open(url, clock=clock.now)
+store = Store.open(url, clock=clock)
 report = CouponService(make_settings(tmp, rush={"budget": 777, "holdout": 0.1}), store, clock).issue("rush")
 print(report.issued)
 """
@@ -228,7 +234,7 @@ def test_two_processes_on_postgresql_keep_budget_and_once(db_url: str, tmp_path:
     outs = [p.communicate(timeout=120)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert sum(int(o.strip()) for o in outs) == 777
-    coupons = store.coupons(campaign="rush")
+    coupons = store.coupons.find(campaign="rush")
     assert len([c for c in coupons if not c.holdout]) == 777
     assert len({c.user_id for c in coupons}) == len(coupons)
     assert len({c.code for c in coupons if c.code}) == 777
@@ -248,11 +254,11 @@ def test_a_crash_between_batches_resumes_without_doubles(store: Store, clock: Ma
 
     with pytest.raises(Crash):
         CouponService(settings, store, clock).issue("c", progress=crash_after_two)
-    first = store.coupons(campaign="c")
+    first = store.coupons.find(campaign="c")
     assert 0 < len([c for c in first if not c.holdout]) <= 200
     report = CouponService(settings, store, clock).issue("c")
-    coupons = store.coupons(campaign="c")
-    assert len([c for c in coupons if not c.holdout]) == 250 == store.coupon_budget("c")[0]
+    coupons = store.coupons.find(campaign="c")
+    assert len([c for c in coupons if not c.holdout]) == 250 == store.coupons.budget("c")[0]
     assert len({c.user_id for c in coupons}) == len(coupons)
     assert report.already == len(first)
 
@@ -266,22 +272,22 @@ def test_jobs_and_run_once(store: Store, clock: ManualClock, tmp_path: Path) -> 
     assert CouponService(make_settings(tmp_path), store, clock).jobs() == []
     [report] = service.run_once()
     assert report.issued == 30
-    assert {c.state for c in store.coupons(campaign="a")} == {"delivered"}  # exported
-    assert store.acquire_lease("coupons", "daemon-2", ttl=timedelta(minutes=5))
+    assert {c.state for c in store.coupons.find(campaign="a")} == {"delivered"}  # exported
+    assert store.leases.acquire("coupons", "daemon-2", ttl=timedelta(minutes=5))
     assert service.run_once() == []  # another daemon holds the turn
-    store.release_lease("coupons", "daemon-2")
+    store.leases.release("coupons", "daemon-2")
     clock.advance(timedelta(days=2))
     service.run_once()
-    assert {c.state for c in store.coupons(campaign="a")} == {"expired"}
+    assert {c.state for c in store.coupons.find(campaign="a")} == {"expired"}
 
 
 def test_a_label_targets_its_numbered_twins(store: Store, clock: ManualClock, tmp_path: Path) -> None:
     members = [("x", f"u{i}", i % 3, 0.5) for i in range(9)]
-    store.save_segment_run(
-        created_at=store.clock(), k=3, silhouette=0.5, graph_snapshot_id=None, params={}, stats={},
+    store.segments.save_run(
+        created_at=store.clock.now(), k=3, silhouette=0.5, graph_snapshot_id=None, params={}, stats={},
         segments=[(0, "advocates", 3, {}), (1, "advocates 2", 3, {}), (2, "lurkers", 3, {})], members=members,
     )  # fmt: skip
     settings = make_settings(tmp_path, fans={"holdout": 0, "segments": ["Advocates"]})
     report = CouponService(settings, store, clock).issue("fans")
     assert report.issued == 6
-    assert {c.segment_id for c in store.coupons(campaign="fans")} == {0, 1}
+    assert {c.segment_id for c in store.coupons.find(campaign="fans")} == {0, 1}

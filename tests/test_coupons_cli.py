@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.store import Store
@@ -52,8 +53,8 @@ def test_issue_list_import_report(db_url: str, tmp_path: Path) -> None:
     assert "d11" in result.output and "exported to" in result.output
     [export] = list((tmp_path / "exports").iterdir())
     with Store.open(db_url) as store:
-        codes = [c for c in store.coupons(campaign="d11") if c.code]
-        held = [c for c in store.coupons(campaign="d11") if c.holdout]
+        codes = [c for c in store.coupons.find(campaign="d11") if c.code]
+        held = [c for c in store.coupons.find(campaign="d11") if c.holdout]
     assert len(codes) == 20 and export.read_text(encoding="utf-8").count("D11-") == 20
     result = invoke("coupons", "issue", "nope", *common)
     assert result.exit_code == 2 and "no coupon campaign" in result.output
@@ -108,6 +109,7 @@ def test_issue_list_import_report(db_url: str, tmp_path: Path) -> None:
     assert all(r["uplift"] is None for r in rows)
 
 
+@pytest.mark.slow
 def test_bench_script_small_run(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "scripts/bench_coupons.py", "--count", "2000", "--batch", "500"],

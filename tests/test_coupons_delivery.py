@@ -26,6 +26,8 @@ from bot.settings.replies import Caps, RepliesConfig
 from tests.helpers import delivery
 from tests.test_coupons import START, make_settings, seed_segments
 
+X_BUCKETS = XPlatform.buckets  # the rate-limit bucket names of an X account
+
 
 @pytest.fixture
 def clock() -> ManualClock:
@@ -46,22 +48,22 @@ def test_reply_offer_then_delivered_when_the_reply_is_sent(store: Store, clock: 
     assert service.coupon_for_reply("other", "x", "u4") is None  # not this account's campaign
     assert service.coupon_for_reply("shop", "x", "nobody") is None
     # the caller (mentions) enqueues the reply and records its key
-    store.enqueue("reply:m1", account="shop", kind="reply", text=offer.text, in_reply_to_id="m1")
+    store.outbox.enqueue("reply:m1", account="shop", kind="reply", text=offer.text, in_reply_to_id="m1")
     assert service.mark_delivering(offer.coupon_id, "reply:m1")
     assert service.coupon_for_reply("shop", "x", "u4") is None  # already on its way
     assert service.mark_delivered_by_outbox() == 0  # not sent yet
-    item = store.outbox_item(key="reply:m1")
+    item = store.outbox.item(key="reply:m1")
     assert item is not None
-    claim = store.claim("t", now=clock.now(), limit=5, lease_seconds=60)
-    store.mark_sent(claim.items[0].item, "tw1", now=clock.now())
+    claim = store.outbox.claim("t", now=clock.now(), limit=5, lease_seconds=60, buckets=X_BUCKETS)
+    store.outbox.mark_sent(claim.items[0].item, "tw1", now=clock.now())
     assert service.mark_delivered_by_outbox(["reply:m1"]) == 1
-    [coupon] = store.coupons(user_id="u4")
+    [coupon] = store.coupons.find(user_id="u4")
     assert coupon.state == "delivered" and coupon.delivered_at == clock.now()
-    store.add_optout("x", user_id="u5")
+    store.mentions.add_optout("x", user_id="u5")
     assert service.coupon_for_reply("shop", "x", "u5") is None  # opted out since issuance
     clock.advance(timedelta(days=15))
     assert service.coupon_for_reply("shop", "x", "u6") is None  # expired
-    assert store.expire_coupons() == 10  # issued and delivered ones alike
+    assert store.coupons.expire() == 10  # issued and delivered ones alike
 
 
 def test_export_file_and_delivery(store: Store, clock: ManualClock, tmp_path: Path) -> None:
@@ -73,11 +75,11 @@ def test_export_file_and_delivery(store: Store, clock: ManualClock, tmp_path: Pa
     assert report.exported == 12 and report.file == tmp_path / "exports" / "mail-2026-11-01.csv"
     with report.file.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["user_id"] for r in rows] == [c.user_id for c in store.coupons(campaign="mail")]
+    assert [r["user_id"] for r in rows] == [c.user_id for c in store.coupons.find(campaign="mail")]
     assert rows[0].keys() == {"handle", "user_id", "code", "discount", "expires_at"}
     assert rows[0]["handle"].startswith("user") and rows[0]["discount"] == "¥50 off"
-    assert {r["code"] for r in rows} == {c.code for c in store.coupons(campaign="mail")}
-    assert all(c.state == "delivered" and c.delivered_at == START for c in store.coupons(campaign="mail"))
+    assert {r["code"] for r in rows} == {c.code for c in store.coupons.find(campaign="mail")}
+    assert all(c.state == "delivered" and c.delivered_at == START for c in store.coupons.find(campaign="mail"))
     assert service.deliver("mail").exported == 0  # nothing new: no second file
     assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["mail-2026-11-01.csv"]
 
@@ -105,7 +107,7 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
             escalator=Escalator(settings.replies.escalation, url=""),
         )
         mentions.poll("shop")  # stores the fan's DM (and queues the ordinary answer)
-        store.save_segment_run(
+        store.segments.save_run(
             created_at=START,
             k=1,
             silhouette=None,
@@ -119,13 +121,13 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
         assert service.issue("dm").issued == 3
         report = service.deliver("dm")
         assert (report.enqueued, report.waiting) == (2, 1)
-        zh = store.outbox_item(key=coupon_key("dm", "x", fan_zh))
+        zh = store.outbox.item(key=coupon_key("dm", "x", fan_zh))
         assert zh is not None and "优惠码" in zh.text  # in the language they wrote in
         assert service.deliver("dm").enqueued == 0  # once
-        item = store.outbox_item(key=coupon_key("dm", "x", fan))
+        item = store.outbox.item(key=coupon_key("dm", "x", fan))
         assert item is not None and (item.kind, item.recipient_id) == ("dm", fan)
-        assert store.outbox_item(key=coupon_key("dm", "x", stranger)) is None
-        outbox = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock.now, rng=random.Random(1))
+        assert store.outbox.item(key=coupon_key("dm", "x", stranger)) is None
+        outbox = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock, rng=random.Random(1))
         outbox.deliver_due()
         with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=5) as admin:
             sent = admin.get("/_sandbox/dms", params={"from_user_id": me.id}).json()["dms"]
@@ -133,9 +135,9 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
         assert any(item.text == d["text"] for d in to_fan)
         assert not [d for d in sent if d["to_user_id"] == stranger]
         service.mark_delivered_by_outbox()
-        states = {c.user_id: c.state for c in store.coupons(campaign="dm")}
+        states = {c.user_id: c.state for c in store.coupons.find(campaign="dm")}
         assert states == {fan: "delivered", stranger: "issued", fan_zh: "delivered"}
-        code = next(c.code for c in store.coupons(campaign="dm") if c.user_id == fan)
+        code = next(c.code for c in store.coupons.find(campaign="dm") if c.user_id == fan)
         assert code is not None and code in item.text
     finally:
         shop.close()

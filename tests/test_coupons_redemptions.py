@@ -29,7 +29,7 @@ def issued(store: Store, clock: ManualClock, tmp_path: Path) -> list[str]:
     seed_segments(store, 5)
     settings = make_settings(tmp_path, d11={"holdout": 0, "expires_after": "10d"})
     CouponService(settings, store, clock).issue("d11")
-    return [c.code or "" for c in store.coupons(campaign="d11")]
+    return [c.code or "" for c in store.coupons.find(campaign="d11")]
 
 
 def test_import_counts_valid_and_reports_the_rest(store: Store, clock: ManualClock, tmp_path: Path) -> None:
@@ -60,11 +60,11 @@ def test_import_counts_valid_and_reports_the_rest(store: Store, clock: ManualClo
     }
     assert [(p.line, p.path) for p in report.problems] == [(7, "order_id"), (8, "amount"), (9, "time")]
     assert {r.line.order_id: r.status for r in report.rejected()} == {"A3": "unknown", "A4": "expired", "A5": "reused"}
-    by_code = {c.code: c for c in store.coupons(campaign="d11")}
+    by_code = {c.code: c for c in store.coupons.find(campaign="d11")}
     assert by_code[codes[0]].state == "redeemed" and by_code[codes[0]].order_id == "A1"
     assert by_code[codes[0]].amount == 120.5
     assert by_code[codes[2]].state == "issued"  # the expired attempt changed nothing
-    assert {r.order_id: r.status for r in store.redemptions()} == {
+    assert {r.order_id: r.status for r in store.redemptions.find()} == {
         "A1": "counted",
         "A2": "counted",
         "A3": "unknown",
@@ -74,8 +74,8 @@ def test_import_counts_valid_and_reports_the_rest(store: Store, clock: ManualClo
     }
     again = import_redemptions(store, path)  # idempotent on order_id
     assert again.counts["duplicate"] == 6 and again.counts["counted"] == 0
-    assert len(store.redemptions()) == 6
-    assert [r for r in store.coupons(campaign="d11") if r.state == "redeemed"].__len__() == 3
+    assert len(store.redemptions.find()) == 6
+    assert [r for r in store.coupons.find(campaign="d11") if r.state == "redeemed"].__len__() == 3
 
 
 def test_import_file_problems(store: Store, tmp_path: Path) -> None:
@@ -114,5 +114,9 @@ def test_webhook_over_http(store: Store, clock: ManualClock, tmp_path: Path) -> 
             assert signed_post(client, body, path="/other").status_code == 404
     finally:
         server.stop()
-    assert store.coupon_by_code(codes[0]).state == "redeemed"  # type: ignore[union-attr]
-    assert {r.order_id: r.status for r in store.redemptions()} == {"W1": "counted", "W2": "reused", "W3": "unknown"}
+    assert store.coupons.by_code(codes[0]).state == "redeemed"  # type: ignore[union-attr]
+    assert {r.order_id: r.status for r in store.redemptions.find()} == {
+        "W1": "counted",
+        "W2": "reused",
+        "W3": "unknown",
+    }

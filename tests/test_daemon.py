@@ -121,8 +121,8 @@ def test_daemon_publishes_each_slot_once_and_stops_cleanly(
     assert all(re.fullmatch(r"Tick \d+ from tick", text) for text in texts)
 
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        summary = store.summary()
-        sent = store.outbox_items(state="sent", limit=None)
+        summary = store.outbox.summary()
+        sent = store.outbox.items(state="sent", limit=None)
     assert summary["posts_published"] == len(tweets)
     assert summary["posts_failed"] == 0
     assert {item.remote_id for item in sent} == {t["id"] for t in tweets}
@@ -133,7 +133,7 @@ def test_daemon_publishes_each_slot_once_and_stops_cleanly(
     send_lines = [r.getMessage() for r in caplog.records if r.name == outbox_logger and r.levelno == logging.INFO]
     for tweet in tweets:
         assert any(tweet["id"] in line and "outbox campaign:tick:" in line for line in send_lines), (tweet, send_lines)
-    assert any("stopped" in r.getMessage() for r in caplog.records if r.name == "bot.app.daemon")
+    assert any("stopped" in r.getMessage() for r in caplog.records if r.name == "bot.app.daemon.lifecycle")
 
     # clean stop: the daemon's own threads are gone
     leftovers = [t for t in set(threading.enumerate()) - threads_before if t.is_alive()]
@@ -189,7 +189,7 @@ def test_template_edit_is_picked_up_and_bad_edits_keep_the_last_good_config(
     texts = [t["text"] for t in ledger(sandbox)]
     assert len(texts) == len(set(texts))
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        assert store.summary()["posts_failed"] == 0, "a slot was rendered with the refused template"
+        assert store.outbox.summary()["posts_failed"] == 0, "a slot was rendered with the refused template"
 
 
 def test_reload_directly_as_sighup_does(sandbox: Any, tmp_path: Path, running: Callable[..., Daemon]) -> None:
@@ -220,14 +220,14 @@ def test_slots_missed_while_down_are_recorded_not_burst(
     last = now - timedelta(minutes=30)
     with Store.open(url) as store:
         store.upgrade()
-        store.record_slot("tick", last, "skipped", "before the downtime")
+        store.slots.record("tick", last, "skipped", "before the downtime")
 
     started_at = datetime.now(UTC)
     daemon = running(config)
     grace = timedelta(minutes=15)
 
     with Store.open(url) as store:
-        slots = [s for s in store.slots("tick") if s.slot_at.replace(tzinfo=UTC) > last.replace(tzinfo=UTC)]
+        slots = [s for s in store.slots.find("tick") if s.slot_at.replace(tzinfo=UTC) > last.replace(tzinfo=UTC)]
     missed = [s for s in slots if s.state == "missed"]
     queued = [s for s in slots if s.state not in ("missed", "skipped")]
     assert missed and queued
@@ -268,7 +268,7 @@ def test_reload_can_add_an_account_and_its_campaign(
     assert daemon.reload() is True
     wait_for(lambda: len(ledger(sandbox, "brand")) >= 2, what="posts by the account added on reload")
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        assert store.summary()["dead"] == 0
+        assert store.outbox.summary()["dead"] == 0
 
 
 def test_two_daemons_on_one_database_publish_each_slot_once(
@@ -284,8 +284,8 @@ def test_two_daemons_on_one_database_publish_each_slot_once(
     texts = [t["text"] for t in ledger(sandbox)]
     assert len(texts) == len(set(texts)), "two daemons published the same slot"
     with Store.open(db_url) as store:
-        sent = store.outbox_items(state="sent", limit=None)
-        slots = store.slots("tick")
+        sent = store.outbox.items(state="sent", limit=None)
+        slots = store.slots.find("tick")
     assert len(sent) == len(texts)
     assert all(slot.state in ("published", "queued") for slot in slots)
     assert len({slot.slot_at for slot in slots}) == len(slots)
@@ -315,19 +315,25 @@ def test_two_daemons_collect_likes_and_take_turns_at_the_analysis(
 
     def likes() -> int:
         with Store.open(db_url) as store:
-            return len(store.interactions(kind="like"))
+            return len(store.people.interactions(kind="like"))
 
     wait_for(lambda: likes() >= 6, timeout=20, what="the likes of both posts collected")
     with Store.open(db_url) as store:
-        wait_for(lambda: len(store.snapshots()) >= 2, timeout=20, what="two graph snapshots")
+        wait_for(lambda: len(store.graphs.snapshots()) >= 2, timeout=20, what="two graph snapshots")
     first.stop()
     second.stop()
     with Store.open(db_url) as store:
-        snapshots = sorted(store.snapshots(limit=100), key=lambda s: s.created_at)
+        snapshots = sorted(store.graphs.snapshots(limit=100), key=lambda s: s.created_at)
         assert likes() == 6  # each like once, however many daemons and collections
-        assert store.lease_holder("graph-analysis") is None
+        assert store.leases.holder("graph-analysis") is None
     gaps = [(b.created_at - a.created_at).total_seconds() for a, b in itertools.pairwise(snapshots)]
     assert all(gap >= 1.8 for gap in gaps), f"two daemons analysed within one interval: {gaps}"
+
+
+def refused_slots(caplog: pytest.LogCaptureFixture) -> set[str]:
+    """The campaign slots the daemon could not record because the database did not answer."""
+    found = (re.match(r"campaign tick: slot (\S+) waits for the database", r.getMessage()) for r in caplog.records)
+    return {m.group(1) for m in found if m}
 
 
 def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
@@ -337,8 +343,8 @@ def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Another process holds SQLite's write lock for 4 s, longer than the daemon's busy timeout: the slots that
-    fall due meanwhile cannot be recorded. The daemon keeps running and queues them once the lock is gone."""
+    """Another process holds SQLite's write lock, longer than the daemon's busy timeout, until three slots have
+    fallen due and could not be recorded. The daemon keeps running and queues them once the lock is gone."""
     import sqlite3
 
     import bot.adapters.store.engine as engine_module
@@ -353,10 +359,10 @@ def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
     holder.execute("BEGIN EXCLUSIVE")  # no writer but this one
     try:
         wait_for(
-            lambda: any("waits for the database" in r.getMessage() for r in caplog.records),
-            what="a slot refused by the locked database",
+            lambda: len(refused_slots(caplog)) >= 3,
+            timeout=15,
+            what="three slots falling due while the database is locked",
         )
-        time.sleep(3)
     finally:
         holder.rollback()
         holder.close()
@@ -386,5 +392,5 @@ def test_a_locked_database_makes_the_daemon_wait_and_lose_no_slot(
     refused = [r for r in caplog.records if "waits for the database" in r.getMessage()]
     assert refused and all(r.levelno == logging.WARNING for r in refused)
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        summary = store.summary()
+        summary = store.outbox.summary()
     assert summary["posts_failed"] == 0

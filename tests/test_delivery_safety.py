@@ -24,6 +24,8 @@ from bot.domains.publishing.outbox import Outbox
 from bot.sandbox.server import SandboxServer
 from tests.helpers import delivery, wait_for
 
+X_BUCKETS = XPlatform.buckets  # the rate-limit bucket names of an X account
+
 
 class _Hooked(XPlatform):
     """The real sandbox adapter; after each send that succeeds, runs what the test says happened meanwhile."""
@@ -61,7 +63,7 @@ def _outbox(store: Store, shop: XPlatform, clock: ManualClock) -> Outbox:
 def _queue_for(store: Store, person: str, n: int) -> None:
     """n messages for one person, each with the person as its target (like a reply, a DM or a coupon)."""
     for i in range(n):
-        store.enqueue(
+        store.outbox.enqueue(
             f"for:{person}:{i}",
             account="shop",
             kind="post",
@@ -76,11 +78,11 @@ def test_an_opt_out_recorded_while_a_batch_is_sent_stops_the_next_message(
 ) -> None:
     """Before: opt-out was checked when the batch of 50 was claimed, so the rest of the batch still went out."""
     _queue_for(store, "u-7", 4)
-    shop.after_send = lambda message: store.add_optout("x", user_id="u-7", reason="stop")
+    shop.after_send = lambda message: store.mentions.add_optout("x", user_id="u-7", reason="stop")
     report = _outbox(store, shop, clock).deliver_due()
     assert (report.sent, report.cancelled) == (1, 3)
     assert _ledger(sandbox) == ["A message for u-7, number 0"]
-    states = {i.key: (i.state, i.attempts) for i in store.outbox_items(limit=None)}
+    states = {i.key: (i.state, i.attempts) for i in store.outbox.items(limit=None)}
     assert states["for:u-7:0"] == ("sent", 1)
     assert {states[f"for:u-7:{i}"] for i in (1, 2, 3)} == {("cancelled", 0)}
 
@@ -89,17 +91,17 @@ def test_a_pause_or_a_cancellation_recorded_mid_batch_is_honoured(
     store: Store, shop: _Hooked, sandbox: Any, clock: ManualClock
 ) -> None:
     _queue_for(store, "u-1", 3)
-    second = store.outbox_item(key="for:u-1:1")
+    second = store.outbox.item(key="for:u-1:1")
     assert second is not None
-    shop.after_send = lambda message: store.cancel(second.id, "withdrawn by the team")
+    shop.after_send = lambda message: store.outbox.cancel(second.id, "withdrawn by the team")
     report = _outbox(store, shop, clock).deliver_due()
     assert report.sent == 2 and "A message for u-1, number 1" not in _ledger(sandbox)
 
     _queue_for(store, "u-2", 3)
-    shop.after_send = lambda message: store.pause_account("shop", "credentials revoked")
+    shop.after_send = lambda message: store.accounts.pause("shop", "credentials revoked")
     report = _outbox(store, shop, clock).deliver_due()
     assert report.sent == 1
-    waiting = [i for i in store.outbox_items(limit=None) if i.key.startswith("for:u-2:") and i.state == "pending"]
+    waiting = [i for i in store.outbox.items(limit=None) if i.key.startswith("for:u-2:") and i.state == "pending"]
     assert len(waiting) == 2 and all(i.attempts == 0 for i in waiting)  # given back, no try counted
 
 
@@ -127,7 +129,7 @@ def test_a_slow_platform_holds_up_no_other_account(sandbox: Any, tmp_path: Path)
             store.upgrade()
             for account in ("slow", "fast"):  # the slow account's rows first: a single worker would take them first
                 for i in range(12 if account == "slow" else 6):
-                    store.enqueue(f"{account}:{i}", account=account, kind="post", text=f"{account} news {i}")
+                    store.outbox.enqueue(f"{account}:{i}", account=account, kind="post", text=f"{account} news {i}")
         daemon = Daemon(DaemonOptions(config_path=config, environ={}))
         daemon.start()
         try:
@@ -162,12 +164,14 @@ def test_health_turns_red_when_a_queue_grows_faster_than_it_drains() -> None:
 
 def test_store_health_counts_what_arrived_was_sent_and_is_due(store: Store, clock: ManualClock) -> None:
     for i in range(3):
-        store.enqueue(f"k{i}", account="shop", kind="post", text=f"t{i}")
-    [claimed, *_] = store.claim("w", now=clock(), limit=1, lease_seconds=30).items
-    attempt = store.begin_attempt(claimed.item, "w", now=clock())
+        store.outbox.enqueue(f"k{i}", account="shop", kind="post", text=f"t{i}")
+    [claimed, *_] = store.outbox.claim("w", now=clock.now(), limit=1, lease_seconds=30, buckets=X_BUCKETS).items
+    attempt = store.outbox.begin_attempt(claimed.item, "w", now=clock.now(), buckets=X_BUCKETS)
     assert attempt.item is not None
-    store.mark_sent(attempt.item, "1", now=clock())
+    store.outbox.mark_sent(attempt.item, "1", now=clock.now())
     clock.advance(1)
-    health = store.health(clock() - timedelta(minutes=5), now=clock(), window_start=clock() - timedelta(minutes=2))
+    health = store.health.read(
+        clock.now() - timedelta(minutes=5), now=clock.now(), window_start=clock.now() - timedelta(minutes=2)
+    )
     assert health.flows["shop"] == Flow(due=2, oldest_due=health.flows["shop"].oldest_due, arrived=3, sent=1)
     assert health.set_aside == {}

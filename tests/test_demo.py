@@ -17,7 +17,6 @@ from tests.conftest import REPO_ROOT
 from tests.test_daemon import write_setup
 
 
-@pytest.mark.slow
 def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     summary_file = tmp_path / "out" / "summary.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALBOT_")}
@@ -109,7 +108,6 @@ delivery:
 APP_PASSWORD = re.compile(r"\b[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}\b")
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(300)  # the first start of the local network installs it (~90 s)
 def test_bluesky_demo_publishes_and_answers_every_customer_once(tmp_path: Path, bluesky_devnet: object) -> None:
     """`socialbot demo --platform bluesky` as a process, at DEBUG, on the session's local AT Protocol network: posts

@@ -14,9 +14,9 @@ import pytest
 from bot.adapters.escalation import Escalator
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
-from bot.adapters.store.engagement import utc_day
 from bot.adapters.templating import TemplateRenderer
 from bot.core.clock import ManualClock
+from bot.core.records import utc_day
 from bot.domains.audience.engagement import ENGAGEMENT, EngagementReport, EngagementService
 from bot.domains.conversations.intent import Classifier
 from bot.domains.conversations.mentions import MentionService
@@ -59,14 +59,14 @@ def clock() -> ManualClock:
 @pytest.fixture
 def server(clock: ManualClock) -> Iterator[SandboxServer]:
     """A sandbox whose clock (timestamps, rate-limit windows) is the test's clock."""
-    s = SandboxServer(clock=lambda: clock.now().timestamp()).start()
+    s = SandboxServer(clock=clock).start()
     yield s
     s.stop()
 
 
 @pytest.fixture
 def shop(server: SandboxServer, clock: ManualClock) -> Iterator[XPlatform]:
-    platform = XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now)
+    platform = XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock)
     yield platform
     platform.close()
 
@@ -81,12 +81,12 @@ def publish(store: Store, shop: XPlatform, clock: ManualClock, *texts: str) -> l
     """Our posts, delivered through the real outbox; returns their remote ids."""
     keys = [f"campaign:test:{text}" for text in texts]
     for key, text in zip(keys, texts, strict=True):
-        assert store.enqueue(key, account="shop", kind="post", text=text)
-    outbox = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock.now, rng=random.Random(1))
+        assert store.outbox.enqueue(key, account="shop", kind="post", text=text)
+    outbox = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock, rng=random.Random(1))
     assert outbox.deliver_due().sent == len(texts)
     ids = []
     for key in keys:
-        item = store.outbox_item(key=key)
+        item = store.outbox.item(key=key)
         assert item is not None and item.remote_id
         ids.append(item.remote_id)
     return ids
@@ -102,7 +102,7 @@ def requests_to(server: SandboxServer, *prefixes: str) -> int:
 
 
 def edges(store: Store, kind: str) -> set[tuple[str, str, str]]:
-    return {(i.source_user_id, i.target_user_id, i.post_id) for i in store.interactions(kind=kind)}
+    return {(i.source_user_id, i.target_user_id, i.post_id) for i in store.people.interactions(kind=kind)}
 
 
 def service(store: Store, shop: XPlatform, clock: ManualClock, settings: Settings | None = None) -> EngagementService:
@@ -133,18 +133,18 @@ def test_likes_retweets_and_quotes_are_stored_once(
     first = svc.collect("shop")
     assert (first.posts, first.interactions, first.stopped_by) == (2, 6 + 2 + 1, None)
     assert first.reads == 7 + 2 + 2  # 7 likers, 2 reposters, 1 quote + its author
-    assert store.reads_used("shop", utc_day(clock.now())) == first.reads
+    assert store.engagement.reads_used("shop", utc_day(clock.now())) == first.reads
     assert first.budget_left == 10_000 - first.reads
     assert edges(store, "like") == {(uid, me, popular) for uid in fans}
     assert edges(store, "retweet") == {(uid, me, popular) for uid in fans[:2]}
     assert edges(store, "quote") == {(star, me, quote)}  # the quote's own id, as the mentions poll stores it
-    [quoted] = store.interactions(kind="quote")
+    [quoted] = store.people.interactions(kind="quote")
     assert quoted.created_at == quote_at
-    assert {i.created_at for i in store.interactions(kind="like")} == {clock.now()}
-    stored_star = store.social_user("x", user_id=star)
+    assert {i.created_at for i in store.people.interactions(kind="like")} == {clock.now()}
+    stored_star = store.people.social_user("x", user_id=star)
     assert stored_star is not None and stored_star.username == "star" and stored_star.followers_count == 40_000
-    assert store.social_user("x", user_id=fans[3]).followers_count == 30  # type: ignore[union-attr]
-    tracked = store.tracked_post("shop", popular)
+    assert store.people.social_user("x", user_id=fans[3]).followers_count == 30  # type: ignore[union-attr]
+    tracked = store.engagement.tracked_post("shop", popular)
     assert tracked is not None and (tracked.likes, tracked.retweets, tracked.quotes) == (7, 2, 1)
     assert tracked.last_collected_at == clock.now()
 
@@ -161,9 +161,9 @@ def test_likes_retweets_and_quotes_are_stored_once(
     third = svc.collect("shop")
     assert (third.posts, third.interactions) == (2, 1)
     assert edges(store, "like") == {(uid, me, popular) for uid in fans} | {(newcomer, me, quiet)}
-    times = {i.source_user_id: i.created_at for i in store.interactions(kind="like")}
+    times = {i.source_user_id: i.created_at for i in store.people.interactions(kind="like")}
     assert times[fans[0]] == first_seen and times[newcomer] == clock.now()
-    assert len(store.interactions(kind="quote")) == 1
+    assert len(store.people.interactions(kind="quote")) == 1
 
 
 def test_posts_outside_lookback_are_ignored_and_every_is_respected(
@@ -183,8 +183,8 @@ def test_posts_outside_lookback_are_ignored_and_every_is_respected(
 
     report = svc.collect("shop")
     assert report.posts == 2
-    assert {p.post_id for p in store.tracked_posts("shop")} == {ageing, fresh}  # never tracked: too old
-    assert {i.post_id for i in store.interactions(kind="like")} == {ageing, fresh}
+    assert {p.post_id for p in store.engagement.tracked_posts("shop")} == {ageing, fresh}  # never tracked: too old
+    assert {i.post_id for i in store.people.interactions(kind="like")} == {ageing, fresh}
 
     before = requests_to(server)
     clock.advance(EVERY - timedelta(minutes=1))
@@ -194,7 +194,7 @@ def test_posts_outside_lookback_are_ignored_and_every_is_respected(
     clock.advance(timedelta(hours=2))  # `ageing` leaves the lookback
     report = svc.collect("shop")
     assert report.posts == 1 and requests_to(server, LIKERS) == 2 + 2 + 1
-    assert store.tracked_post("shop", ageing).last_collected_at < clock.now()  # type: ignore[union-attr]
+    assert store.engagement.tracked_post("shop", ageing).last_collected_at < clock.now()  # type: ignore[union-attr]
 
 
 def test_disabled_collects_nothing(store: Store, shop: XPlatform, clock: ManualClock) -> None:
@@ -227,23 +227,25 @@ def test_budget_is_never_exceeded_and_resets_the_next_utc_day(
 
     day_one = utc_day(clock.now())
     report = svc.collect("shop")
-    used = store.reads_used("shop", day_one)
+    used = store.engagement.reads_used("shop", day_one)
     assert report.stopped_by == "budget" and 0 < used <= budget
-    assert report.reads == used == len(store.interactions(kind="like"))  # every read was a new liker
+    assert report.reads == used == len(store.people.interactions(kind="like"))  # every read was a new liker
     assert report.budget_left == budget - used
     clock.advance(timedelta(hours=2))
     later = svc.collect("shop")
-    assert later.stopped_by == "budget" and later.reads == 0 and store.reads_used("shop", day_one) == used
+    assert later.stopped_by == "budget" and later.reads == 0 and store.engagement.reads_used("shop", day_one) == used
     used_up = [r.getMessage() for r in caplog.records if "used up today" in r.getMessage()]
     assert used_up == [f"engagement reads for shop used up today ({used} of {budget}); next collection after 00:00 UTC"]
 
-    collected = len(store.interactions(kind="like"))
+    collected = len(store.people.interactions(kind="like"))
     clock.set(clock.now().replace(hour=0, minute=0, second=1) + timedelta(days=1))  # the next UTC day
     day_two = utc_day(clock.now())
-    assert store.reads_used("shop", day_two) == 0
+    assert store.engagement.reads_used("shop", day_two) == 0
     report = svc.collect("shop")
-    assert 0 < store.reads_used("shop", day_two) <= budget and report.reads == store.reads_used("shop", day_two)
-    assert len(store.interactions(kind="like")) > collected
+    assert 0 < store.engagement.reads_used("shop", day_two) <= budget and report.reads == store.engagement.reads_used(
+        "shop", day_two
+    )
+    assert len(store.people.interactions(kind="like")) > collected
     assert len([r for r in caplog.records if "used up today" in r.getMessage()]) == 2  # once per day
 
 
@@ -252,8 +254,8 @@ def test_two_collectors_share_one_budget(
 ) -> None:
     budget = 50
     settings = make_settings(budget=budget, max_per_post=10)
-    stores = [Store.open(db_url, clock=clock.now) for _ in range(2)]
-    platforms = [XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock.now) for _ in range(2)]
+    stores = [Store.open(db_url, clock=clock) for _ in range(2)]
+    platforms = [XPlatform.for_sandbox(server.url, "shop", account="shop", clock=clock) for _ in range(2)]
     try:
         stores[0].upgrade()
         posts = publish(stores[0], platforms[0], clock, *(f"Flash sale {i}" for i in range(8)))
@@ -275,9 +277,9 @@ def test_two_collectors_share_one_budget(
         for t in threads:
             t.join(timeout=60)
         assert len(reports) == 2
-        used = stores[0].reads_used("shop", utc_day(clock.now()))
+        used = stores[0].engagement.reads_used("shop", utc_day(clock.now()))
         assert used <= budget and sum(r.reads for r in reports) == used
-        likes = stores[0].interactions(kind="like")
+        likes = stores[0].people.interactions(kind="like")
         assert len(likes) == used  # no post was read by both: every read found a new liker
         assert sum(r.interactions for r in reports) == len(likes)
         assert {r.stopped_by for r in reports} <= {"budget", None}
@@ -289,7 +291,7 @@ def test_two_collectors_share_one_budget(
 
 
 def test_reservations_from_many_threads_grant_exactly_the_budget(db_url: str, clock: ManualClock) -> None:
-    stores = [Store.open(db_url, clock=clock.now) for _ in range(2)]
+    stores = [Store.open(db_url, clock=clock) for _ in range(2)]
     try:
         stores[0].upgrade()
         day = utc_day(clock.now())
@@ -298,7 +300,7 @@ def test_reservations_from_many_threads_grant_exactly_the_budget(db_url: str, cl
 
         def spend(store: Store) -> None:
             barrier.wait()
-            while (got := store.reserve_reads("shop", day, 7, 100)) > 0:
+            while (got := store.engagement.reserve_reads("shop", day, 7, 100)) > 0:
                 granted.append(got)
 
         threads = [threading.Thread(target=spend, args=(stores[i % 2],)) for i in range(6)]
@@ -306,13 +308,13 @@ def test_reservations_from_many_threads_grant_exactly_the_budget(db_url: str, cl
             t.start()
         for t in threads:
             t.join(timeout=60)
-        assert sum(granted) == stores[1].reads_used("shop", day) == 100  # no read granted twice, none lost
+        assert sum(granted) == stores[1].engagement.reads_used("shop", day) == 100  # no read granted twice, none lost
         assert sorted(granted)[0] == 100 % 7 and len(granted) == 100 // 7 + 1
-        assert stores[0].reserve_reads("shop", day, 5, 100) == 0
-        stores[0].release_reads("shop", day, 4)  # a call that used 3 of its 7
-        assert stores[0].reserve_reads("shop", day, 5, 100) == 4
-        assert stores[0].reserve_reads("shop", day, 5, 103) == 3  # a larger budget (config reload)
-        assert stores[0].reads_used("shop", utc_day(clock.now() + timedelta(days=1))) == 0
+        assert stores[0].engagement.reserve_reads("shop", day, 5, 100) == 0
+        stores[0].engagement.release_reads("shop", day, 4)  # a call that used 3 of its 7
+        assert stores[0].engagement.reserve_reads("shop", day, 5, 100) == 4
+        assert stores[0].engagement.reserve_reads("shop", day, 5, 103) == 3  # a larger budget (config reload)
+        assert stores[0].engagement.reads_used("shop", utc_day(clock.now() + timedelta(days=1))) == 0
     finally:
         for s in stores:
             s.close()
@@ -352,8 +354,8 @@ def test_a_quote_that_mentions_us_is_one_interaction(
     assert report.interactions == 1
     mentions.poll("shop")
     assert edges(store, "quote") == {(alice, me, first), (bob, me, second)}
-    assert len(store.interactions(kind="quote")) == 2
-    assert store.social_user("x", user_id=alice).followers_count == 900  # type: ignore[union-attr]
+    assert len(store.people.interactions(kind="quote")) == 2
+    assert store.people.social_user("x", user_id=alice).followers_count == 900  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------------------------------ failures
@@ -372,10 +374,10 @@ def test_a_429_stops_the_pass_and_the_next_pass_waits_for_the_reset(
     report = svc.collect("shop")  # must not raise
     assert report.stopped_by == "rate_limit" and report.waiting_until is not None
     assert report.waiting_until >= clock.now() + timedelta(seconds=599)
-    assert store.rate_limited_until("shop", ENGAGEMENT) == report.waiting_until
-    assert store.reads_used("shop", utc_day(clock.now())) == 0  # the reservation was given back
-    assert store.interactions(kind="like") == []
-    assert all(p.last_collected_at is None for p in store.tracked_posts("shop"))  # still due
+    assert store.rate_limits.blocked_until("shop", ENGAGEMENT) == report.waiting_until
+    assert store.engagement.reads_used("shop", utc_day(clock.now())) == 0  # the reservation was given back
+    assert store.people.interactions(kind="like") == []
+    assert all(p.last_collected_at is None for p in store.engagement.tracked_posts("shop"))  # still due
 
     before = server.stats_snapshot()
     clock.advance(timedelta(minutes=5))
@@ -403,7 +405,7 @@ def test_server_errors_stop_the_pass_without_raising(
     admin.post("/_sandbox/faults", json={"error_rate": 1.0})
     report = svc.collect("shop")
     assert report.stopped_by == "error" and report.errors and report.reads == 0
-    assert store.reads_used("shop", utc_day(clock.now())) == 0
+    assert store.engagement.reads_used("shop", utc_day(clock.now())) == 0
     [job] = svc.jobs()
     assert job.job_id == "engagement:shop" and job.spec == EVERY.total_seconds() and job.start_at == clock.now()
     job.func()  # logs, never raises

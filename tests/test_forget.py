@@ -1,4 +1,4 @@
-"""`socialbot forget @handle` / Store.forget_person: nothing of the person remains in any column of any table, the
+"""`socialbot forget @handle` / store.privacy.forget: nothing of the person remains in any column of any table, the
 other people's data and the aggregate counts stay, and the opt-out still holds (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from bot.adapters.store import Store
-from bot.adapters.store.coupons import IssueSpec, Member, RedemptionLine
-from bot.adapters.store.mentions import InboxRecord, InteractionRecord, MentionRecord, OptOutRecord, UserRecord
-from bot.adapters.store.tables import OutboxState, metadata, outbox_t
+from bot.adapters.store.tables import metadata, outbox_t
 from bot.app.cli import app
+from bot.core.clock import FrozenClock
+from bot.core.records import (
+    InboxRecord,
+    InteractionRecord,
+    IssueSpec,
+    Member,
+    MentionRecord,
+    OptOutRecord,
+    OutboxState,
+    RedemptionLine,
+    UserRecord,
+)
 from bot.domains.coupons.issuing import coupon_key
 from tests.conftest import REPO_ROOT
 
@@ -39,7 +49,7 @@ OTTO_TEXT = "@shop @ZoeForget42 same problem with my parcel here"
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url, clock=lambda: NOW)
+    s = Store.open(db_url, clock=FrozenClock(NOW))
     s.upgrade()
     yield s
     s.close()
@@ -95,10 +105,10 @@ def fill(store: Store) -> dict[str, Any]:
         InboxRecord("shop", "x", "mention", "9001", ZOE_TEXTS[0], ZOE_ID, ZOE, "complaint"),
         InboxRecord("shop", "x", "mention", "9003", OTTO_TEXT, OTTO_ID, OTTO, "complaint"),
     ]
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(users=unit_users, mentions=mentions, interactions=interactions, inbox=inbox)
     # outbox: a reply sent to Zoe, a DM to her still pending, Otto's reply pending
-    store.enqueue(
+    store.outbox.enqueue(
         "reply:9001",
         account="shop",
         kind="reply",
@@ -107,7 +117,7 @@ def fill(store: Store) -> dict[str, Any]:
         target_platform="x",
         target_user_id=ZOE_ID,
     )
-    store.enqueue(
+    store.outbox.enqueue(
         "dm-reply:9002",
         account="shop",
         kind="dm",
@@ -116,7 +126,7 @@ def fill(store: Store) -> dict[str, Any]:
         target_platform="x",
         target_user_id=ZOE_ID,
     )
-    store.enqueue(
+    store.outbox.enqueue(
         "reply:9003",
         account="shop",
         kind="reply",
@@ -130,7 +140,7 @@ def fill(store: Store) -> dict[str, Any]:
             sa.update(outbox_t).where(outbox_t.c.key == "reply:9001").values(state=OutboxState.SENT, sent_at=NOW)
         )
     # graph snapshot and segments
-    snapshot_id = store.save_snapshot(
+    snapshot_id = store.graphs.save_snapshot(
         created_at=NOW,
         figures={
             "n_users": 3,
@@ -153,7 +163,7 @@ def fill(store: Store) -> dict[str, Any]:
             },
         ],
     )
-    run_id = store.save_segment_run(
+    run_id = store.segments.save_run(
         created_at=NOW,
         k=2,
         silhouette=0.5,
@@ -171,13 +181,13 @@ def fill(store: Store) -> dict[str, Any]:
 
     people = [Member("x", ZOE_ID, 0, False), Member("x", OTTO_ID, 1, False)]
     for campaign in ("c1", "c2"):
-        store.issue_coupons(IssueSpec(campaign, 10, "dm", 86400 * 7, new_code=new_code), people)
-    store.issue_coupons(IssueSpec("c3", 10, "dm", 86400 * 7, new_code=new_code), [Member("x", ZOE_ID, 0, True)])
-    zoe_c1 = store.coupons(campaign="c1", user_id=ZOE_ID)[0]
-    zoe_c2 = store.coupons(campaign="c2", user_id=ZOE_ID)[0]
-    otto_c1 = store.coupons(campaign="c1", user_id=OTTO_ID)[0]
+        store.coupons.issue(IssueSpec(campaign, 10, "dm", 86400 * 7, new_code=new_code), people)
+    store.coupons.issue(IssueSpec("c3", 10, "dm", 86400 * 7, new_code=new_code), [Member("x", ZOE_ID, 0, True)])
+    zoe_c1 = store.coupons.find(campaign="c1", user_id=ZOE_ID)[0]
+    zoe_c2 = store.coupons.find(campaign="c2", user_id=ZOE_ID)[0]
+    otto_c1 = store.coupons.find(campaign="c1", user_id=OTTO_ID)[0]
     assert (
-        store.enqueue_coupon_dms(
+        store.coupons.enqueue_dms(
             [
                 (
                     zoe_c1.id,
@@ -195,23 +205,23 @@ def fill(store: Store) -> dict[str, Any]:
         == 1
     )
     assert zoe_c2.code is not None
-    results = store.record_redemptions([RedemptionLine(zoe_c2.code, "order-1", 25.0, NOW + timedelta(hours=1))])
+    results = store.redemptions.record([RedemptionLine(zoe_c2.code, "order-1", 25.0, NOW + timedelta(hours=1))])
     assert results[0].status == "counted"
     # her opt-out ("stop" by DM): by id
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(optouts=[OptOutRecord("x", ZOE_ID, ZOE, "dm 9002")])
     return {"snapshot": snapshot_id, "run": run_id, "zoe_c1": zoe_c1, "otto_c1": otto_c1, "zoe_c2": zoe_c2}
 
 
 def aggregates(store: Store, seeded: dict[str, Any]) -> dict[str, Any]:
-    summary = store.mention_summary()
-    snapshot = store.snapshot(seeded["snapshot"])
-    run = store.segment_run(seeded["run"])
+    summary = store.mentions.summary()
+    snapshot = store.graphs.snapshot(seeded["snapshot"])
+    run = store.segments.run(seeded["run"])
     assert snapshot is not None and run is not None
     return {
-        "coupons": [astuple(c)[:-1] for c in store.coupon_counts()],  # (minus `extra`)
-        "budgets": [store.coupon_budget(c) for c in ("c1", "c2", "c3")],
-        "redemptions": [(r.code, r.order_id, r.amount, r.status) for r in store.redemptions()],
+        "coupons": [astuple(c)[:-1] for c in store.coupons.counts()],  # (minus `extra`)
+        "budgets": [store.coupons.budget(c) for c in ("c1", "c2", "c3")],
+        "redemptions": [(r.code, r.order_id, r.amount, r.status) for r in store.redemptions.find()],
         "snapshot": (snapshot.n_users, snapshot.n_edges, snapshot.n_interactions),
         "segments": run.n_users,
         "summary": (summary["replies_sent"], summary["escalations"], summary["optouts"]),
@@ -253,7 +263,7 @@ def test_forget_leaves_nothing_of_the_person_and_keeps_the_rest(store: Store) ->
     }
     before = aggregates(store, seeded)
 
-    report = store.forget_person("x", None, "@zoeforget42")  # resolved from the handle, case-insensitively
+    report = store.privacy.forget("x", None, "@zoeforget42")  # resolved from the handle, case-insensitively
 
     assert report.user_id == ZOE_ID and report.optout_kept
     assert report.erased == {
@@ -269,16 +279,18 @@ def test_forget_leaves_nothing_of_the_person_and_keeps_the_rest(store: Store) ->
     assert aggregates(store, seeded) == before
 
     # the opt-out still holds, by id and with the handle
-    assert store.is_opted_out("x", ZOE_ID)
-    assert store.is_opted_out("x", ZOE_ID, ZOE)
-    assert [(o.user_id, o.username) for o in store.optouts()] == [(None, None)]
+    assert store.mentions.is_opted_out("x", ZOE_ID)
+    assert store.mentions.is_opted_out("x", ZOE_ID, ZOE)
+    assert [(o.user_id, o.username) for o in store.mentions.optouts()] == [(None, None)]
     # her unredeemed code is void, the redeemed one still counts
-    assert store.coupon_by_code(zoe_code) is None
-    assert store.coupons(user_id=ZOE_ID) == []
-    states = sorted((c.campaign, c.state, c.code is None) for c in store.coupons() if c.user_id.startswith("forgot"))
+    assert store.coupons.by_code(zoe_code) is None
+    assert store.coupons.find(user_id=ZOE_ID) == []
+    states = sorted(
+        (c.campaign, c.state, c.code is None) for c in store.coupons.find() if c.user_id.startswith("forgot")
+    )
     assert states == [("c1", "forgotten", True), ("c2", "redeemed", False), ("c3", "held_out", True)]
     # her pending DM is cancelled, the sent reply kept without its text
-    mine = {o.key: o for o in store.outbox_items(limit=None) if ":forgotten:" in o.key}
+    mine = {o.key: o for o in store.outbox.items(limit=None) if ":forgotten:" in o.key}
     assert sorted((k.split(":")[0], o.state, o.text) for k, o in mine.items()) == [
         ("coupon", "cancelled", "[forgotten]"),
         ("dm-reply", "cancelled", "[forgotten]"),
@@ -286,33 +298,33 @@ def test_forget_leaves_nothing_of_the_person_and_keeps_the_rest(store: Store) ->
     ]
 
     # Otto's data intact (his mention of her masked)
-    otto = store.social_user("x", user_id=OTTO_ID)
+    otto = store.people.social_user("x", user_id=OTTO_ID)
     assert otto is not None and otto.username == OTTO and otto.followers_count == 55
-    otto_mention = store.mention("shop", "9003")
+    otto_mention = store.mentions.get("shop", "9003")
     assert otto_mention is not None
     assert otto_mention.text == "@shop @[forgotten] same problem with my parcel here"
     assert otto_mention.mentions == ["shop"] and otto_mention.in_reply_to_user_id is None
-    assert [(i.source_user_id, i.target_user_id) for i in store.interactions()] == [(OTTO_ID, SHOP_ID)]
-    otto_reply = store.outbox_item(key="reply:9003")
+    assert [(i.source_user_id, i.target_user_id) for i in store.people.interactions()] == [(OTTO_ID, SHOP_ID)]
+    otto_reply = store.outbox.item(key="reply:9003")
     assert otto_reply is not None and otto_reply.text == f"@{OTTO} we are on it" and otto_reply.state == "pending"
-    [otto_coupon] = store.coupons(user_id=OTTO_ID, campaign="c1")
+    [otto_coupon] = store.coupons.find(user_id=OTTO_ID, campaign="c1")
     assert otto_coupon.code == seeded["otto_c1"].code and otto_coupon.state == "issued"
-    assert [i.username for i in store.inbox_items()] == [None, OTTO]
-    members = [m for chunk in store.segment_members(seeded["run"]) for m in chunk]
+    assert [i.username for i in store.mentions.inbox_items()] == [None, OTTO]
+    members = [m for chunk in store.segments.members(seeded["run"]) for m in chunk]
     assert [m[1] for m in members] == [OTTO_ID]
-    assert [c.top_members for c in store.snapshot_communities(seeded["snapshot"])] == [(OTTO_ID,)]
-    assert [s.user_id for s in store.snapshot_scores(seeded["snapshot"])] == [OTTO_ID]
+    assert [c.top_members for c in store.graphs.snapshot_communities(seeded["snapshot"])] == [(OTTO_ID,)]
+    assert [s.user_id for s in store.graphs.snapshot_scores(seeded["snapshot"])] == [OTTO_ID]
 
-    again = store.forget_person("x", ZOE_ID, ZOE)  # idempotent: only the kept opt-out row is touched again
+    again = store.privacy.forget("x", ZOE_ID, ZOE)  # idempotent: only the kept opt-out row is touched again
     assert again.erased == {} and again.anonymised == {"optout": 1}
 
 
 def test_a_handle_never_stored_clears_its_hand_added_opt_out_to_the_hash(store: Store) -> None:
-    store.add_optout("x", username="@GhostHandle", reason="asked by email")
-    assert store.forget_person("x", None, "ghosthandle").anonymised == {"optout": 1}
+    store.mentions.add_optout("x", username="@GhostHandle", reason="asked by email")
+    assert store.privacy.forget("x", None, "ghosthandle").anonymised == {"optout": 1}
     assert hits(store, ["GhostHandle", "asked by email"]) == []
-    assert store.is_opted_out("x", "777", "GHOSTHANDLE")  # seen later, with any id: still out
-    assert store.forget_person("x", None, "@nobody_at_all").total == 0
+    assert store.mentions.is_opted_out("x", "777", "GHOSTHANDLE")  # seen later, with any id: still out
+    assert store.privacy.forget("x", None, "@nobody_at_all").total == 0
 
 
 def invoke(*args: str, input: str | None = None) -> Any:
@@ -320,7 +332,7 @@ def invoke(*args: str, input: str | None = None) -> Any:
 
 
 def test_forget_command(db_url: str) -> None:
-    with Store.open(db_url, clock=lambda: NOW) as store:
+    with Store.open(db_url, clock=FrozenClock(NOW)) as store:
         store.upgrade()
         fill(store)
     common = ["--config", CONFIG, "--database", db_url]
@@ -328,7 +340,7 @@ def test_forget_command(db_url: str) -> None:
     refused = invoke("forget", "@ZoeForget42", *common, input="n\n")
     assert refused.exit_code == 1 and "nothing erased" in refused.output
     with Store.open(db_url) as store:
-        assert store.social_user("x", user_id=ZOE_ID) is not None  # nothing happened
+        assert store.people.social_user("x", user_id=ZOE_ID) is not None  # nothing happened
 
     done = invoke("forget", "@zoeforget42", "--yes", *common)
     assert done.exit_code == 0, done.output
@@ -337,7 +349,7 @@ def test_forget_command(db_url: str) -> None:
     assert "opt-out is kept" in done.output
     with Store.open(db_url) as store:
         assert hits(store, [ZOE_ID, ZOE, *ZOE_TEXTS]) == []
-        assert store.is_opted_out("x", ZOE_ID)
+        assert store.mentions.is_opted_out("x", ZOE_ID)
 
     unknown = invoke("forget", "@never_seen_anyone", "--yes", *common)
     assert unknown.exit_code == 1 and "nothing stored" in unknown.output

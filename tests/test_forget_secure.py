@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.adapters.store import Store, engine
+from bot.core.clock import FrozenClock
 from tests.test_forget import CONFIG, NOW, ZOE, ZOE_ID, ZOE_NAME, fill, invoke
 
 NEEDLES = [ZOE, ZOE_ID, ZOE_NAME, "77-ALPHA never arrived", "card ending 9981"]
@@ -30,7 +31,7 @@ def traces(folder: Path) -> dict[str, list[str]]:
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """Zoe's data in every table, in a SQLite file whose store stays open (as a running daemon's would)."""
-    store = Store.open(f"sqlite:///{tmp_path / 'bot.db'}", clock=lambda: NOW)
+    store = Store.open(f"sqlite:///{tmp_path / 'bot.db'}", clock=FrozenClock(NOW))
     store.upgrade()
     fill(store)
     yield store
@@ -81,7 +82,7 @@ def test_a_reader_blocking_the_checkpoint_is_reported_and_the_next_forget_finish
 
 @pytest.mark.postgres
 def test_forget_vacuums_the_tables_it_touched_on_postgresql(postgres_url: str) -> None:
-    with Store.open(postgres_url, clock=lambda: NOW) as store:
+    with Store.open(postgres_url, clock=FrozenClock(NOW)) as store:
         store.upgrade()
         fill(store)
     result = forget(postgres_url)

@@ -42,7 +42,7 @@ def test_report_makes_a_snapshot_when_none_exists_and_writes_csv_json_html(fille
     assert "@user101" in result.output and "@user201" in result.output
     assert "PageRank #" in result.output and "brokers" in result.output and "#lamp1" in result.output
     with Store.open(filled) as store:
-        assert len(store.snapshots()) == 1
+        assert len(store.graphs.snapshots()) == 1
 
     files = tmp_path / "out"
     result = invoke(
@@ -51,7 +51,7 @@ def test_report_makes_a_snapshot_when_none_exists_and_writes_csv_json_html(fille
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     with Store.open(filled) as store:
-        assert len(store.snapshots()) == 1, "the report reads the latest snapshot"
+        assert len(store.graphs.snapshots()) == 1, "the report reads the latest snapshot"
     rows = list(csv.DictReader(io.StringIO((files / "r.csv").read_text(encoding="utf-8"))))
     assert len(rows) == 23 and rows[0]["rank"] == "1" and rows[0]["reasons"]
     assert {rows[0]["username"], rows[1]["username"]} == {"user101", "user201"}

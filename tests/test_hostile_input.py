@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import MentionRecord, UserRecord
 from bot.adapters.templating import TemplateRenderer
 from bot.core.errors import ConfigError, StoreError, TemplateError
+from bot.core.records import MentionRecord, UserRecord
 from bot.core.text import weighted_length
 from bot.domains.conversations.intent import Classifier
 from bot.domains.conversations.replies import ReplyComposer, customer_text, reply_context
@@ -136,15 +136,15 @@ HANDLES = [
 def test_handles_like_sql_or_html_are_stored_as_text(db_url: str, handle: str) -> None:
     with Store.open(db_url) as store:
         store.upgrade()
-        with store.mention_unit("shop") as unit:
+        with store.mentions.unit("shop") as unit:
             unit.write(
                 users=[UserRecord("x", "42", handle, handle)],
                 mentions=[MentionRecord("shop", "x", "mention", "m1", f"@shop hi from {handle}", "skipped", "42")],
             )
-        found = store.social_user("x", username=handle)
+        found = store.people.social_user("x", username=handle)
         assert found is not None and found.username == handle
-        assert store.mention("shop", "m1").text == f"@shop hi from {handle}"  # type: ignore[union-attr]
-        assert store.summary()["posts_published"] == 0  # the outbox table is still there
+        assert store.mentions.get("shop", "m1").text == f"@shop hi from {handle}"  # type: ignore[union-attr]
+        assert store.outbox.summary()["posts_published"] == 0  # the outbox table is still there
 
 
 def test_unreachable_database_is_a_clear_error_without_the_password() -> None:
@@ -175,7 +175,7 @@ def test_locked_sqlite_database_waits_then_says_so(tmp_path: Path) -> None:
         engine_module.SQLITE_BUSY_TIMEOUT_SECONDS = 1  # wait a second, not the default
         try:
             with pytest.raises(StoreError) as caught, Store.open(url) as store:
-                store.enqueue("k1", account="shop", kind="post", text="hello", not_before=datetime.now(UTC))
+                store.outbox.enqueue("k1", account="shop", kind="post", text="hello", not_before=datetime.now(UTC))
         finally:
             engine_module.SQLITE_BUSY_TIMEOUT_SECONDS = before
         assert "locked" in str(caught.value)
@@ -183,7 +183,7 @@ def test_locked_sqlite_database_waits_then_says_so(tmp_path: Path) -> None:
         holder.rollback()
         holder.close()
     with Store.open(url) as store:  # once the lock is gone the same write goes through: nothing lost
-        assert store.enqueue("k1", account="shop", kind="post", text="hello", not_before=datetime.now(UTC))
+        assert store.outbox.enqueue("k1", account="shop", kind="post", text="hello", not_before=datetime.now(UTC))
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from bot.adapters.store import Store
 from bot.adapters.store.tables import redemption_t
 from bot.app.checking import RENDER_ALL_UP_TO, representative_products, run_checks
 from bot.app.cli import app
-from bot.core.clock import ManualClock
+from bot.core.clock import FrozenClock, ManualClock
 from bot.domains.coupons.redemptions import BATCH, import_redemptions
 from bot.settings.config import Product
 from bot.settings.products import MAX_LISTED_PROBLEMS
@@ -55,8 +55,7 @@ def config(folder: Path, products: Path, *, campaigns: int = 1) -> Path:
     return path
 
 
-def when() -> datetime:
-    return datetime(2026, 10, 1, tzinfo=UTC)
+when = FrozenClock(datetime(2026, 10, 1, tzinfo=UTC))
 
 
 # ---------------------------------------------------------------------------------------------- check
@@ -147,7 +146,7 @@ def test_one_odd_row_never_stops_the_import(store: Store, clock: ManualClock, tm
     report = import_redemptions(store, path)
     assert report.counts["counted"] == 4, report.problems
     assert [(p.line, p.message[:10]) for p in report.problems] == [(4, "not UTF-8 "), (5, "not a CSV ")]
-    stored = {r.order_id: (r.code, r.status) for r in store.redemptions()}
+    stored = {r.order_id: (r.code, r.status) for r in store.redemptions.find()}
     assert stored["A2"] == (codes[1], "counted") and stored["A6"] == (codes[3], "counted")
     assert set(stored) == {"A1", "A2", "A5", "A6"}
 
@@ -188,7 +187,7 @@ def test_large_import_is_summarised_consistent_and_stored_as_core_stores(
     with store.engine.connect() as conn:  # stored in Core's own format: comparisons with bound times hold
         at = conn.execute(sa.select(sa.func.count()).where(redemption_t.c.redeemed_at == moment)).scalar_one()
     assert at == rows - bad
-    assert sum(1 for c in store.coupons(campaign="d11") if c.state == "redeemed") == len(codes)
+    assert sum(1 for c in store.coupons.find(campaign="d11") if c.state == "redeemed") == len(codes)
 
 
 def test_import_command_prints_a_summary_not_a_line_per_row(store: Store, clock: ManualClock, tmp_path: Path) -> None:

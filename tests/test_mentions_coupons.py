@@ -33,7 +33,7 @@ def test_the_next_reply_carries_the_code_once(store: Store, clock: ManualClock, 
         with httpx.Client(base_url=sandbox.url, trust_env=False, timeout=5) as admin:
             fan = admin.post("/_sandbox/users", json={"username": "fan", "name": "Fan"}).json()["id"]
             other = admin.post("/_sandbox/users", json={"username": "other", "name": "Other"}).json()["id"]
-            store.save_segment_run(
+            store.segments.save_run(
                 created_at=clock.now(), k=1, silhouette=None, graph_snapshot_id=None, params={}, stats={},
                 segments=[(0, "advocates", 1, {})], members=[("x", fan, 0, 0.1)],
             )  # fmt: skip
@@ -41,7 +41,7 @@ def test_the_next_reply_carries_the_code_once(store: Store, clock: ManualClock, 
             settings = settings.model_copy(update={"replies": RepliesConfig(), "database_url": "sqlite://"})
             coupons = CouponService(settings, store, clock)
             assert coupons.issue("thanks").issued == 1
-            [code] = [c.code for c in store.coupons(user_id=fan)]
+            [code] = [c.code for c in store.coupons.find(user_id=fan)]
             renderer = TemplateRenderer(settings)
             mentions = MentionService(
                 settings, store, {"shop": shop}, Classifier(settings.replies), renderer, clock, coupons=coupons
@@ -51,14 +51,14 @@ def test_the_next_reply_carries_the_code_once(store: Store, clock: ManualClock, 
             mentions.poll("shop")
             admin.post("/_sandbox/tweets", json={"author_id": fan, "text": "@shop I love the lamp, thank you!"})
             mentions.poll("shop")
-        replies = [item for item in store.outbox_items(limit=None) if item.kind == "reply"]
+        replies = [item for item in store.outbox.items(limit=None) if item.kind == "reply"]
         with_code = [r for r in replies if code and code in r.text]
         assert len(replies) == 3 and len(with_code) == 1, [r.text for r in replies]
-        [coupon] = store.coupons(user_id=fan)
+        [coupon] = store.coupons.find(user_id=fan)
         assert coupon.outbox_key == with_code[0].key
-        Outbox(store, {"shop": shop}, delivery=settings.delivery, owner="t", clock=clock.now).deliver_due()
+        Outbox(store, {"shop": shop}, delivery=settings.delivery, owner="t", clock=clock).deliver_due()
         assert coupons.mark_delivered_by_outbox() == 1
-        [coupon] = store.coupons(user_id=fan)
+        [coupon] = store.coupons.find(user_id=fan)
         assert coupon.state == "delivered"
     finally:
         shop.close()

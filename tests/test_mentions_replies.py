@@ -121,7 +121,7 @@ def test_quiet_until(now: datetime, start: time, end: time, zone: str, expected:
 
 
 def test_summons_rules() -> None:
-    from bot.domains.conversations.mentions import Incoming, summons
+    from bot.domains.conversations.incoming import Incoming, summons
 
     me = User("1", "Shop")
     assert summons(Incoming("mention", "9", "@SHOP hi", "5", mentions=("shop",)), me)

@@ -77,8 +77,8 @@ def test_healthz_fails_when_a_due_row_is_overdue(sandbox: Any, tmp_path: Path, r
     store = daemon.store
     assert isinstance(store, Store)
     # the account's posting endpoint is blocked (as after a 429), and a row fell due long ago
-    store.block_endpoint("shop", "tweets", datetime.now(UTC) + timedelta(hours=1))
-    store.enqueue(
+    store.rate_limits.block("shop", "tweets", datetime.now(UTC) + timedelta(hours=1))
+    store.outbox.enqueue(
         "manual:late", account="shop", kind="post", text="late", not_before=datetime.now(UTC) - timedelta(hours=1)
     )
     status, body = health(daemon)
@@ -95,7 +95,7 @@ def test_healthz_fails_when_a_due_row_is_overdue(sandbox: Any, tmp_path: Path, r
 def test_healthz_fails_when_an_account_is_paused(sandbox: Any, tmp_path: Path, running: Callable[..., Daemon]) -> None:
     daemon = running(write_setup(tmp_path, sandbox.url, interval="1h"), metrics_port=0)
     assert daemon.store is not None
-    daemon.store.pause_account("shop", "authentication failed: 401")
+    daemon.store.accounts.pause("shop", "authentication failed: 401")
     status, body = health(daemon)
     assert status == 503
     assert "account shop: paused (authentication failed: 401)" in body["reasons"]

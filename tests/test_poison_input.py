@@ -44,10 +44,10 @@ def test_a_nul_in_one_mention_blocks_no_other(store: Store, shop: XPlatform, san
     later = sandbox.add_tweet(ana, "@shop where is my order 5678?")
     report = service(store, shop, clock).poll("shop")
     assert (report.new, report.replies, report.set_aside, report.complete) == (2, 2, 0, True)
-    assert store.mention("shop", poisoned).text == "@shop where is my order 1234?"
-    assert store.mention("shop", later) is not None
-    assert store.cursor("shop", "mentions") == later
-    assert {i.key for i in store.outbox_items(limit=None)} == {f"reply:{poisoned}", f"reply:{later}"}
+    assert store.mentions.get("shop", poisoned).text == "@shop where is my order 1234?"
+    assert store.mentions.get("shop", later) is not None
+    assert store.mentions.cursor("shop", "mentions") == later
+    assert {i.key for i in store.outbox.items(limit=None)} == {f"reply:{poisoned}", f"reply:{later}"}
 
 
 @pytest.mark.postgres
@@ -67,12 +67,12 @@ def test_a_message_that_cannot_be_stored_is_set_aside_and_the_cursor_moves_on(
     svc = service(store, shop, clock)
     report = svc.ingest_page("shop", page, cursor=fine.id)
     assert (report.new, report.replies, report.set_aside) == (1, 1, 1)
-    assert store.cursor("shop", "mentions") == fine.id
-    assert store.mention("shop", fine.id) is not None
-    [aside] = [i for i in store.inbox_items() if i.intent == "set_aside"]
+    assert store.mentions.cursor("shop", "mentions") == fine.id
+    assert store.mentions.get("shop", fine.id) is not None
+    [aside] = [i for i in store.mentions.inbox_items() if i.intent == "set_aside"]
     assert aside.user_id == mallory.id and "could not be processed" in aside.text and "@shop hello" in aside.text
-    health = store.health(clock(), now=clock(), window_start=clock())
+    health = store.health.read(clock.now(), now=clock.now(), window_start=clock.now())
     assert health.set_aside == {"shop": 1}
-    assert Reading(clock(), set_aside=health.set_aside).problems()
-    assert store.resolve_inbox(aside.id, "looked at it")
-    assert store.health(clock(), now=clock(), window_start=clock()).set_aside == {}
+    assert Reading(clock.now(), set_aside=health.set_aside).problems()
+    assert store.mentions.resolve_inbox(aside.id, "looked at it")
+    assert store.health.read(clock.now(), now=clock.now(), window_start=clock.now()).set_aside == {}

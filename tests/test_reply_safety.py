@@ -235,7 +235,7 @@ def answer_everyone(server: Any, url: str, clock: ManualClock, people: list[tupl
             )  # fmt: skip
             report = service.poll("shop")
             assert report.replies == len(people), report
-            box = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock.now, rng=random.Random(1))
+            box = Outbox(store, {"shop": shop}, delivery=delivery(), owner="t", clock=clock, rng=random.Random(1))
             assert box.deliver_due().sent == len(people)
             return sent_texts(admin, me)
     finally:
@@ -281,7 +281,7 @@ def test_a_coupon_in_a_reply_greets_neutrally(store: Store, clock: ManualClock, 
     shop = XPlatform.for_sandbox(sandbox.url, "shop", account="shop")
     try:
         fan = sandbox.add_user("fan", "Win at evil.example")
-        store.save_segment_run(
+        store.segments.save_run(
             created_at=clock.now(), k=1, silhouette=None, graph_snapshot_id=None, params={}, stats={},
             segments=[(0, "advocates", 1, {})], members=[("x", fan, 0, 0.1)],
         )  # fmt: skip
@@ -294,8 +294,8 @@ def test_a_coupon_in_a_reply_greets_neutrally(store: Store, clock: ManualClock, 
             settings_, store, {"shop": shop}, Classifier(settings_.replies), TemplateRenderer(settings_), clock,
             coupons=coupons,
         ).poll("shop")  # fmt: skip
-        [reply] = [item for item in store.outbox_items(limit=None) if item.kind == "reply"]
-        [code] = [c.code for c in store.coupons(user_id=fan)]
+        [reply] = [item for item in store.outbox.items(limit=None) if item.kind == "reply"]
+        [code] = [c.code for c in store.coupons.find(user_id=fan)]
         assert code and code in reply.text and not leaks(reply.text, own=template_shapes()), reply.text
     finally:
         shop.close()

@@ -121,7 +121,7 @@ def test_run_posts_logs_json_and_stops_on_sigterm(tmp_path: Path, sandbox: Any) 
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
     messages = [r["message"] for r in records]
     assert any("received SIGTERM" in m for m in messages)
-    assert any(r["logger"] == "bot.app.daemon" and "stopped" in r["message"] for r in records)
+    assert any(r["logger"] == "bot.app.daemon.lifecycle" and "stopped" in r["message"] for r in records)
     for tweet in ledger(sandbox):
         assert any(tweet["id"] in m and r["level"] == "info" for r, m in zip(records, messages, strict=True))
     # the sandbox's dummy OAuth secrets are registered as secrets: never logged

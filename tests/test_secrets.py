@@ -9,8 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import REPO_ROOT
 
 FAKE = {
@@ -22,7 +20,6 @@ FAKE = {
 }
 
 
-@pytest.mark.slow
 def test_debug_demo_leaks_no_credentials(tmp_path: Path) -> None:
     for folder in ("templates", "data"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder)

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import InteractionRecord, UserRecord
 from bot.app.cli import app
+from bot.core.records import InteractionRecord, UserRecord
 from tests.analysis import test_segments
 from tests.analysis.test_segments import SHOP, fill, groups_rows
 from tests.conftest import REPO_ROOT
@@ -49,7 +49,7 @@ def test_report_segments_when_none_exist_and_writes_csv_json_html(filled: str, t
     assert "complainers at risk" in result.output and "91 people" in result.output
     assert "complaints +" in result.output
     with Store.open(filled) as store:
-        assert len(store.segment_runs()) == 1
+        assert len(store.segments.runs()) == 1
 
     files = tmp_path / "out"
     result = invoke(
@@ -58,7 +58,7 @@ def test_report_segments_when_none_exist_and_writes_csv_json_html(filled: str, t
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     with Store.open(filled) as store:
-        assert len(store.segment_runs()) == 1, "the report reads the latest run"
+        assert len(store.segments.runs()) == 1, "the report reads the latest run"
     rows = list(csv.DictReader(io.StringIO((files / "m.csv").read_text(encoding="utf-8"))))
     assert len(rows) == 91 and {r["label"] for r in rows} >= {"complainers at risk"}
     assert next(r for r in rows if r["username"] == "angry1040")["label"] == "complainers at risk"

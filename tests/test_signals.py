@@ -101,7 +101,7 @@ def test_sighup_then_sigterm_while_waiting_for_the_database(tmp_path: Path, spaw
     daemon = spawn(config, "--wait-for-database", "120")
     wait_for(lambda: "waiting for the database" in daemon.log(), timeout=30, what="the wait for the database")
     daemon.signal(signal.SIGHUP)
-    time.sleep(1.0)
+    wait_for(lambda: daemon.log().count("waiting for the database") >= 2, timeout=30, what="the next attempt")
     daemon.signal(signal.SIGHUP)
     wait_for(lambda: daemon.log().count("waiting for the database") >= 3, timeout=30, what="the wait going on")
     daemon.signal(signal.SIGTERM)
@@ -127,21 +127,18 @@ class _Forwarder:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._server: socket.socket | None = None
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))  # bound and not listening: refused until open(), and kept for us
+        self.port = self._server.getsockname()[1]
 
     def open(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.listen()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        self._server.close()
 
     def _accept(self) -> None:
-        assert self._server is not None
         while True:
             try:
                 client, _ = self._server.accept()

@@ -79,7 +79,7 @@ def test_a_signed_redemption_is_counted(
     body = body_for(codes[0])
     answer = post(server, body, signed(body))
     assert answer.status_code == 200 and answer.json()["status"] == "counted"
-    assert store.coupon_by_code(codes[0]).state == "redeemed"  # type: ignore[union-attr]
+    assert store.coupons.by_code(codes[0]).state == "redeemed"  # type: ignore[union-attr]
 
 
 def test_forgeries_are_refused_with_a_reason_one_log_line_and_nothing_stored(
@@ -110,8 +110,8 @@ def test_forgeries_are_refused_with_a_reason_one_log_line_and_nothing_stored(
         assert reason in answer.json()["error"], (what, answer.json())
         assert len(refusal_lines(caplog)) == 1, (what, refusal_lines(caplog))
         assert SECRET not in caplog.text
-    assert store.redemptions() == []
-    assert store.coupon_by_code(codes[0]).state != "redeemed"  # type: ignore[union-attr]
+    assert store.redemptions.find() == []
+    assert store.coupons.by_code(codes[0]).state != "redeemed"  # type: ignore[union-attr]
 
 
 def test_a_replayed_request_is_refused_and_counted_once(
@@ -128,7 +128,7 @@ def test_a_replayed_request_is_refused_and_counted_once(
     assert len(refusal_lines(caplog)) == 1
     # the shop's own retry signs anew: recorded as the duplicate it is
     assert post(server, body, signed(body, at=time.time() + 1)).json()["status"] == "duplicate"
-    assert [r.order_id for r in store.redemptions()] == ["W1"]
+    assert [r.order_id for r in store.redemptions.find()] == ["W1"]
 
 
 def test_a_body_over_the_cap_is_refused_before_it_is_read(
@@ -149,7 +149,7 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(
     with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:
         big = client.post("/redemptions", content=iter([b"[" * 1024] * 100), headers=chunked)
     assert big.status_code == 413
-    assert store.redemptions() == []
+    assert store.redemptions.find() == []
 
 
 def test_deep_json_is_refused_without_recursion(
@@ -164,7 +164,7 @@ def test_deep_json_is_refused_without_recursion(
     brackets_in_text = json.dumps({"code": "[" * 100, "order_id": "W10", "time": "2026-11-02T08:00:00Z"}).encode()
     assert post(server, brackets_in_text, signed(brackets_in_text)).status_code == 400  # a bad code, not "deep"
     assert "deeper" not in post(server, brackets_in_text, signed(brackets_in_text, at=time.time() - 1)).text
-    assert [r.order_id for r in store.redemptions()] == ["W9"]
+    assert [r.order_id for r in store.redemptions.find()] == ["W9"]
 
 
 def test_a_flood_gets_429_with_retry_after(
@@ -180,7 +180,7 @@ def test_a_flood_gets_429_with_retry_after(
     assert int(throttled[0].headers["Retry-After"]) >= 1
     assert "too many requests" in throttled[0].json()["error"]
     assert len([line for line in refusal_lines(caplog) if "rate limit" in line]) == 1  # a flood is one line
-    assert store.redemptions() == []
+    assert store.redemptions.find() == []
 
 
 def test_the_documented_openssl_signature_is_accepted() -> None:

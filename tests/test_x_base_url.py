@@ -55,7 +55,7 @@ def test_x_account_with_base_url_sends_there_and_never_to_the_real_host(
         daemon.stop()
     assert not any("twitter.com" in host or host.endswith("x.com") for host in hosts), hosts
     with Store.open(f"sqlite:///{tmp_path / 'bot.db'}") as store:
-        sent = store.outbox_items(state="sent", limit=None)
+        sent = store.outbox.items(state="sent", limit=None)
     assert {item.remote_id for item in sent} >= {t["id"] for t in ledger(sandbox)}
     assert any(f"X API requests go to {sandbox.url}" in r.getMessage() for r in caplog.records)
     assert "consumer-secret-from-env" not in caplog.text and "token-secret-from-env" not in caplog.text

@@ -63,17 +63,17 @@ def json_response(status: int, payload: Mapping[str, Any], headers: Mapping[str,
 
 
 class TokenBucket:
-    """`rate` requests a second on average, bursts of up to `burst`."""
+    """`rate` requests a second on average, bursts of up to `burst` (elapsed time: time.monotonic)."""
 
-    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.burst, self._clock = rate, float(burst), clock
-        self._tokens, self._at = float(burst), clock()
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self._tokens, self._at = float(burst), time.monotonic()
         self._lock = threading.Lock()
 
     def take(self) -> float:
         """0.0 when admitted, else the seconds until a request would be."""
         with self._lock:
-            now = self._clock()
+            now = time.monotonic()
             self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
             self._at = now
             if self._tokens >= 1.0:

@@ -14,12 +14,13 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import compress
 from operator import attrgetter, methodcaller, not_
 from pathlib import Path
 from typing import Any
 
+from bot.core.clock import Clock, FrozenClock, SystemClock
 from bot.core.errors import ConfigError, Problem, TemplateError
 from bot.settings.config import (
     Product,
@@ -152,7 +153,7 @@ def _sampled_catalogues(settings: Settings) -> dict[str, list[Product]]:
 def check_settings(
     settings: Settings,
     *,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     report: CheckReport | None = None,
     sources: Mapping[str, str] | None = None,
     progress: Progress | None = None,
@@ -163,7 +164,7 @@ def check_settings(
     hears ("rendering templates", texts rendered, texts to render)."""
     from bot.adapters.templating import TemplateRenderer  # jinja2 stays out of CLI start-up
 
-    now = (clock or (lambda: datetime.now(UTC)))()
+    now = (clock or SystemClock()).now()
     catalogues = _sampled_catalogues(settings)
     sampled = settings.model_copy(
         update={
@@ -173,7 +174,7 @@ def check_settings(
             }
         }
     )
-    renderer = TemplateRenderer(sampled, clock=lambda: now, sources=sources)
+    renderer = TemplateRenderer(sampled, clock=FrozenClock(now), sources=sources)
     problems: list[Problem] = []
     report = report if report is not None else CheckReport()
     planned = sum(max(1, len(catalogues[n])) * len(c.targets) for n, c in settings.campaigns.items())
@@ -372,24 +373,8 @@ def check_customer_fields(settings: Settings, renderer: object) -> list[Problem]
     (bot.domains.conversations.replies.RAW_CUSTOMER_FIELDS: the
     handle `user`, a domain on Bluesky); they may pass it to a function (recommend(user)). Found in each variant's
     Jinja2 syntax tree, with its line."""
-    import jinja2
-    from jinja2 import nodes
-
-    from bot.adapters.templating import split_variants
+    from bot.adapters.templating import output_uses, split_variants
     from bot.domains.conversations.replies import RAW_CUSTOMER_FIELDS
-
-    def raw_uses(node: nodes.Node) -> list[nodes.Name]:
-        if isinstance(node, nodes.Name):
-            return [node] if node.ctx == "load" and node.name in RAW_CUSTOMER_FIELDS else []
-        found: list[nodes.Name] = []
-        children = list(node.iter_child_nodes())
-        if isinstance(node, nodes.Call):  # a raw field as a function's own argument is fine: recommend(user)
-            direct = [*node.args, *(k.value for k in node.kwargs)]
-            children = [node.node, *(a for a in direct if not isinstance(a, nodes.Name))]
-            children += [c for c in (node.dyn_args, node.dyn_kwargs) if c is not None]
-        for child in children:
-            found += raw_uses(child)
-        return found
 
     templates: list[tuple[str, str]] = []
     if settings.replies.enabled:
@@ -404,15 +389,12 @@ def check_customer_fields(settings: Settings, renderer: object) -> list[Problem]
         source = _template_source(renderer, template)
         variants = split_variants(source) if source else []
         for number, (first_line, body) in enumerate(variants):
-            try:
-                tree = renderer.env.parse("\n" * (first_line - 1) + body)  # type: ignore[attr-defined]
-            except jinja2.TemplateSyntaxError:
-                continue  # reported by rendering, with its line
-            for name in raw_uses(tree):
+            uses = output_uses(renderer.env, "\n" * (first_line - 1) + body, RAW_CUSTOMER_FIELDS)  # type: ignore[attr-defined]
+            for name in uses or []:
                 problems.append(
                     Problem(
                         str(Path(settings.templates_dir) / template),
-                        name.lineno,
+                        name.line,
                         key,
                         f"variant {number + 1}/{len(variants)} uses `{name.name}`, the customer's raw handle (on "
                         "Bluesky a domain, a link in the brand's mouth); greet with `name`, which is made safe, "
@@ -444,7 +426,7 @@ def run_checks(
     *,
     environ: Mapping[str, str] | None = None,
     require_credentials: bool = False,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     progress: Progress | None = None,
 ) -> CheckReport:
     """Everything `socialbot check` reports. Missing credentials are warnings unless required. `progress` hears
@@ -489,7 +471,7 @@ def check_all(
     *,
     environ: Mapping[str, str] | None = None,
     require_credentials: bool = False,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
 ) -> list[Problem]:
     """Every problem with config.yaml and its templates; empty when all is well."""
     return run_checks(path, environ=environ, require_credentials=require_credentials, clock=clock).problems
@@ -500,7 +482,7 @@ def load_checked(
     *,
     environ: Mapping[str, str] | None = None,
     require_credentials: bool = True,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
 ) -> Settings:
     """For the daemon (start and hot reload): Settings when config AND templates are fine, else ConfigError."""
     report = run_checks(path, environ=environ, require_credentials=require_credentials, clock=clock)

@@ -313,10 +313,10 @@ def _catch_up(daemon: Any, mentions: int, console: Console, *, timeout: float = 
     deadline = time.monotonic() + timeout
     with console.status("answering the last mentions") as status:
         while time.monotonic() < deadline and daemon.store is not None:
-            counts = daemon.store.summary()
+            counts = daemon.store.outbox.summary()
             outbox = counts.get("outbox", {})
             waiting = outbox.get("pending", 0) + outbox.get("sending", 0) - counts.get("posts_pending", 0)
-            seen = daemon.store.mention_summary()["mentions_seen"]
+            seen = daemon.store.mentions.summary()["mentions_seen"]
             status.update(f"answering the last mentions: {seen} of {mentions} seen, {waiting} replies queued")
             if seen >= mentions and waiting <= 0:
                 return
@@ -365,8 +365,8 @@ def _watch(daemon: Any, seconds: float, console: Console, *, answering: bool, la
         task = progress.add_task(label, total=seconds)
         started = time.monotonic()
         while (elapsed := time.monotonic() - started) < seconds:
-            counts = daemon.store.summary() if daemon.store else {}
-            talk = daemon.store.mention_summary() if daemon.store and answering else {}
+            counts = daemon.store.outbox.summary() if daemon.store else {}
+            talk = daemon.store.mentions.summary() if daemon.store and answering else {}
             progress.update(
                 task,
                 completed=elapsed,
@@ -394,12 +394,12 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
     assert daemon.settings is not None
     store = Store.open(daemon.settings.database_url)
     try:
-        counts = store.summary()
-        talk = store.mention_summary()
-        waits = [store.rate_limited_until(account, "tweets") for account in daemon.settings.accounts]
+        counts = store.outbox.summary()
+        talk = store.mentions.summary()
+        waits = [store.rate_limits.blocked_until(account, "tweets") for account in daemon.settings.accounts]
         now = daemon.clock.now()
         rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
-        sent = store.outbox_items(state="sent", limit=200)
+        sent = store.outbox.items(state="sent", limit=200)
         recent = [
             {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
             for item in sent
@@ -429,7 +429,8 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
 def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[str, Any]:
     """A last analysis of everything the demo collected, its figures and (graph_html) its HTML page."""
     from bot.adapters.store import Store
-    from bot.domains.audience.service import AnalysisService, snapshot_html
+    from bot.domains.audience.service import AnalysisService
+    from bot.reports.graph_page import snapshot_html
 
     settings = daemon.settings
     if settings is None or not settings.graph.enabled:
@@ -453,7 +454,7 @@ def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[
             target = options.graph_html
             if not target.is_absolute():
                 target = options.config_path.resolve().parent / target
-            snapshot = store.snapshot(report.snapshot_id)
+            snapshot = store.graphs.snapshot(report.snapshot_id)
             assert snapshot is not None
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(snapshot_html(store, settings, snapshot, report), encoding="utf-8")
@@ -478,19 +479,19 @@ def _coupon_summary(daemon: Any, tmp: Path) -> dict[str, Any]:
         return {}
     store = Store.open(settings.database_url)
     try:
-        run = store.latest_segment_run()
+        run = store.segments.latest_run()
         if run is None:
             SegmentService(settings, store, daemon.clock, owner="demo").run(force=True)
-            run = store.latest_segment_run()
+            run = store.segments.latest_run()
         out: dict[str, Any] = {
-            "segments": [{"id": s.segment_id, "label": s.label, "size": s.size} for s in store.segments(run.id)]
+            "segments": [{"id": s.segment_id, "label": s.label, "size": s.size} for s in store.segments.of_run(run.id)]
             if run is not None
             else []
         }
         if not settings.coupons.campaigns:
             return out
         CouponService(settings, store, daemon.clock).mark_delivered_by_outbox()
-        delivered = [c for c in store.coupons() if c.delivered_at is not None and c.code]
+        delivered = [c for c in store.coupons.find() if c.delivered_at is not None and c.code]
         redeemers = random.Random(7).sample(delivered, k=(len(delivered) + 1) // 2)
         if redeemers:
             path = tmp / "redemptions.csv"
@@ -499,7 +500,7 @@ def _coupon_summary(daemon: Any, tmp: Path) -> dict[str, Any]:
             lines += [f"{c.code},DEMO{1000 + i},{199 + 10 * i:.2f},{now}" for i, c in enumerate(redeemers)]
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
             import_redemptions(store, path)
-        coupons = store.coupons()
+        coupons = store.coupons.find()
         out.update(
             {
                 "coupons_issued": sum(1 for c in coupons if c.code),

@@ -119,13 +119,13 @@ def read(daemon: Monitored) -> Reading:
     reading = Reading(now)
     if store is None or settings is None:
         return reading
-    health = store.health(
+    health = store.health.read(
         now - timedelta(minutes=OVERDUE_MINUTES), now=now, window_start=now - timedelta(seconds=BACKLOG_WINDOW_SECONDS)
     )
     reading.outbox, reading.overdue, reading.slots = health.outbox, health.overdue, health.slots
     reading.flows, reading.set_aside = health.flows, health.set_aside
     reading.rate_limits = dict(health.rate_limits)
-    reading.paused = {s.account: s.paused_reason for s in store.account_states() if s.paused_reason}
+    reading.paused = {s.account: s.paused_reason for s in store.accounts.states() if s.paused_reason}
     for name, platform in list(daemon.platforms.items()):
         for status in platform.rate_limits():
             reading.rate_limits[(name, status.endpoint)] = (status.remaining, status.reset_at)
@@ -133,9 +133,9 @@ def read(daemon: Monitored) -> Reading:
     started = daemon.started_at or now
     for account in daemon.polled_accounts():
         reading.polls[account] = daemon.poll_times.get(account, started)
-    snapshot = store.latest_snapshot() if settings.graph.enabled else None
+    snapshot = store.graphs.latest_snapshot() if settings.graph.enabled else None
     reading.graph_at = snapshot.created_at if snapshot is not None else None
-    run = store.latest_segment_run() if settings.segments.enabled else None
+    run = store.segments.latest_run() if settings.segments.enabled else None
     reading.segments_at = run.created_at if run is not None else None
     return reading
 

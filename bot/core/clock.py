@@ -39,7 +39,6 @@ class ManualClock:
         with self._lock:
             return self._now
 
-    __call__ = now  # also usable where a plain `() -> datetime` clock is expected (Store, Outbox)
 
     def set(self, value: datetime) -> None:
         with self._lock:

@@ -8,7 +8,8 @@
         world.reply(shop, ref, "on its way"); world.like(ann, ref); world.repost(ann, ref)
         for record in world.ledger(shop.did): ...     # com.atproto.repo.listRecords, every page
 
-Every call is plain XRPC over httpx, to 127.0.0.1 only. Facets (mentions with the DID their handle resolves
+Every call goes through the adapter's XRPC client (bot.adapters.platforms.bluesky.xrpc; failures are its
+bot.core.errors), to 127.0.0.1 only. Facets (mentions with the DID their handle resolves
 to, links, #tags; bot.adapters.platforms.richtext) carry UTF-8 byte offsets, as Bluesky's own clients write them; a
 handle that does not resolve gets no facet (and notifies nobody), as in the app.
 """
@@ -31,16 +32,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from bot.adapters.platforms.bluesky.records import POST, iso, mentioned_dids, parent_uri
+from bot.adapters.platforms.bluesky.session import Session
+from bot.adapters.platforms.bluesky.xrpc import SessionExpired, XrpcClient
 from bot.adapters.platforms.richtext import (
     facets,  # the adapter's detection rules: what the bot writes, people write too
 )
-from bot.core.errors import BotError
+from bot.core.errors import BotError, PlatformError
 
 logger = logging.getLogger(__name__)
 
-POST = "app.bsky.feed.post"
 LIKE = "app.bsky.feed.like"
 REPOST = "app.bsky.feed.repost"
 ENV_PDS = "SOCIALBOT_BLUESKY_PDS_URL"
@@ -51,7 +52,7 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class BlueskyWorldError(BotError):
-    """The local network refused or could not be reached."""
+    """The local network could not be started or is not on this machine (XRPC failures: bot.core.errors)."""
 
 
 class DevnetUnavailable(BotError):
@@ -171,12 +172,6 @@ def _loopback(url: str) -> str:
 
 
 @dataclass
-class Session:
-    access_jwt: str
-    refresh_jwt: str
-
-
-@dataclass
 class Account:
     did: str
     handle: str
@@ -208,35 +203,28 @@ class LedgerRecord:
     @property
     def reply_parent(self) -> str | None:
         """The at-URI this post replies to, or None for a top-level post."""
-        reply = self.value.get("reply") or {}
-        parent = reply.get("parent") or {}
-        return parent.get("uri")
+        return parent_uri(self.value)
 
     @property
     def mentioned_dids(self) -> list[str]:
-        return [
-            feature["did"]
-            for facet in self.value.get("facets") or []
-            for feature in facet.get("features", [])
-            if feature.get("$type") == "app.bsky.richtext.facet#mention"
-        ]
+        return mentioned_dids(self.value)
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso(datetime.now(UTC))
 
 
 class BlueskyWorld:
-    """People on the local network and what they do, over XRPC (thread-safe: one httpx client)."""
+    """People on the local network and what they do, over XRPC (thread-safe: one client)."""
 
     def __init__(self, pds_url: str, *, timeout: float = 10.0) -> None:
         self.pds_url = _loopback(pds_url)
-        self._http = httpx.Client(base_url=self.pds_url, timeout=timeout)
+        self._client = XrpcClient(self.pds_url, timeout=timeout)
         self._dids: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._http.close()
+        self._client.close()
 
     def __enter__(self) -> BlueskyWorld:
         return self
@@ -245,35 +233,18 @@ class BlueskyWorld:
         self.close()
 
     # ---- XRPC --------------------------------------------------------------------------------------------
-    def _xrpc(
-        self,
-        method: str,
-        nsid: str,
-        *,
-        account: Account | None = None,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        token: str | None = None,
-    ) -> dict[str, Any]:
-        for attempt in (1, 2):
-            bearer = token or (account.session.access_jwt if account else None)
-            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-            try:
-                response = self._http.request(method, f"/xrpc/{nsid}", params=params, json=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise BlueskyWorldError(f"{nsid}: {exc}") from exc
-            if response.status_code < 300:
-                return response.json() if response.content else {}
-            error = _error_of(response)
-            if error == "ExpiredToken" and account is not None and token is None and attempt == 1:
-                self._refresh(account)
-                continue
-            raise BlueskyWorldError(f"{nsid}: HTTP {response.status_code} {error}: {_message_of(response)}")
-        raise AssertionError("unreachable")
-
-    def _refresh(self, account: Account) -> None:
-        body = self._xrpc("POST", "com.atproto.server.refreshSession", token=account.session.refresh_jwt)
-        account.session = Session(body["accessJwt"], body["refreshJwt"])
+    def _xrpc(self, method: str, nsid: str, *, account: Account | None = None, **kwargs: Any) -> dict[str, Any]:
+        """One call (XrpcClient.call's arguments), as `account` when given: its expired token is refreshed once."""
+        if account is None:
+            return self._client.call(method, nsid, **kwargs)
+        try:
+            return self._client.call(method, nsid, token=account.session.access, **kwargs)
+        except SessionExpired as exc:
+            if exc.error != "ExpiredToken":
+                raise
+        body = self._client.call("POST", "com.atproto.server.refreshSession", token=account.session.refresh)
+        account.session = Session.from_answer(body)
+        return self._client.call(method, nsid, token=account.session.access, **kwargs)
 
     # ---- accounts ----------------------------------------------------------------------------------------
     def create_account(self, name: str, *, unique: bool = True, password: str | None = None) -> Account:
@@ -289,13 +260,13 @@ class BlueskyWorld:
         )
         with self._lock:
             self._dids[body["handle"]] = body["did"]
-        return Account(body["did"], body["handle"], password, Session(body["accessJwt"], body["refreshJwt"]))
+        return Account(body["did"], body["handle"], password, Session.from_answer(body))
 
     def login(self, identifier: str, password: str) -> Account:
         body = self._xrpc(
             "POST", "com.atproto.server.createSession", body={"identifier": identifier, "password": password}
         )
-        return Account(body["did"], body["handle"], password, Session(body["accessJwt"], body["refreshJwt"]))
+        return Account(body["did"], body["handle"], password, Session.from_answer(body))
 
     def app_password(self, account: Account, name: str = "socialbot") -> str:
         """A new app password of `account` (what the bot is given instead of the account's password)."""
@@ -310,7 +281,7 @@ class BlueskyWorld:
                 return self._dids[handle]
         try:
             did: str | None = self._xrpc("GET", "com.atproto.identity.resolveHandle", params={"handle": handle})["did"]
-        except BlueskyWorldError:
+        except PlatformError:
             did = None
         with self._lock:
             self._dids[handle] = did
@@ -376,20 +347,6 @@ class BlueskyWorld:
         """The newest notifications of `account` (through the PDS, which asks the AppView)."""
         body = self._xrpc("GET", "app.bsky.notification.listNotifications", account=account, params={"limit": limit})
         return list(body.get("notifications") or [])
-
-
-def _error_of(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("error") or "")
-    except ValueError:
-        return ""
-
-
-def _message_of(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("message") or response.text[:200])
-    except ValueError:
-        return response.text[:200]
 
 
 # ---- customers ------------------------------------------------------------------------------------------

@@ -6,13 +6,13 @@ Not thread-safe by itself: the server holds one lock around every call.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from twitter_text import extract_urls_with_indices
 
+from bot.core.clock import Clock
 from bot.core.text import weighted_length
 
 TWITTER_EPOCH_MS = 1288834974657
@@ -65,12 +65,12 @@ def x_time(ts: float) -> str:
 class IdGenerator:
     """Snowflake-like 19-digit ids: (ms since the Twitter epoch) << 22 | sequence, strictly increasing."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._last = 0
 
     def next(self) -> str:
-        candidate = (int(self._clock() * 1000) - TWITTER_EPOCH_MS) << 22
+        candidate = (int(self._clock.now().timestamp() * 1000) - TWITTER_EPOCH_MS) << 22
         candidate = max(candidate, 10**18)
         self._last = max(candidate, self._last + 1)
         return str(self._last)
@@ -117,7 +117,7 @@ class SbDM:
 
 
 class World:
-    def __init__(self, clock: Callable[[], float], ids: IdGenerator) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
         self.clock = clock
         self.ids = ids
         self.users: dict[str, SbUser] = {}
@@ -134,6 +134,10 @@ class World:
         self.dms_of: dict[str, list[SbDM]] = {}
         self.dm_senders_to: dict[str, set[str]] = {}  # recipient -> senders who wrote to them
 
+    def now(self) -> float:
+        """The clock's time as epoch seconds (what the world stores)."""
+        return self.clock.now().timestamp()
+
     # ---- users -------------------------------------------------------------------------------
     def add_user(self, username: str, name: str | None = None, followers: int | None = None) -> SbUser:
         """Create a user (or return the existing one with that handle; `followers`, when given, is set)."""
@@ -146,7 +150,7 @@ class World:
             if followers is not None:
                 user.followers = followers
             return user
-        user = SbUser(self.ids.next(), username, name or username, self.clock(), followers or 0)
+        user = SbUser(self.ids.next(), username, name or username, self.now(), followers or 0)
         self.users[user.id] = user
         self.users_by_name[username.lower()] = user.id
         return user
@@ -219,7 +223,7 @@ class World:
             id=tid,
             author_id=author_id,
             text=text,
-            created_at=self.clock(),
+            created_at=self.now(),
             conversation_id=parent.conversation_id if parent is not None else tid,
             in_reply_to_tweet_id=parent.id if parent is not None else None,
             in_reply_to_user_id=parent.author_id if parent is not None else None,
@@ -304,7 +308,7 @@ class World:
                 raise invalid_request("text", text[:20], "Direct Message text is over 10000 characters.")
             if recipient_id not in self.dm_senders_to.get(sender_id, set()):
                 raise problem(403, "Forbidden", DM_NOT_ALLOWED_DETAIL)
-        dm = SbDM(self.ids.next(), sender_id, recipient_id, text, self.clock())
+        dm = SbDM(self.ids.next(), sender_id, recipient_id, text, self.now())
         self.dms.append(dm)
         self.dms_of.setdefault(sender_id, []).append(dm)
         self.dms_of.setdefault(recipient_id, []).append(dm)

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from bot.settings.graph import _duration
+from bot.core.durations import duration_value
+from bot.settings.base import ConfigModel, read_environment
 
 CHANNELS = ("reply", "dm", "export")
 REDEMPTION_SECRET_ENV = "SOCIALBOT_REDEMPTION_WEBHOOK_SECRET"  # the webhook's HMAC secret: environment or .env only
@@ -18,17 +19,11 @@ REDEMPTION_SECRET_ENV = "SOCIALBOT_REDEMPTION_WEBHOOK_SECRET"  # the webhook's H
 
 def redemption_webhook_secret(config_path: Path, environ: Mapping[str, str] | None = None) -> str | None:
     """The redemption webhook's shared secret from the environment or the .env beside config.yaml (None: unset)."""
-    from bot.settings.config import read_environment
-
     secret = read_environment(config_path, environ).get(REDEMPTION_SECRET_ENV, "").strip()
     return secret or None
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CouponCampaignConfig(_Model):
+class CouponCampaignConfig(ConfigModel):
     """One coupon campaign: who (segments + rules), what (discount, template), how many (budget), how long
     (expiry) and through which channel. Nothing is ever sent unsolicited:
     reply: with the reply when the person next mentions the account (or asks for a coupon);
@@ -53,7 +48,7 @@ class CouponCampaignConfig(_Model):
     @field_validator("cooldown", "expires_after", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> Any:
-        return _duration(value, "a duration")
+        return duration_value(value, "a duration")
 
     @field_validator("code_prefix")
     @classmethod
@@ -63,7 +58,7 @@ class CouponCampaignConfig(_Model):
         return value
 
 
-class CouponsConfig(_Model):
+class CouponsConfig(ConfigModel):
     """Coupon campaigns by name, the redemption webhook and the export folder."""
 
     campaigns: dict[str, CouponCampaignConfig] = Field(default_factory=dict)
@@ -76,4 +71,4 @@ class CouponsConfig(_Model):
     @field_validator("every", mode="before")
     @classmethod
     def _every(cls, value: Any) -> Any:
-        return _duration(value, "a duration")
+        return duration_value(value, "a duration")

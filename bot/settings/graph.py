@@ -5,31 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from bot.core.durations import duration_value
+from bot.settings.base import ConfigModel
 
 INTERACTION_KINDS = ("mention", "reply", "quote", "dm", "like", "retweet")
 MEASURES = ("pagerank", "in_strength", "hub", "authority", "betweenness", "followers")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _duration(value: Any, name: str) -> Any:
-    if value is None or isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a duration such as '30d', '6h' or '90m', not {value!r}")
-    if value.strip().upper().startswith("P"):  # ISO 8601, as model_dump(mode="json") writes it
-        return value
-    from bot.settings.config import parse_interval  # bot.settings.config imports this module
-
-    return parse_interval(value)
-
-
-class EngagementConfig(_Model):
+class EngagementConfig(ConfigModel):
     """Who liked, reposted or quoted the account's own recent posts (X charges per read)."""
 
     enabled: bool = True
@@ -41,7 +26,7 @@ class EngagementConfig(_Model):
     @field_validator("every", "lookback", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> Any:
-        return _duration(value, "a duration")
+        return duration_value(value, "a duration")
 
 
 def _default_kind_weights() -> dict[str, float]:
@@ -59,7 +44,7 @@ def _default_score_weights() -> dict[str, float]:
     }
 
 
-class GraphConfig(_Model):
+class GraphConfig(ConfigModel):
     """The audience graph: edges from stored interactions, measures, communities and the influencer score."""
 
     enabled: bool = True
@@ -77,7 +62,7 @@ class GraphConfig(_Model):
     @field_validator("every", "window", "half_life", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> Any:
-        return _duration(value, "a duration")
+        return duration_value(value, "a duration")
 
     @field_validator("kind_weights")
     @classmethod

@@ -20,9 +20,10 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from bot.core.errors import Problem
+from bot.settings.base import ConfigModel
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,19 @@ MAX_LISTED_PROBLEMS = 20
 PROGRESS_EVERY = 20_000  # rows between progress calls
 _CACHED_FILES = 8
 
+
+class Product(ConfigModel):
+    """A product a campaign template can show: a name, optionally a price and a URL, any other columns as given."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    price: float | None = None
+    url: str | None = None
+
+
 ReadProgress = Callable[[str, int, int], None]  # (file, bytes read, file size)
 _progress: ContextVar[ReadProgress | None] = ContextVar("products_read_progress", default=None)
-_cache: dict[str, tuple[tuple[int, int, int], list[Any], list[Problem]]] = {}
+_cache: dict[str, tuple[tuple[int, int, int], list[Product], list[Problem]]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -82,7 +93,7 @@ def _price(text: str) -> float:
     return value
 
 
-def read_products_csv(path: Path) -> tuple[list[Any], list[Problem]]:
+def read_products_csv(path: Path) -> tuple[list[Product], list[Problem]]:
     """Parse a products CSV (UTF-8, header row; `name` required, `price` numeric, other columns kept).
 
     Returns (products, problems). A problem with line None means the file itself is unusable, or (with other
@@ -112,11 +123,9 @@ def read_products_csv(path: Path) -> tuple[list[Any], list[Problem]]:
     return list(products), list(problems)
 
 
-def _read(path: Path, size: int) -> tuple[list[Any], list[Problem]]:
-    from bot.settings.config import Product
-
+def _read(path: Path, size: int) -> tuple[list[Product], list[Problem]]:
     file = str(path)
-    products: list[Any] = []
+    products: list[Product] = []
     problems: list[Problem] = []
     kinds: Counter[str] = Counter()
     first_lines: dict[str, list[int]] = {}

@@ -7,18 +7,17 @@ from datetime import time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from bot.core.durations import duration_value
+from bot.settings.base import ConfigModel
 
 BUILTIN_INTENTS = ("opt_out", "complaint", "coupon_request", "question", "praise", "other")
 DEFAULT_OPTOUT_WORDS = ("stop", "unsubscribe", "退订")
 WEBHOOK_ENV = "SOCIALBOT_ESCALATION_WEBHOOK_URL"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class IntentRule(_Model):
+class IntentRule(ConfigModel):
     """One intent. The list order in `replies.intents` is the precedence: the first rule that matches wins.
 
     A rule matches when any keyword or pattern matches (case- and width-insensitively, after NFKC), or when
@@ -60,14 +59,14 @@ class IntentRule(_Model):
         return value
 
 
-class Caps(_Model):
+class Caps(ConfigModel):
     """Loop protection (against other bots) and politeness."""
 
     per_user_per_day: Annotated[int, Field(ge=0)] = 3  # 0: no cap
     per_conversation: Annotated[int, Field(ge=0)] = 2  # replies in one conversation; 0: no cap
 
 
-class QuietHours(_Model):
+class QuietHours(ConfigModel):
     """No replies between start and end (local time); replies wait until `end`. Opt-out confirmations too."""
 
     start: time
@@ -91,7 +90,7 @@ class QuietHours(_Model):
         return self
 
 
-class Escalation(_Model):
+class Escalation(ConfigModel):
     """Complaints and rules with `escalate: true` go to the inbox (`socialbot inbox`)."""
 
     webhook: bool = False  # POST each new inbox item to $SOCIALBOT_ESCALATION_WEBHOOK_URL (a chat tool)
@@ -129,7 +128,7 @@ def default_intents() -> list[IntentRule]:
     ]
 
 
-class RepliesConfig(_Model):
+class RepliesConfig(ConfigModel):
     enabled: bool = True
     accounts: list[str] | None = None  # default: every account
     poll_seconds: Annotated[float, Field(gt=0)] = 60  # per account; the poller also paces itself by rate limits
@@ -146,15 +145,9 @@ class RepliesConfig(_Model):
     @field_validator("max_age", mode="before")
     @classmethod
     def _max_age(cls, value: Any) -> Any:
-        if value is None or isinstance(value, timedelta):
-            return value
-        if not isinstance(value, str):
+        if value is not None and not isinstance(value, str | timedelta):  # no bare numbers here
             raise ValueError(f"max_age must be a duration such as '24h' or '90m', not {value!r}")
-        if value.strip().upper().startswith("P"):  # ISO 8601, as model_dump(mode="json") writes it
-            return value
-        from bot.settings.config import parse_interval  # bot.settings.config imports this module
-
-        return parse_interval(value)
+        return duration_value(value, "max_age")
 
     @field_validator("max_age")
     @classmethod

@@ -6,16 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from bot.settings.graph import _duration
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from bot.core.durations import duration_value
+from bot.settings.base import ConfigModel
 
 
-class SegmentsConfig(_Model):
+class SegmentsConfig(ConfigModel):
     """Who the audience is: features per person (interactions, recency, sentiment, complaints, influence,
     community, orders) clustered with K-means into segments with stable ids and readable labels."""
 
@@ -33,7 +30,7 @@ class SegmentsConfig(_Model):
     @field_validator("every", "window", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> Any:
-        return _duration(value, "a duration")
+        return duration_value(value, "a duration")
 
     @model_validator(mode="after")
     def _range(self) -> SegmentsConfig:

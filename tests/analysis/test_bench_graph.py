@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_bench_graph_reports_a_result_line() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_graph.py"), "--sizes", "5000"],
@@ -25,6 +28,7 @@ def test_bench_graph_reports_a_result_line() -> None:
     assert "top-100 overlap" in result.stdout
 
 
+@pytest.mark.slow
 def test_bench_graph_without_networkx_still_reports_a_result_line() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_graph.py"), "--sizes", "5000", "--networkx-max", "0"],

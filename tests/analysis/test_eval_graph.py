@@ -52,6 +52,7 @@ def test_nmi_of_a_random_partition_pair_matches_the_definition() -> None:
     assert nmi(a, b) == pytest.approx(mutual / ((entropy_a + entropy_b) / 2), abs=1e-12)
 
 
+@pytest.mark.slow
 def test_eval_graph_reports_lfr_nmi_on_tiny_graphs() -> None:
     command = [
         sys.executable,
@@ -77,6 +78,7 @@ def test_eval_graph_reports_lfr_nmi_on_tiny_graphs() -> None:
     assert again.stdout.strip().splitlines()[-1] == lines[-1]  # seeded: the same graphs, the same communities
 
 
+@pytest.mark.slow
 def test_eval_graph_finds_the_planted_influencers_of_a_small_audience() -> None:
     """Part 2 end to end: sandbox, audience, outbox posts, mentions polls, engagement, analysis."""
     command = [

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_eval_recommend_prints_precision_for_cf_and_popularity() -> None:
     command = [sys.executable, str(ROOT / "scripts" / "eval_recommend.py"), "--users", "600", "--communities", "4"]
     result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
 from bot.core.clock import ManualClock
+from bot.core.records import InteractionRecord, MentionRecord, UserRecord
 from bot.domains.audience.features import load_features
 from bot.settings.config import AccountConfig, Settings
 from bot.settings.segments import SegmentsConfig
@@ -58,9 +58,9 @@ def fill(store: Store) -> None:
         UserRecord("x", "20", "bob", None, None),
         UserRecord("x", "30", "carol", None, 5),
     ]
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(users=users, mentions=mentions, interactions=interactions)
-    store.set_platform_user_id("shop", SHOP)
+    store.accounts.set_platform_user_id("shop", SHOP)
 
 
 def by_user(table: object) -> dict[str, dict[str, float]]:
@@ -103,7 +103,7 @@ def test_influence_and_community_come_from_the_latest_snapshot(db_url: str) -> N
         run = AnalysisService(graph_settings, store, clock, owner="t").run(force=True)
         assert run is not None
         table = load_features(base, store, NOW)
-        scores = {s.user_id: s for s in store.snapshot_scores(run.report.snapshot_id or 0)}
+        scores = {s.user_id: s for s in store.graphs.snapshot_scores(run.report.snapshot_id or 0)}
     assert table.snapshot_id == run.report.snapshot_id
     for i, uid in enumerate(table.user_id):
         if uid in scores:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
 from bot.core.clock import ManualClock
+from bot.core.records import InteractionRecord, MentionRecord, UserRecord
 from bot.domains.audience.graph import edge_log_from, ego_log, ego_network, tie, to_networkx
 from bot.domains.audience.service import AnalysisService, report_from_snapshot
 from bot.settings.config import AccountConfig, Settings
@@ -50,7 +50,7 @@ def planted_rows(now: datetime = NOW) -> list[tuple[str, str, str, str, datetime
 
 
 def fill(store: Store, rows: list[tuple[str, str, str, str, datetime]], *, texts: bool = True) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         users = {u for r in rows for u in r[:2]}
         unit.write(
             users=[
@@ -73,7 +73,7 @@ def fill(store: Store, rows: list[tuple[str, str, str, str, datetime]], *, texts
                 if t == SHOP
             ],
         )
-    store.set_platform_user_id("shop", SHOP)
+    store.accounts.set_platform_user_id("shop", SHOP)
 
 
 def test_weights_decay_and_zero_weight_kinds() -> None:
@@ -126,14 +126,14 @@ def test_snapshot_ranks_the_stars_with_reasons_and_finds_the_broker(db_url: str)
         assert len(broker.communities) >= 1 and broker.bridges >= 2
         assert report.kinds == {"reply": 22, "mention": 24}  # the 20 mentions of the shop are left out
 
-        again = report_from_snapshot(store, store.latest_snapshot(), top=5)  # type: ignore[arg-type]
+        again = report_from_snapshot(store, store.graphs.latest_snapshot(), top=5)  # type: ignore[arg-type]
         assert [u.user_id for u in again.top] == [u.user_id for u in report.top]
         assert [u.reasons for u in again.top] == [u.reasons for u in report.top]
         assert again.communities[0].top_members == report.communities[0].top_members
         assert [b.user_id for b in again.brokers] == [b.user_id for b in report.brokers]
         assert again.n_communities == report.n_communities
 
-        history = store.user_score_history("x", "101")
+        history = store.graphs.user_score_history("x", "101")
         assert len(history) == 1 and history[0][1].rank in (1, 2)
 
 
@@ -146,8 +146,8 @@ def test_same_data_same_snapshot(db_url: str) -> None:
         first = service.run(force=True)
         second = service.run(force=True)
         assert first is not None and second is not None
-        a = store.snapshot_scores(first.report.snapshot_id)  # type: ignore[arg-type]
-        b = store.snapshot_scores(second.report.snapshot_id)  # type: ignore[arg-type]
+        a = store.graphs.snapshot_scores(first.report.snapshot_id)  # type: ignore[arg-type]
+        b = store.graphs.snapshot_scores(second.report.snapshot_id)  # type: ignore[arg-type]
         assert [(r.user_id, r.rank, r.community, r.score) for r in a] == [
             (r.user_id, r.rank, r.community, r.score) for r in b
         ]
@@ -187,13 +187,13 @@ def test_recent_snapshot_is_not_redone_and_the_lease_keeps_others_out(db_url: st
         assert first.run() is not None
         assert second.run() is None  # a fresh snapshot exists
         clock.advance(timedelta(hours=2))
-        assert store.acquire_lease("graph-analysis", "daemon-a", ttl=timedelta(minutes=30))
+        assert store.leases.acquire("graph-analysis", "daemon-a", ttl=timedelta(minutes=30))
         assert second.run() is None  # daemon-a is analysing
-        assert store.lease_holder("graph-analysis") == "daemon-a"
+        assert store.leases.holder("graph-analysis") == "daemon-a"
         clock.advance(timedelta(minutes=31))  # daemon-a died: its lease runs out
         assert second.run() is not None
-        assert store.lease_holder("graph-analysis") is None  # released after the run
-        assert len(store.snapshots()) == 2
+        assert store.leases.holder("graph-analysis") is None  # released after the run
+        assert len(store.graphs.snapshots()) == 2
 
 
 def test_ego_network_tie_strength_and_exports(db_url: str, tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_ego_network_tie_strength_and_exports(db_url: str, tmp_path: Path) -> No
         assert t.reciprocal and t.weight_ab == pytest.approx(3.0 * 0.5 ** (1 / 30)) and t.kinds_ba == {"mention": 1}
         run = AnalysisService(settings(db_url), store, clock, owner="t").run(force=True)
         assert run is not None
-        scores = {f"{r.platform}:{r.user_id}": r for r in store.snapshot_scores(run.report.snapshot_id)}  # type: ignore[arg-type]
+        scores = {f"{r.platform}:{r.user_id}": r for r in store.graphs.snapshot_scores(run.report.snapshot_id)}  # type: ignore[arg-type]
         graph = to_networkx(run.log, scores, {})
     assert graph.number_of_nodes() == run.report.n_users
     assert graph.number_of_edges() == run.report.n_edges
@@ -243,4 +243,4 @@ def test_two_daemons_at_once_make_one_snapshot(db_url: str) -> None:
         thread.join(timeout=60)
     assert sum(r is not None for r in results) == 1 and len(results) == 4
     with Store.open(db_url, clock=clock) as store:
-        assert len(store.snapshots()) == 1
+        assert len(store.graphs.snapshots()) == 1

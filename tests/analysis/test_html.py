@@ -14,7 +14,9 @@ import networkx as nx
 import pytest
 
 from bot.domains.audience.report import Broker, CommunitySummary, GraphReport, RankedUser
-from bot.reports.graph_page import HEIGHT, MAX_LABELS, OTHER_COLOUR, PALETTE, WIDTH, _text_px, colour, render_html
+from bot.reports.drawing import HEIGHT, MAX_LABELS, WIDTH, text_px
+from bot.reports.graph_page import render_html
+from bot.reports.palette import OTHER_COLOUR, PALETTE, colour
 
 SCRIPT = "<script>alert(1)</script>"
 ONMOUSE = '"onmouseover=alert(1) x="'
@@ -340,7 +342,7 @@ def test_realistic_graph_is_spread_and_labelled_without_overlaps() -> None:
     boxes = []
     for label in labels:
         x, y, size = (float(label.get(key, "nan")) for key in ("x", "y", "font-size"))
-        width = _text_px(label.text or "", size)
+        width = text_px(label.text or "", size)
         left = {"start": x, "middle": x - width / 2, "end": x - width}[label.get("text-anchor", "")]
         boxes.append((left, y - size, left + width, y + size * 0.25))
     for i, (x0, y0, x1, y1) in enumerate(boxes):

@@ -13,9 +13,9 @@ import pytest
 
 from bot.adapters.orders import Order
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import MentionRecord, UserRecord
 from bot.adapters.templating import TemplateRenderer
 from bot.core.errors import TemplateError
+from bot.core.records import MentionRecord, UserRecord
 from bot.domains.audience.recommend import (
     Catalogue,
     RecommendConfig,
@@ -214,7 +214,7 @@ def mention(mid: str, author: str, text: str) -> MentionRecord:
 
 
 def test_from_store_reads_orders_csv_mentions_and_catalogue(settings: Settings, store: Store) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(
             users=[UserRecord("sandbox", "7", "Bob"), UserRecord("sandbox", "9", "lumenhome")],
             mentions=[
@@ -223,10 +223,10 @@ def test_from_store_reads_orders_csv_mentions_and_catalogue(settings: Settings, 
                 mention("3", "9", "our own Yuki candle post"),  # the shop itself: left out
             ],
         )
-    chunks = list(store.iter_mention_texts(chunk=2))
+    chunks = list(store.signals.iter_mention_texts(chunk=2))
     assert [len(c) for c in chunks] == [2, 1]
     assert chunks[0][0].username == "Bob" and chunks[0][1].username is None
-    assert list(store.iter_mention_texts(since=NOW)) == []
+    assert list(store.signals.iter_mention_texts(since=NOW)) == []
 
     rec = Recommender.from_store(store, settings, NOW, config=RecommendConfig(min_neighbours=1))
     assert set(rec.users) == {"ann", "bob", "cat", user_key("8", "sandbox")}

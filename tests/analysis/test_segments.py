@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from bot.adapters.store import Store
-from bot.adapters.store.mentions import InteractionRecord, MentionRecord, UserRecord
 from bot.core.clock import ManualClock
+from bot.core.records import InteractionRecord, MentionRecord, UserRecord
 from bot.domains.audience.features import FeatureTable
 from bot.domains.audience.segments import (
     LEASE,
@@ -81,13 +81,13 @@ def groups_rows(
 
 def fill(store: Store, rows: tuple[list[UserRecord], list[InteractionRecord], list[MentionRecord]]) -> None:
     users, inter, msgs = rows
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(users=users, interactions=inter, mentions=msgs)
-    store.set_platform_user_id("shop", SHOP)
+    store.accounts.set_platform_user_id("shop", SHOP)
 
 
 def members(store: Store, run_id: int) -> dict[str, int]:
-    return {u: s for chunk in store.segment_members(run_id) for _, u, s in chunk}
+    return {u: s for chunk in store.segments.members(run_id) for _, u, s in chunk}
 
 
 def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
@@ -98,12 +98,12 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
         service = SegmentService(settings(db_url, k_range=(2, 6)), store, clock, owner="t")
         first = service.run()
         assert first is not None
-        run = store.latest_segment_run()
+        run = store.segments.latest_run()
         assert run is not None and run.id == first.run_id
         assert run.k == 3 and run.n_users == 90, "three clearly separated groups"
         assert run.silhouette is not None and run.silhouette > 0.5
         assert set(run.params["k_scores"]) == {"2", "3", "4", "5", "6"}
-        segs = store.segments(run.id)
+        segs = store.segments.of_run(run.id)
         labels = {s.label for s in segs}
         assert len(labels) == 3
         assert "complainers at risk" in labels
@@ -112,7 +112,7 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
         assert complainers.size == 30 and complainers.centroid["complaints"] > 2
         one = members(store, run.id)
         assert {one[str(u)] for u in range(1031, 1061)} == {complainers.segment_id}
-        assert store.user_segment("x", "1040") == (complainers.segment_id, "complainers at risk")
+        assert store.segments.of_user("x", "1040") == (complainers.segment_id, "complainers at risk")
         assert SHOP not in one
         assert [s.segment_id for s in segments_by_label(store, ["complainers at risk"])] == [complainers.segment_id]
         assert service.run() is None, "a recent run exists"
@@ -121,7 +121,7 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
         clock.advance(timedelta(days=1, hours=1))
         second = service.run()
         assert second is not None
-        segs2 = {s.segment_id: s.label for s in store.segments(second.run_id)}
+        segs2 = {s.segment_id: s.label for s in store.segments.of_run(second.run_id)}
         assert segs2 == {s.segment_id: s.label for s in segs}
         assert members(store, second.run_id) == one
 
@@ -130,7 +130,7 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
         clock.advance(timedelta(days=1, hours=1))
         third = service.run()
         assert third is not None
-        segs3 = {s.segment_id: s.label for s in store.segments(third.run_id)}
+        segs3 = {s.segment_id: s.label for s in store.segments.of_run(third.run_id)}
         assert segs3 == segs2
         after = members(store, third.run_id)
         assert all(after[u] == s for u, s in one.items())
@@ -190,12 +190,12 @@ def test_orders_with_bad_rows_are_reported_and_good_rows_used(db_url: str, tmp_p
         service = SegmentService(settings(db_url, tmp_path, k=3, orders_csv="orders.csv"), store, clock, owner="t")
         result = service.run()
         assert result is not None
-        run = store.latest_segment_run()
+        run = store.segments.latest_run()
         assert run is not None
         assert run.stats["orders_matched"] == 30 and run.stats["order_problem_count"] == 2
         assert [p.split(":")[1] for p in run.stats["order_problems"]] == ["32", "33"], "file line numbers"
         assert "amount" in run.stats["order_problems"][0] and "time" in run.stats["order_problems"][1]
-        fans = store.segments(run.id)
+        fans = store.segments.of_run(run.id)
         spender = max(fans, key=lambda s: s.centroid["spent"])
         assert spender.size == 30 and spender.centroid["orders"] == 1 and spender.label == "big spenders"
 
@@ -209,9 +209,9 @@ def test_two_services_one_run(db_url: str) -> None:
         a = SegmentService(config, store, clock, owner="daemon-a")
         b = SegmentService(config, store, clock, owner="daemon-b")
         # b holds the lease: a skips its turn even when forced
-        assert store.acquire_lease(LEASE, "daemon-b", ttl=timedelta(minutes=5), now=NOW)
+        assert store.leases.acquire(LEASE, "daemon-b", ttl=timedelta(minutes=5), now=NOW)
         assert a.run(force=True) is None
-        store.release_lease(LEASE, "daemon-b")
+        store.leases.release(LEASE, "daemon-b")
         results: list[object] = []
         barrier = threading.Barrier(2)
 
@@ -224,9 +224,9 @@ def test_two_services_one_run(db_url: str) -> None:
             t.start()
         for t in threads:
             t.join()
-        assert len(store.segment_runs()) == 1
+        assert len(store.segments.runs()) == 1
         assert sum(r is not None for r in results) == 1
-        assert store.lease_holder(LEASE) is None, "released after the run"
+        assert store.leases.holder(LEASE) is None, "released after the run"
 
 
 def test_jobs(db_url: str) -> None:
@@ -237,7 +237,7 @@ def test_jobs(db_url: str) -> None:
         assert job.job_id == "segments:run" and job.spec == 12 * 3600 and job.start_at == NOW
         assert SegmentService(settings(db_url, enabled=False), store, clock, owner="t").jobs() == []
         job.func()  # an empty audience: a run with no segments, no error
-        run = store.latest_segment_run()
+        run = store.segments.latest_run()
         assert run is not None and run.k == 0 and run.n_users == 0
 
 

@@ -29,7 +29,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
 def platform_factory(harness: Harness) -> Iterator[object]:
     made: list[object] = []
 
-    def make(handle: str = "shop", *, timeout: float = 0.5) -> object:
+    def make(handle: str = "shop", *, timeout: float | None = None) -> object:
         p = harness.platform(handle, timeout=timeout)
         made.append(p)
         return p

@@ -39,7 +39,10 @@ class Harness(Protocol):
     mentions_overlap: bool  # mentions(since_id) may deliver again a few items at or below since_id
     has_sessions: bool  # the adapter logs in (Bluesky: createSession) and must renew expired sessions
 
-    def platform(self, handle: str, *, timeout: float = 0.5) -> Platform: ...
+    def platform(self, handle: str, *, timeout: float | None = None) -> Platform:
+        """The adapter for the bot account `handle`; `timeout` None: the harness's own (short where the server
+        runs in this process, longer for servers that share the machine with other test runs)."""
+        ...
 
     def username(self, handle: str) -> str:
         """The platform's username of the account the test calls `handle` (Bluesky: a unique '.test' handle)."""
@@ -108,10 +111,10 @@ class XSandboxHarness:
         resp.raise_for_status()
         return dict(resp.json())
 
-    def platform(self, handle: str, *, timeout: float = 0.5) -> Platform:
+    def platform(self, handle: str, *, timeout: float | None = None) -> Platform:
         from bot.adapters.platforms.x import XPlatform
 
-        return XPlatform.for_sandbox(self.server.url, handle, timeout=timeout)
+        return XPlatform.for_sandbox(self.server.url, handle, timeout=0.5 if timeout is None else timeout)
 
     def username(self, handle: str) -> str:
         return handle
@@ -188,7 +191,8 @@ PDS_ENV = "SOCIALBOT_BLUESKY_PDS_URL"
 APPVIEW_ENV = "SOCIALBOT_BLUESKY_APPVIEW_URL"
 DEVNET_CANNOT_RUN = 3  # scripts/bluesky-devnet's exit code when the network cannot be had on this machine
 FOLLOWER_POOL = 2  # accounts that follow users asked to have followers (a real count, capped at this)
-SETTLE_TIMEOUT = 20.0
+SETTLE_TIMEOUT = 60.0  # a deadline, not a wait: the AppView is slower while other test runs load the machine
+ADAPTER_TIMEOUT = 10.0  # the adapter's HTTP timeout against the network (a test asking for a timeout sets its own)
 PREFETCH = 8  # user("fan7") also starts making fan8..fan15 in the background (fan0: fan1 only, fan2: fan3-fan5)
 WRITERS = 4  # background writer threads of a harness (each author always on the same one)
 BATCH = 50  # records in one applyWrites at most
@@ -224,13 +228,17 @@ class BlueskyDevnet:
     """The session's AT Protocol network (a PDS, and the AppView behind it) and the accounts made on it.
 
     Helpers others can use: `BlueskyDevnet.acquire()` (env SOCIALBOT_BLUESKY_PDS_URL, else scripts/bluesky-devnet
-    start), `create_account(name, app_password=True)` -> DevnetAccount with a handle '<name>-<suffix>.test';
-    then `BlueskyPlatform(devnet.pds_url, account.handle, account.app_password)` is that account's adapter."""
+    start --hold; `release()` lets it go), `create_account(name, app_password=True)` -> DevnetAccount with a handle
+    '<name>-<suffix>.test'; then `BlueskyPlatform(devnet.pds_url, account.handle, account.app_password)` is that
+    account's adapter."""
 
-    def __init__(self, pds_url: str, appview_url: str | None = None, *, started: bool = False) -> None:
+    def __init__(
+        self, pds_url: str, appview_url: str | None = None, *, started: bool = False, held: bool = False
+    ) -> None:
         self.pds_url = pds_url.rstrip("/")
         self.appview_url = appview_url.rstrip("/") if appview_url else None
         self.started = started
+        self.held = held  # this process holds scripts/bluesky-devnet's network (`start --hold`): release it
         self.pds = httpx.Client(base_url=self.pds_url, trust_env=False, timeout=30)
         self.appview = httpx.Client(base_url=self.appview_url, trust_env=False, timeout=30) if appview_url else None
         self.suffix = "".join(random.choices(string.ascii_lowercase + string.digits, k=4))
@@ -251,34 +259,37 @@ class BlueskyDevnet:
             return cls(pds, os.environ.get(APPVIEW_ENV))
         if not DEVNET_SCRIPT.exists():
             raise DevnetUnavailable(f"{DEVNET_SCRIPT} is missing")
-        status = subprocess.run([str(DEVNET_SCRIPT), "status"], capture_output=True, text=True, timeout=60, check=False)
-        started = False
-        out = status.stdout
-        if status.returncode != 0:
-            run = subprocess.run(
-                [str(DEVNET_SCRIPT), "start"], capture_output=True, text=True, timeout=900, check=False
-            )
-            lines = [line for line in run.stderr.splitlines() if line.strip()]
-            if run.returncode == DEVNET_CANNOT_RUN:
-                reason = next((ln for ln in reversed(lines) if "UNAVAILABLE" in ln), lines[-1] if lines else "")
-                reason = reason.replace("bluesky-devnet: ", "").replace("UNAVAILABLE: ", "")
-                raise DevnetUnavailable(reason or "scripts/bluesky-devnet exit 3")
-            if run.returncode != 0:
-                tail = "\n".join(lines[-15:])
-                raise RuntimeError(f"scripts/bluesky-devnet start failed (exit {run.returncode}):\n{tail}")
-            started, out = True, run.stdout
-        values = dict(line.split("=", 1) for line in out.splitlines() if re.match(r"^[A-Z_]+=", line))
+        # --hold: the network stays up while this session uses it, whoever started it; `release` at the end stops
+        # it only if a holder started it and no other session (of this checkout) still holds it
+        run = subprocess.run(
+            [str(DEVNET_SCRIPT), "start", "--hold", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        if run.returncode == DEVNET_CANNOT_RUN:
+            reason = next((ln for ln in reversed(lines) if "UNAVAILABLE" in ln), lines[-1] if lines else "")
+            reason = reason.replace("bluesky-devnet: ", "").replace("UNAVAILABLE: ", "")
+            raise DevnetUnavailable(reason or "scripts/bluesky-devnet exit 3")
+        if run.returncode != 0:
+            tail = "\n".join(lines[-15:])
+            raise RuntimeError(f"scripts/bluesky-devnet start failed (exit {run.returncode}):\n{tail}")
+        started = not any("already running" in ln or "already starting" in ln for ln in lines)
+        values = dict(line.split("=", 1) for line in run.stdout.splitlines() if re.match(r"^[A-Z_]+=", line))
         if "PDS_URL" not in values:
-            raise RuntimeError(f"scripts/bluesky-devnet printed no PDS_URL: {out!r}")
-        return cls(values["PDS_URL"], values.get("APPVIEW_URL"), started=started)
+            raise RuntimeError(f"scripts/bluesky-devnet printed no PDS_URL: {run.stdout!r}")
+        return cls(values["PDS_URL"], values.get("APPVIEW_URL"), started=started, held=True)
 
     def release(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.pds.close()
         if self.appview is not None:
             self.appview.close()
-        if self.started:
-            subprocess.run([str(DEVNET_SCRIPT), "stop"], capture_output=True, text=True, timeout=120, check=False)
+        if self.held:
+            release = [str(DEVNET_SCRIPT), "release", str(os.getpid())]
+            subprocess.run(release, capture_output=True, text=True, timeout=120, check=False)
 
     # ---- accounts --------------------------------------------------------------------------------------
     def create_account(self, name: str, *, app_password: bool = False) -> DevnetAccount:
@@ -448,10 +459,11 @@ class BlueskyHarness:
             self._by_did[account.did] = account
         return account
 
-    def platform(self, handle: str, *, timeout: float = 0.5) -> Platform:
+    def platform(self, handle: str, *, timeout: float | None = None) -> Platform:
         from bot.adapters.platforms.bluesky import BlueskyPlatform
 
         account = self._bot(handle)
+        timeout = ADAPTER_TIMEOUT if timeout is None else timeout
         adapter = BlueskyPlatform(self.proxy.url, account.handle, account.app_password, account=handle, timeout=timeout)
         assert isinstance(adapter, Platform)
         return SettlingPlatform(adapter, self.settle)  # type: ignore[return-value]

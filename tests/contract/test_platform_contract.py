@@ -32,8 +32,8 @@ def dm(text: str, to: str) -> OutgoingMessage:
 
 
 def newer_cursor(a: str, b: str) -> bool:
-    """How the mentions service orders cursors (bot.domains.conversations.mentions._newer): numbers as numbers,
-    anything else as text."""
+    """How the mentions service orders cursors (Platform.newer: bot.core.models.numeric_or_text_newer): numbers
+    as numbers, anything else as text."""
     return int(a) > int(b) if a.isdigit() and b.isdigit() else a > b
 
 
@@ -262,17 +262,16 @@ def test_unknown_token_is_auth_error(harness: Harness) -> None:
 
 
 def test_unreachable_server_is_transient_and_not_sent(harness: Harness) -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()  # nothing listens there now: connections are refused
-    p = harness.unreachable_platform(f"http://127.0.0.1:{port}")
-    try:
-        with pytest.raises(TransientError) as info:
-            p.send(post("refused"))
-        assert info.value.maybe_sent is False
-    finally:
-        p.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: refused, and no other process can take the port
+        port = sock.getsockname()[1]
+        p = harness.unreachable_platform(f"http://127.0.0.1:{port}")
+        try:
+            with pytest.raises(TransientError) as info:
+                p.send(post("refused"))
+            assert info.value.maybe_sent is False
+        finally:
+            p.close()
 
 
 def test_engagers_likes_and_retweets_with_follower_counts(platform_factory: Any, harness: Harness) -> None:

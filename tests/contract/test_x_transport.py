@@ -30,18 +30,17 @@ def test_connection_reset_after_send_is_maybe_sent_for_writes_only(sandbox: Any)
 
 
 def test_connection_refused_is_not_sent() -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    creds = XCredentials(consumer_key="a", consumer_secret="b", access_token="1-x", access_token_secret="c")
-    p = XPlatform(creds, base_url=f"http://127.0.0.1:{port}", timeout=0.5)
-    try:
-        with pytest.raises(TransientError) as info:
-            p.send(OutgoingMessage("k", MessageKind.POST, "refused"))
-        assert info.value.maybe_sent is False
-    finally:
-        p.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: refused, and no other process can take the port
+        port = sock.getsockname()[1]
+        creds = XCredentials(consumer_key="a", consumer_secret="b", access_token="1-x", access_token_secret="c")
+        p = XPlatform(creds, base_url=f"http://127.0.0.1:{port}", timeout=0.5)
+        try:
+            with pytest.raises(TransientError) as info:
+                p.send(OutgoingMessage("k", MessageKind.POST, "refused"))
+            assert info.value.maybe_sent is False
+        finally:
+            p.close()
 
 
 def test_endpoint_keys_match_sandbox_templates() -> None:
@@ -96,7 +95,7 @@ def test_a_429_is_honoured_by_a_restarted_process_and_by_other_daemons(sandbox: 
         after = httpx.get(f"{sandbox.url}/_sandbox/stats", trust_env=False).json()
         assert refused.value.retry_at == told.value.retry_at
         assert after["requests_total"] == before["requests_total"] and after["early_requests"] == 0
-        assert store.rate_limited_until("shop", "GET /2/users/me") == told.value.retry_at
+        assert store.rate_limits.blocked_until("shop", "GET /2/users/me") == told.value.retry_at
     finally:
         first.close()
         second.close()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from bot.core.clock import ManualClock
 
 RECORDED = Path("/work/shared/reference/x-api-recorded")
 if not RECORDED.exists():
@@ -264,14 +267,14 @@ def test_rate_limits_headers_429_and_early_requests(http: httpx.Client) -> None:
 def test_rate_limit_window_resets_with_clock() -> None:
     from bot.sandbox import SandboxServer
 
-    now = [1_800_000_000.0]
-    with SandboxServer(clock=lambda: now[0]) as server, httpx.Client(base_url=server.url, trust_env=False) as http:
+    clock = ManualClock(datetime.fromtimestamp(1_800_000_000, UTC))
+    with SandboxServer(clock=clock) as server, httpx.Client(base_url=server.url, trust_env=False) as http:
         me = user(http, "shop")
         http.post("/_sandbox/faults", json={"rate_limits": {"POST /2/tweets": {"limit": 1, "window": 900}}})
         assert http.post("/2/tweets", headers=auth(me), json={"text": "a"}).status_code == 201
         limited = http.post("/2/tweets", headers=auth(me), json={"text": "b"})
         assert limited.status_code == 429 and limited.headers["x-rate-limit-reset"] == str(1_800_000_900)
-        now[0] = 1_800_000_900.0
+        clock.set(datetime.fromtimestamp(1_800_000_900, UTC))
         assert http.post("/2/tweets", headers=auth(me), json={"text": "b"}).status_code == 201
         assert http.get("/_sandbox/stats").json()["early_requests"] == 0
 

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store, migrate
-from bot.adapters.store.mentions import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
 from bot.core.clock import ManualClock
+from bot.core.records import InboxRecord, MentionRecord, OptOutRecord, ReplyRecord, UserRecord
+
+X_BUCKETS = XPlatform.buckets  # the rate-limit bucket names of an X account
 
 T0 = datetime(2026, 11, 11, 2, 0, tzinfo=UTC)
 
@@ -37,43 +40,48 @@ def test_upgrade_from_0001_keeps_outbox_rows(db_url: str) -> None:
     s = Store.open(db_url)
     try:
         migrate.upgrade(s.engine, "0001")
-        assert s.enqueue("campaign:a:1", account="shop", kind="post", text="hello")
+        assert s.outbox.enqueue("campaign:a:1", account="shop", kind="post", text="hello")
         s.upgrade()
         assert s.revision() == migrate.head_revision()
-        [item] = s.outbox_items()
-        assert item.key == "campaign:a:1" and s.claim("o", now=datetime.now(UTC), limit=5, lease_seconds=5).items
+        [item] = s.outbox.items()
+        assert (
+            item.key == "campaign:a:1"
+            and s.outbox.claim("o", now=datetime.now(UTC), limit=5, lease_seconds=5, buckets=X_BUCKETS).items
+        )
     finally:
         s.close()
 
 
 def test_cursor_only_moves_forward_and_resume_points(store: Store) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         assert unit.advance_cursor("mentions", "100")
         assert not unit.advance_cursor("mentions", "99")  # numeric, not string order
         assert unit.advance_cursor("mentions", "1000")
         unit.set_resume("mentions", "2000", "1500")
-    assert store.cursor("shop", "mentions") == "1000"
-    assert store.resume_point("shop", "mentions") == ("2000", "1500")
-    with store.mention_unit("shop") as unit:
+    assert store.mentions.cursor("shop", "mentions") == "1000"
+    assert store.mentions.resume_point("shop", "mentions") == ("2000", "1500")
+    with store.mentions.unit("shop") as unit:
         unit.advance_cursor("mentions", "2000")
         unit.set_resume("mentions", "1800", "1700")  # already covered by the cursor: nothing to resume
-    assert store.resume_point("shop", "mentions") is None
-    assert store.cursor("other", "mentions") is None
+    assert store.mentions.resume_point("shop", "mentions") is None
+    assert store.mentions.cursor("other", "mentions") is None
 
 
 def test_a_failed_unit_writes_nothing(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.mention_unit("shop") as unit:
+    with pytest.raises(RuntimeError), store.mentions.unit("shop") as unit:
         unit.write(
             mentions=[mention("1")],
             replies=[ReplyRecord("reply:1", "shop", "reply", "hi", in_reply_to_id="1")],
         )
         unit.advance_cursor("mentions", "1")
         raise RuntimeError("crash before commit")
-    assert store.mentions() == [] and store.outbox_items() == [] and store.cursor("shop", "mentions") is None
+    assert (
+        store.mentions.find() == [] and store.outbox.items() == [] and store.mentions.cursor("shop", "mentions") is None
+    )
 
 
 def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: ManualClock) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         writes = unit.write(
             users=[UserRecord("x", "42", "Fan", "A Fan"), UserRecord("x", "42", None, None)],
             mentions=[mention("1"), mention("2"), mention("3", decision="skipped"), mention("4", author="7")],
@@ -82,7 +90,7 @@ def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: ManualC
         )
         assert (writes.mentions, writes.replies, writes.optouts) == (4, 1, 1)
     clock.advance(3600)
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         assert unit.existing("mention", ["1", "4", "9"]) == {"1", "4"}
         assert unit.existing("dm", ["1"]) == set()
         assert unit.replies_to_users(["42", "7"], T0 - timedelta(hours=1)) == {"42": 2, "7": 1}
@@ -93,11 +101,11 @@ def test_unit_reads_for_caps_optouts_and_duplicates(store: Store, clock: ManualC
         assert unit.users("x", ["42"])["42"].username == "Fan"  # a later None did not erase the handle
         again = unit.write(mentions=[mention("1")], optouts=[OptOutRecord("x", "7", "seven")])
         assert (again.mentions, again.optouts) == (0, 0)
-    assert store.social_user("x", username="fan").name == "A Fan"
+    assert store.people.social_user("x", username="fan").name == "A Fan"
 
 
 def test_claim_cancels_rows_to_people_who_opted_out_but_not_the_confirmation(store: Store, clock: ManualClock) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         unit.write(
             replies=[
                 ReplyRecord(
@@ -118,29 +126,29 @@ def test_claim_cancels_rows_to_people_who_opted_out_but_not_the_confirmation(sto
                 ),
             ]
         )
-    assert store.add_optout("x", user_id="42", username="fan", reason="stop")
-    assert not store.add_optout("x", user_id="42")
-    claim = store.claim("owner", now=clock(), limit=10, lease_seconds=30)
+    assert store.mentions.add_optout("x", user_id="42", username="fan", reason="stop")
+    assert not store.mentions.add_optout("x", user_id="42")
+    claim = store.outbox.claim("owner", now=clock.now(), limit=10, lease_seconds=30, buckets=X_BUCKETS)
     assert claim.cancelled == 2
     assert sorted(c.item.key for c in claim.items) == ["reply:2", "reply:4"]
-    assert store.outbox_item(key="reply:1").state == "cancelled"
-    assert store.outbox_item(key="reply:1").last_error == "the recipient opted out"
-    assert store.outbox_item(key="dm-reply:3").state == "cancelled"
+    assert store.outbox.item(key="reply:1").state == "cancelled"
+    assert store.outbox.item(key="reply:1").last_error == "the recipient opted out"
+    assert store.outbox.item(key="dm-reply:3").state == "cancelled"
 
 
 def test_optouts_by_handle_and_removal(store: Store) -> None:
-    assert store.add_optout("x", username="@Someone", reason="by hand")
-    assert store.is_opted_out("x", "123", "someone") and not store.is_opted_out("x", "123")
-    assert store.is_opted_out("x", "9", "SOMEONE")
-    assert [o.username for o in store.optouts()] == ["Someone"]
-    assert store.remove_optout("x", username="someone") == 1
-    assert store.optouts() == []
+    assert store.mentions.add_optout("x", username="@Someone", reason="by hand")
+    assert store.mentions.is_opted_out("x", "123", "someone") and not store.mentions.is_opted_out("x", "123")
+    assert store.mentions.is_opted_out("x", "9", "SOMEONE")
+    assert [o.username for o in store.mentions.optouts()] == ["Someone"]
+    assert store.mentions.remove_optout("x", username="someone") == 1
+    assert store.mentions.optouts() == []
     with pytest.raises(ValueError):
-        store.add_optout("x")
+        store.mentions.add_optout("x")
 
 
 def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
-    with store.mention_unit("shop") as unit:
+    with store.mentions.unit("shop") as unit:
         writes = unit.write(
             mentions=[mention("1"), mention("2", decision="skipped")],
             inbox=[
@@ -153,24 +161,26 @@ def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
         )
     assert len(writes.inbox_ids) == 2  # the duplicate mention id is one item
     first, second = writes.inbox_ids
-    [claimed] = store.claim_webhooks()
+    [claimed] = store.mentions.claim_webhooks()
     assert claimed.id == first and claimed.webhook_status == "sending"
-    assert store.claim_webhooks() == []  # one daemon posts each
-    store.set_webhook_status(first, "sent: HTTP 200")
-    assert store.inbox_item(first).webhook_status == "sent: HTTP 200"
-    assert store.inbox_item(second).webhook_status is None
-    assert store.resolve_inbox(first, "refunded")
-    assert not store.resolve_inbox(first)
-    assert [i.id for i in store.inbox_items()] == [second]
-    assert len(store.inbox_items(status=None)) == 2
-    assert store.mention_summary() == {"mentions_seen": 2, "replies_sent": 0, "escalations": 2, "optouts": 1}
-    claim = store.claim("o", now=datetime.now(UTC) + timedelta(days=30), limit=5, lease_seconds=5)
-    store.mark_sent(claim.items[0].item, "999", now=datetime.now(UTC))
-    assert store.mention_summary()["replies_sent"] == 1
+    assert store.mentions.claim_webhooks() == []  # one daemon posts each
+    store.mentions.set_webhook_status(first, "sent: HTTP 200")
+    assert store.mentions.inbox_item(first).webhook_status == "sent: HTTP 200"
+    assert store.mentions.inbox_item(second).webhook_status is None
+    assert store.mentions.resolve_inbox(first, "refunded")
+    assert not store.mentions.resolve_inbox(first)
+    assert [i.id for i in store.mentions.inbox_items()] == [second]
+    assert len(store.mentions.inbox_items(status=None)) == 2
+    assert store.mentions.summary() == {"mentions_seen": 2, "replies_sent": 0, "escalations": 2, "optouts": 1}
+    claim = store.outbox.claim(
+        "o", now=datetime.now(UTC) + timedelta(days=30), limit=5, lease_seconds=5, buckets=X_BUCKETS
+    )
+    store.outbox.mark_sent(claim.items[0].item, "999", now=datetime.now(UTC))
+    assert store.mentions.summary()["replies_sent"] == 1
 
 
 def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store, clock: ManualClock) -> None:
-    assert store.enqueue(
+    assert store.outbox.enqueue(
         "coupon:c1:42",
         account="shop",
         kind="dm",
@@ -180,7 +190,7 @@ def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store
         target_user_id="42",
     )
     assert (
-        store.enqueue_many(
+        store.outbox.enqueue_many(
             [
                 {
                     "key": "coupon:c1:43",
@@ -195,6 +205,6 @@ def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store
         )
         == 1
     )
-    store.add_optout("x", user_id="43")
-    claim = store.claim("o", now=clock(), limit=10, lease_seconds=30)
+    store.mentions.add_optout("x", user_id="43")
+    claim = store.outbox.claim("o", now=clock.now(), limit=10, lease_seconds=30, buckets=X_BUCKETS)
     assert [c.item.key for c in claim.items] == ["coupon:c1:42"] and claim.cancelled == 1

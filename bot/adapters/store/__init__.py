@@ -1,34 +1,10 @@
-"""Persistence: the only package that imports sqlmodel, sqlalchemy and alembic."""
+"""Persistence: the only package that imports sqlmodel, sqlalchemy and alembic. `Store` composes one repository
+per aggregate (bot/adapters/store/store.py); the records it hands out are bot.core.records'."""
 
 from __future__ import annotations
 
 from bot.adapters.store.engine import safe_url
-from bot.adapters.store.records import (
-    AccountState,
-    Claim,
-    ClaimedItem,
-    OutboxItem,
-    Slot,
-    campaign_key,
-    slot_key,
-    text_hash,
-)
-from bot.adapters.store.store import Store, endpoint_for, utc_now
-from bot.adapters.store.tables import OutboxState, SlotState
+from bot.adapters.store.keys import campaign_key, slot_key, text_hash
+from bot.adapters.store.store import Store
 
-__all__ = [
-    "AccountState",
-    "Claim",
-    "ClaimedItem",
-    "OutboxItem",
-    "OutboxState",
-    "Slot",
-    "SlotState",
-    "Store",
-    "campaign_key",
-    "endpoint_for",
-    "safe_url",
-    "slot_key",
-    "text_hash",
-    "utc_now",
-]
+__all__ = ["Store", "campaign_key", "safe_url", "slot_key", "text_hash"]

@@ -1,166 +1,40 @@
-"""Coupons: issuance exactly once per person and campaign within budget, delivery state, redemptions.
+"""Coupons: issuance exactly once per person and campaign within budget, and their delivery state.
 
 Issuance locks the campaign's `coupon_budget` row (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN
 IMMEDIATE serialises every writer) and, in the same transaction, checks who already has a row, inserts the
 batch's coupon rows and bumps the counters: two daemons, threads or a crash between batches can neither
 double a person nor overrun the budget. UNIQUE(campaign, platform, user_id) and UNIQUE(code) back it up.
+Redemptions: bot/adapters/store/redemptions.py.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from bot.adapters.store.mentions import user_hash, username_hash
+from bot.adapters.store.base import Repository, utc_or_none
+from bot.adapters.store.bulk import chunks
+from bot.adapters.store.keys import user_hash, username_hash
+from bot.adapters.store.rows import insert_outbox, outbox_values
 from bot.adapters.store.tables import (
-    OutboxState,
     coupon_budget_t,
     coupon_t,
     graph_score_t,
     mention_t,
     optout_t,
     outbox_t,
-    redemption_t,
     social_user_t,
 )
-from bot.adapters.store.types import StorableString, as_utc, storable
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from bot.core.clock import ensure_utc
+from bot.core.records import BatchOutcome, CampaignCounts, CouponRecord, IssueSpec, Member, OutboxState
 
 logger = logging.getLogger(__name__)
-
-IN_CHUNK = 900  # values per IN (...) list
-ANY_CHUNK = 20_000  # values per = ANY(array) on PostgreSQL
-_REDEEMABLE = ("issued", "delivered", "expired")  # an expired code still counts for an order placed in time
-_PG_REDEMPTION_LOCK = 0x5EDE3B7  # advisory lock id: redemption recorders (imports, webhooks) take turns
-_COUPON_COLUMNS = ("id", "code", "campaign", "state", "expires_at")
-_REDEMPTION_COLUMNS = ("code", "order_id", "amount", "redeemed_at", "status", "coupon_id", "source", "imported_at")
-
-
-class CouponState:
-    ISSUED = "issued"
-    DELIVERED = "delivered"
-    REDEEMED = "redeemed"
-    EXPIRED = "expired"
-    HELD_OUT = "held_out"
-    FORGOTTEN = "forgotten"  # the code was voided by `socialbot forget` (bot/adapters/store/privacy.py)
-
-    ALL = (ISSUED, DELIVERED, REDEEMED, EXPIRED, HELD_OUT, FORGOTTEN)
-
-
-class RedemptionStatus:
-    COUNTED = "counted"
-    UNKNOWN = "unknown"
-    EXPIRED = "expired"
-    REUSED = "reused"
-    DUPLICATE = "duplicate"  # this order was imported before: nothing written (not a stored status)
-
-    STORED = (COUNTED, UNKNOWN, EXPIRED, REUSED)
-
-
-@dataclass(frozen=True)
-class Member:
-    platform: str
-    user_id: str
-    segment_id: int | None
-    holdout: bool  # drawn for the holdout (gets a held_out row and nothing else)
-
-
-@dataclass(frozen=True)
-class IssueSpec:
-    """What one campaign's issuance needs from the service."""
-
-    campaign: str
-    budget: int
-    channel: str
-    expires_after_s: float
-    min_influence: float = 0.0
-    snapshot_id: int | None = None  # the graph snapshot the influence comes from
-    cooldown_since: datetime | None = None  # nobody with a code (any campaign) issued after this
-    new_code: Callable[[], str] | None = None  # generated codes, or:
-    pool: Sequence[str] | None = None  # codes from the shop's pool CSV, used in order
-
-
-@dataclass
-class BatchOutcome:
-    issued: int = 0
-    held_out: int = 0
-    opted_out: int = 0
-    low_influence: int = 0
-    existing: int = 0
-    cooldown: int = 0
-    over_budget: int = 0  # eligible, but the budget was spent
-    pool_empty: int = 0  # eligible, but the pool had no code left
-    budget_left: int = 0
-    pool_position: int = 0
-    collisions: int = 0
-
-
-@dataclass(frozen=True)
-class CouponRecord:
-    id: int
-    campaign: str
-    platform: str
-    user_id: str
-    username: str | None
-    segment_id: int | None
-    holdout: bool
-    code: str | None
-    state: str
-    channel: str | None
-    issued_at: datetime
-    expires_at: datetime | None
-    delivered_at: datetime | None
-    outbox_key: str | None
-    redeemed_at: datetime | None
-    order_id: str | None
-    amount: float | None
-    language: str | None = None  # of the person's latest DM (DM delivery)
-
-
-@dataclass(frozen=True)
-class RedemptionLine:
-    code: str
-    order_id: str
-    amount: float | None
-    time: datetime
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class RedemptionResult:
-    line: RedemptionLine
-    status: str  # RedemptionStatus
-    coupon_id: int | None = None
-    campaign: str | None = None
-
-
-@dataclass
-class CampaignCounts:
-    """Counts of one campaign and segment (segment None: the whole campaign)."""
-
-    campaign: str
-    segment_id: int | None
-    held_out: int = 0
-    issued: int = 0
-    delivered: int = 0
-    redeemed: int = 0
-    expired: int = 0
-    revenue: float = 0.0
-    first_issued_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _opt(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
 
 
 def _record(row: Any, language: str | None = None) -> CouponRecord:
@@ -175,20 +49,15 @@ def _record(row: Any, language: str | None = None) -> CouponRecord:
         code=row.code,
         state=row.state,
         channel=row.channel,
-        issued_at=as_utc(row.issued_at),
-        expires_at=_opt(row.expires_at),
-        delivered_at=_opt(row.delivered_at),
+        issued_at=ensure_utc(row.issued_at),
+        expires_at=utc_or_none(row.expires_at),
+        delivered_at=utc_or_none(row.delivered_at),
         outbox_key=row.outbox_key,
-        redeemed_at=_opt(row.redeemed_at),
+        redeemed_at=utc_or_none(row.redeemed_at),
         order_id=row.order_id,
         amount=row.amount,
         language=language,
     )
-
-
-def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _by_platform(members: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -198,160 +67,8 @@ def _by_platform(members: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return out
 
 
-def _bind_processor(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """What Core applies to a bound value of this type; StorableString's own function directly (3 calls fewer)."""
-    if isinstance(column_type, StorableString) and column_type.impl_instance.bind_processor(dialect) is None:
-        return _storable_or_none
-    return column_type.dialect_impl(dialect).bind_processor(dialect)  # type: ignore[no-any-return]
-
-
-def _storable_or_none(value: Any) -> Any:
-    return storable(value) if value.__class__ is str else value
-
-
-def _bulk(conn: Connection, statement: sa.Executable, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """executemany of `statement` (an INSERT or UPDATE whose bind parameters are `keys`; `rows` hold their values
-    in that order) at the driver. SQLAlchemy builds the parameters row by row (~25 us a row); here each column's
-    own bind processor (UTC datetimes, storable text) is mapped over the column, once per distinct value, so the
-    values are stored exactly as through Core, several times faster."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    columns = dict(zip(keys, zip(*rows, strict=True), strict=True))
-    processed: list[Sequence[Any]] = []
-    for name in names:
-        bind = compiled.binds[name]
-        values = columns[bind.key]
-        process = _bind_processor(bind.type, dialect)
-        if process is None:
-            processed.append(values)
-            continue
-        distinct = set(values)
-        if 2 * len(distinct) <= len(values):  # e.g. one import time for every row
-            done = {value: process(value) for value in distinct}
-            processed.append(list(map(done.__getitem__, values)))
-        else:
-            processed.append(list(map(process, values)))
-    if compiled.positional:
-        params: list[Any] = list(zip(*processed, strict=True))
-    else:
-        params = [dict(zip(names, values, strict=True)) for values in zip(*processed, strict=True)]
-    conn.exec_driver_sql(compiled.string, params)
-
-
-_REDEEM = (
-    sa.update(coupon_t)
-    .where(
-        coupon_t.c.id == sa.bindparam("coupon"),
-        coupon_t.c.state.in_([sa.literal_column(f"'{s}'") for s in _REDEEMABLE]),
-    )
-    .values(
-        state=sa.literal_column("'redeemed'"),
-        redeemed_at=sa.bindparam("when", type_=coupon_t.c.redeemed_at.type),
-        order_id=sa.bindparam("order", type_=coupon_t.c.order_id.type),
-        amount=sa.bindparam("paid", type_=coupon_t.c.amount.type),
-    )
-)
-
-
-def _processed_columns(
-    conn: Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]
-) -> list[Sequence[Any]]:
-    """`rows` column by column, each value through its column's bind processor (as Core would)."""
-    out: list[Sequence[Any]] = []
-    for key, values in zip(keys, zip(*rows, strict=True), strict=True):
-        process = _bind_processor(table.c[key].type, conn.dialect)
-        out.append(values if process is None else list(map(process, values)))
-    return out
-
-
-def _copy_in(conn: Connection, table: sa.Table, keys: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: the rows with COPY, in the current transaction (executemany costs a round trip a row)."""
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    columns = _processed_columns(conn, table, keys, rows)
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {quote(table.name)} ({', '.join(map(quote, keys))}) FROM STDIN") as copy:
-        for row in zip(*columns, strict=True):
-            copy.write_row(row)
-
-
-def _redeem_unnest(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL: _REDEEM for every (coupon id, time, order id, amount) in one statement over arrays."""
-    if not rows:
-        return
-    ids, times, orders, amounts = _processed_columns(conn, coupon_t, ("id", "redeemed_at", "order_id", "amount"), rows)
-    redeemable = ", ".join(f"'{s}'" for s in _REDEEMABLE)
-    conn.exec_driver_sql(
-        "UPDATE coupon SET state = 'redeemed', redeemed_at = v.at, order_id = v.ord, amount = v.paid "
-        "FROM unnest(%s::integer[], %s::timestamptz[], %s::text[], %s::float8[]) AS v(id, at, ord, paid) "
-        f"WHERE coupon.id = v.id AND coupon.state IN ({redeemable})",
-        (list(ids), list(times), list(orders), list(amounts)),
-    )
-
-
-def _select_in(
-    conn: Connection, table: sa.Table, key: str, values: Iterable[Any], columns: Sequence[str]
-) -> Iterator[tuple[Any, ...]]:
-    """SELECT `columns` FROM `table` WHERE `key` IN `values` (PostgreSQL: = ANY of an array), IN_CHUNK values a
-    statement, at the driver (Core
-    expands and processes every value of an IN list, ~8 us a value). Bind and result values go through the
-    columns' own processors, as in Core."""
-    dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    bind = _bind_processor(table.c[key].type, dialect)
-    readers = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) for name in columns]
-    head = f"SELECT {', '.join(map(quote, columns))} FROM {quote(table.name)} WHERE {quote(key)}"
-    postgres = dialect.name == "postgresql"  # one array parameter: = ANY(...) plans fast, a long IN list does not
-    for chunk in _chunks(list(values), ANY_CHUNK if postgres else IN_CHUNK):
-        params = tuple(chunk) if bind is None else tuple(map(bind, chunk))
-        if postgres:
-            rows = conn.exec_driver_sql(f"{head} = ANY(%s)", (list(params),)).fetchall()
-        else:
-            rows = conn.exec_driver_sql(f"{head} IN ({', '.join([mark] * len(chunk))})", params).fetchall()
-        if not rows:
-            continue
-        read: list[Sequence[Any]] = []
-        for reader, column in zip(readers, zip(*rows, strict=True), strict=True):
-            if reader is None:
-                read.append(column)
-            else:  # once per distinct value: coupons issued together share one expiry
-                done = {value: reader(value) for value in set(column)}
-                read.append(list(map(done.__getitem__, column)))
-        yield from zip(*read, strict=True)
-
-
-class CouponQueries:
-    """Mixed into bot.adapters.store.Store."""
-
-    if TYPE_CHECKING:
-        clock: Callable[[], datetime]
-        dialect: str
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
-
-        def _insert(self, table: sa.Table) -> Any: ...
-
-        def _outbox_values(
-            self,
-            key: str,
-            account: str,
-            kind: str,
-            text: str,
-            in_reply_to_id: str | None,
-            recipient_id: str | None,
-            not_before: datetime | None,
-            campaign: str | None,
-            slot_at: datetime | None,
-        ) -> dict[str, Any]: ...
-
-        def _insert_outbox(self, conn: Connection, values: dict[str, Any]) -> bool: ...
-
-    # ---------------------------------------------------------------- issuance
+class CouponRepository(Repository):
+    """coupon and coupon_budget rows (store.coupons)."""
 
     def _lock_budget(self, conn: Connection, campaign: str) -> tuple[int, int]:
         b = coupon_budget_t
@@ -371,7 +88,7 @@ class CouponQueries:
     ) -> list[Any]:
         rows: list[Any] = []
         for platform, ids in users.items():
-            for part in _chunks(ids):
+            for part in chunks(ids):
                 rows.extend(conn.execute(stmt.where(platform_col == platform, user_col.in_(list(part)))).all())
         return rows
 
@@ -392,7 +109,7 @@ class CouponQueries:
                     by_hash[username_hash(platform, name)] = (platform, user_id)
         found: set[tuple[str, str]] = set()
         hashes = list(by_hash)
-        for part in _chunks(hashes):
+        for part in chunks(hashes):
             for h in conn.execute(
                 sa.select(optout_t.c.user_hash).where(optout_t.c.user_hash.in_(list(part)))
             ).scalars():
@@ -426,14 +143,14 @@ class CouponQueries:
         recent: set[tuple[str, str]] = set()
         if cooldown_since is not None:
             stmt = sa.select(c.c.platform, c.c.user_id).where(
-                c.c.holdout.is_(False), c.c.issued_at >= as_utc(cooldown_since), c.c.campaign != campaign
+                c.c.holdout.is_(False), c.c.issued_at >= ensure_utc(cooldown_since), c.c.campaign != campaign
             )
             recent = {(r.platform, r.user_id) for r in self._users_in(conn, stmt, c.c.platform, c.c.user_id, users)}
         return existing, recent
 
     def _codes_taken(self, conn: Connection, codes: Sequence[str]) -> set[str]:
         taken: set[str] = set()
-        for part in _chunks(list(codes)):
+        for part in chunks(list(codes)):
             taken.update(conn.execute(sa.select(coupon_t.c.code).where(coupon_t.c.code.in_(list(part)))).scalars())
         return taken
 
@@ -464,11 +181,11 @@ class CouponQueries:
             wanted = n - len(codes)
         return codes
 
-    def issue_coupons(self, spec: IssueSpec, members: Sequence[Member], *, pool_position: int = 0) -> BatchOutcome:
+    def issue(self, spec: IssueSpec, members: Sequence[Member], *, pool_position: int = 0) -> BatchOutcome:
         """One batch of issuance in ONE transaction under the campaign's budget lock: who is opted out, not
         influential enough, already in this campaign or within the cooldown is left out; the holdout gets
         held_out rows; the rest get codes while the budget lasts."""
-        now = self.clock()
+        now = self._now()
         out = BatchOutcome(pool_position=pool_position)
         unique: dict[tuple[str, str], Member] = {}
         for m in members:
@@ -548,7 +265,7 @@ class CouponQueries:
             out.budget_left = left - len(chosen)
         return out
 
-    def coupon_budget(self, campaign: str) -> tuple[int, int]:
+    def budget(self, campaign: str) -> tuple[int, int]:
         """(codes issued, people held out) of a campaign so far."""
         b = coupon_budget_t
         with self._tx("reading a coupon budget") as conn:
@@ -563,7 +280,7 @@ class CouponQueries:
             c.outerjoin(u, sa.and_(u.c.platform == c.c.platform, u.c.user_id == c.c.user_id))
         )
 
-    def coupons(
+    def find(
         self,
         *,
         campaign: str | None = None,
@@ -587,14 +304,14 @@ class CouponQueries:
         with self._tx("reading coupons") as conn:
             return [_record(r) for r in conn.execute(stmt)]
 
-    def coupon_by_code(self, code: str) -> CouponRecord | None:
+    def by_code(self, code: str) -> CouponRecord | None:
         with self._tx("reading a coupon") as conn:
             row = conn.execute(self._coupon_select().where(coupon_t.c.code == code)).first()
         return _record(row) if row is not None else None
 
     # ---------------------------------------------------------------- delivery
 
-    def reply_coupon(
+    def for_reply(
         self, campaigns: Collection[str], platform: str, user_id: str, *, now: datetime
     ) -> CouponRecord | None:
         """The person's oldest undelivered, unexpired code of these (reply-channel) campaigns that is not
@@ -612,7 +329,7 @@ class CouponQueries:
                 c.c.platform == platform,
                 c.c.user_id == user_id,
                 c.c.state == "issued",
-                c.c.expires_at > as_utc(now),
+                c.c.expires_at > ensure_utc(now),
                 sa.or_(c.c.outbox_key.is_(None), ~live),
             )
             .order_by(c.c.issued_at, c.c.id)
@@ -640,7 +357,7 @@ class CouponQueries:
         where = [c.c.delivered_at.is_(None), c.c.outbox_key.is_not(None), is_sent]
         total = 0
         with self._tx("recording coupon deliveries") as conn:
-            parts: Iterable[Sequence[str] | None] = [None] if keys is None else _chunks(sorted(set(keys)))
+            parts: Iterable[Sequence[str] | None] = [None] if keys is None else chunks(sorted(set(keys)))
             for part in parts:
                 cond = list(where)
                 if part is not None:
@@ -655,7 +372,7 @@ class CouponQueries:
                 ).rowcount
         return total
 
-    def dm_coupons(self, campaign: str, account: str, *, limit: int = 1000) -> list[CouponRecord]:
+    def for_dm(self, campaign: str, account: str, *, limit: int = 1000) -> list[CouponRecord]:
         """Undelivered codes of a DM campaign whose person opened a DM conversation with `account` (a DM
         from them is stored), with the language of their latest DM."""
         c, m = coupon_t, mention_t
@@ -672,7 +389,7 @@ class CouponQueries:
             rows = conn.execute(stmt).all()
             languages: dict[tuple[str, str], str | None] = {}
             authors = sorted({r.user_id for r in rows})
-            for part in _chunks(authors):
+            for part in chunks(authors):
                 latest = conn.execute(
                     sa.select(m.c.platform, m.c.author_id, m.c.language)
                     .where(m.c.account == account, m.c.kind == "dm", m.c.author_id.in_(list(part)))
@@ -682,18 +399,18 @@ class CouponQueries:
                     languages[(platform, author)] = language  # the latest DM wins
         return [_record(r, languages.get((r.platform, r.user_id))) for r in rows]
 
-    def enqueue_coupon_dms(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
+    def enqueue_dms(self, items: Sequence[tuple[int, dict[str, Any]]]) -> int:
         """In ONE transaction: each (coupon id, enqueue() arguments) becomes an outbox DM (unique key) and the
         coupon records its key. Returns how many coupons were newly attached."""
         c = coupon_t
         attached = 0
         with self._tx("enqueueing coupon DMs") as conn:
             for coupon_id, args in items:
-                values = self._outbox_values(
-                    args["key"], args["account"], "dm", args["text"], None, args["recipient_id"], None, None, None
+                values = outbox_values(
+                    self._now(), args["key"], args["account"], "dm", args["text"], None, args["recipient_id"]
                 )
                 values.update(target_platform=args["target_platform"], target_user_id=args["target_user_id"])
-                self._insert_outbox(conn, values)
+                insert_outbox(self.db, conn, values)
                 attached += conn.execute(
                     sa.update(c)
                     .where(c.c.id == coupon_id, c.c.state == "issued", c.c.outbox_key.is_(None))
@@ -701,7 +418,7 @@ class CouponQueries:
                 ).rowcount
         return attached
 
-    def export_coupons(self, campaign: str, *, limit: int | None = None) -> list[CouponRecord]:
+    def for_export(self, campaign: str, *, limit: int | None = None) -> list[CouponRecord]:
         """Codes of an export campaign not exported yet."""
         c = coupon_t
         stmt = (
@@ -717,10 +434,10 @@ class CouponQueries:
     def mark_exported(self, coupon_ids: Sequence[int], key: str) -> int:
         """Exported coupons are delivered now (key: 'export:<file name>')."""
         c = coupon_t
-        now = self.clock()
+        now = self._now()
         total = 0
         with self._tx("recording exported coupons") as conn:
-            for part in _chunks(list(coupon_ids)):
+            for part in chunks(list(coupon_ids)):
                 total += conn.execute(
                     sa.update(c)
                     .where(c.c.id.in_(list(part)), c.c.state == "issued")
@@ -728,10 +445,10 @@ class CouponQueries:
                 ).rowcount
         return total
 
-    def expire_coupons(self, now: datetime | None = None) -> int:
+    def expire(self, now: datetime | None = None) -> int:
         """Issued or delivered codes past their expiry become expired."""
         c = coupon_t
-        moment = as_utc(now or self.clock())
+        moment = ensure_utc(now or self._now())
         with self._tx("expiring coupons") as conn:
             return conn.execute(
                 sa.update(c)
@@ -739,86 +456,9 @@ class CouponQueries:
                 .values(state="expired")
             ).rowcount
 
-    # ---------------------------------------------------------------- redemptions
-
-    def record_redemptions(self, lines: Sequence[RedemptionLine]) -> list[RedemptionResult]:
-        """Each line in order, in ONE transaction: an order seen before (or earlier in `lines`) is a duplicate
-        (nothing written); an unknown code, a code past its expiry at the order's time, or a code another order
-        redeemed is recorded with that status and never counted; otherwise the coupon becomes redeemed.
-
-        Set-based, for imports of a million lines: recorders take turns (an advisory lock on PostgreSQL, SQLite's
-        write lock), the coupons and the orders already recorded are read up front, the redemption rows are
-        inserted and the coupons updated together (_bulk), and the coupons read back: one that changed state
-        meanwhile (`socialbot forget` voided it) makes its line `reused`, as a lost race always did."""
-        c, r = coupon_t, redemption_t
-        now = self.clock()
-        results: list[RedemptionResult] = []
-        with self._tx("recording redemptions") as conn:
-            if self.dialect == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_REDEMPTION_LOCK)))
-            coupons: dict[str, tuple[int, str, str, datetime | None]] = {}  # code -> id, campaign, state, expiry
-            found = _select_in(conn, c, "code", {line.code for line in lines}, _COUPON_COLUMNS)
-            for coupon_id, code, campaign, state, expires_at in found:
-                coupons[code] = (coupon_id, campaign, state, _opt(expires_at))
-            recorded = {
-                row[0] for row in _select_in(conn, r, "order_id", {line.order_id for line in lines}, ["order_id"])
-            }
-            redeemed = {code for code, (_, _, state, _) in coupons.items() if state == "redeemed"}
-            rows: list[tuple[Any, ...]] = []
-            wins: dict[int, int] = {}  # coupon id -> position in results of the line that redeems it
-            for line in lines:
-                coupon = coupons.get(line.code)
-                coupon_id, campaign, _, expires_at = coupon if coupon is not None else (None, None, None, None)
-                if line.order_id in recorded:
-                    results.append(RedemptionResult(line, RedemptionStatus.DUPLICATE, coupon_id))
-                    continue
-                recorded.add(line.order_id)
-                when = line.time if line.time.tzinfo is UTC else as_utc(line.time)
-                if coupon_id is None:
-                    status = RedemptionStatus.UNKNOWN
-                elif line.code in redeemed:
-                    status = RedemptionStatus.REUSED
-                elif expires_at is not None and when > expires_at:
-                    status = RedemptionStatus.EXPIRED
-                else:
-                    status = RedemptionStatus.COUNTED
-                    redeemed.add(line.code)
-                    wins[coupon_id] = len(results)
-                source = (line.source or "")[:300] or None
-                rows.append((line.code, line.order_id, line.amount, when, status, coupon_id, source, now))
-                results.append(RedemptionResult(line, status, coupon_id, campaign))
-            winners = [results[at] for at in wins.values()]
-            redeemed_rows = [(w.coupon_id, as_utc(w.line.time), w.line.order_id, w.line.amount) for w in winners]
-            if self.dialect == "postgresql":
-                _copy_in(conn, r, _REDEMPTION_COLUMNS, rows)
-                _redeem_unnest(conn, redeemed_rows)
-            else:
-                _bulk(conn, sa.insert(r), _REDEMPTION_COLUMNS, rows)
-                _bulk(conn, _REDEEM, ("coupon", "when", "order", "paid"), redeemed_rows)
-            lost: list[str] = []
-            if self.dialect != "sqlite":  # SQLite: no other writer since the coupons were read (BEGIN IMMEDIATE)
-                for coupon_id, state, order_id in _select_in(conn, c, "id", wins, ("id", "state", "order_id")):
-                    won = results[wins[coupon_id]]
-                    if state != "redeemed" or order_id != won.line.order_id:  # `forget` voided it meanwhile
-                        lost.append(won.line.order_id)
-                        results[wins[coupon_id]] = RedemptionResult(
-                            won.line, RedemptionStatus.REUSED, coupon_id, won.campaign
-                        )
-            for chunk in _chunks(lost):
-                conn.execute(sa.update(r).where(r.c.order_id.in_(chunk)).values(status=RedemptionStatus.REUSED))
-        return results
-
-    def redemptions(self, *, status: str | None = None) -> list[Any]:
-        r = redemption_t
-        stmt = sa.select(r).order_by(r.c.id)
-        if status is not None:
-            stmt = stmt.where(r.c.status == status)
-        with self._tx("reading redemptions") as conn:
-            return list(conn.execute(stmt).all())
-
     # ---------------------------------------------------------------- report
 
-    def coupon_counts(self) -> list[CampaignCounts]:
+    def counts(self) -> list[CampaignCounts]:
         """Per campaign and segment: held out, issued, delivered, redeemed, expired, revenue."""
         c = coupon_t
         stmt = sa.select(
@@ -836,7 +476,7 @@ class CouponQueries:
             rows = conn.execute(stmt).all()
         for campaign, segment, holdout, state, n, delivered, revenue, first in rows:
             counts = out.setdefault((campaign, segment), CampaignCounts(campaign, segment))
-            first = _opt(first)
+            first = utc_or_none(first)
             if first is not None and (counts.first_issued_at is None or first < counts.first_issued_at):
                 counts.first_issued_at = first
             if holdout:

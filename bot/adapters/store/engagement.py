@@ -6,28 +6,23 @@
   the same post twice in one round);
 * `reserve_reads` / `release_reads` spend the account's daily read budget atomically (PostgreSQL: the budget
   row is locked FOR UPDATE; SQLite: every transaction starts with BEGIN IMMEDIATE);
-* `record_engagement` writes one collection (interactions, users, counts, last_collected_at) in one transaction.
+* `record` writes one collection (interactions, users, counts, last_collected_at) in one transaction.
 """
 
 from __future__ import annotations
 
 import logging
-import zlib
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from bot.adapters.store.mentions import _PG_ACCOUNT_LOCK, InteractionRecord, UserRecord, upsert_users
-from bot.adapters.store.tables import OutboxState, engagement_post_t, interaction_t, outbox_t, read_budget_t
-from bot.adapters.store.types import as_utc
-
-if TYPE_CHECKING:
-    from bot.adapters.store.store import Store
+from bot.adapters.store.base import Repository
+from bot.adapters.store.mention_unit import account_lock, upsert_users
+from bot.adapters.store.tables import engagement_post_t, interaction_t, outbox_t, read_budget_t
+from bot.core.clock import ensure_utc
+from bot.core.records import InteractionRecord, OutboxState, TrackedPost, UserRecord
 
 logger = logging.getLogger(__name__)
 
@@ -35,46 +30,20 @@ _COUNT_COLUMNS = {"like": "likes", "retweet": "retweets", "quote": "quotes"}
 _INTERACTION_KEY = ("platform", "kind", "post_id", "source_user_id", "target_user_id")
 
 
-@dataclass(frozen=True)
-class TrackedPost:
-    """One of our posts whose engagement is collected; counts are what the last collection saw."""
-
-    account: str
-    post_id: str
-    posted_at: datetime
-    last_collected_at: datetime | None
-    likes: int
-    retweets: int
-    quotes: int
-
-    @classmethod
-    def from_row(cls, row: Any) -> TrackedPost:
-        return cls(
-            row.account,
-            row.post_id,
-            as_utc(row.posted_at),
-            as_utc(row.last_collected_at) if row.last_collected_at is not None else None,
-            int(row.likes),
-            int(row.retweets),
-            int(row.quotes),
-        )
+def _tracked(row: Any) -> TrackedPost:
+    return TrackedPost(
+        row.account,
+        row.post_id,
+        ensure_utc(row.posted_at),
+        ensure_utc(row.last_collected_at) if row.last_collected_at is not None else None,
+        int(row.likes),
+        int(row.retweets),
+        int(row.quotes),
+    )
 
 
-def utc_day(moment: datetime) -> str:
-    """The read-budget day of `moment`: 'YYYY-MM-DD' in UTC."""
-    return as_utc(moment).strftime("%Y-%m-%d")
-
-
-class EngagementQueries:
-    """Mixed into Store."""
-
-    if TYPE_CHECKING:
-        clock: Callable[[], datetime]
-        dialect: str
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
-
-        def _insert(self, table: sa.Table) -> Any: ...
+class EngagementRepository(Repository):
+    """engagement_post and read_budget rows, and the interactions a collection found (store.engagement)."""
 
     # ---- our posts
     def track_sent_posts(self, account: str, *, since: datetime) -> int:
@@ -94,7 +63,7 @@ class EngagementQueries:
             o.c.state == OutboxState.SENT,
             o.c.remote_id.is_not(None),
             o.c.sent_at.is_not(None),
-            o.c.sent_at >= as_utc(since),
+            o.c.sent_at >= ensure_utc(since),
         )
         stmt = (
             self._insert(e)
@@ -109,7 +78,7 @@ class EngagementQueries:
         """Track one post by hand (e.g. published outside the outbox); False when already tracked."""
         stmt = (
             self._insert(engagement_post_t)
-            .values(account=account, post_id=post_id, posted_at=as_utc(posted_at), likes=0, retweets=0, quotes=0)
+            .values(account=account, post_id=post_id, posted_at=ensure_utc(posted_at), likes=0, retweets=0, quotes=0)
             .on_conflict_do_nothing(index_elements=["account", "post_id"])
         )
         with self._tx("tracking a post") as conn:
@@ -122,13 +91,13 @@ class EngagementQueries:
         if account is not None:
             stmt = stmt.where(e.c.account == account)
         with self._tx("reading tracked posts") as conn:
-            return [TrackedPost.from_row(r) for r in conn.execute(stmt)]
+            return [_tracked(r) for r in conn.execute(stmt)]
 
     def tracked_post(self, account: str, post_id: str) -> TrackedPost | None:
         e = engagement_post_t
         with self._tx("reading a tracked post") as conn:
             row = conn.execute(sa.select(e).where(e.c.account == account, e.c.post_id == post_id)).first()
-        return TrackedPost.from_row(row) if row is not None else None
+        return _tracked(row) if row is not None else None
 
     def due_posts(
         self, account: str, *, now: datetime, lookback: timedelta, every: timedelta, limit: int = 100
@@ -136,7 +105,7 @@ class EngagementQueries:
         """Posts published within `lookback` of `now` that were never collected, or last collected at least
         `every` ago: never collected first (newest post first), then the longest-waiting collection."""
         e = engagement_post_t
-        now = as_utc(now)
+        now = ensure_utc(now)
         stmt = (
             sa.select(e)
             .where(
@@ -153,7 +122,7 @@ class EngagementQueries:
             .limit(limit)
         )
         with self._tx(f"reading the due posts of {account}") as conn:
-            return [TrackedPost.from_row(r) for r in conn.execute(stmt)]
+            return [_tracked(r) for r in conn.execute(stmt)]
 
     def claim_post(self, post: TrackedPost, now: datetime) -> bool:
         """Take `post` for a collection starting at `now` (last_collected_at: what due_posts saw -> now).
@@ -165,9 +134,9 @@ class EngagementQueries:
             .where(
                 e.c.account == post.account,
                 e.c.post_id == post.post_id,
-                e.c.last_collected_at.is_(None) if previous is None else e.c.last_collected_at == as_utc(previous),
+                e.c.last_collected_at.is_(None) if previous is None else e.c.last_collected_at == ensure_utc(previous),
             )
-            .values(last_collected_at=as_utc(now))
+            .values(last_collected_at=ensure_utc(now))
         )
         with self._tx("claiming a post for collection") as conn:
             return conn.execute(stmt).rowcount == 1
@@ -223,7 +192,7 @@ class EngagementQueries:
         return int(value or 0)
 
     # ---- one collection
-    def record_engagement(
+    def record(
         self,
         account: str,
         post_id: str,
@@ -238,17 +207,16 @@ class EngagementQueries:
         ("like", "retweet", "quote"; a kind left out keeps its count) and last_collected_at = `collected_at`
         (a collection cut short passes the value from before its claim, so the post stays due). Returns how
         many interactions were new."""
-        store: Store = self  # type: ignore[assignment]
-        now = self.clock()
+        now = self._now()
         e = engagement_post_t
         new = 0
         with self._tx(f"storing the engagement of {account}") as conn:
             if self.dialect == "postgresql":  # the same lock as a mention unit: no deadlock with one
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_ACCOUNT_LOCK + zlib.crc32(account.encode()))))
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_lock(account))))
             if users:
-                upsert_users(store, conn, users, now)
+                upsert_users(self.db, conn, users, now)
             if interactions:
-                rows = [dict(vars(i)) | {"created_at": as_utc(i.created_at)} for i in interactions]
+                rows = [dict(vars(i)) | {"created_at": ensure_utc(i.created_at)} for i in interactions]
                 rows.sort(key=lambda r: tuple(r[c] for c in _INTERACTION_KEY))  # a fixed order: no deadlocks
                 stmt = (
                     self._insert(interaction_t)
@@ -256,7 +224,7 @@ class EngagementQueries:
                     .returning(interaction_t.c.id)
                 )
                 new = len(conn.execute(stmt, rows).all())  # executemany rowcount is -1 on psycopg
-            values: dict[str, Any] = {"last_collected_at": as_utc(collected_at) if collected_at else None}
+            values: dict[str, Any] = {"last_collected_at": ensure_utc(collected_at) if collected_at else None}
             for kind, count in (counts or {}).items():
                 values[_COUNT_COLUMNS[kind]] = int(count)
             conn.execute(sa.update(e).where(e.c.account == account, e.c.post_id == post_id).values(**values))

@@ -7,69 +7,38 @@ of ~13 s for a million users.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
-from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from contextlib import suppress
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from bot.adapters.store.base import Repository
 from bot.adapters.store.engine import guarded
 from bot.adapters.store.tables import graph_score_t, interaction_t, mention_t, social_user_t
-from bot.adapters.store.types import as_utc, epoch_seconds
+from bot.adapters.store.types import epoch_seconds
+from bot.core.clock import ensure_utc
 from bot.core.errors import StoreError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+from bot.core.records import FEATURE_KINDS, FeatureChunk
 
 FEATURE_CHUNK = 100_000
-KINDS = ("mention", "reply", "quote", "dm", "like", "retweet")
-# the value columns of each part, after (platform, user_id)
-PARTS: dict[str, tuple[str, ...]] = {
-    "started": (*KINDS, "last_epoch", "first_epoch"),  # interactions the user started, by kind
-    "received": ("received", "last_epoch", "first_epoch"),  # interactions towards the user
-    "messages": ("messages", "sentiment", "complaints"),  # mentions/DMs to our accounts; mean sentiment (None: none)
-    "users": ("username", "followers"),  # every known user (followers None: unknown)
-    "scores": ("influence", "community"),  # the graph snapshot's combined score and community
-}
 # SQLite sorts GROUP BYs faster in many small runs than in one big one: a small page cache while reading
 SQLITE_SORT_CACHE_KIB = 2000
 
 
-@dataclass(frozen=True)
-class FeatureChunk:
-    """Up to FEATURE_CHUNK rows of one part: (platform, user id) and a tuple of the part's PARTS columns."""
-
-    part: str
-    platform: list[str]
-    user_id: list[str]
-    values: list[tuple[Any, ...]]
-
-    def __len__(self) -> int:
-        return len(self.user_id)
-
-
 def _sqlite_time(value: datetime) -> str:
     """How UTCDateTime stores a moment on SQLite (naive UTC text), for comparisons on the raw driver."""
-    return as_utc(value).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return ensure_utc(value).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class FeatureQueries:
-    """Mixed into bot.adapters.store.Store."""
-
-    if TYPE_CHECKING:
-        clock: Callable[[], datetime]
-        dialect: str
-        engine: Engine
-        url: str
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
+class FeatureRepository(Repository):
+    """Per-user features for the segments, aggregated in SQL (store.features); FEATURE_PARTS names the columns."""
 
     def _epoch_of(self, expr: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
         return epoch_seconds(expr, self.dialect)
 
-    def feature_statement(
+    def statement(
         self,
         part: str,
         *,
@@ -79,12 +48,12 @@ class FeatureQueries:
         user: tuple[str, str] | None = None,
         ids: tuple[int, int] | None = None,
     ) -> sa.Select[Any]:
-        """The GROUP BY (or plain select) of one part of the features, see PARTS; `ids`: only the interactions
+        """The GROUP BY (or plain select) of one part of the features, see FEATURE_PARTS; `ids`: only the interactions
         with first <= id < last (a slice, so that slices can be aggregated side by side)."""
         i, m, u, g = interaction_t, mention_t, social_user_t, graph_score_t
         since_value: Any = None
         if since is not None:
-            since_value = sa.literal(_sqlite_time(since) if self.dialect == "sqlite" else as_utc(since))
+            since_value = sa.literal(_sqlite_time(since) if self.dialect == "sqlite" else ensure_utc(since))
 
         def count(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
             return sa.func.sum(sa.case((condition, 1), else_=0))
@@ -100,32 +69,15 @@ class FeatureQueries:
                 stmt = stmt.where(sa.not_(sa.and_(platform == p, uid == u_)))
             return stmt.group_by(platform, uid) if group else stmt
 
+        def interactions_by(user_col: Any, *counts: sa.ColumnElement[Any]) -> sa.Select[Any]:
+            last, first = (self._epoch_of(agg(i.c.created_at)) for agg in (sa.func.max, sa.func.min))
+            stmt = sa.select(i.c.platform, user_col, *counts, last, first)
+            return scoped(stmt, i.c.platform, user_col, i.c.created_at)
+
         if part == "started":
-            return scoped(
-                sa.select(
-                    i.c.platform,
-                    i.c.source_user_id,
-                    *[count(i.c.kind == kind) for kind in KINDS],
-                    self._epoch_of(sa.func.max(i.c.created_at)),
-                    self._epoch_of(sa.func.min(i.c.created_at)),
-                ),
-                i.c.platform,
-                i.c.source_user_id,
-                i.c.created_at,
-            )
+            return interactions_by(i.c.source_user_id, *[count(i.c.kind == kind) for kind in FEATURE_KINDS])
         if part == "received":
-            return scoped(
-                sa.select(
-                    i.c.platform,
-                    i.c.target_user_id,
-                    sa.func.count(),
-                    self._epoch_of(sa.func.max(i.c.created_at)),
-                    self._epoch_of(sa.func.min(i.c.created_at)),
-                ),
-                i.c.platform,
-                i.c.target_user_id,
-                i.c.created_at,
-            )
+            return interactions_by(i.c.target_user_id, sa.func.count())
         if part == "messages":
             return scoped(
                 sa.select(
@@ -147,7 +99,7 @@ class FeatureQueries:
             return scoped(stmt, g.c.platform, g.c.user_id, None, group=False)
         raise ValueError(f"unknown feature part {part!r}")
 
-    def iter_feature_part(
+    def iter_part(
         self,
         part: str,
         *,
@@ -158,18 +110,18 @@ class FeatureQueries:
         ids: tuple[int, int] | None = None,
         chunk: int = FEATURE_CHUNK,
     ) -> Iterator[FeatureChunk]:
-        """One part of the features (see PARTS) of every user (since `since`), but `exclude` (our own accounts),
+        """One part of the features (see FEATURE_PARTS) of every user (since `since`), but `exclude` (our own accounts),
         in chunks; read through the driver's cursor (a server-side one on PostgreSQL), no write lock."""
         if part == "scores" and snapshot_id is None:
             return
-        stmt = self.feature_statement(part, since=since, snapshot_id=snapshot_id, exclude=exclude, user=user, ids=ids)
-        compiled = stmt.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+        stmt = self.statement(part, since=since, snapshot_id=snapshot_id, exclude=exclude, user=user, ids=ids)
+        compiled = stmt.compile(dialect=self.db.engine.dialect, compile_kwargs={"render_postcompile": True})
         params: Any = compiled.params
         if compiled.positiontup is not None:
             params = tuple(compiled.params[name] for name in compiled.positiontup)
-        with guarded(self.engine.url, f"reading user features ({part})"):
-            driver = self.engine.raw_connection()
-        driver_error = self.engine.dialect.loaded_dbapi.Error
+        with guarded(self.db.engine.url, f"reading user features ({part})"):
+            driver = self.db.engine.raw_connection()
+        driver_error = self.db.engine.dialect.loaded_dbapi.Error
         sqlite = self.dialect == "sqlite"
         cache: Any = None
         try:
@@ -185,29 +137,9 @@ class FeatureQueries:
             cursor.close()
             driver.rollback()
         except driver_error as exc:
-            raise StoreError(f"database {self.url}: reading user features ({part}) failed: {exc}") from exc
+            raise StoreError(f"database {self.db.url}: reading user features ({part}) failed: {exc}") from exc
         finally:
             if cache is not None:
                 with suppress(driver_error):
                     driver.cursor().execute(f"PRAGMA cache_size={int(cache)}")
             driver.close()
-
-    def interaction_id_range(self) -> tuple[int, int]:
-        """(smallest id, largest id + 1) of the interaction log; (0, 0) when empty."""
-        i = interaction_t
-        with self._tx("reading the interaction ids") as conn:
-            low, high = conn.execute(sa.select(sa.func.min(i.c.id), sa.func.max(i.c.id))).one()
-        return (0, 0) if low is None else (int(low), int(high) + 1)
-
-    def users_by_handle(self, handles: Collection[str]) -> dict[str, list[tuple[str, str]]]:
-        """lower(handle) -> [(platform, user_id)] of known users with these handles (case-insensitive)."""
-        u = social_user_t
-        wanted = sorted({h.lstrip("@").lower() for h in handles})
-        out: dict[str, list[tuple[str, str]]] = {}
-        with self._tx("reading users by handle") as conn:
-            for start in range(0, len(wanted), 500):
-                name = sa.func.lower(u.c.username)
-                stmt = sa.select(name, u.c.platform, u.c.user_id).where(name.in_(wanted[start : start + 500]))
-                for handle, platform, user_id in conn.execute(stmt):
-                    out.setdefault(handle, []).append((platform, user_id))
-        return out

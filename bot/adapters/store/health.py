@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from bot.adapters.store.tables import SET_ASIDE, InboxStatus, OutboxState, inbox_t, outbox_t, rate_limit_t, slot_t
-from bot.adapters.store.types import as_utc
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from bot.adapters.store.base import Repository
+from bot.adapters.store.tables import inbox_t, outbox_t, rate_limit_t, slot_t
+from bot.core.clock import ensure_utc
+from bot.core.records import SET_ASIDE, InboxStatus, OutboxState
 
 
 @dataclass(frozen=True)
@@ -37,57 +36,51 @@ class StoreHealth:
     set_aside: dict[str, int]  # account -> open inbox items for messages that could not be processed
 
 
-class HealthQueries:
-    """Mixed into bot.adapters.store.Store: what /healthz and /metrics read (bot/app/metrics.py)."""
+class HealthRepository(Repository):
+    """What /healthz and /metrics read (bot/app/metrics.py), in one transaction (store.health)."""
 
-    if TYPE_CHECKING:
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
-
-    def health(self, due_before: datetime, *, now: datetime, window_start: datetime) -> StoreHealth:
+    def read(self, due_before: datetime, *, now: datetime, window_start: datetime) -> StoreHealth:
         """Outbox rows by account and state, overdue rows (pending and due before `due_before`, or attempts
         whose lease ran out before it), campaign slots by state, the stored rate-limit blocks, each account's
         flow (due at `now`; created and sent since `window_start`), the messages set aside."""
-        return _health(self, due_before, now, window_start)
+        with self._tx("reading the daemon's health") as conn:
+            return _health(conn, due_before, now, window_start)
 
 
-def _health(store: HealthQueries, due_before: datetime, now: datetime, window_start: datetime) -> StoreHealth:
+def _health(conn: Connection, due_before: datetime, now: datetime, window_start: datetime) -> StoreHealth:
     o = outbox_t
-    with store._tx("reading the daemon's health") as conn:
-        outbox = {
-            (account, state): int(count)
-            for account, state, count in conn.execute(
-                sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
-            )
-        }
-        # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
-        overdue = _counted(
-            conn,
-            (o.c.next_attempt_at, sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= due_before)),
-            (o.c.lease_until, sa.and_(o.c.state == OutboxState.SENDING, o.c.lease_until <= due_before)),
+    outbox = {
+        (account, state): int(count)
+        for account, state, count in conn.execute(
+            sa.select(o.c.account, o.c.state, sa.func.count()).group_by(o.c.account, o.c.state)
         )
-        slots = {
-            (campaign, state): int(count)
-            for campaign, state, count in conn.execute(
-                sa.select(slot_t.c.campaign, slot_t.c.state, sa.func.count()).group_by(
-                    slot_t.c.campaign, slot_t.c.state
-                )
-            )
-        }
-        limits = {
-            (r.account, r.endpoint): (r.remaining, as_utc(r.reset_at) if r.reset_at is not None else None)
-            for r in conn.execute(sa.select(rate_limit_t))
-        }
-        flows = _flows(conn, now, window_start)
-        i = inbox_t
-        set_aside = {
-            account: int(count)
-            for account, count in conn.execute(
-                sa.select(i.c.account, sa.func.count())
-                .where(i.c.status == InboxStatus.OPEN, i.c.intent == SET_ASIDE)
-                .group_by(i.c.account)
-            )
-        }
+    }
+    # two index range scans: ix_outbox_claim (state, next_attempt_at) and ix_outbox_lease (state, lease_until)
+    overdue = _counted(
+        conn,
+        (o.c.next_attempt_at, sa.and_(o.c.state == OutboxState.PENDING, o.c.next_attempt_at <= due_before)),
+        (o.c.lease_until, sa.and_(o.c.state == OutboxState.SENDING, o.c.lease_until <= due_before)),
+    )
+    slots = {
+        (campaign, state): int(count)
+        for campaign, state, count in conn.execute(
+            sa.select(slot_t.c.campaign, slot_t.c.state, sa.func.count()).group_by(slot_t.c.campaign, slot_t.c.state)
+        )
+    }
+    limits = {
+        (r.account, r.endpoint): (r.remaining, ensure_utc(r.reset_at) if r.reset_at is not None else None)
+        for r in conn.execute(sa.select(rate_limit_t))
+    }
+    flows = _flows(conn, now, window_start)
+    i = inbox_t
+    set_aside = {
+        account: int(count)
+        for account, count in conn.execute(
+            sa.select(i.c.account, sa.func.count())
+            .where(i.c.status == InboxStatus.OPEN, i.c.intent == SET_ASIDE)
+            .group_by(i.c.account)
+        )
+    }
     return StoreHealth(outbox, overdue, slots, limits, flows, set_aside)
 
 
@@ -104,7 +97,7 @@ def _counted(
         )
         for account, count, oldest in rows:
             seen = found.get(account)
-            oldest_utc = as_utc(_as_datetime(oldest))
+            oldest_utc = ensure_utc(_as_datetime(oldest))
             if seen is not None:
                 count, oldest_utc = count + seen[0], min(oldest_utc, seen[1])
             found[account] = (int(count), oldest_utc)

@@ -31,19 +31,17 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from bot.adapters.store.coupons import CouponState
+from bot.adapters.store.base import Repository
 from bot.adapters.store.engine import checkpoint_wal, vacuum
-from bot.adapters.store.mentions import user_hash, username_hash
-from bot.adapters.store.records import text_hash
+from bot.adapters.store.keys import text_hash, user_hash, username_hash
 from bot.adapters.store.tables import (
-    OutboxState,
     coupon_t,
     graph_community_t,
     graph_score_t,
@@ -60,11 +58,7 @@ from bot.adapters.store.tables import (
     social_user_t,
 )
 from bot.core.errors import StoreError
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from sqlalchemy.engine import Connection, Engine
+from bot.core.records import CouponState, OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -134,19 +128,10 @@ class _Scrubber:
         return value
 
 
-class PrivacyQueries:
-    """Mixed into bot.adapters.store.Store: forgetting a person."""
+class PrivacyRepository(Repository):
+    """Forgetting a person (store.privacy)."""
 
-    if TYPE_CHECKING:
-        clock: Callable[[], datetime]
-        dialect: str
-        engine: Engine
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
-
-        def _insert(self, table: sa.Table) -> Any: ...
-
-    def forget_person(self, platform: str, user_id: str | None, username: str | None) -> ForgetReport:
+    def forget(self, platform: str, user_id: str | None, username: str | None) -> ForgetReport:
         """Erase a person's personal data in ONE transaction; returns the counts per table.
 
         The person is `user_id` on `platform`; without an id it is resolved from `username` (case-insensitive:
@@ -185,7 +170,7 @@ class PrivacyQueries:
     def _erase_old_copies(self, report: ForgetReport) -> None:
         """The old versions of the rows just changed, out of the database files (see the module's docstring)."""
         if self.dialect == "sqlite":
-            problem = checkpoint_wal(self.engine)
+            problem = checkpoint_wal(self.db.engine)
             report.files_clean = problem is None
             report.files = (
                 "database file: erased rows zeroed (secure_delete), write-ahead log checkpointed and emptied"
@@ -197,7 +182,7 @@ class PrivacyQueries:
         if not tables:
             return
         try:
-            vacuum(self.engine, tables)
+            vacuum(self.db.engine, tables)
         except StoreError as exc:
             report.files_clean = False
             report.files = f"VACUUM failed, dead row versions stay in the table files until autovacuum: {exc}"
@@ -321,7 +306,7 @@ class PrivacyQueries:
         self, conn: Connection, report: ForgetReport, platform: str, user_id: str | None, handle: str | None
     ) -> None:
         """Their opt-out rows keep only the hash (of the id, or of the handle for one added by hand): the check
-        (Store.is_opted_out, the claim-time cancel, coupon issuance) still finds it; no row is added, so the
+        (store.mentions.is_opted_out, the claim-time cancel, coupon issuance) still finds it; no row is added, so the
         opt-out count stays the same."""
         o = optout_t
         hashes = []

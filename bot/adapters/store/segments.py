@@ -2,69 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from bot.adapters.store.base import Repository, from_row
 from bot.adapters.store.tables import segment_member_t, segment_run_t, segment_t, social_user_t
-from bot.adapters.store.types import as_utc
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+from bot.core.clock import ensure_utc
+from bot.core.records import SegmentInfo, SegmentRun
 
 MEMBER_CHUNK = 50_000
 
 
-@dataclass(frozen=True)
-class SegmentRun:
-    id: int
-    created_at: datetime
-    k: int
-    n_users: int
-    silhouette: float | None
-    graph_snapshot_id: int | None
-    params: dict[str, Any]
-    stats: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    run_id: int
-    segment_id: int  # stable across runs (new centroids are matched to the previous ones)
-    label: str
-    size: int
-    centroid: dict[str, float]  # feature -> mean value (raw units)
-
-
 def _run(row: Any) -> SegmentRun:
-    return SegmentRun(
-        id=row.id,
-        created_at=as_utc(row.created_at),
-        k=row.k,
-        n_users=row.n_users,
-        silhouette=row.silhouette,
-        graph_snapshot_id=row.graph_snapshot_id,
-        params=dict(row.params or {}),
-        stats=dict(row.stats or {}),
-    )
+    params, stats = dict(row.params or {}), dict(row.stats or {})
+    return from_row(SegmentRun, row, created_at=ensure_utc(row.created_at), params=params, stats=stats)
 
 
-class SegmentQueries:
-    """Mixed into bot.adapters.store.Store."""
+class SegmentRepository(Repository):
+    """segment_run, segment and segment_member rows (store.segments)."""
 
-    if TYPE_CHECKING:
-        clock: Callable[[], datetime]
-        dialect: str
-
-        def _tx(self, what: str) -> AbstractContextManager[Connection]: ...
-
-        def _insert(self, table: sa.Table) -> Any: ...
-
-    def save_segment_run(
+    def save_run(
         self,
         *,
         created_at: datetime,
@@ -83,7 +43,7 @@ class SegmentQueries:
                 conn.execute(
                     sa.insert(segment_run_t)
                     .values(
-                        created_at=as_utc(created_at),
+                        created_at=ensure_utc(created_at),
                         k=k,
                         n_users=len(members),
                         silhouette=silhouette,
@@ -114,30 +74,30 @@ class SegmentQueries:
                 )
         return run_id
 
-    def latest_segment_run(self) -> SegmentRun | None:
+    def latest_run(self) -> SegmentRun | None:
         r = segment_run_t
         with self._tx("reading the latest segmentation") as conn:
             row = conn.execute(sa.select(r).order_by(r.c.id.desc()).limit(1)).first()
         return _run(row) if row is not None else None
 
-    def segment_run(self, run_id: int) -> SegmentRun | None:
+    def run(self, run_id: int) -> SegmentRun | None:
         r = segment_run_t
         with self._tx("reading a segmentation") as conn:
             row = conn.execute(sa.select(r).where(r.c.id == run_id)).first()
         return _run(row) if row is not None else None
 
-    def segment_runs(self, limit: int = 20) -> list[SegmentRun]:
+    def runs(self, limit: int = 20) -> list[SegmentRun]:
         r = segment_run_t
         with self._tx("reading segmentations") as conn:
             return [_run(row) for row in conn.execute(sa.select(r).order_by(r.c.id.desc()).limit(limit))]
 
-    def segments(self, run_id: int) -> list[SegmentInfo]:
+    def of_run(self, run_id: int) -> list[SegmentInfo]:
         s = segment_t
         with self._tx("reading segments") as conn:
             rows = conn.execute(sa.select(s).where(s.c.run_id == run_id).order_by(s.c.segment_id))
             return [SegmentInfo(r.run_id, r.segment_id, r.label, r.size, dict(r.centroid or {})) for r in rows]
 
-    def segment_members(
+    def members(
         self, run_id: int, segment_ids: Collection[int] | None = None, *, chunk: int = MEMBER_CHUNK
     ) -> Iterator[list[tuple[str, str, int]]]:
         """(platform, user_id, segment_id) of a run's members (of these segments), in chunks."""
@@ -154,11 +114,11 @@ class SegmentQueries:
             for rows in result.partitions(chunk):
                 yield [(r[0], r[1], r[2]) for r in rows]
 
-    def user_segment(self, platform: str, user_id: str, run_id: int | None = None) -> tuple[int, str] | None:
+    def of_user(self, platform: str, user_id: str, run_id: int | None = None) -> tuple[int, str] | None:
         """(segment id, label) of a user in a run (default: the latest run), or None."""
         m, s = segment_member_t, segment_t
         if run_id is None:
-            latest = self.latest_segment_run()
+            latest = self.latest_run()
             if latest is None:
                 return None
             run_id = latest.id
@@ -171,7 +131,7 @@ class SegmentQueries:
             row = conn.execute(stmt).first()
         return (int(row[0]), str(row[1])) if row is not None else None
 
-    def segment_member_rows(
+    def member_rows(
         self, run_id: int, *, chunk: int = MEMBER_CHUNK
     ) -> Iterator[list[tuple[str, str, str | None, int, float | None]]]:
         """(platform, user_id, username, segment_id, distance) of a run's members, in chunks (exports)."""

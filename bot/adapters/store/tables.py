@@ -15,26 +15,6 @@ ID_LENGTH = 512
 NAME_LENGTH = 300
 
 
-class OutboxState:
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"  # dead letter
-    CANCELLED = "cancelled"
-
-    ALL = (PENDING, SENDING, SENT, FAILED, CANCELLED)
-
-
-class SlotState:
-    QUEUED = "queued"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    MISSED = "missed"
-    SKIPPED = "skipped"
-
-    ALL = (QUEUED, PUBLISHED, FAILED, MISSED, SKIPPED)
-
-
 def _dt(*, nullable: bool = True, index: bool = False) -> sa.Column[datetime]:
     return sa.Column(UTCDateTime(), nullable=nullable, index=index)
 
@@ -114,19 +94,6 @@ class RateLimitRow(SQLModel, table=True):
     endpoint: str = Field(sa_column=sa.Column(StorableString(100), primary_key=True))
     remaining: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
     reset_at: datetime = Field(sa_column=_dt(nullable=False))
-
-
-class MentionDecision:
-    REPLIED = "replied"
-    SKIPPED = "skipped"
-
-
-class InboxStatus:
-    OPEN = "open"
-    RESOLVED = "resolved"
-
-
-SET_ASIDE = "set_aside"  # the intent of an inbox item for a mention or DM that could not be processed
 
 
 class SocialUserRow(SQLModel, table=True):

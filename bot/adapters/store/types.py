@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-
-def as_utc(value: datetime) -> datetime:
-    """A timezone-aware UTC datetime; naive values are taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+from bot.core.clock import ensure_utc
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -31,7 +26,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        value = as_utc(value)
+        value = ensure_utc(value)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -39,7 +34,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return as_utc(value)
+        return ensure_utc(value)
 
 
 def epoch_seconds(expr: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[float]:

@@ -6,12 +6,15 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from bot.app.commands.database import database_override
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
@@ -61,11 +64,43 @@ def load_settings(config: Path | None, *, hint: str = "run `socialbot check` for
 
 def settings_for(config: Path | None, database: str | None) -> Settings:
     """load_settings, with --database (or $SOCIALBOT_DATABASE_URL) over the config's database_url."""
-    from bot.app.commands.db import DATABASE_ENV
-
     settings = load_settings(config)
-    url = database or os.environ.get(DATABASE_ENV)
+    url = database_override(database)
     return settings.with_overrides(database_url=url) if url else settings
+
+
+def database_url(config: Path | None, database: str | None) -> str:
+    """--database, else $SOCIALBOT_DATABASE_URL, else the config's database_url (exit 2 on a bad config)."""
+    return database_override(database) or load_settings(config, hint="fix it or pass --database URL").database_url
+
+
+@contextmanager
+def store_errors(hint: str | None = None) -> Iterator[None]:
+    """A StoreError inside becomes a clear message (then `hint`) and exit status 1."""
+    from bot.core.errors import StoreError
+
+    try:
+        yield
+    except StoreError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        if hint:
+            err_console.print(hint)
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def opened_store(config: Path | None, database: str | None, *, create: bool = True) -> Iterator[Store]:
+    """The Store for a command (database_url), closed after; database errors become a clear message and exit
+    status 1."""
+    from bot.adapters.store import Store
+
+    url = database_url(config, database)
+    with store_errors():
+        store = Store.open(url, create=create)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @contextmanager
@@ -73,25 +108,23 @@ def command_store(settings: Settings, *, create: bool = False) -> Iterator[Store
     """The Store of a command, upgraded; database errors become a clear message and exit status 1. Without
     `create`, a missing or empty database says how to make one."""
     from bot.adapters.store import Store
-    from bot.core.errors import StoreError
 
-    try:
+    with store_errors("(the daemon creates it; so does `socialbot db upgrade`)"):
         store = Store.open(settings.database_url, create=create)
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        err_console.print("(the daemon creates it; so does `socialbot db upgrade`)")
-        raise typer.Exit(1) from exc
-    try:
-        if not create and store.revision() is None:
-            err_console.print(f"database {store.url} is empty: run `socialbot db upgrade` or the daemon first")
-            raise typer.Exit(1)
-        store.upgrade()
-        yield store
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with store_errors():
+        try:
+            if not create and store.revision() is None:
+                err_console.print(f"database {store.url} is empty: run `socialbot db upgrade` or the daemon first")
+                raise typer.Exit(1)
+            store.upgrade()
+            yield store
+        finally:
+            store.close()
+
+
+def local_time(value: datetime) -> str:
+    """A moment in this machine's timezone, as the commands' tables show it."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def open_output(target: Path) -> TextIO:

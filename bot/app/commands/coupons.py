@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.app.commands.common import ConfigOption, cli_owner, command_store, console, err_console, settings_for
-from bot.app.commands.db import DatabaseOption
+from bot.app.commands.database import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
@@ -114,15 +114,15 @@ def list_(
     database: str | None = DatabaseOption,
 ) -> None:
     """Coupons with their person, code, state and dates."""
-    from bot.adapters.store.coupons import CouponState
+    from bot.core.records import CouponState
 
     if state is not None and state not in CouponState.ALL:
         err_console.print(f"unknown state {escape(state)!r} (one of {', '.join(CouponState.ALL)})")
         raise typer.Exit(2)
     settings = settings_for(config, database)
     with command_store(settings, create=True) as store:
-        store.mark_delivered_by_outbox()
-        rows = store.coupons(campaign=campaign, state=state, limit=limit or None)
+        store.coupons.mark_delivered_by_outbox()
+        rows = store.coupons.find(campaign=campaign, state=state, limit=limit or None)
     table = Table(title=f"coupons ({len(rows)} shown)")
     for column in ("id", "campaign", "person", "segment", "code", "state", "issued", "expires", "delivered",
                    "order"):  # fmt: skip

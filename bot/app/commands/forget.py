@@ -18,7 +18,7 @@ from bot.app.commands.common import (
     parse_handle,
     settings_for,
 )
-from bot.app.commands.db import DatabaseOption
+from bot.app.commands.database import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.adapters.store.privacy import ForgetReport
@@ -46,14 +46,14 @@ def forget(
     name = parse_handle(handle)
     settings = settings_for(config, database)
     with command_store(settings) as store:
-        known = store.social_user(platform, username=name)
+        known = store.people.social_user(platform, username=name)
         who = f"@{name} ({platform} user {known.user_id})" if known else f"@{name} (never stored by id on {platform})"
         if not yes and not typer.confirm(
             f"Erase everything stored about {who}? This cannot be undone.", default=False, err=True
         ):
             err_console.print("nothing erased")
             raise typer.Exit(1)
-        report = store.forget_person(platform, known.user_id if known else None, name)
+        report = store.privacy.forget(platform, known.user_id if known else None, name)
     if report.total == 0:
         err_console.print(f"nothing stored about @{escape(name)} on {escape(platform)}: nothing erased")
         _print_files(report)

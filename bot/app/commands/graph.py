@@ -22,11 +22,11 @@ from bot.app.commands.common import (
     parse_handle,
     settings_for,
 )
-from bot.app.commands.db import DatabaseOption
+from bot.app.commands.database import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
-    from bot.adapters.store.graphs import Snapshot
+    from bot.core.records import Snapshot
     from bot.domains.audience.report import GraphReport
     from bot.settings.config import Settings
 
@@ -62,7 +62,7 @@ def _snapshot(settings: Settings, store: Store, *, refresh: bool) -> Snapshot:
     from bot.core.clock import SystemClock
     from bot.domains.audience.service import AnalysisService
 
-    latest = None if refresh else store.latest_snapshot()
+    latest = None if refresh else store.graphs.latest_snapshot()
     if latest is not None:
         return latest
     if not refresh:
@@ -73,9 +73,13 @@ def _snapshot(settings: Settings, store: Store, *, refresh: bool) -> Snapshot:
     if run is None or run.report.snapshot_id is None:
         err_console.print("another daemon is analysing the graph right now; try again in a moment")
         raise typer.Exit(1)
-    snapshot = store.snapshot(run.report.snapshot_id)
+    snapshot = store.graphs.snapshot(run.report.snapshot_id)
     assert snapshot is not None
     return snapshot
+
+
+def format_score(value: float) -> str:
+    return f"{value:.3f}" if value >= 0.001 or value == 0 else f"{value:.2e}"
 
 
 @graph_app.command("report")
@@ -141,7 +145,7 @@ def _write_csv(graph_report: GraphReport, target: Path) -> None:
 
 
 def _write_html(settings: Settings, store: Store, snapshot: Snapshot, graph_report: GraphReport, target: Path) -> None:
-    from bot.domains.audience.service import snapshot_html
+    from bot.reports.graph_page import snapshot_html
 
     with err_console.status("drawing the graph", spinner="dots"):
         page = snapshot_html(store, settings, snapshot, graph_report)
@@ -151,8 +155,6 @@ def _write_html(settings: Settings, store: Store, snapshot: Snapshot, graph_repo
 
 def _print_report(graph_report: GraphReport, top: int) -> None:
     from rich.table import Table
-
-    from bot.domains.audience.graph import format_score
 
     r = graph_report
     console.print(
@@ -220,28 +222,28 @@ def user(
     from rich.table import Table
 
     from bot.core.clock import SystemClock
-    from bot.domains.audience.graph import ego_log, ego_network, format_score, node_key, tie
+    from bot.domains.audience.graph import ego_log, ego_network, node_key, tie
 
     name = parse_handle(handle)
     settings = settings_for(config, database)
     now = SystemClock().now()
     with command_store(settings) as store:
-        person = store.social_user(platform, username=name)
+        person = store.people.social_user(platform, username=name)
         if person is None:
             err_console.print(f"@{escape(name)} is not in the database (nobody by that handle has interacted yet)")
             raise typer.Exit(1)
         partner = None
         if other is not None:
-            partner = store.social_user(platform, username=parse_handle(other))
+            partner = store.people.social_user(platform, username=parse_handle(other))
             if partner is None:
                 err_console.print(f"@{escape(parse_handle(other))} is not in the database")
                 raise typer.Exit(1)
-        snapshot = store.latest_snapshot()
-        score = store.user_score(snapshot.id, platform, person.user_id) if snapshot else None
-        history = store.user_score_history(platform, person.user_id, limit=5)
+        snapshot = store.graphs.latest_snapshot()
+        score = store.graphs.user_score(snapshot.id, platform, person.user_id) if snapshot else None
+        history = store.graphs.user_score_history(platform, person.user_id, limit=5)
         log = ego_log(store, platform, person.user_id, settings.graph, now)
         partner_log = ego_log(store, platform, partner.user_id, settings.graph, now) if partner else None
-        names = {f"{u.platform}:{u.user_id}": u.username for u in store.user_infos(platform) if u.username}
+        names = {f"{u.platform}:{u.user_id}": u.username for u in store.people.user_infos(platform) if u.username}
     ego = ego_network(log, platform, person.user_id)
     center = node_key(platform, person.user_id)
     console.print(f"[bold]@{escape(name)}[/] ({platform} user {escape(person.user_id)})", highlight=False)
@@ -319,8 +321,8 @@ def export(
         snapshot = _snapshot(settings, store, refresh=refresh)
         with err_console.status("building the graph", spinner="dots") as status:
             log = snapshot_log(store, settings, snapshot)
-            scores = {f"{r.platform}:{r.user_id}": r for r in store.snapshot_scores(snapshot.id)}
-            names = {f"{u.platform}:{u.user_id}": u.username for u in store.user_infos() if u.username}
+            scores = {f"{r.platform}:{r.user_id}": r for r in store.graphs.snapshot_scores(snapshot.id)}
+            names = {f"{u.platform}:{u.user_id}": u.username for u in store.people.user_infos() if u.username}
             graph = to_networkx(log, scores, names)
             status.update(f"writing {graph.number_of_nodes():,} nodes and {graph.number_of_edges():,} edges")
             target.parent.mkdir(parents=True, exist_ok=True)

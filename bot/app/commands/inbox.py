@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, console, err_console
-from bot.app.commands.db import DatabaseOption, open_store
+from bot.app.commands.common import ConfigOption, console, err_console, local_time, opened_store
+from bot.app.commands.database import DatabaseOption
 
 inbox_app = typer.Typer(
     help="Mentions a person must handle (complaints and other escalations): list them, resolve one.",
@@ -33,16 +32,8 @@ def list_items(
         return
     from rich.table import Table
 
-    from bot.core.errors import StoreError
-
-    store = open_store(config, database, create=False)
-    try:
-        items = store.inbox_items(status=None if show_all else "open")
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        items = store.mentions.inbox_items(status=None if show_all else "open")
     table = Table(title="inbox (all)" if show_all else "inbox (open)")
     columns = ["id", "when", "account", "user", "intent", "text"]
     if show_all:
@@ -52,7 +43,7 @@ def list_items(
         table.add_column(column, overflow="fold")
     for item in items:
         user = f"@{item.username}" if item.username else (item.user_id or "")
-        row = [str(item.id), _when(item.created_at), item.account, user, item.intent or "", item.text]
+        row = [str(item.id), local_time(item.created_at), item.account, user, item.intent or "", item.text]
         if show_all:
             row += [item.status, item.note or ""]
         row.append(item.webhook_status or "")
@@ -70,17 +61,9 @@ def resolve(
     database: str | None = DatabaseOption,
 ) -> None:
     """Mark an open inbox item resolved."""
-    from bot.core.errors import StoreError
-
-    store = open_store(config, database, create=False)
-    try:
-        item = store.inbox_item(item_id)
-        done = store.resolve_inbox(item_id, note) if item is not None else False
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        item = store.mentions.inbox_item(item_id)
+        done = store.mentions.resolve_inbox(item_id, note) if item is not None else False
     if item is None:
         err_console.print(f"no inbox item with id {item_id}")
         raise typer.Exit(1)
@@ -88,7 +71,3 @@ def resolve(
         err_console.print(f"inbox item {item_id} is already {item.status}")
         raise typer.Exit(1)
     console.print(f"inbox item {item_id} resolved", highlight=False)
-
-
-def _when(value: datetime) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, PlatformOption, console, err_console
-from bot.app.commands.db import DatabaseOption, open_store
+from bot.app.commands.common import ConfigOption, PlatformOption, console, err_console, local_time, opened_store
+from bot.app.commands.database import DatabaseOption
 
 optout_app = typer.Typer(
     help="People who opted out: nothing (replies, DMs, coupons) reaches them. List, add or remove.",
@@ -36,23 +35,15 @@ def list_optouts(
     """Everyone who opted out, oldest first."""
     from rich.table import Table
 
-    from bot.core.errors import StoreError
-
-    store = open_store(config, database, create=False)
-    try:
-        rows = store.optouts()
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        rows = store.mentions.optouts()
     table = Table(title="opt-outs (permanent)")
     for column in ("since", "platform", "user", "user id", "reason"):
         table.add_column(column, overflow="fold")
     for row in rows:
         user = f"@{row.username}" if row.username else ""
         table.add_row(
-            *(escape(v) for v in (_when(row.created_at), row.platform, user, row.user_id or "", row.reason or ""))
+            *(escape(v) for v in (local_time(row.created_at), row.platform, user, row.user_id or "", row.reason or ""))
         )
     console.print(table)
     if not rows:
@@ -68,23 +59,15 @@ def add(
     database: str | None = DatabaseOption,
 ) -> None:
     """Opt a person out for good (by handle; their id when the bot has seen them)."""
-    from bot.core.errors import StoreError
-
     name = _handle(handle)
-    store = open_store(config, database, create=False)
-    try:
-        known = store.social_user(platform, username=name)
-        added = store.add_optout(
+    with opened_store(config, database, create=False) as store:
+        known = store.people.social_user(platform, username=name)
+        added = store.mentions.add_optout(
             platform,
             user_id=known.user_id if known else None,
             username=known.username if known and known.username else name,
             reason=reason or "added by hand",
         )
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
     if not added:
         console.print(f"@{name} had already opted out", highlight=False)
         return
@@ -101,28 +84,16 @@ def remove(
     database: str | None = DatabaseOption,
 ) -> None:
     """Remove an opt-out (the only way back: only when the person asked to hear from the shop again)."""
-    from bot.core.errors import StoreError
-
     name = _handle(handle)
     if not yes:
         typer.confirm(
             f"@{name} asked not to be contacted. Remove the opt-out so the bot may reply to them again?",
             abort=True,
         )
-    store = open_store(config, database, create=False)
-    try:
-        known = store.social_user(platform, username=name)
-        removed = store.remove_optout(platform, user_id=known.user_id if known else None, username=name)
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        known = store.people.social_user(platform, username=name)
+        removed = store.mentions.remove_optout(platform, user_id=known.user_id if known else None, username=name)
     if not removed:
         err_console.print(f"@{name} is not on the opt-out list")
         raise typer.Exit(1)
     console.print(f"@{name} removed from the opt-out list", highlight=False)
-
-
-def _when(value: datetime) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, console, err_console
-from bot.app.commands.db import DatabaseOption, open_store
+from bot.app.commands.common import ConfigOption, console, err_console, local_time, opened_store
+from bot.app.commands.database import DatabaseOption
 
 STATES = ("pending", "sending", "sent", "failed", "cancelled")
 
@@ -36,18 +34,10 @@ def list_items(
         return
     from rich.table import Table
 
-    from bot.core.errors import StoreError
-
     if state is not None and state not in STATES:
         raise typer.BadParameter(f"must be one of {', '.join(STATES)}", param_hint="--state")
-    store = open_store(config, database, create=False)
-    try:
-        items = store.outbox_items(state=state, limit=limit)
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        items = store.outbox.items(state=state, limit=limit)
     table = Table(title=f"outbox ({state or 'all states'}, newest first)")
     for column in ("id", "key", "account", "kind", "state", "attempts", "next attempt", "remote id", "reason"):
         table.add_column(column, overflow="fold")
@@ -62,7 +52,7 @@ def list_items(
             item.kind,
             item.state,
             str(item.attempts),
-            _when(item.next_attempt_at) if item.state in ("pending", "sending") else "",
+            local_time(item.next_attempt_at) if item.state in ("pending", "sending") else "",
             item.remote_id or "",
             reason,
         )
@@ -78,17 +68,9 @@ def retry(
     database: str | None = DatabaseOption,
 ) -> None:
     """Re-queue a dead (failed) or cancelled row now, with its attempts reset."""
-    from bot.core.errors import StoreError
-
-    store = open_store(config, database, create=False)
-    try:
-        item = store.outbox_item(item_id)
-        done = store.retry(item_id) if item is not None else False
-    except StoreError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
-    finally:
-        store.close()
+    with opened_store(config, database, create=False) as store:
+        item = store.outbox.item(item_id)
+        done = store.outbox.retry(item_id) if item is not None else False
     if item is None:
         err_console.print(f"no outbox row with id {item_id}")
         raise typer.Exit(1)
@@ -98,7 +80,3 @@ def retry(
         )
         raise typer.Exit(1)
     console.print(f"outbox row {item_id} ({item.key}) re-queued", highlight=False)
-
-
-def _when(value: datetime) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
 from bot.app.commands.common import ConfigOption, config_path, console, err_console
+
+if TYPE_CHECKING:
+    from bot.core.errors import ConfigError
 
 
 def register(app: typer.Typer) -> None:
@@ -42,13 +45,18 @@ def run(
     try:
         daemon.run_forever(signals)
     except ConfigError as exc:
-        err_console.print(f"[bold red]refusing to start: {config_path(config)} is invalid[/]")
-        for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise _invalid(f"refusing to start: {config_path(config)} is invalid", exc) from exc
     except BotError as exc:
         err_console.print(f"[bold red]socialbot stopped:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from exc
+
+
+def _invalid(title: str, exc: ConfigError) -> typer.Exit:
+    """Print `title` and every problem; the exit (status 2) to raise."""
+    err_console.print(f"[bold red]{title}[/]")
+    for problem in exc.problems:
+        err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 def _log_format(value: str) -> Literal["text", "json"]:
@@ -97,10 +105,7 @@ def demo(
             console=console,
         )
     except ConfigError as exc:
-        err_console.print(f"[bold red]the demo's config is invalid: {config_path(config)}[/]")
-        for problem in exc.problems:
-            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+        raise _invalid(f"the demo's config is invalid: {config_path(config)}", exc) from exc
     except BotError as exc:
         if platform == "x":
             raise

@@ -22,11 +22,11 @@ from bot.app.commands.common import (
     parse_handle,
     settings_for,
 )
-from bot.app.commands.db import DatabaseOption
+from bot.app.commands.database import DatabaseOption
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
-    from bot.adapters.store.segments import SegmentInfo, SegmentRun
+    from bot.core.records import SegmentInfo, SegmentRun
     from bot.settings.config import Settings
 
 segments_app = typer.Typer(
@@ -47,7 +47,7 @@ def _run(settings: Settings, store: Store, *, refresh: bool) -> SegmentRun:
     from bot.core.clock import SystemClock
     from bot.domains.audience.segments import SegmentService
 
-    latest = None if refresh else store.latest_segment_run()
+    latest = None if refresh else store.segments.latest_run()
     if latest is not None:
         return latest
     if not refresh:
@@ -62,7 +62,7 @@ def _run(settings: Settings, store: Store, *, refresh: bool) -> SegmentRun:
         err_console.print(f"[yellow]orders CSV[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if len(result.problems) > 20:
         err_console.print(f"... and {len(result.problems) - 20} more bad order rows", highlight=False)
-    run = store.segment_run(result.run_id)
+    run = store.segments.run(result.run_id)
     assert run is not None
     return run
 
@@ -127,7 +127,7 @@ def report(
     settings = settings_for(config, database)
     with command_store(settings) as store:
         run = _run(settings, store, refresh=refresh)
-        segments = store.segments(run.id)
+        segments = store.segments.of_run(run.id)
         if csv_file is not None:
             _write_members(store, run, segments, csv_file)
         if json_file is not None:
@@ -137,7 +137,7 @@ def report(
             if out is not sys.stdout:
                 out.close()
         if html_file is not None:
-            from bot.domains.audience.segments import render_html
+            from bot.reports.segments_page import render_html
 
             html_file.parent.mkdir(parents=True, exist_ok=True)
             html_file.write_text(render_html(run, segments), encoding="utf-8")
@@ -154,7 +154,7 @@ def _write_members(store: Store, run: SegmentRun, segments: list[SegmentInfo], t
     out = open_output(target)
     writer = csv.writer(out)
     writer.writerow(MEMBER_COLUMNS)
-    for chunk in store.segment_member_rows(run.id):
+    for chunk in store.segments.member_rows(run.id):
         writer.writerows(
             [p, u, name or "", s, labels.get(s, ""), "" if d is None else f"{d:.4f}"] for p, u, name, s, d in chunk
         )
@@ -207,15 +207,15 @@ def user(
     name = parse_handle(handle)
     settings = settings_for(config, database)
     with command_store(settings) as store:
-        person = store.social_user(platform, username=name)
+        person = store.people.social_user(platform, username=name)
         if person is None:
             err_console.print(f"@{escape(name)} is not in the database (nobody by that handle has interacted yet)")
             raise typer.Exit(1)
-        run = store.latest_segment_run()
-        member = store.user_segment(platform, person.user_id, run.id) if run else None
+        run = store.segments.latest_run()
+        member = store.segments.of_user(platform, person.user_id, run.id) if run else None
         info = None
         if run is not None and member is not None:
-            info = next((s for s in store.segments(run.id) if s.segment_id == member[0]), None)
+            info = next((s for s in store.segments.of_run(run.id) if s.segment_id == member[0]), None)
         table = load_features(settings, store, SystemClock().now(), user=(platform, person.user_id))
     console.print(f"[bold]@{escape(person.username or name)}[/] ({platform} user {escape(person.user_id)})")
     if run is None:

@@ -24,37 +24,25 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
-from bot.adapters.scheduling import Job
-from bot.adapters.store.engagement import TrackedPost, utc_day
-from bot.adapters.store.mentions import InteractionRecord, UserRecord
 from bot.core.clock import Clock
 from bot.core.errors import AuthError, PlatformError, RateLimited
-from bot.core.logs import job_failures
 from bot.core.models import ENGAGEMENT_KINDS, Engagers, User
 from bot.core.ports import Platform
+from bot.core.records import InteractionRecord, TrackedPost, UserRecord, utc_day
+from bot.domains.audience.jobs import interval_job
 
 if TYPE_CHECKING:
-    from bot.adapters.store import Store
+    from bot.adapters.scheduling import Job
+    from bot.core.ports import EngagementStore
     from bot.settings.config import Settings
     from bot.settings.graph import EngagementConfig
 
 logger = logging.getLogger(__name__)
 
 ENGAGEMENT = "engagement"  # the store's rate-limit key for an account's collection
-ENDPOINTS = {  # what each adapter records in rate_limits() for each kind
-    "x": {
-        "like": "GET /2/tweets/:id/liking_users",
-        "retweet": "GET /2/tweets/:id/retweeted_by",
-        "quote": "GET /2/tweets/:id/quote_tweets",
-    },
-    "bluesky": {
-        "like": "GET app.bsky.feed.getLikes",
-        "retweet": "GET app.bsky.feed.getRepostedBy",
-        "quote": "GET app.bsky.feed.getQuotes",
-    },
-}
 MAX_SLACK = timedelta(seconds=5)  # scheduler jitter: a post collected `every` minus this ago is due
 
 
@@ -78,25 +66,13 @@ class _Stop(Exception):
         super().__init__(reason)
 
 
-class _CollectJob:
-    """The scheduler's job body for one account: collect, never let an error kill the daemon."""
-
-    def __init__(self, service: EngagementService, account: str) -> None:
-        self.service = service
-        self.account = account
-
-    def __call__(self) -> None:
-        with job_failures(logger, f"engagement of {self.account}: the collection"):
-            self.service.collect(self.account)
-
-
 class EngagementService:
     """Collects likes, reposts and quotes of the configured accounts' recent posts into interactions."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: EngagementStore,
         platforms: Mapping[str, Platform],
         clock: Clock,
         *,
@@ -124,14 +100,15 @@ class EngagementService:
         """One interval job per account, id "engagement:<account>", every graph.engagement.every, the first
         right away. The job logs any error with its traceback and never raises."""
         now = self.clock.now()
-        every = self.config.every.total_seconds()
         return [
-            Job(
-                job_id=f"engagement:{account}",
-                func=_CollectJob(self, account),
-                spec=every,
-                name=f"engagement of {account}",
-                start_at=now,
+            interval_job(
+                f"engagement:{account}",
+                f"engagement of {account}",
+                self.config.every,
+                now,
+                partial(self.collect, account),
+                log=logger,
+                what=f"engagement of {account}: the collection",
             )
             for account in self.accounts()
         ]
@@ -151,8 +128,8 @@ class EngagementService:
         now = self.clock.now()
         day = utc_day(now)
         budget = conf.daily_read_budget
-        report.budget_left = max(0, budget - self.store.reads_used(account, day))
-        paused = self.store.paused_reason(account)
+        report.budget_left = max(0, budget - self.store.engagement.reads_used(account, day))
+        paused = self.store.accounts.paused_reason(account)
         if paused:
             logger.debug("engagement of %s: account paused (%s); not collecting", account, paused)
             return report
@@ -163,13 +140,13 @@ class EngagementService:
             return report
         try:
             me = platform.me()
-            self.store.track_sent_posts(account, since=now - conf.lookback)
+            self.store.engagement.track_sent_posts(account, since=now - conf.lookback)
             slack = min(MAX_SLACK, conf.every / 10)
-            due = self.store.due_posts(
+            due = self.store.engagement.due_posts(
                 account, now=now, lookback=conf.lookback, every=conf.every - slack, limit=self.max_posts
             )
             for post in due:
-                if not self.store.claim_post(post, now):
+                if not self.store.engagement.claim_post(post, now):
                     continue  # another daemon is collecting it
                 report.posts += 1
                 self._collect_post(account, platform, me, post, now, day, report)
@@ -185,7 +162,7 @@ class EngagementService:
             logger.warning("engagement of %s: cannot read the account (%s)", account, exc)
             report.stopped_by = "error"
             report.errors.append(str(exc))
-        report.budget_left = max(0, budget - self.store.reads_used(account, day))
+        report.budget_left = max(0, budget - self.store.engagement.reads_used(account, day))
         quiet = report.interactions == 0 and report.stopped_by in (None, "budget")
         (logger.debug if quiet else logger.info)(
             "engagement of %s: posts=%d new_interactions=%d reads=%d budget_left=%d%s",
@@ -232,7 +209,7 @@ class EngagementService:
         # (its next turn comes `every` later, after the posts still waiting); a rate limit or an error before
         # the end leaves it due
         done = stop is None or missing or (stop.reason == "budget" and bool(counts))
-        new = self.store.record_engagement(
+        new = self.store.engagement.record(
             account,
             post.post_id,
             interactions=interactions,
@@ -262,30 +239,30 @@ class EngagementService:
         budget = self.config.daily_read_budget
         wanted = self.config.max_per_post
         cost = platform.engagers_cost(kind, wanted)
-        granted = self.store.reserve_reads(account, day, cost, budget)
+        granted = self.store.engagement.reserve_reads(account, day, cost, budget)
         limit = wanted if granted >= cost else self._affordable(platform, kind, wanted, granted)
         if limit <= 0:
-            self.store.release_reads(account, day, granted)
+            self.store.engagement.release_reads(account, day, granted)
             self._used_up(account, day, budget, report)
             raise _Stop("budget")
         try:
             result = platform.engagers(post_id, kind, limit=limit)
         except RateLimited as exc:
-            self.store.release_reads(account, day, granted)
+            self.store.engagement.release_reads(account, day, granted)
             self._wait(account, exc.retry_at, report)
             raise _Stop("rate_limit") from exc
         except AuthError as exc:
-            self.store.release_reads(account, day, granted)
+            self.store.engagement.release_reads(account, day, granted)
             logger.error("engagement of %s: authentication failed (%s); collection stopped", account, exc)
             report.errors.append(str(exc))
             raise _Stop("error") from exc
         except PlatformError as exc:
-            self.store.release_reads(account, day, granted)
+            self.store.engagement.release_reads(account, day, granted)
             logger.warning("engagement of %s: reading the %ss of post %s failed: %s", account, kind, post_id, exc)
             report.errors.append(str(exc))
             raise _Stop("error") from exc
         except BaseException:
-            self.store.release_reads(account, day, granted)
+            self.store.engagement.release_reads(account, day, granted)
             raise
         if result.reads > granted:  # the platform billed more than it said a call could: count it
             logger.warning(
@@ -296,9 +273,9 @@ class EngagementService:
                 result.reads,
                 granted,
             )
-            self.store.add_reads(account, day, result.reads - granted)
+            self.store.engagement.add_reads(account, day, result.reads - granted)
         else:
-            self.store.release_reads(account, day, granted - result.reads)
+            self.store.engagement.release_reads(account, day, granted - result.reads)
         report.reads += result.reads
         return result
 
@@ -352,14 +329,14 @@ class EngagementService:
         if budget <= 0:
             logger.info("engagement of %s: graph.engagement.daily_read_budget is 0; not collecting", account)
             return
-        used = self.store.reads_used(account, day)
+        used = self.store.engagement.reads_used(account, day)
         logger.info(
             "engagement reads for %s used up today (%d of %d); next collection after 00:00 UTC", account, used, budget
         )
 
     def _exhausted(self, platform: Platform, kind: str, now: datetime) -> datetime | None:
         """The reset time when the platform said this kind's window is used up (the next call would 429)."""
-        endpoint = ENDPOINTS.get(platform.name, ENDPOINTS["x"])[kind]
+        endpoint = platform.buckets.engagers[kind]
         for status in platform.rate_limits():
             if status.endpoint == endpoint and status.remaining <= 0 and status.reset_at > now:
                 return status.reset_at
@@ -367,7 +344,7 @@ class EngagementService:
 
     def _waiting(self, account: str, now: datetime, report: EngagementReport) -> bool:
         until = self._waits.get(account)
-        stored = self.store.rate_limited_until(account, ENGAGEMENT)
+        stored = self.store.rate_limits.blocked_until(account, ENGAGEMENT)
         if stored is not None and (until is None or stored > until):
             until = stored
         if until is not None and until > now:
@@ -379,7 +356,7 @@ class EngagementService:
 
     def _wait(self, account: str, until: datetime, report: EngagementReport) -> None:
         self._waits[account] = until
-        self.store.block_endpoint(account, ENGAGEMENT, until)
+        self.store.rate_limits.block(account, ENGAGEMENT, until)
         report.waiting_until = max(until, report.waiting_until or until)
         report.stopped_by = "rate_limit"
         logger.info("engagement of %s: rate limited; next collection after %s", account, until.isoformat())

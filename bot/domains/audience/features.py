@@ -7,7 +7,7 @@ The store aggregates in SQL (one GROUP BY); this module turns the chunks into nu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.adapters.store.features import KINDS, PARTS
+from bot.core.records import FEATURE_KINDS as KINDS
+from bot.core.records import FEATURE_PARTS as PARTS
+from bot.domains.audience.jobs import Progress
 
 if TYPE_CHECKING:
     from bot.adapters.orders import Order
-    from bot.adapters.store import Store
-    from bot.adapters.store.features import FeatureChunk
     from bot.core.errors import Problem
+    from bot.core.ports import FeatureStore
+    from bot.core.records import FeatureChunk
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ DAY = 86_400.0
 FETCH_THREADS = 1  # one reader ahead of the merging; more readers were slower on 2 busy cores (16.7 s vs 22 s at 1M)
 INTERACTION_SLICES = 1  # >1: the largest GROUP BYs split by id range (for more cores)
 SLICE_MIN = 200_000  # smaller logs are read in one piece
-Progress = Callable[[str], None]
 ORDER_FEATURES = ("orders", "spent", "order_recency_days")
 # every feature column, in raw units (ORDER_FEATURES only when an orders CSV is configured)
 BASE_FEATURES = (
@@ -90,12 +91,12 @@ class FeatureTable:
         )
 
 
-def own_pairs(settings: Settings, store: Store) -> set[tuple[str, str]]:
+def own_pairs(settings: Settings, store: FeatureStore) -> set[tuple[str, str]]:
     """(platform, user id) of our own accounts, as far as the daemon has learnt them."""
     from bot.core.models import platform_name
 
     pairs = set()
-    for account, user_id in store.own_user_ids().items():
+    for account, user_id in store.accounts.own_user_ids().items():
         config = settings.accounts.get(account)
         if config is not None:
             pairs.add((platform_name(config.platform), user_id))
@@ -111,7 +112,7 @@ def orders_path(settings: Settings) -> Path | None:
 
 def load_features(
     settings: Settings,
-    store: Store,
+    store: FeatureStore,
     now: datetime,
     *,
     user: tuple[str, str] | None = None,
@@ -122,11 +123,11 @@ def load_features(
     with the latest graph snapshot's influence and community and, when segments.orders_csv is set, RFM."""
     config = settings.segments
     since = now - config.window if config.window else None
-    snapshot = store.latest_snapshot()
+    snapshot = store.graphs.latest_snapshot()
     exclude = own_pairs(settings, store)
     merger = _Merger()
     jobs: list[tuple[str, tuple[int, int] | None]] = []
-    low, high = store.interaction_id_range() if user is None else (0, 0)
+    low, high = store.people.interaction_id_range() if user is None else (0, 0)
     step = -(-(high - low) // INTERACTION_SLICES) if high > low else 0
     for part in PARTS:
         if part == "scores" and snapshot is None:
@@ -142,7 +143,7 @@ def load_features(
         part, ids = jobs[k]
         results[k] = [
             _Chunk.of(chunk)
-            for chunk in store.iter_feature_part(
+            for chunk in store.features.iter_part(
                 part, since=since, snapshot_id=snapshot.id if snapshot else None, exclude=exclude, user=user, ids=ids
             )
         ]

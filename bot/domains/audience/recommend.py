@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from bot.adapters.orders import Order, read_orders_csv
 
 if TYPE_CHECKING:
-    from bot.adapters.store import Store
+    from bot.core.ports import RecommendStore
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ class Recommender:
     @classmethod
     def from_store(
         cls,
-        store: Store,
+        store: RecommendStore,
         settings: Settings,
         now: datetime,
         *,
@@ -320,7 +320,7 @@ class Recommender:
         aliases: dict[tuple[str, str], str] = {}
 
         def mentions() -> Iterator[tuple[str, str, datetime | None]]:
-            for batch in store.iter_mention_texts(since=now - window if window is not None else None):
+            for batch in store.signals.iter_mention_texts(since=now - window if window is not None else None):
                 for m in batch:
                     key = user_key(m.username) if m.username else user_key(m.author_id, m.platform)
                     if key in own:

@@ -4,22 +4,23 @@ stores a snapshot; reports are read back from snapshots."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.core.errors import PlatformError
-from bot.core.logs import job_failures
 from bot.core.models import platform_name
+from bot.domains.audience.jobs import Progress, interval_job
 from bot.domains.audience.report import Broker, CommunitySummary, GraphReport, RankedUser
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from bot.adapters.scheduling import Job
-    from bot.adapters.store import Store
-    from bot.adapters.store.graphs import ScoreRow, Snapshot
     from bot.core.clock import Clock
-    from bot.core.ports import Platform
+    from bot.core.ports import GraphStore, Platform
+    from bot.core.records import ScoreRow, Snapshot
     from bot.domains.audience.graph import GraphRun, InteractionLog
     from bot.settings.config import Settings
 
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 LEASE = "graph-analysis"
 LEASE_TTL = timedelta(minutes=30)
-Progress = Callable[[str], None]
 
 
 def _keys(settings: Settings, known: Mapping[str, str]) -> set[str]:
@@ -47,7 +47,7 @@ class AnalysisService:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: GraphStore,
         clock: Clock,
         *,
         owner: str,
@@ -63,7 +63,7 @@ class AnalysisService:
     # ---- whose graph
     def own_keys(self) -> set[str]:
         """'platform:user_id' of our own accounts: asked of the platforms when connected, else as stored."""
-        known = self.store.own_user_ids()
+        known = self.store.accounts.own_user_ids()
         for account, platform in self.platforms.items():
             if account in known:
                 continue
@@ -72,13 +72,13 @@ class AnalysisService:
             except PlatformError as exc:
                 logger.warning("graph: cannot ask %s who it is (%s); its own edges may stay in", account, exc)
                 continue
-            self.store.set_platform_user_id(account, user_id)
+            self.store.accounts.set_platform_user_id(account, user_id)
             known[account] = user_id
         return _keys(self.settings, known)
 
     # ---- one run
     def due(self, now: datetime) -> bool:
-        latest = self.store.latest_snapshot()
+        latest = self.store.graphs.latest_snapshot()
         return latest is None or now - latest.created_at >= self.config.every * 0.9
 
     def run(self, *, force: bool = False, progress: Progress | None = None) -> GraphRun | None:
@@ -90,8 +90,8 @@ class AnalysisService:
         if not force and not self.due(now):
             logger.debug("graph: the latest snapshot is recent; not analysing")
             return None
-        if not self.store.acquire_lease(LEASE, self.owner, ttl=LEASE_TTL, now=now):
-            holder = self.store.lease_holder(LEASE, now=now)
+        if not self.store.leases.acquire(LEASE, self.owner, ttl=LEASE_TTL, now=now):
+            holder = self.store.leases.holder(LEASE, now=now)
             logger.info("graph: analysis already running on %s; skipping this turn", holder)
             return None
         try:
@@ -99,11 +99,11 @@ class AnalysisService:
                 return None
             own = self.own_keys()
             log = load_log(self.store, self.config, now, own_keys=own, progress=progress)
-            users = self.store.user_infos()
+            users = self.store.people.user_infos()
             followers = {f"{u.platform}:{u.user_id}": u.followers for u in users if u.followers is not None}
             usernames = {f"{u.platform}:{u.user_id}": u.username for u in users if u.username}
             since = now - self.config.window if self.config.window else None
-            texts = self.store.texts_by_author(since=since)
+            texts = self.store.graphs.texts_by_author(since=since)
             run = analyse_log(
                 log,
                 self.config,
@@ -117,7 +117,7 @@ class AnalysisService:
             if progress:
                 progress("storing the snapshot")
             report = run.report
-            snapshot_id = self.store.save_snapshot(
+            snapshot_id = self.store.graphs.save_snapshot(
                 created_at=now,
                 figures={
                     "n_users": report.n_users,
@@ -139,7 +139,7 @@ class AnalysisService:
             )
             run.report = replace(report, snapshot_id=snapshot_id)
         finally:
-            self.store.release_lease(LEASE, self.owner)
+            self.store.leases.release(LEASE, self.owner)
         top = ", ".join(f"@{u.username or u.user_id}" for u in run.report.top[:3])
         logger.info(
             "graph snapshot %d: %d users, %d edges from %d interactions, %d communities (modularity %.3f); top: %s",
@@ -156,34 +156,30 @@ class AnalysisService:
     def jobs(self) -> list[Job]:
         """One interval job, every graph.every; the first turn right away (it skips when a recent snapshot
         exists, and only one daemon runs it at a time)."""
-        from bot.adapters.scheduling import Job
-
         if not self.config.enabled:
             return []
         return [
-            Job(
-                job_id="graph:analysis",
-                func=self._job,
-                spec=self.config.every.total_seconds(),
-                name="audience graph analysis",
-                start_at=self.clock.now(),
+            interval_job(
+                "graph:analysis",
+                "audience graph analysis",
+                self.config.every,
+                self.clock.now(),
+                self.run,
+                log=logger,
+                what="graph: the analysis",
             )
         ]
-
-    def _job(self) -> None:
-        with job_failures(logger, "graph: the analysis"):
-            self.run()
 
 
 # ---------------------------------------------------------------------------------------- reading back
 
 
-def report_from_snapshot(store: Store, snapshot: Snapshot, *, top: int = 25) -> GraphReport:
+def report_from_snapshot(store: GraphStore, snapshot: Snapshot, *, top: int = 25) -> GraphReport:
     """The GraphReport of a stored snapshot (what `socialbot graph report` shows)."""
-    rows = store.snapshot_scores(snapshot.id, limit=top)
-    communities = store.snapshot_communities(snapshot.id)
+    rows = store.graphs.snapshot_scores(snapshot.id, limit=top)
+    communities = store.graphs.snapshot_communities(snapshot.id)
     member_ids = {m for c in communities for m in c.top_members}
-    names = {u.user_id: u.username for u in store.user_infos(user_ids=member_ids) if u.username}
+    names = {u.user_id: u.username for u in store.people.user_infos(user_ids=member_ids) if u.username}
     return GraphReport(
         snapshot_id=snapshot.id,
         created_at=snapshot.created_at,
@@ -232,19 +228,19 @@ def ranked_user(row: ScoreRow) -> RankedUser:
     )
 
 
-def drawing_rows(store: Store, snapshot: Snapshot, *, limit: int = 250, per_community: int = 8) -> list[ScoreRow]:
+def drawing_rows(store: GraphStore, snapshot: Snapshot, *, limit: int = 250, per_community: int = 8) -> list[ScoreRow]:
     """Who the HTML drawing shows: the top influencers, the brokers, the strongest members of the largest
     communities, then the next best, up to `limit`."""
     chosen: dict[tuple[str, str], ScoreRow] = {}
-    best = store.snapshot_scores(snapshot.id, limit=limit)
+    best = store.graphs.snapshot_scores(snapshot.id, limit=limit)
     for row in best[:25]:
         chosen.setdefault((row.platform, row.user_id), row)
     brokers = {b.get("user_id") for b in snapshot.stats.get("brokers") or []}
     for row in best:
         if row.user_id in brokers:
             chosen.setdefault((row.platform, row.user_id), row)
-    for community in store.snapshot_communities(snapshot.id)[:12]:
-        for row in store.snapshot_scores(snapshot.id, limit=per_community, community=community.community):
+    for community in store.graphs.snapshot_communities(snapshot.id)[:12]:
+        for row in store.graphs.snapshot_scores(snapshot.id, limit=per_community, community=community.community):
             if len(chosen) < limit:
                 chosen.setdefault((row.platform, row.user_id), row)
     for row in best:
@@ -254,17 +250,15 @@ def drawing_rows(store: Store, snapshot: Snapshot, *, limit: int = 250, per_comm
     return sorted(chosen.values(), key=lambda r: r.rank)
 
 
-def snapshot_log(store: Store, settings: Settings, snapshot: Snapshot) -> InteractionLog:
+def snapshot_log(store: GraphStore, settings: Settings, snapshot: Snapshot) -> InteractionLog:
     """The interaction log as the snapshot's run saw it (same window and weights, decayed to its time)."""
     from bot.domains.audience.graph import load_log
 
-    return load_log(store, settings.graph, snapshot.created_at, own_keys=_keys(settings, store.own_user_ids()))
+    return load_log(store, settings.graph, snapshot.created_at, own_keys=_keys(settings, store.accounts.own_user_ids()))
 
 
-def snapshot_html(store: Store, settings: Settings, snapshot: Snapshot, report: GraphReport) -> str:
-    """The self-contained HTML page of a snapshot: the drawing (its leading users and their ties) and charts."""
+def snapshot_drawing(store: GraphStore, settings: Settings, snapshot: Snapshot) -> nx.DiGraph:
+    """What the report page draws of a snapshot: its leading users (drawing_rows) and their ties."""
     from bot.domains.audience.graph import drawing_graph
-    from bot.reports.graph_page import render_html
 
-    graph = drawing_graph(drawing_rows(store, snapshot), snapshot_log(store, settings, snapshot))
-    return render_html(report, graph)
+    return drawing_graph(drawing_rows(store, snapshot), snapshot_log(store, settings, snapshot))

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.adapters import sentiment
+from bot.domains.conversations.decide import OPT_OUT
 from bot.settings.replies import DEFAULT_OPTOUT_WORDS, IntentRule, RepliesConfig, default_intents
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_INTENT = "other"
-OPT_OUT = "opt_out"
 MAX_MATCH_CHARS = 20_000  # rules see at most this much of a text (X DMs hold 10,000 characters)
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"))

@@ -28,6 +28,7 @@ _QUOTE_BUDGETS = (20, 0)
 RAW_CUSTOMER_FIELDS = frozenset({"user"})
 _REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 _REF_LENGTH = 6
+ALL_SENT = "every variant was already sent (X refuses duplicates)"
 # the @handles a reply starts with: X usernames and Bluesky's domain handles (@shop.bsky.social)
 _LEADING_HANDLES = re.compile(r"^(?:\s*[@＠](?:[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+|[A-Za-z0-9_]{1,15}\b))+\s*")
 
@@ -93,6 +94,11 @@ def reply_context(
 def sequence_of(item_id: str) -> int:
     """A stable number per mention (its id): the variant is sequence % variants, the same after a restart."""
     return int(item_id) if item_id.isdigit() else zlib.crc32(item_id.encode())
+
+
+def _broken(reason: str | None) -> bool:
+    """Whether a variant failed because its template is broken (no other variant is worth rendering)."""
+    return reason is not None and reason.startswith("template error")
 
 
 class ReplyComposer:
@@ -174,7 +180,7 @@ class ReplyComposer:
         for text, why in self.candidates(template, context, dm=dm):
             if text is None:
                 reason = why
-                if why and why.startswith("template error"):
+                if _broken(why):
                     return [], why
                 continue
             texts.append(text)
@@ -188,7 +194,7 @@ class ReplyComposer:
             return
         for _, text, why in self._variants(template, context, dm=dm, after=first.variant):
             if text is None:
-                if why and why.startswith("template error"):
+                if _broken(why):
                     return
                 continue
             yield text
@@ -200,7 +206,7 @@ class ReplyComposer:
             if text is not None:
                 return Composed(text, variant=variant)
             reason = why
-            if why and why.startswith("template error"):
+            if _broken(why):
                 break
         return Composed(None, reason or "no reply text")
 
@@ -220,22 +226,16 @@ class ReplyComposer:
     ) -> Composed:
         """The first variant (from sequence % n) that fits and was not sent by this account before
         (`used` answers for all the variants at once)."""
-        texts: list[str] = []
-        reason = None
-        for text, why in self.candidates(template, context, dm=dm):
-            if text is None:
-                reason = why
-                if why and why.startswith("template error"):
-                    return Composed(None, why)
-                continue
-            texts.append(text)
+        texts, reason = self.texts(template, context, dm=dm)
+        if _broken(reason):
+            return Composed(None, reason)
         texts.extend(self.with_reference(Composed(texts[0]) if texts else Composed(None), context, dm=dm))
         taken = used(texts) if texts else set()
         for text in texts:
             if text not in taken:
                 return Composed(text)
         if texts:
-            reason = "every variant was already sent (X refuses duplicates)"
+            reason = ALL_SENT
         return Composed(None, reason or "no reply text")
 
 

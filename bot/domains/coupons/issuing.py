@@ -23,18 +23,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.adapters.store.coupons import CampaignCounts, CouponRecord, IssueSpec, Member
 from bot.core.logs import job_failures
 from bot.core.models import platform_name
+from bot.core.records import CampaignCounts, CouponRecord, IssueSpec, Member
 from bot.core.text import safe_name
 from bot.domains.coupons.codes import new_code, read_code_pool
 
 if TYPE_CHECKING:
     from bot.adapters.orders import Order
     from bot.adapters.scheduling import Job
-    from bot.adapters.store import Store
     from bot.adapters.templating import TemplateRenderer
     from bot.core.clock import Clock
+    from bot.core.ports import CouponStore
     from bot.settings.config import Settings
     from bot.settings.coupons import CouponCampaignConfig
 
@@ -126,7 +126,7 @@ class CouponService:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: CouponStore,
         clock: Clock,
         *,
         renderer: TemplateRenderer | None = None,
@@ -167,7 +167,7 @@ class CouponService:
         """Segment ids of the campaign's targets in a run (None: every segment) and the targets not found."""
         if not cfg.segments:
             return None, []
-        segments = self.store.segments(run_id)
+        segments = self.store.segments.of_run(run_id)
         by_label: dict[str, set[int]] = {}
         for segment in segments:  # "advocates" targets "advocates 2" too (a second segment of that kind)
             label = segment.label.lower()
@@ -207,7 +207,7 @@ class CouponService:
                 report.stopped = "ended"
                 logger.info("coupons %s: the campaign ended at %s; no codes issued", name, ends.isoformat())
                 return report
-        run = self.store.latest_segment_run()
+        run = self.store.segments.latest_run()
         if run is None:
             report.stopped = "no segmentation yet"
             logger.info("coupons %s: no audience segmentation yet; nothing to issue", name)
@@ -220,7 +220,7 @@ class CouponService:
         pool: list[str] | None = None
         if cfg.codes_csv is not None:
             pool, _problems = read_code_pool(self._path(cfg.codes_csv))
-        snapshot = self.store.latest_snapshot() if cfg.min_influence > 0 else None
+        snapshot = self.store.graphs.latest_snapshot() if cfg.min_influence > 0 else None
         prefix = cfg.code_prefix
         spec = IssueSpec(
             campaign=name,
@@ -238,14 +238,14 @@ class CouponService:
                 "coupons %s: min_influence %.3f but no graph snapshot: nobody qualifies", name, cfg.min_influence
             )
         members: list[tuple[str, str, int]] = []
-        for chunk in self.store.segment_members(run.id, segment_ids):
+        for chunk in self.store.segments.members(run.id, segment_ids):
             members.extend(chunk)
         report.targeted = len(members)
         position = 0
         size = self.config.batch_size
         for start in range(0, len(members), size):
             batch = [Member(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members[start : start + size]]
-            out = self.store.issue_coupons(spec, batch, pool_position=position)
+            out = self.store.coupons.issue(spec, batch, pool_position=position)
             position = out.pool_position
             report.issued += out.issued
             report.held_out += out.held_out
@@ -273,7 +273,7 @@ class CouponService:
                 )
                 break
         if not members:
-            report.budget_left = max(cfg.budget - self.store.coupon_budget(name)[0], 0)
+            report.budget_left = max(cfg.budget - self.store.coupons.budget(name)[0], 0)
         if report.over_budget and not report.stopped:
             report.stopped = "budget spent"
         logger.info(
@@ -333,10 +333,10 @@ class CouponService:
         ]
         if not campaigns:
             return None
-        coupon = self.store.reply_coupon(campaigns, net, user_id, now=self.clock.now())
+        coupon = self.store.coupons.for_reply(campaigns, net, user_id, now=self.clock.now())
         if coupon is None or coupon.code is None or coupon.expires_at is None:
             return None
-        if self.store.is_opted_out(net, user_id, coupon.username):
+        if self.store.mentions.is_opted_out(net, user_id, coupon.username):
             return None
         text = self.render(coupon, language=language, name=name)
         return CouponOffer(
@@ -345,10 +345,10 @@ class CouponService:
 
     def mark_delivering(self, coupon_id: int, outbox_key: str) -> bool:
         """Record the outbox row (e.g. reply:<mention id>) that carries the coupon; delivered once it is sent."""
-        return self.store.mark_delivering(coupon_id, outbox_key)
+        return self.store.coupons.mark_delivering(coupon_id, outbox_key)
 
     def mark_delivered_by_outbox(self, keys: Iterable[str] | None = None) -> int:
-        return self.store.mark_delivered_by_outbox(None if keys is None else list(keys))
+        return self.store.coupons.mark_delivered_by_outbox(None if keys is None else list(keys))
 
     # ---- delivery: DM and export
     def deliver(self, name: str) -> DeliveryReport:
@@ -363,7 +363,7 @@ class CouponService:
     def _deliver_dms(self, name: str, report: DeliveryReport) -> None:
         account = self.account_of(name)
         while True:
-            coupons = self.store.dm_coupons(name, account, limit=500)
+            coupons = self.store.coupons.for_dm(name, account, limit=500)
             if not coupons:
                 break
             items = []
@@ -382,11 +382,11 @@ class CouponService:
                         },
                     )
                 )
-            attached = self.store.enqueue_coupon_dms(items)
+            attached = self.store.coupons.enqueue_dms(items)
             report.enqueued += attached
             if attached == 0:
                 break
-        report.waiting = len(self.store.export_coupons(name))  # issued, no outbox row: they have not written
+        report.waiting = len(self.store.coupons.for_export(name))  # issued, no outbox row: they have not written
         if report.enqueued:
             logger.info(
                 "coupons %s: %d DMs queued (%d wait for the person to write first)",
@@ -396,7 +396,7 @@ class CouponService:
             )
 
     def _export(self, name: str, report: DeliveryReport) -> None:
-        coupons = self.store.export_coupons(name)
+        coupons = self.store.coupons.for_export(name)
         if not coupons:
             return
         folder = self._path(self.config.export_dir)
@@ -419,7 +419,7 @@ class CouponService:
             for c in coupons
         ]
         _write_csv_atomically(target, ["handle", "user_id", "code", "discount", "expires_at"], rows)
-        report.exported = self.store.mark_exported([c.id for c in coupons], f"export:{target.name}")
+        report.exported = self.store.coupons.mark_exported([c.id for c in coupons], f"export:{target.name}")
         report.file = target
         logger.info("coupons %s: %d codes exported to %s", name, report.exported, target)
         url = os.environ.get(WEBHOOK_ENV)
@@ -433,17 +433,17 @@ class CouponService:
     def run_once(self) -> list[IssueReport]:
         """Expire, issue, deliver (DM/export), record deliveries; one daemon at a time (a lease)."""
         now = self.clock.now()
-        if not self.store.acquire_lease(LEASE, self.owner, ttl=timedelta(minutes=30), now=now):
+        if not self.store.leases.acquire(LEASE, self.owner, ttl=timedelta(minutes=30), now=now):
             logger.debug("coupons: another daemon is issuing; skipping this turn")
             return []
         try:
-            self.store.expire_coupons(now)
+            self.store.coupons.expire(now)
             reports = self.issue_all()
             self.deliver_all()
             self.mark_delivered_by_outbox()
             return reports
         finally:
-            self.store.release_lease(LEASE, self.owner)
+            self.store.leases.release(LEASE, self.owner)
 
     def jobs(self) -> list[Job]:
         """One interval job every coupons.every (first turn at start) when any campaign is configured."""
@@ -470,12 +470,12 @@ class CouponService:
         """Per campaign and segment (and a total per campaign): eligible, held out, issued, delivered, redeemed,
         conversion, revenue; with orders, the holdout's conversion (held-out people with an order after
         they were drawn) and the uplift."""
-        self.store.mark_delivered_by_outbox()
-        counts = self.store.coupon_counts()
+        self.store.coupons.mark_delivered_by_outbox()
+        counts = self.store.coupons.counts()
         labels: dict[int, str] = {}
-        run = self.store.latest_segment_run()
+        run = self.store.segments.latest_run()
         if run is not None:
-            labels = {s.segment_id: s.label for s in self.store.segments(run.id)}
+            labels = {s.segment_id: s.label for s in self.store.segments.of_run(run.id)}
         converted: dict[tuple[str, int | None], int] = {}
         if orders is not None:
             converted = self._holdout_orders(orders)
@@ -529,7 +529,7 @@ class CouponService:
         for order in orders:
             by_handle.setdefault(order.handle.lower(), []).append(order.time)
         out: dict[tuple[str, int | None], int] = {}
-        for person in self.store.held_out_people():
+        for person in self.store.coupons.held_out_people():
             times = by_handle.get((person.username or "").lower(), ())
             if any(t >= person.issued_at for t in times):
                 key = (person.campaign, person.segment_id)

@@ -12,7 +12,6 @@ import logging
 import math
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,15 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from bot.adapters.localserver import Limits, LocalServer, Request, Response, Route, TokenBucket, json_response
 from bot.adapters.orders import parse_time
-from bot.adapters.store.coupons import RedemptionLine, RedemptionResult, RedemptionStatus
 from bot.adapters.store.types import storable
+from bot.core.clock import Clock, SystemClock, ensure_utc
 from bot.core.errors import Problem
 from bot.core.logs import register_secret
+from bot.core.records import RedemptionLine, RedemptionResult, RedemptionStatus
 from bot.domains.coupons.codes import normalise_code
 from bot.settings.coupons import REDEMPTION_SECRET_ENV
 
 if TYPE_CHECKING:
-    from bot.adapters.store import Store
+    from bot.core.ports import RedemptionStore
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _parse(raw_code: str, raw_order: str, raw_amount: str | None, raw_time: str,
     try:
         time = datetime.fromisoformat(raw_time)  # the usual '2026-11-11T10:00:00Z'; else parse_time's rules
         if time.tzinfo is not UTC:
-            time = time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC)
+            time = ensure_utc(time)
     except ValueError:
         try:
             time = parse_time(raw_time)
@@ -210,7 +210,7 @@ PROBLEM_COLUMNS = ("line", "problem", "field", "detail", "order_id", "code")
 
 
 def import_redemptions(
-    store: Store, path: Path, *, progress: ImportProgress | None = None, problems_file: Path | None = None
+    store: RedemptionStore, path: Path, *, progress: ImportProgress | None = None, problems_file: Path | None = None
 ) -> ImportReport:
     """Read and record a redemptions CSV, BATCH lines per transaction, without holding the file in memory.
     `problems_file` receives every bad row and every line not counted (CSV: line, problem, field, detail,
@@ -226,7 +226,7 @@ def import_redemptions(
     try:
         size = path.stat().st_size if path.is_file() else 0
         for batch, position in _batches(path, report):
-            results = store.record_redemptions(batch)
+            results = store.redemptions.record(batch)
             report.add_results(results)
             if writer is not None:
                 rejected = [
@@ -353,12 +353,12 @@ class RedemptionServer(LocalServer):
 
     def __init__(
         self,
-        store: Store,
+        store: RedemptionStore,
         port: int = 0,
         host: str = "127.0.0.1",
         *,
         secret: str,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         rate: float = RATE_PER_SECOND,
         burst: int = BURST,
         limits: Limits | None = None,
@@ -377,7 +377,7 @@ class RedemptionServer(LocalServer):
         super().__init__("redemption webhook", [route], host=host, port=port, limits=limits)
         self.store = store
         self._secret = secret
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._replays = ReplayGuard()
 
     def start(self) -> RedemptionServer:
@@ -392,7 +392,7 @@ class RedemptionServer(LocalServer):
     def _answer(self, request: Request) -> Response:
         if "origin" in request.headers:
             return self._refuse(request, 403, "requests from web pages (with an Origin header) are refused")
-        now = self._clock()
+        now = self._clock.now().timestamp()
         reason, signature = verify(self._secret, request.headers.get(SIGNATURE_HEADER.lower()), request.body, now)
         if reason is not None:
             return self._refuse(request, 401, reason)
@@ -408,7 +408,7 @@ class RedemptionServer(LocalServer):
         except (ValueError, UnicodeDecodeError) as exc:
             return self._refuse(request, 400, str(exc))
         try:
-            [result] = self.store.record_redemptions([line])
+            [result] = self.store.redemptions.record([line])
         except Exception:
             logger.exception("redemption webhook: recording order %s failed", line.order_id)
             return json_response(500, {"error": "could not record the redemption; retry"})
@@ -418,7 +418,7 @@ class RedemptionServer(LocalServer):
 
 
 def serve_redemptions(
-    port: int, store: Store, *, secret: str, host: str = "127.0.0.1", limits: Limits | None = None
+    port: int, store: RedemptionStore, *, secret: str, host: str = "127.0.0.1", limits: Limits | None = None
 ) -> RedemptionServer:
     """Start the redemption webhook in a daemon thread (port 0: a free one); `.stop()` to end it."""
     return RedemptionServer(store, port, host, secret=secret, limits=limits).start()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.adapters.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
 from bot.core.clock import Clock, ensure_utc
 from bot.core.errors import StoreError, TemplateError
+from bot.core.ports import CampaignStore
 from bot.core.text import text_hash
 
 if TYPE_CHECKING:
@@ -34,39 +35,6 @@ QUEUED = "queued"
 FAILED = "failed"
 MISSED = "missed"
 SKIPPED = "skipped"
-
-
-class SlotStore(Protocol):
-    """The part of bot.adapters.store.Store this service uses."""
-
-    def enqueue_campaign_slot(
-        self,
-        campaign: str,
-        slot_at: datetime,
-        *,
-        account: str,
-        text: str,
-        variant: str | None,
-        not_before: datetime | None = None,
-    ) -> bool: ...
-
-    def enqueue_campaign_posts(
-        self,
-        campaign: str,
-        slot_at: datetime,
-        posts: Sequence[tuple[str, str, str | None]],
-        *,
-        reason: str | None = None,
-        not_before: datetime | None = None,
-    ) -> bool: ...
-
-    def record_slot(self, campaign: str, slot_at: datetime, state: str, reason: str | None) -> bool: ...
-
-    def last_slot_at(self, campaign: str) -> datetime | None: ...
-
-    def slots_recorded(self, campaign: str, since: datetime) -> set[datetime]: ...
-
-    def text_used(self, account: str, text_hash: str) -> bool: ...
 
 
 class CampaignRenderer(Protocol):
@@ -155,7 +123,7 @@ class CampaignService:
     def __init__(
         self,
         settings: Settings,
-        store: SlotStore,
+        store: CampaignStore,
         renderer: CampaignRenderer,
         clock: Clock,
         *,
@@ -242,7 +210,7 @@ class CampaignService:
                         f"variant {variant}: {rendered.reason or 'invalid text'} ({rendered.length}/{rendered.limit})"
                     )
                     return PostResult(account, FAILED, reason, variant, rendered.text, rendered)
-                if self.store.text_used(account, text_hash(rendered.text)):
+                if self.store.outbox.text_used(account, text_hash(rendered.text)):
                     logger.debug("campaign %s: variant %d already posted by %s", campaign_name, variant, account)
                     continue
                 return PostResult(account, QUEUED, None, variant, rendered.text, rendered)
@@ -252,7 +220,7 @@ class CampaignService:
         return PostResult(account, SKIPPED, reason)
 
     def _enqueue(self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta) -> FireResult:
-        created = self.store.enqueue_campaign_slot(
+        created = self.store.slots.enqueue_campaign_slot(
             name, slot, account=account, text=rendered.text, variant=str(rendered.variant)
         )
         post = PostResult(account, QUEUED if created else "duplicate", None, rendered.variant, rendered.text, rendered)
@@ -278,7 +246,7 @@ class CampaignService:
             state = FAILED if worst == logging.ERROR else SKIPPED
             self._record(name, slot, state, reason or state, worst)
             return FireResult(name, slot, state, reason, posts=posts)
-        created = self.store.enqueue_campaign_posts(
+        created = self.store.slots.enqueue_campaign_posts(
             name, slot, [(p.account, p.rendered.text, str(p.variant)) for p in queued if p.rendered], reason=reason
         )
         if not created:
@@ -310,7 +278,7 @@ class CampaignService:
         )
 
     def _record(self, name: str, slot: datetime, state: str, reason: str, level: int) -> None:
-        created = self.store.record_slot(name, slot, state, reason)
+        created = self.store.slots.record(name, slot, state, reason)
         if created:
             logger.log(level, "campaign %s: slot %s %s: %s", name, _iso(slot), state, reason)
         else:
@@ -326,7 +294,7 @@ class CampaignService:
         totals = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}
         for name in self.settings.enabled_campaigns():
             spec = self.spec(name)
-            last = self.store.last_slot_at(name)
+            last = self.store.slots.last_at(name)
             lower = current - self.lookback
             if last is None:
                 lower = max(lower, current - self.grace)
@@ -339,7 +307,7 @@ class CampaignService:
             if spec.window.start is not None:
                 holes_from = max(holes_from, spec.window.start)
             if last is not None and holes_from < lower:
-                recorded = self.store.slots_recorded(name, holes_from)
+                recorded = self.store.slots.recorded(name, holes_from)
                 before = slots_between(spec.trigger(), None, spec.window, holes_from, lower)
                 due = [slot for slot in before if slot.replace(microsecond=0) not in recorded] + due
             counts = {QUEUED: 0, MISSED: 0, SKIPPED: 0, FAILED: 0, "already": 0}

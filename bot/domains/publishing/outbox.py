@@ -1,10 +1,11 @@
 """The delivery engine: claim due outbox rows, send them, retry, reconcile, dead-letter.
 
 The database is the truth. Rows are claimed in batches with a lease; right before each request leaves,
-Store.begin_attempt checks once more that the row is still ours, its account not paused, its endpoint not
+store.outbox.begin_attempt checks once more that the row is still ours, its account not paused, its endpoint not
 rate-limited and its recipient not opted out, and counts the attempt (attempts += 1, outcome unknown) in the
 same committed transaction. A row whose last attempt may have landed (timeout after sending, or a lease that
 expired after begin_attempt = a crash mid-send) is reconciled against the platform before it is sent again.
+Which rate-limit bucket a row counts against is its platform's (Platform.buckets).
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.adapters.store import ClaimedItem, OutboxItem, Store, endpoint_for
-from bot.adapters.store.records import Refusal
+from bot.core.clock import Clock, SystemClock
 from bot.core.errors import (
     AuthError,
     DuplicateContent,
@@ -28,13 +28,16 @@ from bot.core.errors import (
     Rejected,
     TransientError,
 )
-from bot.core.models import MessageKind, OutgoingMessage
-from bot.core.ports import Platform
+from bot.core.models import MessageKind, OutgoingMessage, RateLimitBuckets
+from bot.core.ports import DeliveryStore, Platform
+from bot.core.records import ClaimedItem, OutboxItem, Refusal
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 50
 FLUSH_SECONDS = 0.5  # sent rows are recorded at least this often (and at the end of every batch)
+# the buckets of rows whose account has no platform here (accounts no longer configured): the send windows' names
+UNCONFIGURED = RateLimitBuckets(mentions="", dms="", engagers={})
 
 
 class DeliverySettings(Protocol):
@@ -70,10 +73,6 @@ class DeliveryReport:
         return self.sent + self.failed + self.retried + self.deferred
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Outbox:
     """Drains due outbox rows through the platforms (one per account name): all accounts' rows, or with
     `account` only that account's, or with `other_than` only the rows of accounts not named there (the daemon
@@ -81,12 +80,12 @@ class Outbox:
 
     def __init__(
         self,
-        store: Store,
+        store: DeliveryStore,
         platforms: Mapping[str, Platform],
         *,
         delivery: DeliverySettings,
         owner: str,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock | None = None,
         rng: random.Random | None = None,
         batch_size: int = DEFAULT_BATCH,
         account: str | None = None,
@@ -98,13 +97,18 @@ class Outbox:
         self.platforms = platforms
         self.delivery = delivery
         self.owner = owner
-        self.clock = clock
+        self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         self.batch_size = batch_size
         # Sent rows waiting to be recorded in one transaction. A crash before the flush leaves them
         # 'sending' with a lease: they are reconciled (found on the platform), never sent twice.
         self._unrecorded: list[tuple[OutboxItem, str | None, datetime]] = []
         self._unrecorded_since = 0.0
+
+    def buckets(self, account: str | None) -> RateLimitBuckets:
+        """The rate-limit bucket names of `account`'s platform (None, or no platform: UNCONFIGURED's)."""
+        platform = self.platforms.get(account) if account is not None else None
+        return platform.buckets if platform is not None else UNCONFIGURED
 
     # ------------------------------------------------------------------ loop
 
@@ -116,11 +120,12 @@ class Outbox:
             if stop is not None and stop.is_set():
                 break
             size = self.batch_size if limit is None else min(self.batch_size, limit - claimed_total)
-            claim = self.store.claim(
+            claim = self.store.outbox.claim(
                 self.owner,
-                now=self.clock(),
+                now=self.clock.now(),
                 limit=size,
                 lease_seconds=self.delivery.lease_seconds,
+                buckets=self.buckets(self.account),
                 per_account_per_day=self.delivery.per_account_per_day,
                 min_spacing_seconds=self.delivery.min_spacing_seconds,
                 account=self.account,
@@ -143,11 +148,11 @@ class Outbox:
         """Record the sent rows buffered so far (one short transaction)."""
         if self._unrecorded:
             pending, self._unrecorded = self._unrecorded, []
-            self.store.mark_sent_many(pending)
+            self.store.outbox.mark_sent_many(pending)
 
     def _process_batch(self, batch: list[ClaimedItem], report: DeliveryReport, stop: threading.Event | None) -> None:
         lease = timedelta(seconds=self.delivery.lease_seconds)
-        renewed_at = self.clock()
+        renewed_at = self.clock.now()
         blocked: dict[str, datetime] = {}  # account/endpoint -> retry_at, learnt in this batch
         paused: set[str] = set()
         remaining = list(batch)
@@ -158,11 +163,11 @@ class Outbox:
             if self._unrecorded and time.monotonic() - self._unrecorded_since > FLUSH_SECONDS:
                 self.flush()
             if stop is not None and stop.is_set():
-                report.deferred += self.store.release([claimed, *remaining], self.owner)
+                report.deferred += self.store.outbox.release([claimed, *remaining], self.owner)
                 return
-            now = self.clock()
+            now = self.clock.now()
             if now - renewed_at > lease / 3:
-                held = self.store.renew_leases(
+                held = self.store.outbox.renew_leases(
                     [c.item.id for c in [claimed, *remaining]],
                     self.owner,
                     now=now,
@@ -174,12 +179,12 @@ class Outbox:
                     remaining = [c for c in remaining if c.item.id in held]
                     continue
                 remaining = [c for c in remaining if c.item.id in held]
-            block_key = f"{item.account}/{endpoint_for(item.kind)}"
+            block_key = f"{item.account}/{self.buckets(item.account).for_message(item.kind)}"
             if item.account in paused:
-                report.deferred += self.store.release([claimed], self.owner)
+                report.deferred += self.store.outbox.release([claimed], self.owner)
                 continue
             if block_key in blocked and blocked[block_key] > now:
-                report.deferred += self.store.release([claimed], self.owner, next_attempt_at=blocked[block_key])
+                report.deferred += self.store.outbox.release([claimed], self.owner, next_attempt_at=blocked[block_key])
                 continue
             outcome = self._deliver_one(claimed, report, checked)
             if isinstance(outcome, RateLimited):
@@ -235,7 +240,9 @@ class Outbox:
                 report.reconciled += 1
                 return None
             # it never landed: a fresh send is safe
-        attempt = self.store.begin_attempt(item, self.owner, now=self.clock())
+        attempt = self.store.outbox.begin_attempt(
+            item, self.owner, now=self.clock.now(), buckets=self.buckets(item.account)
+        )
         if attempt.item is None:
             return self._refused(claimed, attempt.refused, attempt.until, report)
         claimed = replace(claimed, item=attempt.item)
@@ -294,14 +301,14 @@ class Outbox:
             return None
         if refused == Refusal.BLOCKED and until is not None:
             self._release(claimed, until, "rate limited (recorded by another worker)", report)
-            return RateLimited(item.account, "rate limited", until, endpoint_for(item.kind))
-        report.deferred += self.store.release([claimed], self.owner)
+            return RateLimited(item.account, "rate limited", until, self.buckets(item.account).for_message(item.kind))
+        report.deferred += self.store.outbox.release([claimed], self.owner)
         return AuthError(item.account, "paused")
 
     def _sent(self, item: OutboxItem, remote_id: str | None, report: DeliveryReport, *, how: str) -> None:
         if not self._unrecorded:
             self._unrecorded_since = time.monotonic()
-        self._unrecorded.append((item, remote_id, self.clock()))
+        self._unrecorded.append((item, remote_id, self.clock.now()))
         limits_on = bool(self.delivery.per_account_per_day) or bool(self.delivery.min_spacing_seconds)
         if limits_on or len(self._unrecorded) >= self.batch_size:
             self.flush()  # per-account limits read sent_at: record at once
@@ -332,7 +339,7 @@ class Outbox:
         self._sent(item, remote_id, report, how="duplicate content: counted as sent,")
 
     def _dead(self, item: OutboxItem, reason: str, report: DeliveryReport, *, outcome_unknown: bool = False) -> None:
-        self.store.mark_dead(item, self.owner, reason=reason, outcome_unknown=outcome_unknown)
+        self.store.outbox.mark_dead(item, self.owner, reason=reason, outcome_unknown=outcome_unknown)
         report.failed += 1
         logger.error(
             "outbox %s: dead-lettered %s for account %s after %d attempt(s): %s",
@@ -356,8 +363,10 @@ class Outbox:
             )
             return
         delay = self.backoff(item.attempts)
-        next_at = self.clock() + timedelta(seconds=delay)
-        self.store.mark_retry(item, self.owner, next_attempt_at=next_at, error=error, outcome_unknown=outcome_unknown)
+        next_at = self.clock.now() + timedelta(seconds=delay)
+        self.store.outbox.mark_retry(
+            item, self.owner, next_attempt_at=next_at, error=error, outcome_unknown=outcome_unknown
+        )
         report.retried += 1
         logger.warning(
             "outbox %s: attempt %d failed (%s); retry in %.1fs%s",
@@ -375,12 +384,12 @@ class Outbox:
         return cap / 2 + self.rng.random() * cap / 2
 
     def _release(self, claimed: ClaimedItem, until: datetime, error: str, report: DeliveryReport) -> None:
-        report.deferred += self.store.release([claimed], self.owner, next_attempt_at=until, error=error)
+        report.deferred += self.store.outbox.release([claimed], self.owner, next_attempt_at=until, error=error)
 
     def _rate_limited(self, claimed: ClaimedItem, exc: RateLimited, report: DeliveryReport, *, uncount: bool) -> None:
         item = claimed.item
-        endpoint = endpoint_for(item.kind)
-        report.deferred += self.store.release(
+        endpoint = self.buckets(item.account).for_message(item.kind)
+        report.deferred += self.store.outbox.release(
             [claimed],
             self.owner,
             next_attempt_at=exc.retry_at,
@@ -399,8 +408,8 @@ class Outbox:
     def _paused(self, claimed: ClaimedItem, exc: AuthError, report: DeliveryReport, *, uncount: bool) -> None:
         item = claimed.item
         reason = f"authentication failed: {exc}"
-        self.store.pause_account(item.account, reason)
-        report.deferred += self.store.release([claimed], self.owner, error=reason, uncount=uncount)
+        self.store.accounts.pause(item.account, reason)
+        report.deferred += self.store.outbox.release([claimed], self.owner, error=reason, uncount=uncount)
         logger.error(
             "ACCOUNT %s PAUSED: %s. Its messages stay queued; fix the credentials, then resume the account.",
             item.account,

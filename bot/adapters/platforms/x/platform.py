@@ -1,0 +1,448 @@
+"""XPlatform: bot.core.ports.Platform for X API v2 over tweepy (or the sandbox, with base_url); every request goes
+through `_call`, where x.errors maps what tweepy and requests raise."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+import tweepy
+
+from bot.adapters.platforms.base import RateLimitBlocks, check_engagement_kind, limit_status
+from bot.adapters.platforms.x.errors import PLATFORM, VENDOR_ERRORS, platform_error
+from bot.adapters.platforms.x.records import normalise, not_found, page_size, parse_time, post_of, user_of
+from bot.adapters.platforms.x.transport import X_HOST, RoutingAdapter, endpoint_of
+from bot.core.clock import Clock, SystemClock, ensure_utc
+from bot.core.errors import RateLimited, Rejected
+from bot.core.models import (
+    DirectMessage,
+    Engagers,
+    MessageKind,
+    OutgoingMessage,
+    Page,
+    Post,
+    RateLimitBuckets,
+    RateLimitStatus,
+    User,
+    numeric_or_text_newer,
+)
+from bot.core.ports import RateLimitMemory
+from bot.core.text import weighted_length
+from bot.settings.config import XCredentials
+
+logger = logging.getLogger(__name__)
+
+TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "entities"]
+USER_FIELDS = ["username", "name", "public_metrics"]
+# per kind: (endpoint, smallest and largest max_results X accepts)
+ENGAGER_ENDPOINTS = {
+    "like": ("GET /2/tweets/:id/liking_users", 1, 100),
+    "retweet": ("GET /2/tweets/:id/retweeted_by", 1, 100),
+    "quote": ("GET /2/tweets/:id/quote_tweets", 10, 100),
+}
+FIND_SENT_MARGIN = timedelta(minutes=5)
+FIND_SENT_MAX_PAGES = 10
+DM_MAX_PAGES = 10
+
+T = TypeVar("T")
+
+
+class XPlatform:
+    """bot.core.ports.Platform for X API v2 (or the sandbox, with base_url)."""
+
+    name = PLATFORM
+    max_length = 280
+    dm_max_length = 10_000
+    buckets = RateLimitBuckets(
+        mentions="GET /2/users/:id/mentions",
+        dms="GET /2/dm_events",
+        engagers={kind: endpoint for kind, (endpoint, _, _) in ENGAGER_ENDPOINTS.items()},
+    )
+
+    @staticmethod
+    def newer(a: str, b: str | None) -> bool:
+        return numeric_or_text_newer(a, b)  # X's ids are numbers that grow with time
+
+    @staticmethod
+    def age_key(item_id: str, created_at: datetime | None) -> tuple[object, ...]:
+        return (0, int(item_id), "") if item_id.isdigit() else (1, 0, item_id)
+
+    def __init__(
+        self,
+        credentials: XCredentials,
+        *,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        account: str = "",
+        clock: Clock | None = None,
+    ) -> None:
+        self.account = account
+        self._clock = clock or SystemClock()  # the API's clock (a sandbox may run on a test clock)
+        self.base_url = base_url
+        self._client = tweepy.Client(
+            consumer_key=credentials.consumer_key,
+            consumer_secret=credentials.consumer_secret,
+            access_token=credentials.access_token,
+            access_token_secret=credentials.access_token_secret,
+            return_type=dict,
+            wait_on_rate_limit=False,
+        )
+        session = self._client.session
+        session.trust_env = False
+        session.mount(X_HOST, RoutingAdapter(base_url, timeout))
+        session.hooks["response"].append(self._record_limits)
+        self._limits: dict[str, RateLimitStatus] = {}
+        self._blocks = RateLimitBlocks(PLATFORM, self._clock)
+        self._me: User | None = None
+        self._me_lock = threading.Lock()  # one users/me request at a time: the jobs all ask for it at start
+
+    @classmethod
+    def for_sandbox(
+        cls,
+        base_url: str,
+        handle: str,
+        *,
+        timeout: float = 10.0,
+        account: str | None = None,
+        clock: Clock | None = None,
+    ) -> XPlatform:
+        """An adapter for sandbox account `handle` (created if missing), with dummy OAuth1 credentials."""
+        import httpx
+
+        with httpx.Client(base_url=base_url, trust_env=False, timeout=timeout) as http:
+            resp = http.post("/_sandbox/users", json={"username": handle, "name": handle})
+            resp.raise_for_status()
+            uid = str(resp.json()["id"])
+        creds = XCredentials(
+            consumer_key="sandbox-key",
+            consumer_secret="sandbox-secret",
+            access_token=f"{uid}-sandbox",
+            access_token_secret="sandbox-token-secret",
+        )
+        return cls(creds, base_url=base_url, timeout=timeout, account=account or handle, clock=clock)
+
+    # ---- the one error boundary ----------------------------------------------------------------------
+    def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
+        self._blocks.memory = memory
+
+    def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:
+        self._blocks.check(endpoint)
+        try:
+            return fn()
+        except VENDOR_ERRORS as exc:
+            error = platform_error(endpoint, write, exc, self._clock.now())
+            if isinstance(error, RateLimited):
+                self._blocks.block(endpoint, error.retry_at)
+            raise error from exc
+
+    def _pages(
+        self, endpoint: str, read: Callable[..., dict[str, Any]], params: dict[str, Any], *, most: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of a read (at most `most`), each requested when the caller asks for it, following next_token."""
+        token: str | None = None
+        for _ in range(most) if most is not None else itertools.count():
+            page_params = dict(params, pagination_token=token) if token else params
+            body = self._call(endpoint, False, lambda p=page_params: read(user_auth=True, **p))
+            yield body
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return
+
+    def _record_limits(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        endpoint = endpoint_of(response.request.method or "GET", response.request.url or "")
+        status = limit_status(endpoint, response.headers, "x-rate-limit-")
+        if status is not None:
+            self._limits[endpoint] = status
+
+    # ---- Platform ------------------------------------------------------------------------------------
+    def me(self) -> User:
+        with self._me_lock:
+            if self._me is None:
+                body = self._call("GET /2/users/me", False, lambda: self._client.get_me(user_auth=True))
+                data = body["data"]
+                self._me = User(id=str(data["id"]), username=data["username"], name=data.get("name", ""))
+            return self._me
+
+    def length(self, text: str) -> int:
+        return weighted_length(text)
+
+    def send(self, message: OutgoingMessage) -> str:
+        if message.kind is MessageKind.DM:
+            if not message.recipient_id:
+                raise Rejected(PLATFORM, "a DM needs recipient_id")
+            recipient = message.recipient_id
+            endpoint = "POST /2/dm_conversations/with/:id/messages"
+            body = self._call(
+                endpoint,
+                True,
+                lambda: self._client.create_direct_message(participant_id=recipient, text=message.text, user_auth=True),
+            )
+            remote_id = str(body["data"]["dm_event_id"])
+        else:
+            reply_to = message.in_reply_to_id if message.kind is MessageKind.REPLY else None
+            if message.kind is MessageKind.REPLY and not reply_to:
+                raise Rejected(PLATFORM, "a reply needs in_reply_to_id")
+            endpoint = "POST /2/tweets"
+            body = self._call(
+                endpoint,
+                True,
+                lambda: self._client.create_tweet(text=message.text, in_reply_to_tweet_id=reply_to, user_auth=True),
+            )
+            remote_id = str(body["data"]["id"])
+        logger.info(
+            "x sent %s key=%s remote_id=%s account=%s reply_to=%s recipient=%s",
+            message.kind.value,
+            message.key,
+            remote_id,
+            self.account,
+            message.in_reply_to_id,
+            message.recipient_id,
+        )
+        return remote_id
+
+    def find_sent(self, message: OutgoingMessage, *, since: datetime | None = None) -> str | None:
+        return self.find_sent_many([message], since=since)[message.key]
+
+    def find_sent_many(
+        self, messages: Sequence[OutgoingMessage], *, since: datetime | None = None
+    ) -> dict[str, str | None]:
+        """One timeline scan (and one per DM conversation) for many messages whose outcome is unknown."""
+        found: dict[str, str | None] = {m.key: None for m in messages}
+        posts = [m for m in messages if m.kind is not MessageKind.DM]
+        if posts:
+            starts = [s for s in (since, *(m.created_at for m in posts)) if s is not None]
+            found.update(self._find_sent_posts(posts, min(starts) if starts else None))
+        by_recipient: dict[str | None, list[OutgoingMessage]] = {}
+        for message in messages:
+            if message.kind is MessageKind.DM:
+                by_recipient.setdefault(message.recipient_id, []).append(message)
+        for dms in by_recipient.values():
+            found.update(self._find_sent_dms(dms))
+        for message in messages:
+            logger.info(
+                "x find_sent %s key=%s account=%s found=%s",
+                message.kind.value,
+                message.key,
+                self.account,
+                found[message.key],
+            )
+        return found
+
+    def _find_sent_posts(self, messages: list[OutgoingMessage], since: datetime | None) -> dict[str, str | None]:
+        me = self.me()
+        wanted: dict[str, list[OutgoingMessage]] = {}
+        for message in messages:
+            wanted.setdefault(normalise(message.text), []).append(message)
+        found: dict[str, str | None] = {}
+        params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"]}
+        if since is not None:
+            params["start_time"] = ensure_utc(since) - FIND_SENT_MARGIN
+        read = partial(self._client.get_users_tweets, me.id)
+        for body in self._pages("GET /2/users/:id/tweets", read, params, most=FIND_SENT_MAX_PAGES):
+            for item in body.get("data") or []:
+                refs = {(r["type"], str(r["id"])) for r in item.get("referenced_tweets") or []}
+                for message in wanted.get(normalise(item.get("text", "")), []):
+                    if message.key in found:
+                        continue
+                    if message.kind is MessageKind.REPLY and ("replied_to", str(message.in_reply_to_id)) not in refs:
+                        continue
+                    found[message.key] = str(item["id"])
+                    break
+            if len(found) == len(messages):
+                break
+        return found
+
+    def _find_sent_dms(self, messages: list[OutgoingMessage]) -> dict[str, str | None]:
+        me = self.me()
+        wanted = {normalise(m.text): m for m in messages}
+        found: dict[str, str | None] = {}
+        params: dict[str, Any] = {"dm_event_fields": ["sender_id", "created_at"], "max_results": 100}
+        read = partial(self._client.get_direct_message_events, participant_id=messages[0].recipient_id)
+        for body in self._pages("GET /2/dm_conversations/with/:id/dm_events", read, params, most=DM_MAX_PAGES):
+            for event in body.get("data") or []:
+                if event.get("event_type") != "MessageCreate" or str(event.get("sender_id")) != me.id:
+                    continue
+                message = wanted.get(normalise(event.get("text", "")))
+                if message is None or message.key in found:
+                    continue
+                sent_at = parse_time(event.get("created_at"))
+                if sent_at and message.created_at and sent_at < ensure_utc(message.created_at) - FIND_SENT_MARGIN:
+                    continue  # the same words sent before this message existed: an earlier DM, not this one
+                found[message.key] = str(event["id"])
+            if len(found) == len(messages):
+                break
+        return found
+
+    def delete(self, post_id: str) -> None:
+        self._call("DELETE /2/tweets/:id", True, lambda: self._client.delete_tweet(post_id, user_auth=True))
+        logger.info("x deleted post %s account=%s", post_id, self.account)
+
+    def recent_posts(self, *, limit: int = 100, since: datetime | None = None) -> list[Post]:
+        me = self.me()
+        out: list[Post] = []
+        token: str | None = None
+        while len(out) < limit:
+            params: dict[str, Any] = {"max_results": max(5, min(100, limit - len(out))), "tweet_fields": TWEET_FIELDS}
+            if since is not None:
+                params["start_time"] = ensure_utc(since)
+            if token:
+                params["pagination_token"] = token
+            body = self._call(
+                "GET /2/users/:id/tweets",
+                False,
+                lambda p=params: self._client.get_users_tweets(me.id, user_auth=True, **p),
+            )
+            out.extend(post_of(item) for item in body.get("data") or [])
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return out[:limit]
+
+    def mentions(
+        self, since_id: str | None = None, *, page_size: int = 100, until_id: str | None = None
+    ) -> Iterator[Page]:
+        me = self.me()
+        params: dict[str, Any] = {
+            "max_results": max(5, min(100, page_size)),
+            "tweet_fields": TWEET_FIELDS,
+            # the mentioned users too: their ids, for the interaction graph
+            "expansions": ["author_id", "entities.mentions.username"],
+            "user_fields": USER_FIELDS,
+        }
+        if since_id:
+            params["since_id"] = since_id
+        if until_id:
+            params["until_id"] = until_id
+        newest: str | None = None
+        first = True
+        for body in self._pages("GET /2/users/:id/mentions", partial(self._client.get_users_mentions, me.id), params):
+            meta = body.get("meta") or {}
+            if first:
+                newest = meta.get("newest_id") or since_id
+                first = False
+            token = meta.get("next_token")
+            users = {str(u["id"]): user_of(u) for u in (body.get("includes") or {}).get("users") or []}
+            items = [post_of(item) for item in body.get("data") or []]
+            logger.info(
+                "x mentions page account=%s since_id=%s items=%d next=%s",
+                self.account,
+                since_id,
+                len(items),
+                bool(token),
+            )
+            yield Page(items=items, users=users, newest_id=newest, next_token=token)
+
+    def engagers_cost(self, kind: str, limit: int) -> int:
+        """X bills every user and post returned: a quote page is at least 10 posts, each with its author."""
+        check_engagement_kind(PLATFORM, kind, ENGAGER_ENDPOINTS)
+        if limit <= 0:
+            return 0
+        _, smallest, _ = ENGAGER_ENDPOINTS[kind]
+        items = max(limit, smallest)
+        return 2 * items if kind == "quote" else items
+
+    def engagers(self, post_id: str, kind: str, *, limit: int = 100) -> Engagers:
+        check_engagement_kind(PLATFORM, kind, ENGAGER_ENDPOINTS)
+        if limit <= 0:
+            return Engagers(kind=kind)
+        endpoint, smallest, largest = ENGAGER_ENDPOINTS[kind]
+        method = {
+            "like": self._client.get_liking_users,
+            "retweet": self._client.get_retweeters,
+            "quote": self._client.get_quote_tweets,
+        }[kind]
+        users: dict[str, User] = {}
+        posts: list[Post] = []
+        reads = 0
+        token: str | None = None
+        truncated = False
+        while True:
+            remaining = limit - (len(posts) if kind == "quote" else len(users))
+            if remaining < smallest and token is not None:
+                truncated = True  # a smallest page would read (and bill) more than asked for
+                break
+            size = page_size(remaining, smallest, largest)
+            params: dict[str, Any] = {"max_results": size, "user_fields": USER_FIELDS}
+            if kind == "quote":
+                params["tweet_fields"] = TWEET_FIELDS
+                params["expansions"] = ["author_id"]
+            if token:
+                params["pagination_token"] = token
+            body = self._call(endpoint, False, lambda p=params: method(post_id, user_auth=True, **p))
+            data = body.get("data") or []
+            if not data and token is None and not_found(body):
+                logger.info("x %s of post %s: the post is gone (account=%s)", kind, post_id, self.account)
+                return Engagers(kind=kind, missing=True)
+            included = (body.get("includes") or {}).get("users") or []
+            reads += len(data) + (len(included) if kind == "quote" else 0)
+            if kind == "quote":
+                posts.extend(post_of(item) for item in data)
+                for u in included:
+                    users.setdefault(str(u["id"]), user_of(u))
+            else:
+                for u in data:
+                    users.setdefault(str(u["id"]), user_of(u))
+            token = (body.get("meta") or {}).get("next_token")
+            have = len(posts) if kind == "quote" else len(users)
+            if have >= limit:
+                truncated = have > limit or token is not None
+                break
+            if not token:
+                break
+        if kind == "quote":
+            posts = posts[:limit]
+            authors = {p.author_id for p in posts}
+            found = [u for u in users.values() if u.id in authors]
+        else:
+            found = list(users.values())[:limit]
+        logger.debug(
+            "x %s of post %s: %d user(s) %d post(s) reads=%d truncated=%s account=%s",
+            kind,
+            post_id,
+            len(found),
+            len(posts),
+            reads,
+            truncated,
+            self.account,
+        )
+        return Engagers(kind=kind, users=found, posts=posts, reads=reads, truncated=truncated)
+
+    def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
+        """DM events newest first; with since_id, only newer ones (paging stops once since_id is reached)."""
+        out: list[DirectMessage] = []
+        floor = int(since_id) if since_id and since_id.isdigit() else None
+        params: dict[str, Any] = {
+            "dm_event_fields": ["sender_id", "created_at", "dm_conversation_id"],
+            "event_types": "MessageCreate",
+            "max_results": 100,
+        }
+        for body in self._pages("GET /2/dm_events", self._client.get_direct_message_events, params, most=DM_MAX_PAGES):
+            reached = False
+            for event in body.get("data") or []:
+                if floor is not None and int(event["id"]) <= floor:
+                    reached = True
+                    break
+                out.append(
+                    DirectMessage(
+                        id=str(event["id"]),
+                        text=event.get("text", ""),
+                        sender_id=str(event["sender_id"]) if event.get("sender_id") else None,
+                        conversation_id=event.get("dm_conversation_id"),
+                        created_at=parse_time(event.get("created_at")),
+                    )
+                )
+            if reached:
+                break
+        return out
+
+    def rate_limits(self) -> list[RateLimitStatus]:
+        return sorted(self._limits.values(), key=lambda s: s.endpoint)
+
+    def close(self) -> None:
+        self._client.session.close()

@@ -1,0 +1,177 @@
+"""The job wiring: from one config, the services (renderer, campaigns, mentions, graph, segments, coupons,
+recommendations) and the scheduler jobs they run; rebuilt at start and at every reload."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.adapters.scheduling import Job
+    from bot.adapters.store import Store
+    from bot.adapters.templating import TemplateRenderer
+    from bot.core.clock import Clock
+    from bot.core.ports import Platform
+    from bot.domains.audience.engagement import EngagementService
+    from bot.domains.audience.service import AnalysisService
+    from bot.domains.conversations.mentions import MentionService
+    from bot.domains.coupons.issuing import CouponService
+    from bot.domains.publishing.campaigns import CampaignService
+    from bot.settings.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every service of a daemon is built from."""
+
+    store: Store
+    platforms: Mapping[str, Platform]
+    clock: Clock
+    owner: str
+    on_enqueue: Callable[[], None]  # a new outbox row: wake the delivery workers
+    on_store_error: Callable[[], None]  # a slot could not be recorded: catch up once the database answers
+    poll_times: dict[str, datetime]  # account -> when its last mentions poll finished (bot.app.metrics)
+
+
+@dataclass
+class Services:
+    """The services of one config and the jobs the scheduler runs for them."""
+
+    renderer: TemplateRenderer
+    campaigns: CampaignService
+    mentions: MentionService | None = None
+    engagement: EngagementService | None = None
+    analysis: AnalysisService | None = None
+    coupons: CouponService | None = None
+    jobs: list[Job] = field(default_factory=list)
+
+
+def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) -> Services:
+    """The services for `settings`, rendering from the checked templates `sources`; campaigns caught up."""
+    from bot.adapters.templating import TemplateRenderer
+    from bot.domains.publishing.campaigns import CampaignService
+
+    renderer = TemplateRenderer(settings, sources=sources)
+    coupons = _coupon_service(settings, renderer, wiring)
+    campaigns = CampaignService(
+        settings,
+        wiring.store,
+        renderer,
+        wiring.clock,
+        on_enqueue=wiring.on_enqueue,
+        on_store_error=wiring.on_store_error,
+    )
+    campaigns.catch_up(wiring.clock.now())
+    services = Services(renderer, campaigns, coupons=coupons, jobs=list(campaigns.jobs()))
+    if settings.replies.enabled:
+        services.mentions = _mention_service(settings, renderer, coupons, wiring)
+        services.jobs.extend(
+            replace(job, func=_PollTimer(job.job_id, job.func, wiring)) for job in services.mentions.jobs()
+        )
+    if settings.graph.enabled:
+        services.jobs.extend(_graph_jobs(settings, services, wiring))
+    services.jobs.extend(_audience_jobs(settings, renderer, coupons, wiring))
+    return services
+
+
+def _coupon_service(settings: Settings, renderer: TemplateRenderer, wiring: Wiring) -> CouponService | None:
+    from bot.domains.coupons.issuing import CouponService
+
+    if not settings.coupons.campaigns:
+        return None
+    return CouponService(settings, wiring.store, wiring.clock, renderer=renderer, owner=wiring.owner)
+
+
+def _mention_service(
+    settings: Settings, renderer: TemplateRenderer, coupons: CouponService | None, wiring: Wiring
+) -> MentionService:
+    from bot.domains.conversations.intent import Classifier
+    from bot.domains.conversations.mentions import MentionService
+
+    return MentionService(
+        settings,
+        wiring.store,
+        wiring.platforms,
+        Classifier(settings.replies),
+        renderer,
+        wiring.clock,
+        on_enqueue=wiring.on_enqueue,
+        coupons=coupons,
+        owner=wiring.owner,
+    )
+
+
+def _graph_jobs(settings: Settings, services: Services, wiring: Wiring) -> list[Job]:
+    """Engagement collection per account and the graph analysis (one daemon at a time)."""
+    from bot.domains.audience.engagement import EngagementService
+    from bot.domains.audience.service import AnalysisService
+
+    services.engagement = EngagementService(settings, wiring.store, wiring.platforms, wiring.clock)
+    services.analysis = AnalysisService(
+        settings, wiring.store, wiring.clock, owner=wiring.owner, platforms=wiring.platforms
+    )
+    return [*services.engagement.jobs(), *services.analysis.jobs()]
+
+
+def _audience_jobs(
+    settings: Settings, renderer: TemplateRenderer, coupons: CouponService | None, wiring: Wiring
+) -> list[Job]:
+    """Segments (one daemon at a time), coupon issuance and delivery, the recommender behind templates'
+    recommend(user, n), rebuilt as often as the segments."""
+    from bot.adapters.scheduling import Job
+
+    jobs: list[Job] = []
+    if coupons is not None:
+        jobs.extend(coupons.jobs())
+    if settings.segments.enabled:
+        from bot.domains.audience.segments import SegmentService
+
+        jobs.extend(SegmentService(settings, wiring.store, wiring.clock, owner=wiring.owner).jobs())
+    jobs.append(
+        Job(
+            job_id="recommend:refresh",
+            func=_RecommenderJob(settings, wiring.store, wiring.clock, renderer),
+            spec=settings.segments.every.total_seconds(),
+            name="recommendations",
+            start_at=wiring.clock.now(),
+        )
+    )
+    return jobs
+
+
+class _RecommenderJob:
+    """Rebuild the recommender from the store and hand it to the templates; never raises."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, renderer: TemplateRenderer) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.renderer = renderer
+
+    def __call__(self) -> None:
+        from bot.core.logs import job_failures
+
+        with job_failures(logger, "recommendations: rebuilding the recommender (templates keep the last one)"):
+            from bot.domains.audience.recommend import Recommender, template_function
+
+            recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
+            self.renderer.use_recommender(template_function(recommender))
+
+
+class _PollTimer:
+    """A mentions job that also records when each poll finished (Wiring.poll_times, read by bot.app.metrics)."""
+
+    def __init__(self, job_id: str, func: Callable[[], object], wiring: Wiring) -> None:
+        self.account = job_id.partition(":")[2]
+        self.func = func
+        self.poll_times = wiring.poll_times
+        self.clock = wiring.clock
+
+    def __call__(self) -> None:
+        self.func()
+        self.poll_times[self.account] = self.clock.now()

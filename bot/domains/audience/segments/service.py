@@ -1,0 +1,239 @@
+"""The segments job: one daemon at a time (a lease in the database) loads the features, segments them and stores
+the run (segments and members in one transaction); `segments_by_label` reads a run back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from bot.domains.audience.features import FeatureTable, load_features
+from bot.domains.audience.jobs import Progress, interval_job
+from bot.domains.audience.segments.clustering import Segmentation, segment_table
+
+if TYPE_CHECKING:
+    from bot.adapters.scheduling import Job
+    from bot.core.clock import Clock
+    from bot.core.ports import SegmentStore
+    from bot.core.records import SegmentInfo
+    from bot.settings.config import Settings
+
+logger = logging.getLogger(__name__)
+
+LEASE = "segments-run"
+LEASE_TTL = timedelta(minutes=30)
+MAX_PROBLEMS_KEPT = 50
+
+
+class MemberRows(Sequence[tuple[str, str, int, float | None]]):
+    """(platform, user_id, segment_id, distance) built on demand from arrays (no million tuples at once)."""
+
+    def __init__(self, platform: np.ndarray, user_id: np.ndarray, segment: np.ndarray, distance: np.ndarray) -> None:
+        self.platform, self.user_id, self.segment, self.distance = platform, user_id, segment, distance
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, str, int, float | None]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[str, str, int, float | None]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(
+                zip(
+                    self.platform[index].tolist(),
+                    self.user_id[index].tolist(),
+                    self.segment[index].tolist(),
+                    self.distance[index].tolist(),
+                    strict=True,
+                )
+            )
+        return (
+            str(self.platform[index]),
+            str(self.user_id[index]),
+            int(self.segment[index]),
+            float(self.distance[index]),
+        )
+
+
+def _import_models() -> None:
+    import scipy.optimize  # noqa: F401
+    import sklearn.cluster
+    import sklearn.decomposition
+    import sklearn.metrics
+    import sklearn.preprocessing  # noqa: F401
+
+
+def warm_up() -> threading.Thread:
+    """Import scikit-learn (~1.5 s) in a thread while the database aggregates the features (it sorts without
+    the GIL); the import lock makes the clustering wait for it if needed. Join the thread when done."""
+    thread = threading.Thread(target=_import_models, name="segments-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+@dataclass
+class SegmentResult:
+    run_id: int
+    created_at: datetime
+    segmentation: Segmentation
+    n_users: int
+    problems: list[str]
+    timings: dict[str, float]
+
+
+class SegmentService:
+    """Builds and stores segmentations; `jobs()` for the daemon, `run()` for the CLI."""
+
+    def __init__(self, settings: Settings, store: SegmentStore, clock: Clock, *, owner: str) -> None:
+        self.settings = settings
+        self.config = settings.segments
+        self.store = store
+        self.clock = clock
+        self.owner = owner
+
+    def due(self, now: datetime) -> bool:
+        latest = self.store.segments.latest_run()
+        return latest is None or now - latest.created_at >= self.config.every * 0.9
+
+    def run(self, *, force: bool = False, progress: Progress | None = None) -> SegmentResult | None:
+        """Segment the audience and store the run; None when another daemon holds the lease or (unless force)
+        a recent enough run exists."""
+        now = self.clock.now()
+        if not force and not self.due(now):
+            logger.debug("segments: the latest run is recent; not segmenting")
+            return None
+        if not self.store.leases.acquire(LEASE, self.owner, ttl=LEASE_TTL, now=now):
+            holder = self.store.leases.holder(LEASE, now=now)
+            logger.info("segments: already running on %s; skipping this turn", holder)
+            return None
+        try:
+            if not force and not self.due(now):
+                return None
+            imports = warm_up()
+            try:
+                return self._run(now, progress)
+            finally:
+                imports.join()  # (no thread outlives the run, also when it fails)
+        finally:
+            self.store.leases.release(LEASE, self.owner)
+
+    def _run(self, now: datetime, progress: Progress | None) -> SegmentResult:
+        t = time.perf_counter()
+        table = self.features(now, progress=progress)
+        features_s = time.perf_counter() - t
+        seg = self.segment(table, progress=progress)
+        result = self.save(now, table, seg, progress=progress, timings={"features_s": features_s})
+        logger.info(
+            "segments run %d: %d people in %d segments (%s); silhouette %s",
+            result.run_id,
+            len(table),
+            seg.k,
+            ", ".join(f"{s} {label} {size}" for s, label, size, _ in seg.info()),
+            "-" if seg.silhouette is None else f"{seg.silhouette:.3f}",
+        )
+        return result
+
+    def features(self, now: datetime, *, progress: Progress | None = None) -> FeatureTable:
+        """The features of the people to segment (at least segments.min_interactions interactions)."""
+        table = load_features(self.settings, self.store, now, progress=progress)
+        for problem in table.order_problems[:MAX_PROBLEMS_KEPT]:
+            logger.warning("segments: orders CSV: %s", problem)
+        total = np.zeros(len(table))
+        for kind in ("mention", "reply", "quote", "dm", "like", "retweet", "received"):
+            total += table.columns[kind]
+        return table.select(total >= self.config.min_interactions)
+
+    def segment(self, table: FeatureTable, *, progress: Progress | None = None) -> Segmentation:
+        return segment_table(table, self.config, previous=self.store.segments.latest_run(), progress=progress)
+
+    def save(
+        self,
+        now: datetime,
+        table: FeatureTable,
+        seg: Segmentation,
+        *,
+        progress: Progress | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> SegmentResult:
+        """Store a segmentation as a run (segments and members in one transaction)."""
+        if progress:
+            progress(f"storing {len(table):,} members of {seg.k} segments")
+        t = time.perf_counter()
+        timings = {**(timings or {}), **seg.timings}
+        problems = [str(p) for p in table.order_problems]
+        params = {
+            "k_fixed": self.config.k,
+            "k_range": list(self.config.k_range),
+            "seed": self.config.seed,
+            "window_days": self.config.window.total_seconds() / 86400 if self.config.window else None,
+            "min_interactions": self.config.min_interactions,
+            "space": seg.space.to_json() if seg.space else None,
+            "centers": {str(s): c for s, c in zip(seg.segment_ids, seg.centers_log, strict=True)},
+            "z": {str(s): z for s, z in zip(seg.segment_ids, seg.z, strict=True)},
+            "next_id": seg.next_id,
+            "k_scores": {str(k): round(v, 4) for k, v in seg.k_scores.items()},
+            "orders_csv": str(self.config.orders_csv) if self.config.orders_csv else None,
+        }
+        stats: dict[str, Any] = {
+            "projection": seg.projection,
+            "orders_matched": table.orders_matched,
+            "order_problems": problems[:MAX_PROBLEMS_KEPT],
+            "order_problem_count": len(problems),
+            "timings": {k: round(v, 3) for k, v in timings.items()},
+        }
+        run_id = self.store.segments.save_run(
+            created_at=now,
+            k=seg.k,
+            silhouette=seg.silhouette,
+            graph_snapshot_id=table.snapshot_id,
+            params=params,
+            stats=stats,
+            segments=seg.info(),
+            members=MemberRows(table.platform, table.user_id, seg.assignment, seg.distance),
+        )
+        timings["store_s"] = time.perf_counter() - t
+        seg.run_id = run_id
+        return SegmentResult(run_id, now, seg, len(table), problems, timings)
+
+    def jobs(self) -> list[Job]:
+        """One interval job, every segments.every; the first turn right away (skipped when a recent run
+        exists; one daemon at a time)."""
+        if not self.config.enabled:
+            return []
+        return [
+            interval_job(
+                "segments:run",
+                "audience segments",
+                self.config.every,
+                self.clock.now(),
+                self.run,
+                log=logger,
+                what="segments: the run",
+            )
+        ]
+
+
+def segments_by_label(store: SegmentStore, labels: Sequence[str | int], run_id: int | None = None) -> list[SegmentInfo]:
+    """The segments of a run (default: the latest) whose label or id is in `labels` (labels case-insensitive;
+    'advocates' also matches 'advocates 2')."""
+    run = store.segments.run(run_id) if run_id is not None else store.segments.latest_run()
+    if run is None:
+        return []
+    wanted_ids = {int(x) for x in labels if isinstance(x, int) or str(x).isdigit()}
+    wanted = {str(x).strip().lower() for x in labels if not (isinstance(x, int) or str(x).isdigit())}
+    out = []
+    for info in store.segments.of_run(run.id):
+        base = info.label.lower().rstrip("0123456789").rstrip()
+        if info.segment_id in wanted_ids or info.label.lower() in wanted or base in wanted:
+            out.append(info)
+    return out
