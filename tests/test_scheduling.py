@@ -260,3 +260,31 @@ def test_replace_all_manages_only_its_own_jobs() -> None:
         assert scheduler.job_ids() == ["watch"]
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_a_slot_due_while_the_previous_one_still_runs_waits_instead_of_being_skipped() -> None:
+    received: list[datetime] = []
+    release = threading.Event()
+    done = threading.Event()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    slots = [start, start + timedelta(seconds=1), start + timedelta(seconds=2)]
+
+    def job(slot_at: datetime) -> None:
+        received.append(slot_at)
+        if len(received) == 1:
+            release.wait(timeout=15)  # the first slot runs until the other two are due
+        if len(received) == len(slots):
+            done.set()
+
+    scheduler = Scheduler()
+    scheduler.replace_all([Job("campaign:slow", job, SlotSpec(TimesSchedule(times=slots), "UTC"), start_at=start)])
+    scheduler.start()
+    try:
+        deadline = slots[-1] + timedelta(seconds=0.5)
+        while datetime.now(UTC) < deadline:  # APScheduler submits the later slots while the first still runs
+            threading.Event().wait(0.05)
+        release.set()
+        assert done.wait(timeout=15), received
+    finally:
+        scheduler.shutdown(wait=True)
+    assert received == slots

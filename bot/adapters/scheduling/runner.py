@@ -55,12 +55,36 @@ class _Invoker:
 
 
 class _SlotExecutor(BaseExecutor):
-    """A thread-pool executor that hands each job its scheduled run time (APScheduler 3 doesn't)."""
+    """A thread-pool executor that hands each job its scheduled run time (APScheduler 3 doesn't). A slot that
+    falls due while the same campaign's previous slot still runs waits for it instead of being skipped (APScheduler
+    skips a job at max_instances, and a skipped slot would be lost until the next start's catch-up); interval jobs
+    are still skipped then (their next run does the same work)."""
 
     def __init__(self, max_workers: int = 4) -> None:
         super().__init__()
         self._max_workers = max_workers
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._waiting: dict[str, tuple[Any, list[datetime]]] = {}  # job id -> (job, slots due while it ran)
+
+    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        assert self._lock is not None, "the executor has not been started"
+        with self._lock:
+            if self._instances[job.id] >= job.max_instances and getattr(job.func, "passes_slot", False):
+                self._waiting.setdefault(job.id, (job, []))[1].extend(run_times)
+                slots = ", ".join(r.isoformat() for r in run_times)
+                logger.info("job %s: slot %s waits for the one still running", job.id, slots)
+                return
+        super().submit_job(job, run_times)
+
+    def _next_waiting(self, job_id: str) -> None:
+        with self._lock:
+            waiting = self._waiting.pop(job_id, None)
+        if waiting is None:
+            return
+        try:
+            self.submit_job(*waiting)
+        except RuntimeError:  # shutting down: the next start's catch-up decides about these slots
+            logger.info("job %s: %d waiting slot(s) left to the next start", job_id, len(waiting[1]))
 
     def start(self, scheduler: Any, alias: str) -> None:
         super().start(scheduler, alias)
@@ -82,6 +106,7 @@ class _SlotExecutor(BaseExecutor):
                 self._run_job_error(job.id, exc, exc.__traceback__)
             else:
                 self._run_job_success(job.id, future.result())
+            self._next_waiting(job.id)
 
         future = self._pool.submit(_run_job, job, alias, run_times)
         future.add_done_callback(done)
