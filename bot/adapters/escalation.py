@@ -7,8 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
+from bot.adapters.webhooks import post_json
 from bot.settings.replies import WEBHOOK_ENV, Escalation
 
 logger = logging.getLogger(__name__)
@@ -47,14 +46,12 @@ class Escalator:
             "intent": item.intent,
             "customer_text": item.text,
         }
-        try:
-            with httpx.Client(timeout=self.config.timeout_seconds) as client:
-                response = client.post(self.url, json=payload)
-        except httpx.HTTPError as exc:
-            logger.warning("escalation webhook for inbox item %s failed: %s", item.id, type(exc).__name__)
-            return f"error: {type(exc).__name__}: {exc}"[:200]
-        if response.is_success:
-            logger.info("escalation webhook for inbox item %s: HTTP %d", item.id, response.status_code)
-            return f"sent: HTTP {response.status_code}"
-        logger.warning("escalation webhook for inbox item %s: HTTP %d", item.id, response.status_code)
-        return f"error: HTTP {response.status_code}"
+        answer = post_json(self.url, payload, timeout=self.config.timeout_seconds)
+        if answer.status is None:
+            logger.warning("escalation webhook for inbox item %s failed: %s", item.id, answer.error_type)
+            return f"error: {answer.error_type}: {answer.error}"[:200]
+        if answer.ok:
+            logger.info("escalation webhook for inbox item %s: HTTP %d", item.id, answer.status)
+            return f"sent: HTTP {answer.status}"
+        logger.warning("escalation webhook for inbox item %s: HTTP %d", item.id, answer.status)
+        return f"error: HTTP {answer.status}"

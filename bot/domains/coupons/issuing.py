@@ -554,13 +554,12 @@ def _write_csv_atomically(target: Path, columns: Sequence[str], rows: Sequence[M
 
 def _post_webhook(url: str, payload: Mapping[str, Any]) -> str:
     """POST the export to the shop's webhook; the URL is never logged (it may carry a token)."""
-    import httpx
+    from bot.adapters.webhooks import post_json
 
-    try:
-        response = httpx.post(url, json=payload, timeout=10, trust_env=False)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        logger.warning("coupons: the export webhook failed (%s); the CSV file has the codes", type(exc).__name__)
-        return f"failed: {type(exc).__name__}"
+    answer = post_json(url, payload, timeout=10, trust_env=False)
+    if not answer.ok:
+        failure = answer.error_type or f"HTTP {answer.status}"
+        logger.warning("coupons: the export webhook failed (%s); the CSV file has the codes", failure)
+        return f"failed: {failure}"
     logger.info("coupons: export of %s posted to the webhook", payload.get("campaign"))
     return "sent"
