@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.adapters.templating import TemplateRenderer
 from bot.core.text import X_MAX_WEIGHTED_LENGTH, weighted_length
 from bot.domains.conversations.intent import Classifier
-from bot.domains.conversations.replies import reply_context
+from bot.domains.conversations.replies import reference, reply_context
 from bot.settings.config import load_config
 from bot.settings.replies import RepliesConfig
 
@@ -90,7 +90,7 @@ def test_replies_never_evaluate_customer_text_and_always_fit(
                 assert reply.strip()
                 assert weighted_length(reply) <= X_MAX_WEIGHTED_LENGTH, (template, reply)
                 if "{{7*7}}" in text and "{{" not in name and "49" not in text + name:
-                    assert "49" not in reply
+                    assert "49" not in reply.replace(reference(str(sequence)), "")  # the ref may spell 49 by chance
 
 
 def test_template_syntax_in_text_stays_literal(renderer: TemplateRenderer) -> None:
