@@ -390,13 +390,14 @@ def _finish(summary: dict[str, Any], options: DemoOptions, console: Console) -> 
 
 def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
     from bot.adapters.store import Store
+    from bot.core.models import POSTS_BUCKET
 
     assert daemon.settings is not None
     store = Store.open(daemon.settings.database_url)
     try:
         counts = store.outbox.summary()
         talk = store.mentions.summary()
-        waits = [store.rate_limits.blocked_until(account, "tweets") for account in daemon.settings.accounts]
+        waits = [store.rate_limits.blocked_until(account, POSTS_BUCKET) for account in daemon.settings.accounts]
         now = daemon.clock.now()
         rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
         sent = store.outbox.items(state="sent", limit=200)

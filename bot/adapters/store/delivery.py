@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -187,32 +186,3 @@ def apply_post_limits(
     keep.sort(key=lambda r: (ensure_utc(r.next_attempt_at), r.id))
     return keep, deferrals
 
-
-class DriverStatement:
-    """A statement compiled once for one dialect and run at the driver with its columns' own bind processors:
-    for the single statement before every send, on SQLite, without the BEGIN IMMEDIATE ... COMMIT round trip
-    (one UPDATE is atomic on its own) and without Core's per-call parameter building (0.19 ms -> 0.03 ms)."""
-
-    def __init__(self, statement: sa.Executable, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        self._binds = [
-            (bind.key, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect))
-            for bind in (compiled.binds[name] for name in compiled.positiontup or [])
-        ]
-
-    def parameters(self, values: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            (process(v) if process is not None else v)
-            for key, default, process in self._binds
-            for v in (values.get(key, default),)
-        )
-
-    def scalar(self, conn: Connection, values: dict[str, Any]) -> Any:
-        """The first column of the first row (None without one), autocommitted."""
-        parameters = self.parameters(values)
-        try:
-            row = conn.connection.driver_connection.execute(self.sql, parameters).fetchone()  # type: ignore[union-attr]
-        except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(self.sql, parameters, exc, sqlite3.Error) from exc
-        return row[0] if row is not None else None

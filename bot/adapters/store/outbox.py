@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from bot.adapters.store import delivery
 from bot.adapters.store.base import Database, Repository, from_row
+from bot.adapters.store.bulk import DriverStatement
 from bot.adapters.store.engine import guarded
 from bot.adapters.store.keys import user_hash
 from bot.adapters.store.rows import (
@@ -41,7 +42,7 @@ class OutboxRepository(Repository):
 
     def __init__(self, db: Database) -> None:
         super().__init__(db)
-        self._fast: dict[bool, delivery.DriverStatement] = {}
+        self._fast: dict[bool, DriverStatement] = {}
 
     # ---------------------------------------------------------------- enqueue
 
@@ -323,7 +324,7 @@ class OutboxRepository(Repository):
                 return conn.execute(statement, params).scalar()
         fast = self._fast.get(with_target)
         if fast is None:
-            fast = self._fast[with_target] = delivery.DriverStatement(statement, self.db.engine.dialect)
+            fast = self._fast[with_target] = DriverStatement(statement, self.db.engine.dialect)
         with guarded(self.db.engine.url, "starting a delivery attempt"), self.db.engine.connect() as conn:
             return fast.scalar(conn, params)
 
