@@ -42,6 +42,8 @@ class Post:
     mentions: tuple[str, ...] = ()  # usernames mentioned, without '@'
     hashtags: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    # an edited post is a new post (X): its earlier versions' ids, oldest first; empty for a post never edited
+    edit_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ class DirectMessage:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a timeline read: items newest first, plus the cursor to resume from."""
+    """One page of a timeline read: items newest first, plus the cursor to resume from. `newest_id` is the newest
+    position the read has reached so far (never lower on a later page of the same read), set whenever the read
+    delivered items, even when the platform's answer did not say it."""
 
     items: list[Post] = field(default_factory=list)
     users: dict[str, User] = field(default_factory=dict)

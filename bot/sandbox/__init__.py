@@ -2,7 +2,7 @@
 
 Public API (see bot/sandbox/server.py):
     server = SandboxServer(port=0).start(); server.url; server.port; server.reset(); server.stop()
-Admin endpoints: POST/GET /_sandbox/users, POST/GET /_sandbox/tweets, POST /_sandbox/likes,
+Admin endpoints: POST/GET /_sandbox/users, POST/GET /_sandbox/tweets, POST /_sandbox/edits, POST /_sandbox/likes,
 POST /_sandbox/retweets, POST/GET /_sandbox/dms, GET /_sandbox/stats, POST/GET /_sandbox/faults,
 POST /_sandbox/reset.
 

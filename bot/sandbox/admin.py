@@ -1,6 +1,7 @@
 """The /_sandbox/ admin API: build the world (users, tweets, likes, DMs), read it back, set faults, count, reset.
 
-Admin writes skip X's rules (length, duplicates, who may reply or DM) and are never faulted or rate-limited.
+Admin writes skip X's rules (length, duplicates, who may reply, DM or edit) and are never faulted or rate-limited.
+Texts go in and come out as written (X's endpoints serve them HTML-escaped).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from bot.sandbox import views
 from bot.sandbox.responses import Response, problem_response
 from bot.sandbox.state import SandboxState
-from bot.sandbox.world import SandboxRejection, SbDM, SbTweet, SbUser
+from bot.sandbox.world import SandboxRejection, SbDM, SbTweet, SbUser, World
 
 _Query = dict[str, str]
 _Body = dict[str, Any]
@@ -62,10 +63,17 @@ def _add_tweet(s: SandboxState, q: _Query, b: _Body) -> Response:
     return _ok({"id": tweet.id})
 
 
+def _edit_tweet(s: SandboxState, q: _Query, b: _Body) -> Response:
+    """A simulated user edits their post: as on X, a new post whose history lists the earlier versions (X's rules
+    on who, when and how often are skipped, like every admin write)."""
+    tweet = s.world.edit_tweet(str(b["tweet_id"]), str(b["text"]), enforce=False)
+    return _ok({"id": tweet.id, "edit_history_tweet_ids": s.world.edit_history(tweet)})
+
+
 def _tweets(s: SandboxState, q: _Query, b: _Body) -> Response:
     w = s.world
     ids = w.tweets_by_author.get(q["author_id"], []) if "author_id" in q else list(w.tweets)
-    return _ok({"tweets": [_tweet(w.tweets[i]) for i in ids]})
+    return _ok({"tweets": [_tweet(w, w.tweets[i]) for i in ids]})
 
 
 def _reaction(kind: str) -> Callable[[SandboxState, _Query, _Body], Response]:
@@ -101,6 +109,7 @@ _ROUTES: dict[tuple[str, str], Callable[[SandboxState, _Query, _Body], Response]
     ("GET", "/_sandbox/users"): _users,
     ("POST", "/_sandbox/tweets"): _add_tweet,
     ("GET", "/_sandbox/tweets"): _tweets,
+    ("POST", "/_sandbox/edits"): _edit_tweet,
     ("POST", "/_sandbox/likes"): _reaction("likes"),
     ("POST", "/_sandbox/retweets"): _reaction("retweets"),
     ("POST", "/_sandbox/dms"): _add_dm,
@@ -117,7 +126,8 @@ def _user(u: SbUser) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "name": u.name, "followers": u.followers}
 
 
-def _tweet(t: SbTweet) -> dict[str, Any]:
+def _tweet(w: World, t: SbTweet) -> dict[str, Any]:
+    """A post as it was written (the admin API shows text unescaped, unlike X's endpoints)."""
     return {
         "id": t.id,
         "author_id": t.author_id,
@@ -127,6 +137,7 @@ def _tweet(t: SbTweet) -> dict[str, Any]:
         "quote_tweet_id": t.quote_tweet_id,
         "deleted": t.deleted,
         "source": t.source,
+        "edit_history_tweet_ids": w.edit_history(t),
     }
 
 

@@ -147,14 +147,22 @@ class _Handlers:
     def create_tweet(w: World, user: str, args: tuple[str, ...], q: dict[str, str], body: Any) -> _Result:
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             raise invalid_request("text", "", "The `text` field is required for a Tweet without media.")
-        reply = body.get("reply") or {}
-        tweet = w.add_tweet(
-            user,
-            body["text"],
-            in_reply_to_tweet_id=str(reply["in_reply_to_tweet_id"]) if reply.get("in_reply_to_tweet_id") else None,
-            quote_tweet_id=str(body["quote_tweet_id"]) if body.get("quote_tweet_id") else None,
-        )
-        data = {"edit_history_tweet_ids": [tweet.id], "id": tweet.id, "text": tweet.text}
+        edit = body.get("edit_options") or {}
+        if edit:  # OpenAPI's CreatePostsRequest.edit_options: edit the author's latest version of a post
+            if not isinstance(edit, dict) or not str(edit.get("previous_post_id") or "").isdigit():
+                raise invalid_request(
+                    "edit_options.previous_post_id", str(edit), "`edit_options.previous_post_id` must be a post id."
+                )
+            tweet = w.edit_tweet(str(edit["previous_post_id"]), body["text"], acting_user=user)
+        else:
+            reply = body.get("reply") or {}
+            tweet = w.add_tweet(
+                user,
+                body["text"],
+                in_reply_to_tweet_id=str(reply["in_reply_to_tweet_id"]) if reply.get("in_reply_to_tweet_id") else None,
+                quote_tweet_id=str(body["quote_tweet_id"]) if body.get("quote_tweet_id") else None,
+            )
+        data = views.tweet_data(w, tweet)
         return 201, {"data": data}, {"location": f"https://api.twitter.com/2/tweets/{tweet.id}"}
 
     @staticmethod

@@ -126,6 +126,11 @@ class SandboxServer:
                 author_id, text, in_reply_to_tweet_id=in_reply_to_tweet_id, quote_tweet_id=quote_tweet_id, enforce=False
             ).id
 
+    def edit_tweet(self, tweet_id: str, text: str) -> str:
+        """The post's author edits it (X's rules skipped): the new version's id."""
+        with self.lock:
+            return self.world.edit_tweet(tweet_id, text, enforce=False).id
+
     def add_dm(self, from_user_id: str, to_user_id: str, text: str) -> str:
         with self.lock:
             return self.world.add_dm(from_user_id, to_user_id, text, enforce=False).id

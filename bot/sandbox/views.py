@@ -1,7 +1,13 @@
-"""JSON shapes of the X API v2 (tweepy dialect): tweets, users, DM events, timelines with pagination."""
+"""JSON shapes of the X API v2 (tweepy dialect): tweets, users, DM events, timelines with pagination.
+
+As X does, post and DM text is served HTML-escaped (`&`, `<`, `>` only: `&amp;`, `&lt;`, `&gt;`; quotes and
+apostrophes stay as written, see the recorded responses) and every post carries `edit_history_tweet_ids`. The
+world keeps what people typed; the admin API shows that.
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -25,6 +31,16 @@ def tweet_fields(query: dict[str, str]) -> set[str]:
     if "referenced_posts" in fields:
         fields.add("referenced_tweets")
     return fields
+
+
+def x_escaped(text: str) -> str:
+    """Text as X serves it: & < > as HTML entities, nothing else."""
+    return html.escape(text, quote=False)
+
+
+def tweet_data(world: World, tweet: SbTweet) -> dict[str, Any]:
+    """The fields every post has, in the order X writes them."""
+    return {"edit_history_tweet_ids": world.edit_history(tweet), "id": tweet.id, "text": x_escaped(tweet.text)}
 
 
 def render_user(user: SbUser, fields: set[str]) -> dict[str, Any]:
@@ -57,7 +73,7 @@ def referenced(tweet: SbTweet) -> list[dict[str, str]]:
 
 
 def render_tweet(world: World, tweet: SbTweet, fields: set[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"edit_history_tweet_ids": [tweet.id], "id": tweet.id, "text": tweet.text}
+    out = tweet_data(world, tweet)
     if not fields:
         return out
     if "author_id" in fields:
@@ -95,7 +111,7 @@ def render_tweet(world: World, tweet: SbTweet, fields: set[str]) -> dict[str, An
 
 
 def render_dm(dm: SbDM, fields: set[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"event_type": "MessageCreate", "id": dm.id, "text": dm.text}
+    out: dict[str, Any] = {"event_type": "MessageCreate", "id": dm.id, "text": x_escaped(dm.text)}
     if "sender_id" in fields:
         out["sender_id"] = dm.sender_id
     if "created_at" in fields:

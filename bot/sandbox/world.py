@@ -20,6 +20,8 @@ MAX_WEIGHTED = 280
 MAX_DM_CHARS = 10_000
 TIMELINE_REACH = 3200
 MENTIONS_REACH = 800
+EDIT_WINDOW_SECONDS = 30 * 60  # X: a post can be edited for 30 minutes after it was first posted,
+MAX_EDITS = 5  # up to 5 times
 
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
 NOT_SUMMONED_DETAIL = (
@@ -28,6 +30,10 @@ NOT_SUMMONED_DETAIL = (
 )
 TOO_LONG_DETAIL = "Tweet needs to be a bit shorter. The text is over the 280 weighted character limit."
 DM_NOT_ALLOWED_DETAIL = "You are not allowed to send a Direct Message to this user: they have not messaged you first."
+EDIT_NOT_YOURS_DETAIL = "You are not allowed to edit a Post you did not write."
+EDIT_NOT_LATEST_DETAIL = "Only the latest version of an edited Post can be edited."
+EDIT_WINDOW_DETAIL = "This Post can no longer be edited: edits are allowed for 30 minutes, up to 5 times."
+EDIT_REPLY_DETAIL = "A reply to another person's Post cannot be edited."
 
 _MENTION_RE = re.compile(r"(?<![A-Za-z0-9_!@#$%&*@＠])[@＠]([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@＠])")
 _HASHTAG_RE = re.compile(r"(?<![\w&#＃])[#＃](\w*[^\W\d_]\w*)")
@@ -100,6 +106,7 @@ class SbTweet:
     urls: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
     source: str = "api"  # "api" or "admin"
+    edit_of: list[str] = field(default_factory=list)  # an edit: the earlier versions' ids, oldest first
 
 
 @dataclass
@@ -124,6 +131,7 @@ class World:
         self.users_by_name: dict[str, str] = {}
         self.tweets: dict[str, SbTweet] = {}
         self.tweets_by_author: dict[str, list[str]] = {}
+        self.edit_chains: dict[str, list[str]] = {}  # first version's id -> every version's id, oldest first
         self.mentions_of: dict[str, list[str]] = {}
         self.live_texts: dict[str, dict[str, int]] = {}  # author -> text -> live count
         self.quotes_of: dict[str, list[str]] = {}
@@ -211,12 +219,88 @@ class World:
                     "quote_tweet_id", str(quote_tweet_id), "The quoted Tweet is deleted or not visible to you."
                 )
         if enforce:
-            if weighted_length(text) > MAX_WEIGHTED:
-                raise problem(403, "Forbidden", TOO_LONG_DETAIL)
-            if self.live_texts.get(author_id, {}).get(text):
-                raise problem(403, "Forbidden", DUPLICATE_DETAIL)
+            self._check_text(author_id, text)
             if parent is not None and parent.author_id != author_id and not self.summons(parent, author_id):
                 raise problem(403, "Forbidden", NOT_SUMMONED_DETAIL)
+        tweet = self._insert(
+            author_id,
+            text,
+            conversation_id=parent.conversation_id if parent is not None else None,
+            in_reply_to_tweet_id=parent.id if parent is not None else None,
+            in_reply_to_user_id=parent.author_id if parent is not None else None,
+            quote_tweet_id=str(quote_tweet_id) if quote_tweet_id is not None else None,
+            source="api" if enforce else "admin",
+        )
+        if parent is not None:
+            self.replies_count[parent.id] = self.replies_count.get(parent.id, 0) + 1
+        if tweet.quote_tweet_id is not None:
+            self.quotes_of.setdefault(tweet.quote_tweet_id, []).append(tweet.id)
+        return tweet
+
+    def edit_tweet(
+        self, previous_id: str, text: str, *, acting_user: str | None = None, enforce: bool = True
+    ) -> SbTweet:
+        """Edit a post as X does: a NEW post (new id, the new text, the same reply and quote targets and
+        conversation) whose edit history lists every earlier version; the earlier versions stay readable and
+        every version shows the whole history. With enforce=True X's rules apply: only its author, only the
+        latest version, within 30 minutes of the first version and at most 5 edits, not a reply to someone
+        else, and the usual length and duplicate checks."""
+        previous = self.visible(str(previous_id))
+        if previous is None:
+            raise invalid_request(
+                "edit_options.previous_post_id", str(previous_id), "The Post you are editing is deleted or not visible."
+            )
+        chain = self.edit_history(previous)
+        if enforce:
+            if acting_user != previous.author_id:
+                raise problem(403, "Forbidden", EDIT_NOT_YOURS_DETAIL)
+            if chain[-1] != previous.id:
+                raise problem(403, "Forbidden", EDIT_NOT_LATEST_DETAIL)
+            first = self.tweets[chain[0]]
+            if self.now() - first.created_at > EDIT_WINDOW_SECONDS or len(chain) > MAX_EDITS:
+                raise problem(403, "Forbidden", EDIT_WINDOW_DETAIL)
+            if previous.in_reply_to_user_id not in (None, previous.author_id):
+                raise problem(403, "Forbidden", EDIT_REPLY_DETAIL)
+            self._check_text(previous.author_id, text)
+        tweet = self._insert(
+            previous.author_id,
+            text,
+            conversation_id=previous.conversation_id,
+            in_reply_to_tweet_id=previous.in_reply_to_tweet_id,
+            in_reply_to_user_id=previous.in_reply_to_user_id,
+            quote_tweet_id=previous.quote_tweet_id,
+            source="api" if enforce else "admin",
+            edit_of=list(chain),
+        )
+        self.edit_chains.setdefault(chain[0], [chain[0]]).append(tweet.id)
+        return tweet
+
+    def edit_history(self, tweet: SbTweet) -> list[str]:
+        """X's edit_history_tweet_ids of any version: every version's id, oldest first (just its own when never
+        edited)."""
+        first = tweet.edit_of[0] if tweet.edit_of else tweet.id
+        return list(self.edit_chains.get(first, [tweet.id]))
+
+    def _check_text(self, author_id: str, text: str) -> None:
+        if weighted_length(text) > MAX_WEIGHTED:
+            raise problem(403, "Forbidden", TOO_LONG_DETAIL)
+        if self.live_texts.get(author_id, {}).get(text):
+            raise problem(403, "Forbidden", DUPLICATE_DETAIL)
+
+    def _insert(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        conversation_id: str | None,
+        in_reply_to_tweet_id: str | None,
+        in_reply_to_user_id: str | None,
+        quote_tweet_id: str | None,
+        source: str,
+        edit_of: list[str] | None = None,
+    ) -> SbTweet:
+        """Store a new post (a first version or an edit) and list it in the mentions of whom it mentions or
+        replies to."""
         mentions, hashtags, urls = self._entities(text)
         tid = self.ids.next()
         tweet = SbTweet(
@@ -224,14 +308,15 @@ class World:
             author_id=author_id,
             text=text,
             created_at=self.now(),
-            conversation_id=parent.conversation_id if parent is not None else tid,
-            in_reply_to_tweet_id=parent.id if parent is not None else None,
-            in_reply_to_user_id=parent.author_id if parent is not None else None,
-            quote_tweet_id=str(quote_tweet_id) if quote_tweet_id is not None else None,
+            conversation_id=conversation_id or tid,
+            in_reply_to_tweet_id=in_reply_to_tweet_id,
+            in_reply_to_user_id=in_reply_to_user_id,
+            quote_tweet_id=quote_tweet_id,
             mentions=mentions,
             hashtags=hashtags,
             urls=urls,
-            source="api" if enforce else "admin",
+            source=source,
+            edit_of=edit_of or [],
         )
         self.tweets[tid] = tweet
         self.tweets_by_author.setdefault(author_id, []).append(tid)
@@ -243,10 +328,6 @@ class World:
         mentioned.discard(author_id)
         for uid in sorted(mentioned, key=int):
             self.mentions_of.setdefault(uid, []).append(tid)
-        if parent is not None:
-            self.replies_count[parent.id] = self.replies_count.get(parent.id, 0) + 1
-        if tweet.quote_tweet_id is not None:
-            self.quotes_of.setdefault(tweet.quote_tweet_id, []).append(tid)
         return tweet
 
     def summons(self, tweet: SbTweet, user_id: str) -> bool:
@@ -262,15 +343,19 @@ class World:
         return False
 
     def delete_tweet(self, tweet_id: str, acting_user: str) -> bool:
+        """Delete a post; as on X, deleting any version of an edited post deletes every version."""
         tweet = self.tweets.get(tweet_id)
         if tweet is None or tweet.deleted:
             return False
         if tweet.author_id != acting_user:
             raise problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
-        tweet.deleted = True
-        texts = self.live_texts.get(tweet.author_id, {})
-        if texts.get(tweet.text):
-            texts[tweet.text] -= 1
+        for version in (self.tweets[i] for i in self.edit_history(tweet)):
+            if version.deleted:
+                continue
+            version.deleted = True
+            texts = self.live_texts.get(version.author_id, {})
+            if texts.get(version.text):
+                texts[version.text] -= 1
         return True
 
     def visible(self, tweet_id: str) -> SbTweet | None:

@@ -1,15 +1,18 @@
 """A fault-injecting HTTP proxy for the contract suite: 127.0.0.1 only, one thread per connection.
 
-It forwards every request to one upstream (a PDS) and, when told: answers the next writes with a 503 without
-forwarding them ('error'); forwards them and then drops the connection without an answer ('timeout': processed,
-outcome unknown to the client); answers the next request of any kind with a 429 carrying ratelimit-* headers; or
-answers the next authenticated one with 400 ExpiredToken (as a PDS does when an access token has run out).
+It forwards every request to one upstream (a PDS, or the X sandbox) and, when told: answers the next writes with a
+503 without forwarding them ('error'); forwards them and then drops the connection without an answer ('timeout':
+processed, outcome unknown to the client); answers the next request of any kind with a 429 carrying ratelimit-*
+headers; answers the next authenticated one with 400 ExpiredToken (as a PDS does when an access token has run
+out); or hands on an upstream answer with its JSON body changed (`rewrite`: a malformed answer after the upstream
+did the work).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -41,6 +44,7 @@ class FaultProxy:
         self._write_fault: str | None = None  # 'error' | 'timeout', until cleared
         self._rate_limits: list[int] = []  # reset epochs of the next 429s to answer
         self._expire = 0  # authenticated requests still to answer with ExpiredToken
+        self._rewrites: list[_Rewrite] = []  # answers to change on their way back
         self._released = threading.Event()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request seen
         self._client = httpx.Client(base_url=self.upstream, trust_env=False, timeout=30)
@@ -81,11 +85,18 @@ class FaultProxy:
         with self._lock:
             self._expire += 1
 
+    def rewrite(self, method: str, path_prefix: str, change: Callable[[Any], Any], *, times: int | None = 1) -> None:
+        """The upstream's answers to `method` requests whose path starts with `path_prefix` reach the client with
+        their JSON body replaced by change(body): the next `times` of them, or all (None) until `clear`."""
+        with self._lock:
+            self._rewrites.append(_Rewrite(method, path_prefix, change, times))
+
     def clear(self) -> None:
         with self._lock:
             self._write_fault = None
             self._rate_limits.clear()
             self._expire = 0
+            self._rewrites.clear()
 
     def count(self, path_prefix: str) -> int:
         """How many requests whose path starts with `path_prefix` reached the proxy."""
@@ -118,7 +129,21 @@ class FaultProxy:
             def do_POST(self) -> None:
                 proxy._handle(self)
 
+            def do_DELETE(self) -> None:
+                proxy._handle(self)
+
         return Handler
+
+    def _take_rewrite(self, method: str, path: str) -> Callable[[Any], Any] | None:
+        with self._lock:
+            for rule in self._rewrites:
+                if rule.method == method and path.startswith(rule.path_prefix):
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self._rewrites.remove(rule)
+                    return rule.change
+        return None
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length") or 0)
@@ -158,7 +183,19 @@ class FaultProxy:
             handler.close_connection = True
             return
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-        _send(handler, upstream.status_code, upstream.content, out_headers)
+        content = upstream.content
+        change = self._take_rewrite(method, path)
+        if change is not None:
+            content = json.dumps(change(upstream.json())).encode()
+        _send(handler, upstream.status_code, content, out_headers)
+
+
+class _Rewrite:
+    def __init__(self, method: str, path_prefix: str, change: Callable[[Any], Any], times: int | None) -> None:
+        self.method = method
+        self.path_prefix = path_prefix
+        self.change = change
+        self.times = times
 
 
 def _answer(

@@ -38,6 +38,7 @@ class Harness(Protocol):
     finds_sent_by_text: bool  # find_sent matches words and target (X), not the outbox message's own identity
     mentions_overlap: bool  # mentions(since_id) may deliver again a few items at or below since_id
     has_sessions: bool  # the adapter logs in (Bluesky: createSession) and must renew expired sessions
+    supports_edits: bool  # people can edit a post (X: an edit is a new post listing the earlier versions)
 
     def platform(self, handle: str, *, timeout: float | None = None) -> Platform:
         """The adapter for the bot account `handle`; `timeout` None: the harness's own (short where the server
@@ -74,6 +75,10 @@ class Harness(Protocol):
 
     def dm_as(self, sender_id: str, recipient_id: str, text: str) -> str: ...
 
+    def edit_as(self, post_id: str, text: str) -> str:
+        """The post's author edits it to `text`; returns the new version's id (supports_edits only)."""
+        ...
+
     def fail_next_writes(self, kind: str) -> None:
         """kind: 'error' (5xx before processing) or 'timeout' (processed, then no response)."""
         ...
@@ -98,6 +103,7 @@ class XSandboxHarness:
     finds_sent_by_text = True
     mentions_overlap = False
     has_sessions = False  # OAuth 1.0a: every request is signed, nothing expires
+    supports_edits = True
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -155,6 +161,9 @@ class XSandboxHarness:
         return str(
             self._post("/_sandbox/dms", {"from_user_id": sender_id, "to_user_id": recipient_id, "text": text})["id"]
         )
+
+    def edit_as(self, post_id: str, text: str) -> str:
+        return str(self._post("/_sandbox/edits", {"tweet_id": post_id, "text": text})["id"])
 
     def fail_next_writes(self, kind: str) -> None:
         rates = {"error": "error_rate", "timeout": "timeout_rate"}
@@ -430,6 +439,8 @@ class BlueskyHarness:
     finds_sent_by_text = False  # the record key of (key, created_at)
     mentions_overlap = True
     has_sessions = True
+    supports_edits = False
+    edit_skip_reason = "Bluesky has no post edits: no edit history, no new post for changed words"
 
     def __init__(self, net: BlueskyDevnet) -> None:
         self.net = net
@@ -610,6 +621,9 @@ class BlueskyHarness:
 
     def dm_as(self, sender_id: str, recipient_id: str, text: str) -> str:
         raise NotImplementedError(self.dm_skip_reason)
+
+    def edit_as(self, post_id: str, text: str) -> str:
+        raise NotImplementedError(self.edit_skip_reason)
 
     # ---- waiting for the AppView -----------------------------------------------------------------------
     def settle(self) -> None:

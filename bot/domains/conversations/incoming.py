@@ -25,6 +25,7 @@ class Incoming:
     mentions: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    edit_of: tuple[str, ...] = ()  # an edited post: its earlier versions' ids (never answered twice)
 
     @classmethod
     def from_post(cls, post: Post) -> Incoming:
@@ -41,11 +42,17 @@ class Incoming:
             tuple(post.mentions),
             tuple(post.hashtags),
             tuple(post.urls),
+            tuple(post.edit_of),
         )
 
     @classmethod
     def from_dm(cls, dm: DirectMessage) -> Incoming:
         return cls("dm", dm.id, dm.text, dm.sender_id, dm.created_at, dm.conversation_id)
+
+
+def seen(item: Incoming, ids: Collection[str]) -> bool:
+    """Whether the item, or an earlier version of it (an edit), is among `ids` (stored ones: already handled)."""
+    return item.id in ids or any(earlier in ids for earlier in item.edit_of)
 
 
 def summons(item: Incoming, me: User, own_posts: Collection[str] = ()) -> bool:

@@ -1,7 +1,8 @@
 """X (Twitter) over tweepy: the only package that imports tweepy.
 
-transport (requests routed to base_url, timeouts, read retries, endpoint names), errors (vendor exceptions ->
-bot.core.errors at one boundary, by a table), records (API objects -> models), platform (XPlatform).
+transport (requests routed to base_url, timeouts, read retries, endpoint names), errors (vendor exceptions and
+malformed answers -> bot.core.errors at one boundary, by a table), records (API answers -> models, field by field:
+text unescaped once, an edit's earlier versions), platform (XPlatform).
 """
 
 from bot.adapters.platforms.x.platform import XPlatform

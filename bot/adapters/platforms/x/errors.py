@@ -1,4 +1,5 @@
-"""The one error boundary of the X adapter: what tweepy and requests raise, as bot.core.errors, by a table."""
+"""The one error boundary of the X adapter: what tweepy and requests raise, and answers without a field the adapter
+needs (records.Malformed), as bot.core.errors, by a table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import requests
 import tweepy
 
 from bot.adapters.platforms.base import retry_at
+from bot.adapters.platforms.x.records import Malformed
 from bot.adapters.platforms.x.transport import never_connected
 from bot.core.errors import (
     AuthError,
@@ -68,8 +70,16 @@ def _connection_error(endpoint: str, write: bool, exc: requests.ConnectionError,
     return TransientError(PLATFORM, f"{endpoint}: connection error: {exc}", maybe_sent=write and sent)
 
 
+def _malformed(endpoint: str, write: bool, exc: Malformed, now: datetime) -> PlatformError:
+    # X took a write it answered oddly: it may well be done, so the outbox looks it up before sending again
+    if write:
+        return TransientError(PLATFORM, f"{endpoint}: the answer is malformed: {exc}", maybe_sent=True)
+    return PlatformError(PLATFORM, f"{endpoint}: the answer is malformed: {exc}")
+
+
 # First match wins: every class stands before its bases.
 ERRORS: tuple[tuple[type[Exception], Mapper], ...] = (
+    (Malformed, _malformed),
     (tweepy.TooManyRequests, _rate_limited),
     (tweepy.Unauthorized, lambda endpoint, write, exc, now: AuthError(PLATFORM, f"{endpoint}: {api_message(exc)}")),
     (tweepy.Forbidden, _forbidden),
@@ -95,7 +105,7 @@ ERRORS: tuple[tuple[type[Exception], Mapper], ...] = (
         lambda endpoint, write, exc, now: TransientError(PLATFORM, f"{endpoint}: {exc}", maybe_sent=write),
     ),
 )
-VENDOR_ERRORS = (tweepy.TweepyException, requests.exceptions.RequestException)
+VENDOR_ERRORS = (tweepy.TweepyException, requests.exceptions.RequestException, Malformed)
 
 
 def platform_error(endpoint: str, write: bool, exc: Exception, now: datetime) -> PlatformError:

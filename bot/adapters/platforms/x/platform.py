@@ -1,5 +1,6 @@
 """XPlatform: bot.core.ports.Platform for X API v2 over tweepy (or the sandbox, with base_url); every request goes
-through `_call`, where x.errors maps what tweepy and requests raise."""
+through `_call`, where x.errors maps what tweepy and requests raise, and where the answer is read (x.records: text
+unescaped once, a missing field a PlatformError naming it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,21 @@ import tweepy
 
 from bot.adapters.platforms.base import RateLimitBlocks, check_engagement_kind, limit_status
 from bot.adapters.platforms.x.errors import PLATFORM, VENDOR_ERRORS, platform_error
-from bot.adapters.platforms.x.records import normalise, not_found, page_size, parse_time, post_of, user_of
+from bot.adapters.platforms.x.records import (
+    answer,
+    data_users,
+    included_users,
+    mention_page,
+    messages_of,
+    need,
+    next_token,
+    normalise,
+    not_found,
+    obj,
+    page_size,
+    posts_of,
+    user_of,
+)
 from bot.adapters.platforms.x.transport import X_HOST, RoutingAdapter, endpoint_of
 from bot.core.clock import Clock, SystemClock, ensure_utc
 from bot.core.errors import RateLimited, Rejected
@@ -131,10 +146,11 @@ class XPlatform:
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
         self._blocks.memory = memory
 
-    def _call(self, endpoint: str, write: bool, fn: Callable[[], T]) -> T:
+    def _call(self, endpoint: str, write: bool, fn: Callable[[], dict[str, Any]], read: Callable[[Any], T]) -> T:
+        """The request `fn`, and `read` of its answer, inside the error boundary."""
         self._blocks.check(endpoint)
         try:
-            return fn()
+            return read(answer(fn()))
         except VENDOR_ERRORS as exc:
             error = platform_error(endpoint, write, exc, self._clock.now())
             if isinstance(error, RateLimited):
@@ -142,15 +158,23 @@ class XPlatform:
             raise error from exc
 
     def _pages(
-        self, endpoint: str, read: Callable[..., dict[str, Any]], params: dict[str, Any], *, most: int | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """The pages of a read (at most `most`), each requested when the caller asks for it, following next_token."""
+        self,
+        endpoint: str,
+        request: Callable[..., dict[str, Any]],
+        params: dict[str, Any],
+        read: Callable[[Any], T],
+        *,
+        most: int | None = None,
+    ) -> Iterator[tuple[T, str | None]]:
+        """The pages of a read (at most `most`), each requested when the caller asks for it, following next_token:
+        (what `read` made of the page, its next_token)."""
         token: str | None = None
         for _ in range(most) if most is not None else itertools.count():
             page_params = dict(params, pagination_token=token) if token else params
-            body = self._call(endpoint, False, lambda p=page_params: read(user_auth=True, **p))
-            yield body
-            token = (body.get("meta") or {}).get("next_token")
+            page, token = self._call(
+                endpoint, False, lambda p=page_params: request(user_auth=True, **p), lambda b: (read(b), next_token(b))
+            )
+            yield page, token
             if not token:
                 return
 
@@ -164,9 +188,12 @@ class XPlatform:
     def me(self) -> User:
         with self._me_lock:
             if self._me is None:
-                body = self._call("GET /2/users/me", False, lambda: self._client.get_me(user_auth=True))
-                data = body["data"]
-                self._me = User(id=str(data["id"]), username=data["username"], name=data.get("name", ""))
+                self._me = self._call(
+                    "GET /2/users/me",
+                    False,
+                    lambda: self._client.get_me(user_auth=True),
+                    lambda body: user_of(obj(body, "data", "", required=True)),
+                )
             return self._me
 
     def length(self, text: str) -> int:
@@ -178,23 +205,23 @@ class XPlatform:
                 raise Rejected(PLATFORM, "a DM needs recipient_id")
             recipient = message.recipient_id
             endpoint = "POST /2/dm_conversations/with/:id/messages"
-            body = self._call(
+            remote_id = self._call(
                 endpoint,
                 True,
                 lambda: self._client.create_direct_message(participant_id=recipient, text=message.text, user_auth=True),
+                lambda body: need(obj(body, "data", "", required=True), "dm_event_id", "data"),
             )
-            remote_id = str(body["data"]["dm_event_id"])
         else:
             reply_to = message.in_reply_to_id if message.kind is MessageKind.REPLY else None
             if message.kind is MessageKind.REPLY and not reply_to:
                 raise Rejected(PLATFORM, "a reply needs in_reply_to_id")
             endpoint = "POST /2/tweets"
-            body = self._call(
+            remote_id = self._call(
                 endpoint,
                 True,
                 lambda: self._client.create_tweet(text=message.text, in_reply_to_tweet_id=reply_to, user_auth=True),
+                lambda body: need(obj(body, "data", "", required=True), "id", "data"),
             )
-            remote_id = str(body["data"]["id"])
         logger.info(
             "x sent %s key=%s remote_id=%s account=%s reply_to=%s recipient=%s",
             message.kind.value,
@@ -243,16 +270,15 @@ class XPlatform:
         params: dict[str, Any] = {"max_results": 100, "tweet_fields": ["referenced_tweets", "created_at"]}
         if since is not None:
             params["start_time"] = ensure_utc(since) - FIND_SENT_MARGIN
-        read = partial(self._client.get_users_tweets, me.id)
-        for body in self._pages("GET /2/users/:id/tweets", read, params, most=FIND_SENT_MAX_PAGES):
-            for item in body.get("data") or []:
-                refs = {(r["type"], str(r["id"])) for r in item.get("referenced_tweets") or []}
-                for message in wanted.get(normalise(item.get("text", "")), []):
+        request = partial(self._client.get_users_tweets, me.id)
+        for posts, _ in self._pages("GET /2/users/:id/tweets", request, params, posts_of, most=FIND_SENT_MAX_PAGES):
+            for item in posts:
+                for message in wanted.get(normalise(item.text), []):
                     if message.key in found:
                         continue
-                    if message.kind is MessageKind.REPLY and ("replied_to", str(message.in_reply_to_id)) not in refs:
+                    if message.kind is MessageKind.REPLY and item.replied_to_id != str(message.in_reply_to_id):
                         continue
-                    found[message.key] = str(item["id"])
+                    found[message.key] = item.id
                     break
             if len(found) == len(messages):
                 break
@@ -263,24 +289,25 @@ class XPlatform:
         wanted = {normalise(m.text): m for m in messages}
         found: dict[str, str | None] = {}
         params: dict[str, Any] = {"dm_event_fields": ["sender_id", "created_at"], "max_results": 100}
-        read = partial(self._client.get_direct_message_events, participant_id=messages[0].recipient_id)
-        for body in self._pages("GET /2/dm_conversations/with/:id/dm_events", read, params, most=DM_MAX_PAGES):
-            for event in body.get("data") or []:
-                if event.get("event_type") != "MessageCreate" or str(event.get("sender_id")) != me.id:
+        request = partial(self._client.get_direct_message_events, participant_id=messages[0].recipient_id)
+        endpoint = "GET /2/dm_conversations/with/:id/dm_events"
+        for events, _ in self._pages(endpoint, request, params, messages_of, most=DM_MAX_PAGES):
+            for event in events:
+                if event.sender_id != me.id:
                     continue
-                message = wanted.get(normalise(event.get("text", "")))
+                message = wanted.get(normalise(event.text))
                 if message is None or message.key in found:
                     continue
-                sent_at = parse_time(event.get("created_at"))
+                sent_at = event.created_at
                 if sent_at and message.created_at and sent_at < ensure_utc(message.created_at) - FIND_SENT_MARGIN:
                     continue  # the same words sent before this message existed: an earlier DM, not this one
-                found[message.key] = str(event["id"])
+                found[message.key] = event.id
             if len(found) == len(messages):
                 break
         return found
 
     def delete(self, post_id: str) -> None:
-        self._call("DELETE /2/tweets/:id", True, lambda: self._client.delete_tweet(post_id, user_auth=True))
+        self._call("DELETE /2/tweets/:id", True, lambda: self._client.delete_tweet(post_id, user_auth=True), _ignore)
         logger.info("x deleted post %s account=%s", post_id, self.account)
 
     def recent_posts(self, *, limit: int = 100, since: datetime | None = None) -> list[Post]:
@@ -293,13 +320,13 @@ class XPlatform:
                 params["start_time"] = ensure_utc(since)
             if token:
                 params["pagination_token"] = token
-            body = self._call(
+            posts, token = self._call(
                 "GET /2/users/:id/tweets",
                 False,
                 lambda p=params: self._client.get_users_tweets(me.id, user_auth=True, **p),
+                lambda body: (posts_of(body), next_token(body)),
             )
-            out.extend(post_of(item) for item in body.get("data") or [])
-            token = (body.get("meta") or {}).get("next_token")
+            out.extend(posts)
             if not token:
                 break
         return out[:limit]
@@ -319,16 +346,13 @@ class XPlatform:
             params["since_id"] = since_id
         if until_id:
             params["until_id"] = until_id
-        newest: str | None = None
-        first = True
-        for body in self._pages("GET /2/users/:id/mentions", partial(self._client.get_users_mentions, me.id), params):
-            meta = body.get("meta") or {}
-            if first:
-                newest = meta.get("newest_id") or since_id
-                first = False
-            token = meta.get("next_token")
-            users = {str(u["id"]): user_of(u) for u in (body.get("includes") or {}).get("users") or []}
-            items = [post_of(item) for item in body.get("data") or []]
+        newest = since_id
+        request = partial(self._client.get_users_mentions, me.id)
+        for (items, users, told), token in self._pages("GET /2/users/:id/mentions", request, params, mention_page):
+            # the cursor: the newest id the answers told or the read delivered (an answer may leave newest_id out)
+            for candidate in (told, *(item.id for item in items)):
+                if candidate is not None and self.newer(candidate, newest):
+                    newest = candidate
             logger.info(
                 "x mentions page account=%s since_id=%s items=%d next=%s",
                 self.account,
@@ -374,21 +398,17 @@ class XPlatform:
                 params["expansions"] = ["author_id"]
             if token:
                 params["pagination_token"] = token
-            body = self._call(endpoint, False, lambda p=params: method(post_id, user_auth=True, **p))
-            data = body.get("data") or []
-            if not data and token is None and not_found(body):
+            first = token is None
+            page_posts, page_users, gone, token = self._call(
+                endpoint, False, lambda p=params: method(post_id, user_auth=True, **p), partial(_engagers_page, kind)
+            )
+            if not page_posts and not page_users and first and gone:
                 logger.info("x %s of post %s: the post is gone (account=%s)", kind, post_id, self.account)
                 return Engagers(kind=kind, missing=True)
-            included = (body.get("includes") or {}).get("users") or []
-            reads += len(data) + (len(included) if kind == "quote" else 0)
-            if kind == "quote":
-                posts.extend(post_of(item) for item in data)
-                for u in included:
-                    users.setdefault(str(u["id"]), user_of(u))
-            else:
-                for u in data:
-                    users.setdefault(str(u["id"]), user_of(u))
-            token = (body.get("meta") or {}).get("next_token")
+            reads += len(page_posts) + len(page_users)  # X bills every post and user it returns
+            posts.extend(page_posts)
+            for user in page_users:
+                users.setdefault(user.id, user)
             have = len(posts) if kind == "quote" else len(users)
             if have >= limit:
                 truncated = have > limit or token is not None
@@ -422,21 +442,14 @@ class XPlatform:
             "event_types": "MessageCreate",
             "max_results": 100,
         }
-        for body in self._pages("GET /2/dm_events", self._client.get_direct_message_events, params, most=DM_MAX_PAGES):
+        request = self._client.get_direct_message_events
+        for events, _ in self._pages("GET /2/dm_events", request, params, messages_of, most=DM_MAX_PAGES):
             reached = False
-            for event in body.get("data") or []:
-                if floor is not None and int(event["id"]) <= floor:
+            for event in events:
+                if floor is not None and int(event.id) <= floor:
                     reached = True
                     break
-                out.append(
-                    DirectMessage(
-                        id=str(event["id"]),
-                        text=event.get("text", ""),
-                        sender_id=str(event["sender_id"]) if event.get("sender_id") else None,
-                        conversation_id=event.get("dm_conversation_id"),
-                        created_at=parse_time(event.get("created_at")),
-                    )
-                )
+                out.append(event)
             if reached:
                 break
         return out
@@ -446,3 +459,15 @@ class XPlatform:
 
     def close(self) -> None:
         self._client.session.close()
+
+
+def _engagers_page(kind: str, body: Any) -> tuple[list[Post], list[User], bool, str | None]:
+    """One page of engagers: (quotes, users: the quotes' authors or the likers/reposters, whether the post is gone,
+    next_token)."""
+    if kind == "quote":
+        return posts_of(body), included_users(body), not_found(body), next_token(body)
+    return [], data_users(body), not_found(body), next_token(body)
+
+
+def _ignore(body: Any) -> None:
+    """An answer the adapter does not read (a deletion's)."""
