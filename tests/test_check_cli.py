@@ -113,3 +113,82 @@ def test_an_over_long_reply_template_is_reported_with_its_line(tmp_path: Path) -
     praise.write_text("Thanks {{ nobody }}!\n", encoding="utf-8")
     code, output = run(config)
     assert code == 2 and f"{praise}:1: replies.intents.4.reply" in output, output
+
+
+PROMISING = """\
+accounts:
+  shop: {platform: sandbox, handle: shop}
+replies:
+  intents:
+    - name: question
+      keywords: [how]
+      reply: replies/ask.j2
+      escalate: ESCALATE
+    - name: praise
+      keywords: [love]
+      reply: replies/thanks.j2
+coupons:
+  campaigns:
+    thanks:
+      budget: 10
+      discount: DISCOUNT
+"""
+
+
+def promising_setup(tmp_path: Path, *, escalate: str = "false", discount: str = '"15%"') -> Path:
+    replies = tmp_path / "templates" / "replies"
+    replies.mkdir(parents=True)
+    (replies / "ask.j2").write_text(
+        "{# a person answers later: this comment is no promise #}\n"
+        '{% if language == "zh" %}\n收到，同事会尽快回复你（{{ ref }}）。\n'
+        "{% else %}\nThanks! Our team will get back to you ({{ ref }}).\n{% endif %}\n",
+        encoding="utf-8",
+    )
+    (replies / "thanks.j2").write_text("Thank you{{ ', ' ~ name if name }}! ({{ ref }})\n", encoding="utf-8")
+    shutil.copytree(REPO / "templates" / "coupons", tmp_path / "templates" / "coupons")
+    config = tmp_path / "config.yaml"
+    config.write_text(PROMISING.replace("ESCALATE", escalate).replace("DISCOUNT", discount), encoding="utf-8")
+    return config
+
+
+def test_a_reply_that_promises_a_follow_up_without_escalating_is_a_warning(tmp_path: Path) -> None:
+    config = promising_setup(tmp_path)
+    report = run_checks(config, environ={})
+    assert report.ok, report.problems
+    [warning] = [w for w in report.warnings if "promises a follow-up" in w.message]
+    template = tmp_path / "templates" / "replies" / "ask.j2"
+    assert (warning.file, warning.line, warning.path) == (str(template), 3, "replies.intents.0.reply")
+    assert "intent 'question'" in warning.message and "replies/ask.j2" in warning.message
+    assert all(phrase in warning.message for phrase in ("'同事'", "'尽快回复'", "'Our team'", "'get back to you'"))
+    assert "escalate: true" in warning.message
+    code, output = run(config)
+    assert code == 0 and f"warning {template}:3: replies.intents.0.reply: intent 'question'" in output, output
+
+
+def test_an_escalating_intent_may_promise_a_follow_up(tmp_path: Path) -> None:
+    report = run_checks(promising_setup(tmp_path, escalate="true"), environ={})
+    assert report.ok and not [w for w in report.warnings if "follow-up" in w.message], report.warnings
+
+
+def test_a_discount_without_a_form_for_a_language_the_coupon_speaks_is_a_warning(tmp_path: Path) -> None:
+    config = promising_setup(tmp_path, escalate="true", discount='{en: "¥30 off ¥200"}')
+    report = run_checks(config, environ={})
+    assert report.ok, report.problems
+    [warning] = [w for w in report.warnings if w.path == "coupons.campaigns.thanks.discount"]
+    assert "no zh form" in warning.message and "coupons/coupon.j2:" in warning.message
+    assert "would read the en form" in warning.message
+    code, output = run(config)
+    assert code == 0 and "coupons.campaigns.thanks.discount: no zh form" in output
+
+    plain = run_checks(promising_setup(tmp_path / "plain", escalate="true", discount='"¥30 off ¥200"'), environ={})
+    [warning] = [w for w in plain.warnings if w.path == "coupons.campaigns.thanks.discount"]
+    assert "one text for every language" in warning.message and "en, zh" in warning.message
+
+    for fine in ('{en: "¥30 off ¥200", zh: "满200减30"}', '"15%"'):
+        report = run_checks(promising_setup(tmp_path / str(len(fine)), escalate="true", discount=fine), environ={})
+        assert not [w for w in report.warnings if "discount" in w.path], report.warnings
+
+
+def test_the_shipped_coupon_campaign_speaks_each_language(tmp_path: Path) -> None:
+    report = run_checks(shipped_copy(tmp_path), environ={})
+    assert not [w for w in report.warnings if w.path.startswith("coupons.")], report.warnings

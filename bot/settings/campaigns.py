@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from bot.core.durations import parse_duration
 from bot.settings.base import ConfigModel, check_timezone
 from bot.settings.cronspec import CronSyntaxError, validate_cron
+from bot.settings.dates import check_date_text
 from bot.settings.products import Product
 
 
@@ -22,6 +23,7 @@ def _as_datetime(value: Any, *, end_of_day: bool = False) -> Any:
     if isinstance(value, date) and not isinstance(value, datetime):
         moment = datetime.combine(value, time())
         return moment + timedelta(days=1) if end_of_day else moment
+    check_date_text(value)  # "2026-02-30": the plain reason, not Python's
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         return _as_datetime(date.fromisoformat(value.strip()), end_of_day=end_of_day)
     return value
@@ -66,12 +68,8 @@ class IntervalSchedule(ConfigModel):
 
 
 class TimesSchedule(ConfigModel):
-    times: Annotated[list[datetime], Field(min_length=1)]  # naive values are in the campaign's timezone
-
-    @field_validator("times", mode="before")
-    @classmethod
-    def _times(cls, value: Any) -> Any:
-        return [_as_datetime(v) for v in value] if isinstance(value, list) else value
+    # naive values are in the campaign's timezone; each item validated on its own (a problem names its index)
+    times: Annotated[list[Annotated[datetime, BeforeValidator(_as_datetime)]], Field(min_length=1)]
 
 
 def _schedule_kind(value: Any) -> str | None:

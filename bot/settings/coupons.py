@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from bot.core.durations import duration_value
 from bot.settings.base import ConfigModel, read_environment
+from bot.settings.languages import check_language_text, in_language
 
 CHANNELS = ("reply", "dm", "export")
 REDEMPTION_SECRET_ENV = "SOCIALBOT_REDEMPTION_WEBHOOK_SECRET"  # the webhook's HMAC secret: environment or .env only
@@ -35,7 +36,8 @@ class CouponCampaignConfig(ConfigModel):
     segments: list[str | int] = Field(default_factory=list)  # labels or ids; empty: every segment
     min_influence: Annotated[float, Field(ge=0, le=1)] = 0.0  # minimum graph influencer score
     cooldown: timedelta | None = None  # no code to whoever got one from any campaign within this
-    discount: str  # what the template shows, e.g. "15% off" or "¥50 off ¥300"
+    # what the template shows, e.g. "15% off", or one form per language: {en: "¥30 off ¥200", zh: "满200减30"}
+    discount: str | dict[str, str]
     budget: Annotated[int, Field(ge=1)]  # maximum codes issued, ever
     expires_after: timedelta = timedelta(days=14)
     ends: datetime | None = None  # no codes issued after this
@@ -44,6 +46,16 @@ class CouponCampaignConfig(ConfigModel):
     holdout: Annotated[float, Field(ge=0, lt=1)] = 0.1  # share of each target segment that gets nothing
     codes_csv: Path | None = None  # a pool of codes exported by the shop system (one per line or a `code` column)
     code_prefix: str = ""
+    extra: dict[str, Any] = Field(default_factory=dict)  # free data for the template; values may be per-language
+
+    @field_validator("discount", mode="before")
+    @classmethod
+    def _discount(cls, value: Any) -> Any:
+        return check_language_text(value, "discount")
+
+    def discount_for(self, language: str | None) -> str:
+        """The discount as a customer speaking `language` reads it (bot.settings.languages: the one rule)."""
+        return str(in_language(self.discount, language))
 
     @field_validator("cooldown", "expires_after", mode="before")
     @classmethod

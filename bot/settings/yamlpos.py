@@ -6,6 +6,11 @@ line of every key path is recorded, and the same tree is constructed into plain 
 Aliases are bounded while composing: a document whose aliases would expand beyond MAX_EXPANDED_NODES nodes
 (a "billion laughs" file), uses more than MAX_ALIASES aliases, refers to a node from inside itself, or nests
 deeper than MAX_DEPTH is refused with the line of the offending alias, before anything is expanded.
+
+A value YAML reads as a date (`2026-11-01`, `2026-11-01 10:00:00`) that names no real day or time (`2026-02-30`,
+month 13, hour 25) does not stop the loading: it stays the text it was and is listed in `LineMap.bad_values` with
+its key path, line and the reason (bot.settings.dates), so every such value anywhere in the file becomes a config
+problem at its line.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from bot.settings.dates import date_problem
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ class LineMap:
     keys: dict[KeyPath, int] = field(default_factory=dict)
     values: dict[KeyPath, int] = field(default_factory=dict)
     duplicates: list[tuple[KeyPath, int]] = field(default_factory=list)
+    bad_values: list[tuple[KeyPath, int, str]] = field(default_factory=list)  # (path, line, why): no such date
 
     def line_of(self, path: KeyPath, *, prefer_key: bool = False) -> int | None:
         """Best line for `path`; walks up to the nearest known ancestor when the exact path is unknown."""
@@ -65,6 +73,16 @@ class _BoundedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._expanded = 0
         self._depth = 0
+        self.bad_dates: list[tuple[yaml.Node, str]] = []  # timestamps naming no real day or time, and why
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+        """A date or date and time; one that does not exist stays its text and is remembered in `bad_dates`."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            text = str(node.value)
+            self.bad_dates.append((node, date_problem(text) or f"{text} is not a valid date or time ({exc})"))
+            return text
 
     def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
         if self.check_event(yaml.AliasEvent):
@@ -101,8 +119,12 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
 
-def _record(node: yaml.Node, path: KeyPath, lines: LineMap) -> None:
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
+
+
+def _record(node: yaml.Node, path: KeyPath, lines: LineMap, paths: dict[int, KeyPath]) -> None:
     lines.values[path] = node.start_mark.line + 1
+    paths.setdefault(id(node), path)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key: str | int = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
@@ -110,12 +132,13 @@ def _record(node: yaml.Node, path: KeyPath, lines: LineMap) -> None:
             if child in lines.keys:
                 lines.duplicates.append((child, key_node.start_mark.line + 1))
             lines.keys[child] = key_node.start_mark.line + 1
-            _record(value_node, child, lines)
+            paths.setdefault(id(key_node), child)
+            _record(value_node, child, lines, paths)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, index)
             lines.keys[child] = item.start_mark.line + 1
-            _record(item, child, lines)
+            _record(item, child, lines, paths)
 
 
 def load_with_lines(text: str) -> tuple[Any, LineMap]:
@@ -127,8 +150,11 @@ def load_with_lines(text: str) -> tuple[Any, LineMap]:
         lines = LineMap()
         if node is None:
             return None, lines
-        _record(node, (), lines)
+        paths: dict[int, KeyPath] = {}
+        _record(node, (), lines, paths)
         data = loader.construct_document(node)
+        for bad, why in loader.bad_dates:
+            lines.bad_values.append((paths.get(id(bad), ()), bad.start_mark.line + 1, why))
     except yaml.MarkedYAMLError as exc:
         problem_line = None if exc.problem_mark is None else exc.problem_mark.line + 1
         context_line = None if exc.context_mark is None else exc.context_mark.line + 1

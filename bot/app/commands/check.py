@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from bot.app.commands.common import ConfigOption, config_path, console, err_console
 
@@ -91,7 +92,7 @@ def check(
     with _progress() as progress:
         report = run_checks(path, require_credentials=strict, progress=progress)
     for warning in report.warnings:
-        err_console.print(f"[yellow]warning[/yellow] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning[/yellow] {escape(str(warning))}", highlight=False, soft_wrap=True)
     if report.problems:
         for problem in report.problems:
             err_console.print(f"[red]error[/red] {problem}", highlight=False, soft_wrap=True)

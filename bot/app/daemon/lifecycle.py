@@ -222,8 +222,10 @@ class Daemon:
                 sources = checked_templates(settings)
             except ConfigError as exc:
                 _refused(exc.problems)
+                self._refused_stamp = stamp
                 return False
             if not self._add_new_accounts(settings):
+                self._refused_stamp = stamp
                 return False
             if self.settings is not None and any(
                 name in self.settings.accounts and account != self.settings.accounts[name]
@@ -264,12 +266,18 @@ class Daemon:
         return True
 
     def _watch(self) -> None:
+        """Reload when config.yaml, a template or a products CSV changed. An edit that cannot be used is said once
+        (one line, as `socialbot check` says it) and the last good config runs on until the files change again."""
         self._repair_after_store_trouble()
         stamp = files_stamp(self.options.config_path, self.settings)
-        if stamp != self._watch_stamp and stamp != self._refused_stamp:
-            logger.info("config or templates changed on disk; reloading")
-            if not self.reload():
-                self._refused_stamp = stamp  # logged once; wait for the next edit
+        if stamp == self._watch_stamp or stamp == self._refused_stamp:
+            return
+        logger.debug("config or templates changed on disk; reloading")
+        try:
+            self.reload()
+        except Exception:
+            logger.exception("config reload failed; keeping the last good config until the files change again")
+            self._refused_stamp = stamp
 
     def _repair_after_store_trouble(self) -> None:
         """Once the database answers again, queue the campaign slots whose jobs could not reach it."""
@@ -342,9 +350,10 @@ class Daemon:
 
 
 def _refused(problems: Sequence[object]) -> None:
-    logger.error("config reload refused; keeping the last good config:")
-    for problem in problems:
-        logger.error("  %s", problem)
+    """One log line (one record: several problems go on indented lines below it) for an edit that was refused."""
+    lines = [str(problem) for problem in problems] or ["the new config is invalid"]
+    said = lines[0] if len(lines) == 1 else "\n  ".join([f"{len(lines)} problems:", *lines])
+    logger.error("config reload refused; keeping the last good config until the files change again: %s", said)
 
 
 class _StartInterrupted(BotError):

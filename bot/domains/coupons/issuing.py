@@ -28,6 +28,7 @@ from bot.core.models import platform_name
 from bot.core.records import CampaignCounts, CouponRecord, IssueSpec, Member
 from bot.core.text import safe_name
 from bot.domains.coupons.codes import new_code, read_code_pool
+from bot.settings.languages import in_language_all
 
 if TYPE_CHECKING:
     from bot.adapters.orders import Order
@@ -305,9 +306,12 @@ class CouponService:
         cfg = self.campaign(coupon.campaign)
         account = self.settings.accounts.get(self.account_of(coupon.campaign))
         expires = coupon.expires_at.astimezone(self.settings.tz) if coupon.expires_at else None
+        extra = in_language_all(cfg.extra, language)  # per-language values in the customer's language
         context = {
+            **extra,
+            "extra": extra,
             "code": coupon.code,
-            "discount": cfg.discount,
+            "discount": cfg.discount_for(language),
             "expires_at": expires,
             "expires": expires.strftime("%Y-%m-%d") if expires else "",
             "campaign": coupon.campaign,
@@ -339,9 +343,8 @@ class CouponService:
         if self.store.mentions.is_opted_out(net, user_id, coupon.username):
             return None
         text = self.render(coupon, language=language, name=name)
-        return CouponOffer(
-            coupon.id, coupon.campaign, coupon.code, self.campaign(coupon.campaign).discount, coupon.expires_at, text
-        )
+        discount = self.campaign(coupon.campaign).discount_for(language)
+        return CouponOffer(coupon.id, coupon.campaign, coupon.code, discount, coupon.expires_at, text)
 
     def mark_delivering(self, coupon_id: int, outbox_key: str) -> bool:
         """Record the outbox row (e.g. reply:<mention id>) that carries the coupon; delivered once it is sent."""
@@ -407,13 +410,13 @@ class CouponService:
         while target.exists():
             target = folder / f"{stem}-{n}.csv"
             n += 1
-        discount = self.campaign(name).discount
+        campaign = self.campaign(name)
         rows = [
             {
                 "handle": c.username or "",
                 "user_id": c.user_id,
                 "code": c.code,
-                "discount": discount,
+                "discount": campaign.discount_for(c.language),
                 "expires_at": c.expires_at.isoformat() if c.expires_at else "",
             }
             for c in coupons
