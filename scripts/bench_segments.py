@@ -119,8 +119,8 @@ def generate(db: Path, users: int, seed: int, orders_csv: Path) -> None:
         msg = [i for i in range(end - start) if to_shop[start + i] and k[i] in ("mention", "dm", "reply", "quote")]
         conn.executemany(
             "INSERT INTO mention (account, platform, kind, platform_id, author_id, text, created_at, intent, "
-            "sentiment, summoned, decision, seen_at) VALUES ('shop', 'x', ?, ?, ?, 'hi @shop', ?, ?, ?, 1, "
-            "'skipped', ?)",
+            "sentiment, summoned, outcome, seen_at) VALUES ('shop', 'x', ?, ?, ?, 'hi @shop', ?, ?, ?, 1, "
+            "'not_answered', ?)",
             [
                 (
                     "dm" if k[i] == "dm" else "mention",

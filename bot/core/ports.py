@@ -59,7 +59,6 @@ class RateLimitMemory(Protocol):
     def block(self, endpoint: str, reset_at: datetime) -> None: ...
 
 
-
 @runtime_checkable
 class Platform(Protocol):
     """A social network account. Every method raises only bot.core.errors.PlatformError subclasses."""
@@ -366,6 +365,8 @@ class GraphRows(Protocol):
         self, *, since: datetime | None = None, limit: int = 200_000
     ) -> list[tuple[str, str, str, list[str]]]: ...
 
+    def interactions_from(self, first_id: int) -> int: ...
+
 
 class FeatureRows(Protocol):
     def iter_part(
@@ -394,6 +395,18 @@ class SegmentRows(Protocol):
         segments: Sequence[tuple[int, str, int, dict[str, float]]],
         members: Sequence[tuple[str, str, int, float | None]],
     ) -> int: ...
+
+    def audience_size(
+        self,
+        *,
+        since: datetime | None = None,
+        exclude: Collection[tuple[str, str]] = (),
+        min_interactions: int = 1,
+    ) -> int: ...
+
+    def people_high_water(self) -> int: ...
+
+    def people_from(self, first_id: int) -> int: ...
 
     def latest_run(self) -> SegmentRun | None: ...
 

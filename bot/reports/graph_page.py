@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.reports.drawing import Drawing, draw, fit
@@ -61,8 +62,11 @@ class LegendItem:
     text: str
 
 
-def render_html(report: GraphReport, graph: networkx.DiGraph, *, title: str = "Audience graph") -> str:
-    """The report as one HTML page; ``graph`` is the small drawing graph (string ids; label/community/score)."""
+def render_html(
+    report: GraphReport, graph: networkx.DiGraph, *, title: str = "Audience graph", freshness: str | None = None
+) -> str:
+    """The report as one HTML page; ``graph`` is the small drawing graph (string ids; label/community/score);
+    ``freshness``: how old the snapshot is and what arrived since (bot.reports.freshness), under the title."""
     drawing = draw(graph)
     snapshot = "—" if report.snapshot_id is None else f"#{report.snapshot_id}"
     timings = [(step, f"{finite(seconds):.2f}") for step, seconds in report.timings.items()]
@@ -72,6 +76,7 @@ def render_html(report: GraphReport, graph: networkx.DiGraph, *, title: str = "A
         report=report,
         snapshot=snapshot,
         taken=when(report.created_at),
+        freshness=freshness[:1].upper() + freshness[1:] if freshness else None,
         figures=_figures(report),
         shown=f"{len(drawing.circles):,} of {report.n_users:,} users and {len(drawing.lines):,} of their ties",
         drawing=drawing,
@@ -88,11 +93,18 @@ def render_html(report: GraphReport, graph: networkx.DiGraph, *, title: str = "A
     )
 
 
-def snapshot_html(store: GraphStore, settings: Settings, snapshot: Snapshot, report: GraphReport) -> str:
-    """The page of a stored snapshot: the drawing (its leading users and their ties) and charts."""
+def snapshot_html(
+    store: GraphStore, settings: Settings, snapshot: Snapshot, report: GraphReport, *, now: datetime | None = None
+) -> str:
+    """The page of a stored snapshot: how old it is at `now` (default: the clock's now) and what arrived since,
+    the drawing (its leading users and their ties) and charts."""
+    from bot.core.clock import SystemClock
     from bot.domains.audience.service import snapshot_drawing
+    from bot.reports.freshness import snapshot_freshness
 
-    return render_html(report, snapshot_drawing(store, settings, snapshot))
+    now = now or SystemClock().now()
+    fresh = snapshot_freshness(store, snapshot, now=now, tz=settings.tz)
+    return render_html(report, snapshot_drawing(store, settings, snapshot), freshness=fresh)
 
 
 def _figures(report: GraphReport) -> list[tuple[str, str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +18,9 @@ from bot.reports.formats import coord, render
 from bot.reports.palette import segment_colour
 
 if TYPE_CHECKING:
+    from bot.core.ports import SegmentStore
     from bot.core.records import SegmentInfo, SegmentRun
+    from bot.settings.config import Settings
 
 SCATTER_WIDTH, SCATTER_HEIGHT, SCATTER_PAD = 720, 460, 20
 BAR_ROW, BAR_LABEL_WIDTH, BAR_WIDTH = 16, 130, 200
@@ -81,8 +84,25 @@ class SegmentView:
     centroid: Centroid
 
 
-def render_html(run: SegmentRun, segments: Sequence[SegmentInfo]) -> str:
-    """A self-contained page (no external resources) of a stored run and its segments."""
+def run_html(
+    store: SegmentStore,
+    settings: Settings,
+    run: SegmentRun,
+    segments: Sequence[SegmentInfo],
+    *,
+    now: datetime | None = None,
+) -> str:
+    """The page of a stored run with how old it is at `now` (default: the clock's now) and what arrived since."""
+    from bot.core.clock import SystemClock
+    from bot.reports.freshness import run_freshness
+
+    now = now or SystemClock().now()
+    return render_html(run, segments, freshness=run_freshness(store, run, now=now, tz=settings.tz))
+
+
+def render_html(run: SegmentRun, segments: Sequence[SegmentInfo], *, freshness: str | None = None) -> str:
+    """A self-contained page (no external resources) of a stored run and its segments; `freshness`: how old the
+    run is and what arrived since (bot.reports.freshness), under the title."""
     total = max(1, sum(s.size for s in segments))
     z_all = run.params.get("z") or {}
     projection = run.stats.get("projection") or {}
@@ -112,6 +132,7 @@ def render_html(run: SegmentRun, segments: Sequence[SegmentInfo]) -> str:
         segments=views,
         n_points=f"{len(points):,}",
         scatter=_scatter(points, projection.get("centers") or {}, labels) if points else None,
+        freshness=freshness[:1].upper() + freshness[1:] if freshness else None,
     )
 
 

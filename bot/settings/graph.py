@@ -49,6 +49,8 @@ class GraphConfig(ConfigModel):
 
     enabled: bool = True
     every: timedelta = timedelta(hours=6)  # how often the daemon analyses the graph (one daemon at a time)
+    # also analyse again once the interactions in the window reached this multiple of the last snapshot's; null: off
+    rerun_when_grown: Annotated[float, Field(gt=1)] | None = 2.0
     window: timedelta | None = timedelta(days=90)  # interactions older than this are left out; null: all
     half_life: timedelta | None = timedelta(days=30)  # an interaction's weight halves every half_life; null: none
     kind_weights: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=_default_kind_weights)

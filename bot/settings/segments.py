@@ -18,6 +18,8 @@ class SegmentsConfig(ConfigModel):
 
     enabled: bool = True
     every: timedelta = timedelta(hours=24)  # how often the daemon re-segments (one daemon at a time)
+    # also re-segment once the people with features reached this multiple of the last run's; null: off
+    rerun_when_grown: Annotated[float, Field(gt=1)] | None = 2.0
     k: Annotated[int, Field(ge=2, le=50)] | None = None  # fixed k; null: chosen by silhouette over k_range
     k_range: tuple[int, int] = (3, 8)
     seed: int = 7

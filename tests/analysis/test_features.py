@@ -45,11 +45,11 @@ def fill(store: Store) -> None:
         InteractionRecord("x", "20", SHOP, "mention", "old", NOW - 400 * day),
     ]
     mentions = [
-        MentionRecord("shop", "x", "mention", "m1", "@shop great", "replied", author_id="10", sentiment=0.8,
+        MentionRecord("shop", "x", "mention", "m1", "@shop great", "answered", author_id="10", sentiment=0.8,
                       intent="praise", created_at=NOW - 3 * day),
-        MentionRecord("shop", "x", "mention", "m2", "@shop good", "replied", author_id="10", sentiment=0.4,
+        MentionRecord("shop", "x", "mention", "m2", "@shop good", "answered", author_id="10", sentiment=0.4,
                       intent="question", created_at=NOW - 1 * day),
-        MentionRecord("shop", "x", "dm", "d1", "broken!", "replied", author_id="20", sentiment=-0.6,
+        MentionRecord("shop", "x", "dm", "d1", "broken!", "answered", author_id="20", sentiment=-0.6,
                       intent="complaint", created_at=NOW - 10 * day),
     ]  # fmt: skip
     users = [

@@ -65,7 +65,7 @@ def fill(store: Store, rows: list[tuple[str, str, str, str, datetime]], *, texts
                     "mention",
                     f"t{s}{p}",
                     f"@shop love the #Lamp{int(s) // 100} lamp so much" if texts else "@shop hi",
-                    "skipped",
+                    "not_answered",
                     author_id=s,
                     hashtags=[f"Lamp{int(s) // 100}"],
                 )

@@ -206,7 +206,7 @@ def mention(mid: str, author: str, text: str) -> MentionRecord:
         kind="mention",
         platform_id=mid,
         text=text,
-        decision="replied",
+        outcome="answered",
         author_id=author,
         created_at=NOW - timedelta(days=1),
         seen_at=NOW - timedelta(days=1),

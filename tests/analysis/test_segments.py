@@ -65,7 +65,7 @@ def groups_rows(
                     at = NOW - timedelta(days=float(rng.uniform(40, 60)))
                     inter.append(InteractionRecord("x", u, SHOP, "dm", f"d{u}-{j}", at))
                     msgs.append(
-                        MentionRecord("shop", "x", "dm", f"d{u}-{j}", "broken again", "replied", author_id=u,
+                        MentionRecord("shop", "x", "dm", f"d{u}-{j}", "broken again", "answered", author_id=u,
                                       created_at=at, intent="complaint", sentiment=-0.8)
                     )  # fmt: skip
             else:
@@ -73,7 +73,7 @@ def groups_rows(
                     at = NOW - timedelta(days=float(j * 7 + rng.uniform(0, 1)))
                     inter.append(InteractionRecord("x", u, SHOP, "mention", f"m{u}-{j}", at))
                     msgs.append(
-                        MentionRecord("shop", "x", "mention", f"m{u}-{j}", "@shop love it", "replied", author_id=u,
+                        MentionRecord("shop", "x", "mention", f"m{u}-{j}", "@shop love it", "answered", author_id=u,
                                       created_at=at, intent="praise", sentiment=0.9)
                     )  # fmt: skip
     return users, inter, msgs
@@ -230,15 +230,20 @@ def test_two_services_one_run(db_url: str) -> None:
 
 
 def test_jobs(db_url: str) -> None:
+    from bot.domains.audience.refresh import AudienceAnalyses
+
     clock = ManualClock(NOW)
     with Store.open(db_url, clock=clock) as store:
         store.upgrade()
-        (job,) = SegmentService(settings(db_url, every="12h"), store, clock, owner="t").jobs()
-        assert job.job_id == "segments:run" and job.spec == 12 * 3600 and job.start_at == NOW
-        assert SegmentService(settings(db_url, enabled=False), store, clock, owner="t").jobs() == []
-        job.func()  # an empty audience: a run with no segments, no error
-        run = store.segments.latest_run()
-        assert run is not None and run.k == 0 and run.n_users == 0
+        service = SegmentService(settings(db_url, every="12h"), store, clock, owner="t")
+        (job,) = AudienceAnalyses(None, service, clock).jobs()
+        assert job.job_id == "audience:analyses" and job.spec == 60 and job.start_at == NOW  # it looks every minute
+        disabled = SegmentService(settings(db_url, enabled=False), store, clock, owner="t")
+        assert AudienceAnalyses(None, disabled, clock).jobs() == []
+        job.func()  # an empty audience: no run stored (it would only hold the first real one back), no error
+        assert store.segments.latest_run() is None
+        forced = service.run(force=True)  # (`segments report` on an empty database: an empty run, k 0)
+        assert forced is not None and forced.n_users == 0 and forced.segmentation.k == 0
 
 
 def test_community_enters_as_one_hot_of_the_largest_and_aggregates_never_as_a_number() -> None:

@@ -1,5 +1,5 @@
-"""Audience graph analyses: snapshots of their results (figures, one score row per user, communities) and the
-texts of mentions their community topics come from."""
+"""Audience graph analyses: snapshots of their results (figures, one score row per user, communities), the
+texts of mentions their community topics come from, and how many interactions arrived after an analysis."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.adapters.store.base import Repository, from_row
-from bot.adapters.store.tables import graph_community_t, graph_score_t, graph_snapshot_t, mention_t, social_user_t
+from bot.adapters.store.tables import (
+    graph_community_t,
+    graph_score_t,
+    graph_snapshot_t,
+    interaction_t,
+    mention_t,
+    social_user_t,
+)
 from bot.core.clock import ensure_utc
 from bot.core.records import CommunityRow, ScoreRow, Snapshot
 
@@ -42,6 +49,13 @@ class GraphRepository(Repository):
             stmt = stmt.where(m.c.seen_at >= ensure_utc(since))
         with self._tx("reading mention texts") as conn:
             return [(r[0], r[1], r[2], list(r[3] or [])) for r in conn.execute(stmt)]
+
+    def interactions_from(self, first_id: int) -> int:
+        """How many interactions have an id of at least `first_id`: those stored after an analysis that recorded
+        `first_id` as its high-water mark (a range of the primary key: older rows are not read)."""
+        i = interaction_t
+        with self._tx("counting new interactions") as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(i).where(i.c.id >= first_id)).scalar_one())
 
     # ---- snapshots
     def save_snapshot(

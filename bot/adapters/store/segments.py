@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.adapters.store.base import Repository, from_row
-from bot.adapters.store.tables import segment_member_t, segment_run_t, segment_t, social_user_t
+from bot.adapters.store.tables import interaction_t, segment_member_t, segment_run_t, segment_t, social_user_t
 from bot.core.clock import ensure_utc
 from bot.core.records import SegmentInfo, SegmentRun
 
@@ -73,6 +73,44 @@ class SegmentRepository(Repository):
                     insert, [(run_id, p, u, s, d) for p, u, s, d in members[start : start + MEMBER_CHUNK]]
                 )
         return run_id
+
+    def audience_size(
+        self,
+        *,
+        since: datetime | None = None,
+        exclude: Collection[tuple[str, str]] = (),
+        min_interactions: int = 1,
+    ) -> int:
+        """How many people a segmentation would take in now: (platform, user id) with at least `min_interactions`
+        interactions started or received since `since`, `exclude` (the shop's own accounts) left out."""
+        i = interaction_t
+
+        def side(user: sa.ColumnElement[str]) -> sa.Select[Any]:
+            stmt = sa.select(i.c.platform.label("platform"), user.label("user_id"))
+            return stmt.where(i.c.created_at >= ensure_utc(since)) if since is not None else stmt
+
+        both = sa.union_all(side(i.c.source_user_id), side(i.c.target_user_id)).subquery()
+        people = sa.select(both.c.platform, both.c.user_id).group_by(both.c.platform, both.c.user_id)
+        for platform, user_id in sorted(set(exclude)):
+            people = people.where(sa.not_(sa.and_(both.c.platform == platform, both.c.user_id == user_id)))
+        if min_interactions > 1:
+            people = people.having(sa.func.count() >= min_interactions)
+        with self._tx("counting the people to segment") as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(people.subquery())).scalar_one())
+
+    def people_high_water(self) -> int:
+        """The first social_user id not stored yet (a segmentation records it: who came after it is new)."""
+        u = social_user_t
+        with self._tx("reading the people's high-water mark") as conn:
+            last = conn.execute(sa.select(sa.func.max(u.c.id))).scalar_one()
+        return 0 if last is None else int(last) + 1
+
+    def people_from(self, first_id: int) -> int:
+        """How many people the bot met (social_user rows) with an id of at least `first_id`: the new people since
+        a segmentation that recorded `first_id` (a range of the primary key: older rows are not read)."""
+        u = social_user_t
+        with self._tx("counting new people") as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(u).where(u.c.id >= first_id)).scalar_one())
 
     def latest_run(self) -> SegmentRun | None:
         r = segment_run_t

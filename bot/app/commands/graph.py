@@ -93,13 +93,16 @@ def report(
     database: str | None = DatabaseOption,
 ) -> None:
     """Influencers with their reasons, communities with their topics, brokers (from the latest snapshot)."""
+    from bot.core.clock import SystemClock
     from bot.domains.audience.service import report_from_snapshot
+    from bot.reports.freshness import snapshot_freshness
 
     settings = settings_for(config, database)
     with command_store(settings) as store:
         snapshot = _snapshot(settings, store, refresh=refresh)
         listed = top or snapshot.n_users
         graph_report = report_from_snapshot(store, snapshot, top=listed)
+        fresh = snapshot_freshness(store, snapshot, now=SystemClock().now(), tz=settings.tz)
         if csv_file is not None:
             _write_csv(graph_report, csv_file)
         if json_file is not None:
@@ -112,7 +115,7 @@ def report(
             _write_html(settings, store, snapshot, graph_report, html_file)
     if "-" in (str(csv_file), str(json_file)):
         return
-    _print_report(graph_report, min(listed, 25) if top == 0 else listed)
+    _print_report(graph_report, min(listed, 25) if top == 0 else listed, fresh)
     for label, path in (("CSV", csv_file), ("JSON", json_file), ("HTML", html_file)):
         if path is not None:
             console.print(f"{label} written to {escape(str(path))}", highlight=False)
@@ -153,7 +156,7 @@ def _write_html(settings: Settings, store: Store, snapshot: Snapshot, graph_repo
     target.write_text(page, encoding="utf-8")
 
 
-def _print_report(graph_report: GraphReport, top: int) -> None:
+def _print_report(graph_report: GraphReport, top: int, freshness: str) -> None:
     from rich.table import Table
 
     r = graph_report
@@ -163,6 +166,7 @@ def _print_report(graph_report: GraphReport, top: int) -> None:
         f"{r.n_communities:,} communities (modularity {r.modularity:.3f}), reciprocity {r.reciprocity:.3f}",
         highlight=False,
     )
+    console.print(freshness, highlight=False)
     table = Table(title=f"top {min(top, len(r.top))} influencers")
     for column in ("#", "user", "score", "PageRank", "in-strength", "followers", "community", "why"):
         table.add_column(column, overflow="fold", justify="right" if column in ("#", "score") else "left")

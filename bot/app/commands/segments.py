@@ -124,6 +124,9 @@ def report(
     database: str | None = DatabaseOption,
 ) -> None:
     """The segments of the latest run: id, label, size, share and what stands out in each centroid."""
+    from bot.core.clock import SystemClock
+    from bot.reports.freshness import run_freshness
+
     settings = settings_for(config, database)
     with command_store(settings) as store:
         run = _run(settings, store, refresh=refresh)
@@ -136,14 +139,16 @@ def report(
             out.write("\n")
             if out is not sys.stdout:
                 out.close()
+        now = SystemClock().now()
         if html_file is not None:
-            from bot.reports.segments_page import render_html
+            from bot.reports.segments_page import run_html
 
             html_file.parent.mkdir(parents=True, exist_ok=True)
-            html_file.write_text(render_html(run, segments), encoding="utf-8")
+            html_file.write_text(run_html(store, settings, run, segments, now=now), encoding="utf-8")
+        fresh = run_freshness(store, run, now=now, tz=settings.tz)
     if "-" in (str(csv_file), str(json_file)):
         return
-    _print_report(run, segments)
+    _print_report(run, segments, fresh)
     for label, path in (("CSV", csv_file), ("JSON", json_file), ("HTML", html_file)):
         if path is not None:
             console.print(f"{label} written to {escape(str(path))}", highlight=False)
@@ -162,7 +167,7 @@ def _write_members(store: Store, run: SegmentRun, segments: list[SegmentInfo], t
         out.close()
 
 
-def _print_report(run: SegmentRun, segments: list[SegmentInfo]) -> None:
+def _print_report(run: SegmentRun, segments: list[SegmentInfo], freshness: str) -> None:
     from rich.table import Table
 
     total = max(1, sum(s.size for s in segments))
@@ -174,6 +179,7 @@ def _print_report(run: SegmentRun, segments: list[SegmentInfo]) -> None:
         + (f"; graph snapshot {run.graph_snapshot_id}" if run.graph_snapshot_id is not None else "; no graph snapshot"),
         highlight=False,
     )
+    console.print(freshness, highlight=False)
     table = Table(title="segments")
     for column in ("id", "label", "people", "share", "stands out (standardised; raw mean)"):
         table.add_column(column, overflow="fold", justify="right" if column in ("id", "people", "share") else "left")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.core.clock import Clock
     from bot.core.ports import Platform
     from bot.domains.audience.engagement import EngagementService
+    from bot.domains.audience.segments import SegmentResult
     from bot.domains.audience.service import AnalysisService
     from bot.domains.conversations.mentions import MentionService
     from bot.domains.coupons.issuing import CouponService
@@ -75,7 +76,7 @@ def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) 
         )
     if settings.graph.enabled:
         services.jobs.extend(_graph_jobs(settings, services, wiring))
-    services.jobs.extend(_audience_jobs(settings, renderer, coupons, wiring))
+    services.jobs.extend(_audience_jobs(settings, renderer, services, wiring))
     return services
 
 
@@ -107,7 +108,7 @@ def _mention_service(
 
 
 def _graph_jobs(settings: Settings, services: Services, wiring: Wiring) -> list[Job]:
-    """Engagement collection per account and the graph analysis (one daemon at a time)."""
+    """Engagement collection per account; the graph analysis (services.analysis) runs in the audience job."""
     from bot.domains.audience.engagement import EngagementService
     from bot.domains.audience.service import AnalysisService
 
@@ -115,23 +116,27 @@ def _graph_jobs(settings: Settings, services: Services, wiring: Wiring) -> list[
     services.analysis = AnalysisService(
         settings, wiring.store, wiring.clock, owner=wiring.owner, platforms=wiring.platforms
     )
-    return [*services.engagement.jobs(), *services.analysis.jobs()]
+    return services.engagement.jobs()
 
 
-def _audience_jobs(
-    settings: Settings, renderer: TemplateRenderer, coupons: CouponService | None, wiring: Wiring
-) -> list[Job]:
-    """Segments (one daemon at a time), coupon issuance and delivery, the recommender behind templates'
-    recommend(user, n), rebuilt as often as the segments."""
+def _audience_jobs(settings: Settings, renderer: TemplateRenderer, services: Services, wiring: Wiring) -> list[Job]:
+    """Coupon issuance and delivery; the audience analyses (graph, then segments, each when due and on one daemon
+    at a time), a coupon turn right after each new segmentation (the first day's codes need not wait for
+    coupons.every); the recommender behind templates' recommend(user, n), rebuilt as often as the segments."""
     from bot.adapters.scheduling import Job
+    from bot.domains.audience.refresh import AudienceAnalyses
 
     jobs: list[Job] = []
+    coupons = services.coupons
     if coupons is not None:
         jobs.extend(coupons.jobs())
+    segments = None
     if settings.segments.enabled:
         from bot.domains.audience.segments import SegmentService
 
-        jobs.extend(SegmentService(settings, wiring.store, wiring.clock, owner=wiring.owner).jobs())
+        segments = SegmentService(settings, wiring.store, wiring.clock, owner=wiring.owner)
+    on_segments = _CouponTurn(coupons) if coupons is not None else None
+    jobs.extend(AudienceAnalyses(services.analysis, segments, wiring.clock, on_segments=on_segments).jobs())
     jobs.append(
         Job(
             job_id="recommend:refresh",
@@ -161,6 +166,18 @@ class _RecommenderJob:
 
             recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
             self.renderer.use_recommender(template_function(recommender))
+
+
+class _CouponTurn:
+    """After a new segmentation: a coupon turn at once (issue to its target segments, deliver), on one daemon at a
+    time (the coupons lease; a turn already running elsewhere makes this one skip)."""
+
+    def __init__(self, coupons: CouponService) -> None:
+        self.coupons = coupons
+
+    def __call__(self, result: SegmentResult) -> None:
+        logger.info("coupons: segmentation %d is new (%d people); issuing now", result.run_id, result.n_users)
+        self.coupons.run_once()
 
 
 class _PollTimer:

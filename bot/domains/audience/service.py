@@ -1,5 +1,5 @@
-"""The analysis job: one daemon at a time (a lease in the database) reads the interaction log, analyses it and
-stores a snapshot; reports are read back from snapshots."""
+"""The graph analysis: one daemon at a time (a lease in the database) reads the interaction log, analyses it and
+stores a snapshot; when it is due, see bot.domains.audience.freshness; reports are read back from snapshots."""
 
 from __future__ import annotations
 
@@ -11,13 +11,21 @@ from typing import TYPE_CHECKING
 
 from bot.core.errors import PlatformError
 from bot.core.models import platform_name
-from bot.domains.audience.jobs import Progress, interval_job
+from bot.domains.audience.freshness import (
+    HIGH_WATER,
+    age_text,
+    arrived_since,
+    check_every,
+    every_passed,
+    grown_to,
+    high_water,
+)
+from bot.domains.audience.jobs import Progress
 from bot.domains.audience.report import Broker, CommunitySummary, GraphReport, RankedUser
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from bot.adapters.scheduling import Job
     from bot.core.clock import Clock
     from bot.core.ports import GraphStore, Platform
     from bot.core.records import ScoreRow, Snapshot
@@ -76,27 +84,57 @@ class AnalysisService:
             known[account] = user_id
         return _keys(self.settings, known)
 
-    # ---- one run
-    def due(self, now: datetime) -> bool:
-        latest = self.store.graphs.latest_snapshot()
-        return latest is None or now - latest.created_at >= self.config.every * 0.9
+    # ---- when
+    @property
+    def check_every(self) -> timedelta:
+        """How often the daemon asks `due_reason` (a minute, or graph.every when shorter)."""
+        return check_every(self.config.every)
 
+    def due_reason(self, now: datetime) -> str | None:
+        """Why an analysis is due now, or None: no snapshot yet and interactions in the window, graph.every
+        passed, or the interactions in the window grew by graph.rerun_when_grown (bot.domains.audience.freshness)."""
+        since = now - self.config.window if self.config.window else None
+        latest = self.store.graphs.latest_snapshot()
+        if latest is None:
+            n = self.store.people.interaction_count(since=since)
+            return f"no snapshot yet and {n:,} interactions to analyse" if n else None
+        age = now - latest.created_at
+        if every_passed(age, self.config.every):
+            return f"the latest snapshot is {age_text(age)} old"
+        base = int(latest.stats.get("interactions_read", latest.n_interactions))
+        grown = grown_to(
+            base,
+            self.config.rerun_when_grown,
+            arrived_since(self.store, latest.stats),
+            lambda: self.store.people.interaction_count(since=since),
+        )
+        if grown is not None:
+            return f"the interactions grew from {base:,} to {grown:,} since the latest snapshot"
+        return None
+
+    def due(self, now: datetime) -> bool:
+        return self.due_reason(now) is not None
+
+    # ---- one run
     def run(self, *, force: bool = False, progress: Progress | None = None) -> GraphRun | None:
-        """Analyse and store a snapshot; None when another daemon holds the lease or (unless force) a recent
-        enough snapshot exists."""
+        """Analyse and store a snapshot; None when another daemon holds the lease or (unless force) no analysis
+        is due (`due_reason`)."""
         from bot.domains.audience.graph import analyse_log, load_log
 
         now = self.clock.now()
-        if not force and not self.due(now):
-            logger.debug("graph: the latest snapshot is recent; not analysing")
+        if not force and self.due_reason(now) is None:
+            logger.debug("graph: no analysis due")
             return None
         if not self.store.leases.acquire(LEASE, self.owner, ttl=LEASE_TTL, now=now):
             holder = self.store.leases.holder(LEASE, now=now)
             logger.info("graph: analysis already running on %s; skipping this turn", holder)
             return None
         try:
-            if not force and not self.due(now):  # another daemon finished one while we waited for the lease
+            reason = "asked for" if force else self.due_reason(now)
+            if reason is None:  # another daemon finished one while we waited for the lease
                 return None
+            logger.info("graph: analysing (%s)", reason)
+            mark = high_water(self.store)  # before reading: what arrives meanwhile counts as arrived since
             own = self.own_keys()
             log = load_log(self.store, self.config, now, own_keys=own, progress=progress)
             users = self.store.people.user_infos()
@@ -133,6 +171,7 @@ class AnalysisService:
                     "timings": report.timings,
                     "brokers": [asdict(b) for b in report.brokers],
                     "interactions_read": log.n_read,
+                    HIGH_WATER: mark,
                 },
                 scores=run.score_rows(),
                 communities=run.community_rows(),
@@ -152,23 +191,6 @@ class AnalysisService:
             top or "-",
         )
         return run
-
-    def jobs(self) -> list[Job]:
-        """One interval job, every graph.every; the first turn right away (it skips when a recent snapshot
-        exists, and only one daemon runs it at a time)."""
-        if not self.config.enabled:
-            return []
-        return [
-            interval_job(
-                "graph:analysis",
-                "audience graph analysis",
-                self.config.every,
-                self.clock.now(),
-                self.run,
-                log=logger,
-                what="graph: the analysis",
-            )
-        ]
 
 
 # ---------------------------------------------------------------------------------------- reading back

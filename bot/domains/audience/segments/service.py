@@ -1,5 +1,6 @@
-"""The segments job: one daemon at a time (a lease in the database) loads the features, segments them and stores
-the run (segments and members in one transaction); `segments_by_label` reads a run back."""
+"""The segmentation: one daemon at a time (a lease in the database) loads the features, segments them and stores
+the run (segments and members in one transaction); when it is due, see bot.domains.audience.freshness;
+`segments_by_label` reads a run back."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from bot.domains.audience.features import FeatureTable, load_features
-from bot.domains.audience.jobs import Progress, interval_job
+from bot.domains.audience.features import FeatureTable, load_features, own_pairs
+from bot.domains.audience.freshness import (
+    HIGH_WATER,
+    PEOPLE_HIGH_WATER,
+    age_text,
+    check_every,
+    every_passed,
+    high_water,
+    people_met_since,
+)
+from bot.domains.audience.jobs import Progress
 from bot.domains.audience.segments.clustering import Segmentation, segment_table
 
 if TYPE_CHECKING:
-    from bot.adapters.scheduling import Job
     from bot.core.clock import Clock
     from bot.core.ports import SegmentStore
     from bot.core.records import SegmentInfo
@@ -101,24 +110,70 @@ class SegmentService:
         self.clock = clock
         self.owner = owner
 
-    def due(self, now: datetime) -> bool:
+    @property
+    def check_every(self) -> timedelta:
+        """How often the daemon asks `due_reason` (a minute, or segments.every when shorter)."""
+        return check_every(self.config.every)
+
+    def audience_size(self, now: datetime) -> int:
+        """How many people a run would segment now (interactions in the window, own accounts out)."""
+        return self.store.segments.audience_size(
+            since=now - self.config.window if self.config.window else None,
+            exclude=own_pairs(self.settings, self.store),
+            min_interactions=self.config.min_interactions,
+        )
+
+    def due_reason(self, now: datetime) -> str | None:
+        """Why a run is due now, or None: no run yet and people to segment, segments.every passed, the graph's
+        first snapshot came after the latest run, or the people segmented plus the people met since reached
+        segments.rerun_when_grown times those segmented (bot.domains.audience.freshness)."""
         latest = self.store.segments.latest_run()
-        return latest is None or now - latest.created_at >= self.config.every * 0.9
+        if latest is None:
+            n = self.audience_size(now)
+            return f"no segments yet and {n:,} people to segment" if n else None
+        age = now - latest.created_at
+        if every_passed(age, self.config.every):
+            return f"the latest run is {age_text(age)} old"
+        if (
+            self.settings.graph.enabled
+            and latest.graph_snapshot_id is None
+            and self.store.graphs.latest_snapshot() is not None
+        ):
+            return "the latest run had no graph snapshot and there is one now"
+        factor = self.config.rerun_when_grown
+        if factor is None:
+            return None
+        met = people_met_since(self.store, latest.stats)
+        if met is None:  # a run stored before runs recorded their marks: only an empty one is looked past
+            n = self.audience_size(now) if latest.n_users == 0 else 0
+            return f"the latest run segmented nobody and {n:,} people are there to segment now" if n else None
+        if met and latest.n_users + met >= max(factor * latest.n_users, latest.n_users + 1):
+            return f"{met:,} people met since the latest run, which segmented {latest.n_users:,}"
+        return None
+
+    def due(self, now: datetime) -> bool:
+        return self.due_reason(now) is not None
+
+    def high_water_marks(self) -> dict[str, int]:
+        """The first interaction id and the first person id not stored yet (recorded in a run's stats)."""
+        return {HIGH_WATER: high_water(self.store), PEOPLE_HIGH_WATER: self.store.segments.people_high_water()}
 
     def run(self, *, force: bool = False, progress: Progress | None = None) -> SegmentResult | None:
         """Segment the audience and store the run; None when another daemon holds the lease or (unless force)
-        a recent enough run exists."""
+        no run is due (`due_reason`)."""
         now = self.clock.now()
-        if not force and not self.due(now):
-            logger.debug("segments: the latest run is recent; not segmenting")
+        if not force and self.due_reason(now) is None:
+            logger.debug("segments: no run due")
             return None
         if not self.store.leases.acquire(LEASE, self.owner, ttl=LEASE_TTL, now=now):
             holder = self.store.leases.holder(LEASE, now=now)
             logger.info("segments: already running on %s; skipping this turn", holder)
             return None
         try:
-            if not force and not self.due(now):
+            reason = "asked for" if force else self.due_reason(now)
+            if reason is None:  # another daemon finished one while we waited for the lease
                 return None
+            logger.info("segments: segmenting (%s)", reason)
             imports = warm_up()
             try:
                 return self._run(now, progress)
@@ -129,10 +184,11 @@ class SegmentService:
 
     def _run(self, now: datetime, progress: Progress | None) -> SegmentResult:
         t = time.perf_counter()
+        marks = self.high_water_marks()  # before reading: what arrives meanwhile counts as arrived since
         table = self.features(now, progress=progress)
         features_s = time.perf_counter() - t
         seg = self.segment(table, progress=progress)
-        result = self.save(now, table, seg, progress=progress, timings={"features_s": features_s})
+        result = self.save(now, table, seg, progress=progress, timings={"features_s": features_s}, marks=marks)
         logger.info(
             "segments run %d: %d people in %d segments (%s); silhouette %s",
             result.run_id,
@@ -164,8 +220,10 @@ class SegmentService:
         *,
         progress: Progress | None = None,
         timings: dict[str, float] | None = None,
+        marks: dict[str, int] | None = None,
     ) -> SegmentResult:
-        """Store a segmentation as a run (segments and members in one transaction)."""
+        """Store a segmentation as a run (segments and members in one transaction); `marks`: the interactions' and
+        people's high-water marks when its features were read (default: as they are now)."""
         if progress:
             progress(f"storing {len(table):,} members of {seg.k} segments")
         t = time.perf_counter()
@@ -190,6 +248,7 @@ class SegmentService:
             "order_problems": problems[:MAX_PROBLEMS_KEPT],
             "order_problem_count": len(problems),
             "timings": {k: round(v, 3) for k, v in timings.items()},
+            **(self.high_water_marks() if marks is None else marks),
         }
         run_id = self.store.segments.save_run(
             created_at=now,
@@ -204,23 +263,6 @@ class SegmentService:
         timings["store_s"] = time.perf_counter() - t
         seg.run_id = run_id
         return SegmentResult(run_id, now, seg, len(table), problems, timings)
-
-    def jobs(self) -> list[Job]:
-        """One interval job, every segments.every; the first turn right away (skipped when a recent run
-        exists; one daemon at a time)."""
-        if not self.config.enabled:
-            return []
-        return [
-            interval_job(
-                "segments:run",
-                "audience segments",
-                self.config.every,
-                self.clock.now(),
-                self.run,
-                log=logger,
-                what="segments: the run",
-            )
-        ]
 
 
 def segments_by_label(store: SegmentStore, labels: Sequence[str | int], run_id: int | None = None) -> list[SegmentInfo]:
