@@ -20,6 +20,8 @@ from bot.settings.accounts import account_credentials, credential_variables
 from bot.settings.base import read_environment
 from bot.settings.campaigns import CampaignConfig
 from bot.settings.crosschecks import cross_checks
+from bot.settings.dates import date_problem
+from bot.settings.faq import resolve_faq
 from bot.settings.products import Product, read_products_csv
 from bot.settings.root import Settings
 from bot.settings.yamlpos import KeyPath, LineMap, YamlSyntaxError, load_with_lines
@@ -53,6 +55,8 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any, error_type: str) -> KeyPat
         last = index == len(loc) - 1
         in_dict = isinstance(current, dict) and part in current
         in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict and not last and not _holds(current[part], loc[index + 1]) and _holds(current, loc[index + 1]):
+            continue  # a union's tag that is also a key (schedule `interval`): the next part is a sibling key
         if in_dict or in_list:
             path.append(part)
             current = current[part]
@@ -67,12 +71,20 @@ def _clean_loc(loc: tuple[str | int, ...], data: Any, error_type: str) -> KeyPat
     return tuple(path)
 
 
+def _holds(container: Any, part: str | int) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+
+
 def _message(error: Mapping[str, Any]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown key (check the spelling; see docs/config.md)"
     if kind == "missing":
         return "required key is missing"
+    if "date" in kind and isinstance(error.get("input"), str) and (no_such := date_problem(error["input"])):
+        return no_such  # text written like a date that does not exist: the same words as YAML's own dates
     message = str(error["msg"])
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
@@ -185,10 +197,14 @@ def load_config(
     out = _Collector(path, lines)
     for dup_path, dup_line in lines.duplicates:
         out.problems.append(Problem(file, dup_line, _dotted(dup_path), "duplicate key (the later one would win)"))
+    bad_dates = [bad_path for bad_path, _, _ in lines.bad_values if bad_path]
+    for bad_path, bad_line, why in lines.bad_values:
+        out.problems.append(Problem(file, bad_line, _dotted(bad_path), why))
     _pull_secrets(data, out)
     base = path.resolve().parent
     for key, message in cross_checks(data, base):
-        out.add(key, message)
+        if not _within(key, bad_dates):
+            out.add(key, message)
 
     settings: Settings | None = None
     try:
@@ -196,6 +212,8 @@ def load_config(
     except ValidationError as exc:
         for error in exc.errors():
             key = _clean_loc(tuple(error["loc"]), data, error["type"])
+            if _within(key, bad_dates):
+                continue  # already reported, in plain words, as a date that does not exist
             out.add(
                 key, _message(error), prefer_key=error["type"] in ("extra_forbidden", "missing", "campaign_accounts")
             )
@@ -210,6 +228,11 @@ def load_config(
     assert settings is not None
     logger.debug("loaded %s: %d accounts, %d campaigns", path, len(settings.accounts), len(settings.campaigns))
     return settings
+
+
+def _within(key: KeyPath, paths: list[KeyPath]) -> bool:
+    """`key` is one of `paths` or lies under one (a problem of a value already reported there)."""
+    return any(key[: len(path)] == path for path in paths)
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -233,9 +256,14 @@ def _resolve(settings: Settings, path: Path, out: _Collector) -> Settings:
             campaign = campaign.model_copy(update={"products": [*campaign.products, *rows]})
         campaigns[name] = campaign
     templates_dir = settings.templates_dir if settings.templates_dir.is_absolute() else base / settings.templates_dir
+    faq, faq_problems, faq_keys = resolve_faq(settings.faq, base)  # `faq: {file: ...}`: its entries, its lines
+    out.problems.extend(faq_problems)
+    for key, message in faq_keys:
+        out.add(key, message, prefer_key=True)
     return settings.model_copy(
         update={
             "campaigns": campaigns,
+            "faq": faq,
             "templates_dir": templates_dir,
             "database_url": _resolve_database_url(settings.database_url, base),
             "config_path": path.resolve(),

@@ -15,6 +15,7 @@ from bot.settings.base import ConfigModel, check_timezone
 from bot.settings.campaigns import CampaignConfig, localize
 from bot.settings.coupons import CouponsConfig
 from bot.settings.delivery import DeliveryConfig
+from bot.settings.faq import FaqConfig
 from bot.settings.graph import GraphConfig
 from bot.settings.replies import RepliesConfig
 from bot.settings.segments import SegmentsConfig
@@ -35,6 +36,7 @@ class Settings(ConfigModel):
     graph: GraphConfig = Field(default_factory=GraphConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
     coupons: CouponsConfig = Field(default_factory=CouponsConfig)
+    faq: FaqConfig = Field(default_factory=FaqConfig)  # the team's answers (bot.settings.faq)
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 
