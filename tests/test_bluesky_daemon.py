@@ -182,10 +182,10 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
     reply = items[f"reply:{mention}"]
     assert (reply.state, reply.kind, reply.in_reply_to_id, reply.remote_id) == ("sent", "reply", mention, answer["uri"])
     [stored] = [m for m in mentions if m.platform_id == mention]
-    assert (stored.platform, stored.author_id, stored.decision, stored.reply_key) == (
+    assert (stored.platform, stored.author_id, stored.outcome, stored.reply_key) == (
         "bluesky",
         customer.did,
-        "replied",
+        "answered",
         f"reply:{mention}",
     )
     # the graph's input: the customer -> shop mention edge, and the customer as a person on Bluesky
@@ -226,7 +226,7 @@ def test_a_database_from_before_bluesky_takes_at_uris_after_the_upgrade(db_url: 
                         kind="mention",
                         platform_id=uri,
                         text="@shop.test hello",
-                        decision="skipped",
+                        outcome="not_answered",
                         seen_at=datetime.now(UTC),
                         author_id=did,
                         conversation_id=uri,

@@ -50,6 +50,10 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     for key in ("mentions_seen", "replies_sent", "escalations", "optouts"):
         assert isinstance(summary[key], int), key
     assert summary["mentions_seen"] > 0 and summary["replies_sent"] > 0
+    outcomes = summary["mentions_by_outcome"]
+    assert set(outcomes) == {"answered", "handed_over", "not_answered"}
+    assert sum(outcomes.values()) == summary["mentions_seen"], outcomes
+    assert summary["promises_without_inbox"] == 0
     texts = [post["text"] for post in summary["recent_posts"]]
     assert texts and len(texts) == len(set(texts))
     assert "what happened" in result.stdout

@@ -80,15 +80,15 @@ def fill(store: Store) -> dict[str, Any]:
         UserRecord("x", SHOP_ID, "shop", "The Shop", 9000),
     ]
     mentions = [
-        MentionRecord("shop", "x", "mention", "9001", ZOE_TEXTS[0], "replied", ZOE_ID, NOW, mentions=["shop"]),
-        MentionRecord("shop", "x", "dm", "9002", ZOE_TEXTS[1], "replied", ZOE_ID, NOW),
+        MentionRecord("shop", "x", "mention", "9001", ZOE_TEXTS[0], "answered", ZOE_ID, NOW, mentions=["shop"]),
+        MentionRecord("shop", "x", "dm", "9002", ZOE_TEXTS[1], "answered", ZOE_ID, NOW),
         MentionRecord(
             "shop",
             "x",
             "mention",
             "9003",
             OTTO_TEXT,
-            "skipped",
+            "not_answered",
             OTTO_ID,
             NOW,
             in_reply_to_user_id=ZOE_ID,

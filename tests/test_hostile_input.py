@@ -139,7 +139,7 @@ def test_handles_like_sql_or_html_are_stored_as_text(db_url: str, handle: str) -
         with store.mentions.unit("shop") as unit:
             unit.write(
                 users=[UserRecord("x", "42", handle, handle)],
-                mentions=[MentionRecord("shop", "x", "mention", "m1", f"@shop hi from {handle}", "skipped", "42")],
+                mentions=[MentionRecord("shop", "x", "mention", "m1", f"@shop hi from {handle}", "not_answered", "42")],
             )
         found = store.people.social_user("x", username=handle)
         assert found is not None and found.username == handle

@@ -53,14 +53,16 @@ def test_items_without_an_author_or_from_the_account_itself_are_ignored_and_not_
 def test_a_mention_that_does_not_summon_the_account_is_recorded_and_escalated_but_not_answered() -> None:
     assert decide(facts(summoned=False), POLICY) == Decision("does not summon the account")
     complaint = decide(facts("complaint", summoned=False), POLICY)
-    assert complaint == Decision("does not summon the account", escalate=True)
+    assert complaint == Decision("does not summon the account", escalate=True, inbox_reason="complaint")
     stop = decide(facts("opt_out", summoned=False), POLICY)
     assert stop == Decision("does not summon the account") and not stop.opt_out  # X refuses such replies
 
 
 def test_an_opted_out_author_gets_nothing_more() -> None:
     assert decide(facts(opted_out=True), POLICY) == Decision("opted out")
-    assert decide(facts("complaint", opted_out=True), POLICY) == Decision("opted out", escalate=True)
+    assert decide(facts("complaint", opted_out=True), POLICY) == Decision(
+        "opted out", escalate=True, inbox_reason="complaint"
+    )
     again = decide(facts("opt_out", opted_out=True), POLICY)  # a second "stop": no second opt-out, no confirmation
     assert again == Decision("opted out")
 
@@ -95,19 +97,21 @@ def test_an_intent_without_a_reply_is_not_answered() -> None:
     assert decide(facts("other"), POLICY) == Decision("no reply for intent other")
     quiet_complaint = IntentRule(name="complaint", keywords=["broken"], escalate=True)
     assert decide(facts("complaint", rule=quiet_complaint), POLICY) == Decision(
-        "no reply for intent complaint", escalate=True
+        "no reply for intent complaint", escalate=True, inbox_reason="complaint"
     )
 
 
 def test_a_complaint_is_escalated_and_answered() -> None:
     decision = decide(facts("complaint"), POLICY)
-    assert decision == Decision(template="replies/complaint.j2", target="42", escalate=True)
+    assert decision == Decision(template="replies/complaint.j2", target="42", escalate=True, inbox_reason="complaint")
 
 
 def test_older_than_max_age_is_not_answered_unless_max_age_is_off() -> None:
     old = NOW - timedelta(hours=25)
     assert decide(facts(created_at=old), POLICY) == Decision(TOO_OLD)
-    assert decide(facts("complaint", created_at=old), POLICY) == Decision(TOO_OLD, escalate=True)
+    assert decide(facts("complaint", created_at=old), POLICY) == Decision(
+        TOO_OLD, escalate=True, inbox_reason="complaint"
+    )
     assert decide(facts(created_at=NOW - timedelta(hours=23)), POLICY).replies
     assert decide(facts(created_at=None), POLICY).replies  # no creation time: never too old
     unlimited = Policy.of(REPLIES.model_copy(update={"max_age": None}), NOW, "UTC")
@@ -187,3 +191,44 @@ def test_decisions_are_values() -> None:
     assert decide(facts(), POLICY) == decide(facts(), POLICY)
     with pytest.raises(dataclasses.FrozenInstanceError):
         decide(facts(), POLICY).reason = "changed"  # type: ignore[misc]
+
+
+def test_a_question_the_shops_data_answers_gets_the_answer_template_and_no_inbox_item() -> None:
+    rule = IntentRule(
+        name="question",
+        keywords=["how"],
+        reply="replies/question.j2",
+        answer="replies/answer.j2",
+        escalate="unanswered",
+    )
+    answered = decide(facts(rule=rule, escalate="unanswered", answered=True), POLICY)
+    assert (answered.template, answered.answers, answered.escalate) == ("replies/answer.j2", True, False)
+
+
+def test_a_question_the_data_does_not_answer_is_handed_over_with_the_reason_and_may_promise_a_follow_up() -> None:
+    rule = IntentRule(
+        name="question",
+        keywords=["how"],
+        reply="replies/question.j2",
+        answer="replies/answer.j2",
+        escalate="unanswered",
+    )
+    why = "a question about a product we do not sell"
+    handed = decide(facts(rule=rule, escalate="unanswered", answered=False, unanswered=why), POLICY)
+    assert (handed.template, handed.answers, handed.escalate, handed.inbox_reason) == (
+        "replies/question.j2",
+        False,
+        True,
+        why,
+    )
+    capped = decide(
+        facts(rule=rule, escalate="unanswered", answered=False, unanswered=why, replies_to_author=2), POLICY
+    )
+    assert (capped.template, capped.escalate, capped.inbox_reason) == (None, True, why)  # a person still follows up
+
+
+def test_the_inbox_reason_says_what_matched_in_words() -> None:
+    said = decide(facts("complaint", matched="broken"), POLICY)
+    assert said.inbox_reason == "complaint (said “broken”)"
+    unhappy = decide(facts("complaint", matched="sentiment<-0.5"), POLICY)
+    assert unhappy.inbox_reason == "complaint (very unhappy wording)"

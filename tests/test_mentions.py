@@ -321,7 +321,7 @@ def test_non_summoning_and_own_posts_are_stored_but_never_answered(
     assert store.mentions.get("shop", side).reason == "does not summon the account"
     assert not store.mentions.get("shop", side).summoned
     assert store.mentions.get("shop", ours).reason == "our own post"
-    assert store.mentions.get("shop", thread).decision == "replied"
+    assert store.mentions.get("shop", thread).outcome == "answered"
     assert outbox(store, shop, clock).deliver_due().sent == 1  # the sandbox accepted the summoned reply
 
 
@@ -464,9 +464,11 @@ def test_escalation_goes_to_the_inbox_with_an_acknowledgement_and_a_webhook(
         assert item.webhook_status == "sent: HTTP 200"
         [posted] = hook.received
         assert posted["inbox_id"] == item.id and posted["intent"] == "complaint" and "damaged" in posted["text"]
+        assert item.reason == posted["reason"] == "complaint (said “damaged”)"
         reply = store.outbox.item(key=f"reply:{tid}")
         assert "@someone" not in reply.text  # customer text is never a mention when echoed
-        assert store.mentions.get("shop", tid).decision == "replied"
+        stored = store.mentions.get("shop", tid)
+        assert (stored.outcome, stored.reason, stored.reply_key) == ("handed_over", item.reason, f"reply:{tid}")
     finally:
         hook.close()
 
@@ -588,7 +590,7 @@ def test_jobs_poll_each_account_and_never_raise(
     [job] = svc.jobs()
     assert (job.job_id, job.spec) == ("mentions:shop", 30.0)
     job.func()
-    assert store.mentions.get("shop", tid).decision == "replied"
+    assert store.mentions.get("shop", tid).outcome == "answered"
     import sqlalchemy as sa
 
     with store.engine.begin() as conn:  # a broken database: the job logs, the daemon lives on
@@ -655,7 +657,7 @@ def test_a_backlog_older_than_max_age_is_stored_but_not_answered(
     fresh = sandbox.add_tweet(fan, "@shop and when do you restock the blue one?")
     clock.set(datetime.now(UTC))
     assert svc.poll("shop").replies == 1
-    assert store.mentions.get("shop", fresh).decision == "replied"
+    assert store.mentions.get("shop", fresh).outcome == "answered"
     # a longer max_age answers the same backlog
     sandbox.add_tweet(fan, "@shop how long is shipping?")
     clock.advance(timedelta(hours=25))

@@ -34,8 +34,9 @@ class Escalator:
         if not self.url:
             return "skipped: no webhook URL"
         who = f"@{item.username}" if item.username else f"user {item.user_id}"
+        why = getattr(item, "reason", None) or item.intent or "escalation"
         payload = {
-            "text": f"[socialbot] {item.intent or 'escalation'} from {who} to {item.account}: {item.text}",
+            "text": f"[socialbot] {why} from {who} to {item.account}: {item.text}",
             "inbox_id": item.id,
             "account": item.account,
             "platform": item.platform,
@@ -44,6 +45,7 @@ class Escalator:
             "user_id": item.user_id,
             "username": item.username,
             "intent": item.intent,
+            "reason": getattr(item, "reason", None),
             "customer_text": item.text,
         }
         answer = post_json(self.url, payload, timeout=self.config.timeout_seconds)

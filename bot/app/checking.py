@@ -14,7 +14,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import compress
 from operator import attrgetter, methodcaller, not_
 from pathlib import Path
@@ -30,6 +31,8 @@ from bot.settings.config import (
     localize,
     missing_credentials,
 )
+from bot.settings.languages import coupon_language_warnings
+from bot.settings.promises import promise_warnings
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +261,9 @@ def check_settings(
             )
     problems.extend(check_reply_templates(settings, renderer, report))
     problems.extend(check_customer_fields(settings, renderer))
+    source = partial(_template_source, renderer)
+    report.warnings.extend(promise_warnings(settings.replies, Path(settings.templates_dir), source))
+    report.warnings.extend(coupon_language_warnings(settings.coupons.campaigns, str(settings.config_path), source))
     return problems
 
 
@@ -318,14 +324,20 @@ def _check_reply_templates(
     problems: list[Problem] = []
     composer = ReplyComposer(renderer, max_length=max_length, length=length)  # type: ignore[arg-type]
     shop = next(iter(settings.accounts.values())).handle if settings.accounts else "shop"
+    answers: list[Any] | None = None
     for key, template in settings.replies.templates():
         template_file = str(Path(settings.templates_dir) / template)
         channel = "dm" if key.endswith("dm_reply") else "reply"
         seen: set[tuple[int | None, str]] = set()
         with_coupon = "coupon" in _template_source(renderer, template)
-        for sample, coupon in [(s, None) for s in (*_SAMPLE_CUSTOMERS, _HOSTILE_CUSTOMER)] + [
-            (s, _SAMPLE_COUPONS[s["language"]]) for s in _SAMPLE_CUSTOMERS if with_coupon
-        ]:
+        cases: list[tuple[dict[str, str], str | None, Any]] = [
+            (s, None, None) for s in (*_SAMPLE_CUSTOMERS, _HOSTILE_CUSTOMER)
+        ] + [(s, _SAMPLE_COUPONS[s["language"]], None) for s in _SAMPLE_CUSTOMERS if with_coupon]
+        if key.endswith(".answer"):  # the longest answer the shop's data gives per language and topic
+            answers = _sample_answers(settings) if answers is None else answers
+            longest = {s["language"]: s for s in _SAMPLE_CUSTOMERS[2:]}
+            cases += [(longest.get(a.language, _SAMPLE_CUSTOMERS[2]), None, a) for a in answers]
+        for sample, coupon, answer in cases:
             intent = settings.replies.intents[int(key.split(".")[2])].name
             context = reply_context(
                 item_id="0",
@@ -337,6 +349,7 @@ def _check_reply_templates(
                 shop=shop,
                 channel=channel,
                 coupon=coupon,
+                answer=answer,
             )
             try:
                 count = len(renderer.render(template, context))  # type: ignore[attr-defined]
@@ -366,6 +379,13 @@ def _check_reply_templates(
                         )
                     )
     return problems
+
+
+def _sample_answers(settings: Settings) -> list[Any]:
+    """The longest answer per language and topic that the shop's data gives (products, sales, faq)."""
+    from bot.domains.conversations.answers import Knowledge, sample_answers
+
+    return sample_answers(Knowledge.from_settings(settings), datetime.now(UTC))
 
 
 def check_customer_fields(settings: Settings, renderer: object) -> list[Problem]:

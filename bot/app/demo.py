@@ -397,6 +397,8 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
     try:
         counts = store.outbox.summary()
         talk = store.mentions.summary()
+        outcomes = store.mentions.outcomes()
+        unkept = _promises_without_inbox(store)
         waits = [store.rate_limits.blocked_until(account, POSTS_BUCKET) for account in daemon.settings.accounts]
         now = daemon.clock.now()
         rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
@@ -417,14 +419,31 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
         "posts_pending": int(counts.get("posts_pending", 0)),
         "posts_rate_limited_until": rate_limited_until.isoformat() if rate_limited_until else None,
         "slots": {state: int(n) for state, n in dict(counts.get("slots") or {}).items() if n},
-        "mentions_seen": talk["mentions_seen"],
+        "mentions_seen": sum(outcomes.values()),
+        "mentions_by_outcome": outcomes,
         "replies_sent": talk["replies_sent"],
         "escalations": talk["escalations"],
+        "answered_from_data": talk["answered_from_data"],
+        "promises_without_inbox": unkept,
         "optouts": talk["optouts"],
         "sandbox_requests": requests,
         "recent_posts": recent,
         "recent_replies": replies,
     }
+
+
+def _promises_without_inbox(store: Any) -> int:
+    """Replies that promise a person will follow up (bot.settings.promises) to a message nobody was handed: 0."""
+    from bot.core.records import Outcome
+    from bot.settings.promises import find_promises
+
+    unkept = 0
+    for mention in store.mentions.listing(limit=None):
+        if mention.reply_key and mention.outcome != Outcome.HANDED_OVER:
+            reply = store.outbox.item(key=mention.reply_key)
+            if reply is not None and find_promises(reply.text):
+                unkept += 1
+    return unkept
 
 
 def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[str, Any]:
@@ -530,9 +549,13 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         ("mentions_seen", "mentions and DMs seen"),
         ("replies_sent", "replies sent"),
         ("escalations", "escalated to the inbox"),
+        ("answered_from_data", "questions answered from the shop's data"),
+        ("promises_without_inbox", "replies promising a follow-up nobody was given"),
         ("optouts", "opt-outs recorded"),
     ):
         table.add_row(label, str(summary[key]))
+    for outcome, count in summary.get("mentions_by_outcome", {}).items():
+        table.add_row(f"  of which {outcome.replace('_', ' ')}", str(count))
     if summary.get("posts_rate_limited_until") and summary["posts_pending"]:
         table.add_row(
             "pending because",

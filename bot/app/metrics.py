@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from bot.adapters.store.health import Flow
     from bot.core.clock import Clock
     from bot.core.ports import Platform
+    from bot.domains.audience.freshness import Freshness
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -64,10 +65,12 @@ class Reading:
     rate_limits: dict[tuple[str, str], tuple[int | None, datetime | None]] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)  # account -> due now, arrived and sent in the window
     set_aside: dict[str, int] = field(default_factory=dict)  # account -> messages set aside, not yet resolved
+    outcomes: dict[str, int] = field(default_factory=dict)  # outcome -> mentions and DMs that ended so
     polls: dict[str, datetime | None] = field(default_factory=dict)  # polled account -> last finished poll
     poll_seconds: float = 0.0
     graph_at: datetime | None = None
     segments_at: datetime | None = None
+    freshness: dict[str, Freshness] = field(default_factory=dict)  # "graph", "segments" -> age, arrivals since
 
     def problems(self) -> list[str]:
         """Why the daemon is unhealthy (empty: healthy)."""
@@ -89,8 +92,7 @@ class Reading:
                 reasons.append(f"account {account}: {late}")
         for account, count in sorted(self.set_aside.items()):
             reasons.append(
-                f"account {account}: {count} message(s) could not be processed and wait for a person "
-                "(socialbot inbox)"
+                f"account {account}: {count} message(s) could not be processed and wait for a person (socialbot inbox)"
             )
         return reasons
 
@@ -124,6 +126,7 @@ def read(daemon: Monitored) -> Reading:
     )
     reading.outbox, reading.overdue, reading.slots = health.outbox, health.overdue, health.slots
     reading.flows, reading.set_aside = health.flows, health.set_aside
+    reading.outcomes = store.mentions.outcomes()
     reading.rate_limits = dict(health.rate_limits)
     reading.paused = {s.account: s.paused_reason for s in store.accounts.states() if s.paused_reason}
     for name, platform in list(daemon.platforms.items()):
@@ -133,10 +136,14 @@ def read(daemon: Monitored) -> Reading:
     started = daemon.started_at or now
     for account in daemon.polled_accounts():
         reading.polls[account] = daemon.poll_times.get(account, started)
-    snapshot = store.graphs.latest_snapshot() if settings.graph.enabled else None
-    reading.graph_at = snapshot.created_at if snapshot is not None else None
-    run = store.segments.latest_run() if settings.segments.enabled else None
-    reading.segments_at = run.created_at if run is not None else None
+    from bot.domains.audience.freshness import graph_freshness, segments_freshness
+
+    if settings.graph.enabled:
+        reading.freshness["graph"] = graph_freshness(store)
+        reading.graph_at = reading.freshness["graph"].at
+    if settings.segments.enabled:
+        reading.freshness["segments"] = segments_freshness(store)
+        reading.segments_at = reading.freshness["segments"].at
     return reading
 
 
@@ -198,6 +205,15 @@ def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
         aside.add_metric([account], reading.set_aside.get(account, 0))
     yield from (due, arrived, sent, aside)
 
+    ended = gauge(
+        "mentions",
+        "Mentions and DMs by how they ended: answered, handed_over (to a person) or not_answered (on purpose).",
+        ["outcome"],
+    )
+    for outcome, count in sorted(reading.outcomes.items()):
+        ended.add_metric([outcome], count)
+    yield ended
+
     slots = gauge(
         "campaign_slots", "Campaign slots by state (missed, failed, skipped: never posted).", ["campaign", "state"]
     )
@@ -229,6 +245,19 @@ def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
     graph.add_metric([], _ts(reading.graph_at))
     segments = gauge("segment_run_timestamp_seconds", "When the audience was last segmented.", [])
     segments.add_metric([], _ts(reading.segments_at))
+    for what, doc in (("graph", "audience-graph snapshot"), ("segments", "segmentation of the audience")):
+        fresh = reading.freshness.get(what)
+        age = gauge(f"{what}_snapshot_age_seconds", f"Age of the latest {doc} (absent while there is none).", [])
+        since = gauge(
+            f"{what}_interactions_since_snapshot",
+            f"Interactions stored since the latest {doc} began (all of them while there is none).",
+            [],
+        )
+        if fresh is not None:
+            if (seconds := fresh.age(reading.now)) is not None:
+                age.add_metric([], seconds.total_seconds())
+            since.add_metric([], fresh.arrived)
+        yield from (age, since)
     healthy = gauge("healthy", "1 when /healthz answers 200.", [])
     healthy.add_metric([], 0.0 if reading.problems() else 1.0)
     yield from (graph, segments, healthy)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from bot.core.durations import duration_value
 from bot.settings.base import ConfigModel
 
+UNANSWERED = "unanswered"
 BUILTIN_INTENTS = ("opt_out", "complaint", "coupon_request", "question", "praise", "other")
 DEFAULT_OPTOUT_WORDS = ("stop", "unsubscribe", "退订")
 WEBHOOK_ENV = "SOCIALBOT_ESCALATION_WEBHOOK_URL"
@@ -32,7 +33,10 @@ class IntentRule(ConfigModel):
     sentiment_above: Annotated[float, Field(ge=-1, le=1)] | None = None
     reply: str | None = None  # template under templates_dir; none: no reply for this intent
     dm_reply: str | None = None  # template for answers by DM (default: `reply`)
-    escalate: bool = False  # also put it in the human inbox (and POST the webhook)
+    answer: str | None = None  # template used when the shop's own data answers the question (products, faq, sales)
+    # true: also put it in the human inbox (and POST the webhook); "unanswered": only when the shop's data did not
+    # answer it (a rule with an `answer` template), so a reply promising a follow-up always has an inbox item
+    escalate: bool | Literal["unanswered"] = False
 
     @field_validator("name")
     @classmethod
@@ -174,7 +178,7 @@ class RepliesConfig(ConfigModel):
         """(key path, template) for every reply template named, for checks."""
         found: list[tuple[str, str]] = []
         for index, rule in enumerate(self.intents):
-            for field in ("reply", "dm_reply"):
+            for field in ("reply", "dm_reply", "answer"):
                 value: Any = getattr(rule, field)
                 if value:
                     found.append((f"replies.intents.{index}.{field}", value))

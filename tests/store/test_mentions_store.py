@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store, migrate
@@ -22,13 +24,15 @@ def clock() -> ManualClock:
 
 
 def mention(mid: str, author: str = "42", decision: str = "replied", conversation: str = "c1") -> MentionRecord:
+    replied = decision == "replied"
     return MentionRecord(
         account="shop",
         platform="x",
         kind="mention",
         platform_id=mid,
         text=f"@shop hello {mid}",
-        decision=decision,
+        outcome="answered" if replied else "not_answered",
+        reply_key=f"reply:{mid}" if replied else None,
         author_id=author,
         conversation_id=conversation,
         mentions=["shop"],
@@ -171,7 +175,14 @@ def test_inbox_resolve_webhook_claims_and_summary(store: Store) -> None:
     assert not store.mentions.resolve_inbox(first)
     assert [i.id for i in store.mentions.inbox_items()] == [second]
     assert len(store.mentions.inbox_items(status=None)) == 2
-    assert store.mentions.summary() == {"mentions_seen": 2, "replies_sent": 0, "escalations": 2, "optouts": 1}
+    assert store.mentions.summary() == {
+        "mentions_seen": 2,
+        "replies_sent": 0,
+        "escalations": 2,
+        "optouts": 1,
+        "answered_from_data": 0,
+    }
+    assert store.mentions.outcomes() == {"answered": 1, "handed_over": 0, "not_answered": 1}
     claim = store.outbox.claim(
         "o", now=datetime.now(UTC) + timedelta(days=30), limit=5, lease_seconds=5, buckets=X_BUCKETS
     )
@@ -208,3 +219,45 @@ def test_enqueue_with_a_target_is_cancelled_for_an_opted_out_person(store: Store
     store.mentions.add_optout("x", user_id="43")
     claim = store.outbox.claim("o", now=clock.now(), limit=10, lease_seconds=30, buckets=X_BUCKETS)
     assert [c.item.key for c in claim.items] == ["coupon:c1:42"] and claim.cancelled == 1
+
+
+def test_upgrade_to_0007_gives_every_stored_mention_its_outcome_and_inbox_items_a_reason(db_url: str) -> None:
+    s = Store.open(db_url)
+    try:
+        migrate.upgrade(s.engine, "0006")
+        insert = sa.text(
+            "INSERT INTO mention (account, platform, kind, platform_id, text, decision, reason, reply_key, summoned, "
+            "seen_at) VALUES ('shop', 'x', 'mention', :id, 'hi', :decision, :reason, :key, :yes, :at)"
+        )
+        inbox = sa.text(
+            "INSERT INTO inbox (account, platform, kind, mention_id, intent, text, created_at, status) "
+            "VALUES ('shop', 'x', 'mention', :id, 'complaint', 'broken', :at, 'open')"
+        )
+        at = datetime(2026, 11, 1, tzinfo=UTC)
+        with s.engine.begin() as conn:
+            for mid, decision, reason, key in [
+                ("1", "replied", None, "reply:1"),
+                ("2", "skipped", "no reply for intent other", None),
+                ("3", "replied", None, "reply:3"),
+            ]:
+                conn.execute(
+                    insert, {"id": mid, "decision": decision, "reason": reason, "key": key, "yes": True, "at": at}
+                )
+            conn.execute(inbox, {"id": "3", "at": at})
+        s.upgrade()
+        assert [(m.platform_id, m.outcome) for m in s.mentions.find()] == [
+            ("1", "answered"),
+            ("2", "not_answered"),
+            ("3", "handed_over"),
+        ]
+        assert [i.reason for i in s.mentions.inbox_items()] == ["complaint"]
+        assert s.mentions.outcomes() == {"answered": 1, "handed_over": 1, "not_answered": 1}
+        with s.engine.begin() as conn:  # and back: the old values return
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006")
+        with s.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT platform_id, decision FROM mention ORDER BY platform_id")).all()
+        assert [tuple(r) for r in rows] == [("1", "replied"), ("2", "skipped"), ("3", "replied")]
+    finally:
+        s.close()

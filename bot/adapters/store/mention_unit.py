@@ -30,7 +30,6 @@ from bot.core.records import (
     InboxRecord,
     InboxStatus,
     InteractionRecord,
-    MentionDecision,
     MentionRecord,
     OptOutRecord,
     OutboxState,
@@ -108,7 +107,7 @@ class MentionUnit:
                 m.c.account == self.account,
                 column.in_(list(values)),
                 *conditions,
-                m.c.decision == MentionDecision.REPLIED,
+                m.c.reply_key.isnot(None),
             )
             .group_by(column)
         ).all()
@@ -205,6 +204,7 @@ class MentionUnit:
                     "status": InboxStatus.OPEN,
                     "note": None,
                     "webhook_status": WEBHOOK_PENDING if item.webhook else None,
+                    "reason": item.reason,
                 }
                 for item in {(i.account, i.kind, i.mention_id): i for i in inbox}.values()
             ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,13 +26,16 @@ from bot.adapters.store.mention_unit import (
 from bot.adapters.store.tables import ID_LENGTH, inbox_t, mention_t, optout_t, outbox_t
 from bot.core.clock import ensure_utc
 from bot.core.records import (
+    FROM_DATA,
     SET_ASIDE,
+    Exchange,
     InboxItem,
     InboxStatus,
     MentionRecord,
     OptOut,
     OptOutRecord,
     OutboxState,
+    Outcome,
 )
 
 logger = logging.getLogger(__name__)
@@ -102,6 +106,58 @@ class MentionRepository(Repository):
             stmt = stmt.limit(limit)
         with self._tx("reading mentions") as conn:
             return [mention_from_row(r) for r in conn.execute(stmt)]
+
+    def listing(
+        self,
+        *,
+        outcome: str | None = None,
+        since: datetime | None = None,
+        account: str | None = None,
+        limit: int | None = 100,
+    ) -> list[MentionRecord]:
+        """Stored mentions/DMs, newest first, of one outcome (None: all), seen since `since`."""
+        m = mention_t
+        stmt = sa.select(m).order_by(m.c.seen_at.desc(), m.c.id.desc())
+        if outcome is not None:
+            stmt = stmt.where(m.c.outcome == outcome)
+        if since is not None:
+            stmt = stmt.where(m.c.seen_at >= ensure_utc(since))
+        if account is not None:
+            stmt = stmt.where(m.c.account == account)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._tx("reading mentions") as conn:
+            return [mention_from_row(r) for r in conn.execute(stmt)]
+
+    def outcomes(self, *, since: datetime | None = None) -> dict[str, int]:
+        """How many mentions and DMs ended in each outcome (every outcome listed, 0 when none). A message set aside
+        because it could not be processed has no mention row: it counts as handed over (its inbox item)."""
+        m, i = mention_t, inbox_t
+        counts = dict.fromkeys(Outcome.ALL, 0)
+        by_outcome = sa.select(m.c.outcome, sa.func.count()).group_by(m.c.outcome)
+        aside = sa.select(sa.func.count()).select_from(i).where(i.c.intent == SET_ASIDE)
+        if since is not None:
+            by_outcome = by_outcome.where(m.c.seen_at >= ensure_utc(since))
+            aside = aside.where(i.c.created_at >= ensure_utc(since))
+        with self._tx("counting outcomes") as conn:
+            for outcome, n in conn.execute(by_outcome):
+                counts[str(outcome)] = counts.get(str(outcome), 0) + int(n)
+            counts[Outcome.HANDED_OVER] += int(conn.execute(aside).scalar_one())
+        return counts
+
+    def history(self, platform: str, user_id: str, *, limit: int = 20) -> list[Exchange]:
+        """A customer's latest messages to any of our accounts, newest first, each with our reply (text and state)."""
+        m, o = mention_t, outbox_t
+        stmt = (
+            sa.select(m, o.c.text.label("reply_text"), o.c.state.label("reply_state"))
+            .select_from(m.outerjoin(o, o.c.key == m.c.reply_key))
+            .where(m.c.platform == platform, m.c.author_id == user_id)
+            .order_by(m.c.seen_at.desc(), m.c.id.desc())
+            .limit(limit)
+        )
+        with self._tx("reading a customer's history") as conn:
+            rows = conn.execute(stmt).all()
+        return [Exchange(mention_from_row(r), r.reply_text, r.reply_state) for r in rows]
 
     # ---- opt-outs
     def add_optout(
@@ -174,6 +230,7 @@ class MentionRepository(Repository):
             "user_id": author_id[:ID_LENGTH] if author_id else None,
             "intent": SET_ASIDE,
             "text": f"could not be processed ({reason}); it was not answered. Its text: {text[:2000]}",
+            "reason": f"could not be processed: {reason}",
             "created_at": self._now(),
             "status": InboxStatus.OPEN,
         }
@@ -227,7 +284,8 @@ class MentionRepository(Repository):
 
     # ---- summary
     def summary(self) -> dict[str, int]:
-        """mentions_seen, replies_sent (replies and DM answers delivered), escalations, optouts."""
+        """mentions_seen, replies_sent (replies and DM answers delivered), escalations, optouts, answered_from_data
+        (questions the shop's data answered); the outcomes: outcomes()."""
         o = outbox_t
         with self._tx("mention summary") as conn:
             seen = conn.execute(sa.select(sa.func.count()).select_from(mention_t)).scalar_one()
@@ -239,9 +297,15 @@ class MentionRepository(Repository):
             ).scalar_one()
             inbox = conn.execute(sa.select(sa.func.count()).select_from(inbox_t)).scalar_one()
             optouts = conn.execute(sa.select(sa.func.count()).select_from(optout_t)).scalar_one()
+            from_data = conn.execute(
+                sa.select(sa.func.count()).where(
+                    mention_t.c.outcome == Outcome.ANSWERED, mention_t.c.reason.startswith(FROM_DATA)
+                )
+            ).scalar_one()
         return {
             "mentions_seen": int(seen),
             "replies_sent": int(sent),
             "escalations": int(inbox),
             "optouts": int(optouts),
+            "answered_from_data": int(from_data),
         }

@@ -120,6 +120,7 @@ class MentionRow(SQLModel, table=True):
         sa.UniqueConstraint("account", "kind", "platform_id", name="uq_mention"),
         sa.Index("ix_mention_author", "account", "author_id", "seen_at"),
         sa.Index("ix_mention_conversation", "account", "conversation_id"),
+        sa.Index("ix_mention_outcome", "outcome", "seen_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -141,7 +142,7 @@ class MentionRow(SQLModel, table=True):
     sentiment: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
     language: str | None = Field(default=None, sa_column=sa.Column(StorableString(20)))
     summoned: bool = Field(default=False, sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()))
-    decision: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # replied | skipped
+    outcome: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # answered | handed_over | ... (0007)
     reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     reply_key: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))
     seen_at: datetime = Field(sa_column=_dt(nullable=False))
@@ -215,6 +216,7 @@ class InboxRow(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=_dt())
     note: str | None = Field(default=None, sa_column=sa.Column(StorableText()))
     webhook_status: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
+    reason: str | None = Field(default=None, sa_column=sa.Column(StorableText()))  # 0007
 
 
 class EngagementPostRow(SQLModel, table=True):

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -125,6 +125,49 @@ def command_store(settings: Settings, *, create: bool = False) -> Iterator[Store
 def local_time(value: datetime) -> str:
     """A moment in this machine's timezone, as the commands' tables show it."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def shop_zone(config: Path | None) -> tzinfo | None:
+    """The shop's time zone (config.yaml's `timezone`) when the config can be read, else None (this machine's)."""
+    from zoneinfo import ZoneInfo
+
+    from bot.core.errors import ConfigError
+    from bot.settings.config import load_config
+
+    path = config_path(config)
+    if not path.is_file():
+        return None
+    try:
+        return ZoneInfo(load_config(path, require_credentials=False).timezone)
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
+def shop_time(value: datetime | None, zone: tzinfo | None) -> str:
+    """A moment in the shop's time zone (or this machine's), to the minute: '2026-12-03 14:05 CST'."""
+    if value is None:
+        return ""
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def parse_since(value: str | None, zone: tzinfo | None, now: datetime) -> datetime | None:
+    """--since: a duration back from now ('24h', '7d') or a date or time in the shop's time zone ('2026-12-01',
+    '2026-12-01 09:00'); a bad value is a usage error naming the option."""
+    from bot.core.durations import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is neither a duration such as 24h or 7d nor a date such as 2026-12-01", param_hint="--since"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone or now.astimezone().tzinfo)
 
 
 def open_output(target: Path) -> TextIO:

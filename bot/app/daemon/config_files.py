@@ -42,13 +42,16 @@ def checked_templates(settings: Settings) -> dict[str, str]:
 
 
 def files_stamp(config_path: Path, settings: Settings | None) -> Stamp:
-    """(path, mtime) of config.yaml, every file under templates/ and the products CSVs (-1: missing)."""
+    """(path, mtime) of config.yaml, every file under templates/, the products CSVs and the faq file (-1:
+    missing)."""
     paths: list[Path] = [config_path]
     if settings is not None:
         templates = Path(settings.templates_dir)
         if templates.is_dir():
             paths.extend(sorted(p for p in templates.rglob("*") if p.is_file()))
         paths.extend(c.products_csv for c in settings.campaigns.values() if c.products_csv)
+        if settings.faq.file is not None:
+            paths.append(settings.faq.file)
     stamp: list[tuple[str, float]] = []
     for path in paths:
         try:

@@ -8,9 +8,20 @@ from datetime import datetime
 from bot.core.models import User
 
 
-class MentionDecision:
-    REPLIED = "replied"
-    SKIPPED = "skipped"
+class Outcome:
+    """How an incoming mention or DM ended: exactly one of these, stored with it.
+
+    ANSWERED: a reply is in the outbox (its key is stored), nobody else needs to act;
+    HANDED_OVER: an inbox item waits for a person (its reason is stored; a reply may acknowledge it);
+    NOT_ANSWERED: not answered on purpose, the reason names the rule that decided."""
+
+    ANSWERED = "answered"
+    HANDED_OVER = "handed_over"
+    NOT_ANSWERED = "not_answered"
+    ALL = (ANSWERED, HANDED_OVER, NOT_ANSWERED)
+
+
+FROM_DATA = "answered from the shop's data"  # the reason stored with a question the shop's data answered
 
 
 class InboxStatus:
@@ -57,14 +68,14 @@ class SocialUser:
 
 @dataclass(frozen=True)
 class MentionRecord:
-    """A mention (kind mention) or DM (kind dm) with the decision taken about it."""
+    """A mention (kind mention) or DM (kind dm) with how it ended (an Outcome) and why."""
 
     account: str
     platform: str
     kind: str
     platform_id: str
     text: str
-    decision: str
+    outcome: str
     author_id: str | None = None
     created_at: datetime | None = None
     conversation_id: str | None = None
@@ -81,6 +92,15 @@ class MentionRecord:
     reason: str | None = None
     reply_key: str | None = None
     seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One message of a customer and what came of it: our reply's text and outbox state, when there is a reply."""
+
+    mention: MentionRecord
+    reply_text: str | None = None
+    reply_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,7 @@ class InboxRecord:
     username: str | None = None
     intent: str | None = None
     webhook: bool = False  # a webhook POST is wanted (webhook_status starts 'pending')
+    reason: str | None = None  # why a person must look: "complaint", "a question the shop's data does not answer"
 
 
 @dataclass(frozen=True)
@@ -137,6 +158,7 @@ class InboxItem:
     resolved_at: datetime | None
     note: str | None
     webhook_status: str | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ from bot.core.errors import BotError, StoreError, StoreRefused
 from bot.core.models import User
 from bot.core.ports import MentionUnit, Platform
 from bot.core.records import (
+    FROM_DATA,
     InboxRecord,
     InteractionRecord,
-    MentionDecision,
     MentionRecord,
     OptOutRecord,
+    Outcome,
     ReplyRecord,
     UserRecord,
     dm_reply_key,
@@ -29,11 +30,11 @@ from bot.core.records import (
 )
 from bot.core.text import safe_name
 from bot.domains.conversations.decide import DAY, Decision, Facts, Policy, decide
-from bot.domains.conversations.incoming import Incoming, summons
+from bot.domains.conversations.incoming import Incoming, seen, summons
 from bot.domains.conversations.records import interactions, mention_record
 from bot.domains.conversations.replies import ReplyComposer, reply_context
 from bot.domains.conversations.texts import Wanted, reply_texts
-from bot.settings.replies import IntentRule
+from bot.settings.replies import UNANSWERED, IntentRule
 
 if TYPE_CHECKING:
     from bot.core.ports import MentionStore
@@ -44,12 +45,20 @@ logger = logging.getLogger(__name__)
 
 MENTIONS = "mentions"
 DMS = "dms"
+# an edited post's older version in the same batch as its newer one: only the newest is answered
+EDITED_LATER = Decision("an earlier version of an edited post", audience=False)
 
 Cursor = str | tuple[str, str | None] | None
 
 
 class IntentClassifier(Protocol):
     def classify(self, text: str, *, account_handle: str | None = None) -> Any: ...
+
+
+class Answers(Protocol):
+    """What the shop's own data says to a question (bot.domains.conversations.answers.Answerer)."""
+
+    def answer(self, text: str, language: str, now: datetime) -> Any: ...
 
 
 class CouponOffers(Protocol):
@@ -88,6 +97,7 @@ class Tally:
     optouts: int = 0
     skipped: int = 0  # new mentions/DMs not answered (see each one's reason)
     set_aside: int = 0  # mentions/DMs that could not be processed: in the inbox for a person, never retried
+    answered_from_data: int = 0  # questions the shop's data answered
 
 
 @dataclass
@@ -99,6 +109,7 @@ class _Plan:
     inbox: list[InboxRecord] = field(default_factory=list)
     optouts: list[OptOutRecord] = field(default_factory=list)
     coupons: list[tuple[int, str]] = field(default_factory=list)  # (coupon id, outbox key of the reply carrying it)
+    answered: set[str] = field(default_factory=set)  # outbox keys of replies that answer from the shop's data
 
 
 def _poisoned(exc: Exception) -> bool:
@@ -119,6 +130,7 @@ class Batches:
         clock: Clock,
         escalator: Escalator,
         coupons: CouponOffers | None = None,
+        answers: Answers | None = None,
     ) -> None:
         self.settings = settings
         self.replies = settings.replies
@@ -128,6 +140,7 @@ class Batches:
         self.clock = clock
         self.escalator = escalator
         self.coupons = coupons
+        self.answers = answers
         self._composers: dict[str, ReplyComposer] = {}
 
     def handle(self, source: Source, items: Sequence[Incoming], cursor: Cursor) -> Tally:
@@ -182,21 +195,23 @@ class Batches:
     def _unit(self, source: Source, items: Sequence[Incoming], cursor: Cursor, tally: Tally) -> None:
         account, platform, stream, kind = source.account, source.platform, source.stream, source.kind
         unique = {item.id: item for item in items}
-        known = self.store.mentions.stored_ids(account, kind, list(unique)) if unique else set()
+        ids = {e for i in unique.values() for e in (i.id, *i.edit_of)}  # and edits' earlier versions
+        known = self.store.mentions.stored_ids(account, kind, ids) if unique else set()
         age_key = platform.age_key
         ordered = sorted(
-            (i for i in unique.values() if i.id not in known), key=lambda i: age_key(i.id, i.created_at)
-        )  # oldest first
+            (i for i in unique.values() if not seen(i, known)), key=lambda i: age_key(i.id, i.created_at)
+        )  # oldest first; an edit whose earlier version is stored is known: that version was handled
         handle = self.settings.accounts[account].handle
         intents = {i.id: self.classifier.classify(i.text, account_handle=handle) for i in ordered}
         now = self.clock.now()
         offers = self._offers(source, ordered, intents)  # (reads outside the unit)
+        answers = self._answers(ordered, intents, now)
         plan = None
         with self.store.mentions.unit(account) as unit:
-            existing = unit.existing(kind, [i.id for i in ordered])
-            fresh = [i for i in ordered if i.id not in existing]
+            existing = unit.existing(kind, {e for i in ordered for e in (i.id, *i.edit_of)})
+            fresh = [i for i in ordered if not seen(i, existing)]
             if fresh:
-                plan = self._plan(unit, source, fresh, intents, now, offers)
+                plan = self._plan(unit, source, fresh, intents, now, offers, answers)
                 writes = unit.write(
                     users=plan.users,
                     mentions=plan.mentions,
@@ -209,7 +224,8 @@ class Batches:
                 tally.replies += writes.replies
                 tally.escalations += len(writes.inbox_ids)
                 tally.optouts += writes.optouts
-                tally.skipped += sum(1 for m in plan.mentions if m.decision == MentionDecision.SKIPPED)
+                tally.skipped += sum(1 for m in plan.mentions if m.outcome == Outcome.NOT_ANSWERED)
+                tally.answered_from_data += sum(1 for r in plan.replies if r.key in plan.answered)
             if isinstance(cursor, tuple):
                 newest, oldest = cursor
                 if oldest is None:
@@ -222,6 +238,33 @@ class Batches:
         if plan is not None and plan.coupons and self.coupons is not None:
             for coupon_id, key in plan.coupons:  # the reply row exists now: the coupon is on its way with it
                 self.coupons.mark_delivering(coupon_id, key)
+
+    def _answers(
+        self, items: Sequence[Incoming], intents: Mapping[str, Any], now: datetime
+    ) -> dict[str, tuple[bool, str | None, Any]]:
+        """item id -> (answered, why not, the answer) for items whose rule answers from the shop's data (an
+        `answer` template) or escalates when unanswered; the others are not asked."""
+        found: dict[str, tuple[bool, str | None, Any]] = {}
+        for item in items:
+            intent = intents[item.id]
+            rule = self._rule(intent)
+            if rule is None or not (rule.answer or rule.escalate == UNANSWERED):
+                continue
+            if not rule.answer or self.answers is None:
+                found[item.id] = (False, f"a {intent.name.replace('_', ' ')} the bot cannot answer", None)
+                continue
+            try:
+                answer = self.answers.answer(item.text, intent.language, now)
+            except BotError:
+                logger.exception("%s %s: the shop's data could not be searched; handing it over", item.kind, item.id)
+                found[item.id] = (False, "the shop's data could not be searched", None)
+                continue
+            why = answer.reason or f"a {intent.name.replace('_', ' ')} the shop's data does not answer"
+            found[item.id] = (bool(answer.answered), why, answer)
+        return found
+
+    def _rule(self, intent: Any) -> IntentRule | None:
+        return intent.rule if isinstance(intent.rule, IntentRule) else self.replies.rule(intent.name)
 
     def _offers(self, source: Source, items: Sequence[Incoming], intents: Mapping[str, Any]) -> dict[str, Any]:
         """author -> the reply-channel coupon waiting for them (bot.domains.coupons.issuing),
@@ -257,6 +300,7 @@ class Batches:
         intents: Mapping[str, Any],
         now: datetime,
         offers: Mapping[str, Any],
+        answers: Mapping[str, tuple[bool, str | None, Any]],
     ) -> _Plan:
         """The rows of one batch: the facts read in the unit, a decision per item, then the reply texts."""
         plan = _Plan()
@@ -283,9 +327,11 @@ class Batches:
         decisions: list[Decision] = []
         wanted: list[Wanted] = []
         asked: list[tuple[int, Incoming, Decision, Any]] = []  # replies to render: index, item, decision, offer
+        edited = {e for i in items for e in i.edit_of}  # versions of a post edited later in this batch: one answer
         for item in items:
             intent = intents[item.id]
-            rule = intent.rule if isinstance(intent.rule, IntentRule) else replies.rule(intent.name)
+            rule = self._rule(intent)
+            answered, unanswered, answer = answers.get(item.id, (None, None, None))
             author = item.author_id
             user = known.get(author) if author else None
             summoned = summons(item, me, own)
@@ -303,24 +349,15 @@ class Batches:
                 conversation_id=conversation,
                 replies_to_author=per_user.get(author, 0) if author else 0,
                 replies_in_conversation=per_conv.get(conversation, 0) if conversation else 0,
+                matched=intent.matched,
+                answered=answered,
+                unanswered=unanswered,
             )
-            decision = decide(facts, policy)
+            decision = EDITED_LATER if item.id in edited else decide(facts, policy)
             if decision.audience and author is not None:
                 plan.interactions.extend(interactions(net, item, me, by_name, own, now, mentioned))
                 if decision.escalate:
-                    plan.inbox.append(
-                        InboxRecord(
-                            account=account,
-                            platform=net,
-                            kind=item.kind,
-                            mention_id=item.id,
-                            text=item.text,
-                            user_id=author,
-                            username=user.username if user else None,
-                            intent=intent.name,
-                            webhook=self.escalator.enabled,
-                        )
-                    )
+                    plan.inbox.append(self._inbox(account, net, item, user, intent.name, decision.inbox_reason))
                 if decision.opt_out:
                     plan.optouts.append(
                         OptOutRecord(net, author, user.username if user else None, f"{item.kind} {item.id}")
@@ -328,7 +365,7 @@ class Batches:
                     opted.add(author)
                 if decision.template is not None:
                     offer = offers.get(author) if decision.target else None
-                    context = self._context(item, user, intent, handle, offer)
+                    context = self._context(item, user, intent, handle, offer, answer if decision.answers else None)
                     wanted.append(Wanted(decision.template, context, item.kind == "dm"))
                     asked.append((len(decisions), item, decision, offer))
                     if decision.target:
@@ -345,18 +382,32 @@ class Batches:
                 plan.users.append(UserRecord.of(net, user))
 
         outcomes: list[tuple[str, str | None, str | None]] = [
-            (MentionDecision.SKIPPED, d.reason, None) for d in decisions
+            (Outcome.HANDED_OVER, d.inbox_reason, None) if d.escalate else (Outcome.NOT_ANSWERED, d.reason, None)
+            for d in decisions
         ]
         texts = reply_texts(self._composer(platform), wanted, unit.used_texts)
         for (index, item, decision, offer), composed in zip(asked, texts, strict=True):
             if composed.text is None:
-                outcomes[index] = (MentionDecision.SKIPPED, composed.reason, None)
+                if decision.answers:  # the data answers but the answer cannot be written: a person writes it
+                    why = f"the answer from the shop's data could not be sent ({composed.reason})"
+                    user = known.get(item.author_id) if item.author_id else None
+                    plan.inbox.append(self._inbox(account, net, item, user, intents[item.id].name, why))
+                    outcomes[index] = (Outcome.HANDED_OVER, why, None)
+                elif not decision.escalate:
+                    outcomes[index] = (Outcome.NOT_ANSWERED, composed.reason, None)
                 continue
             dm = item.kind == "dm"
             key = dm_reply_key(item.id) if dm else reply_key(item.id)
             if offer is not None and offer.code in composed.text:
                 plan.coupons.append((offer.coupon_id, key))
-            outcomes[index] = (MentionDecision.REPLIED, None, key)
+            if decision.escalate:
+                outcomes[index] = (Outcome.HANDED_OVER, decision.inbox_reason, key)
+            elif decision.answers:
+                topic = getattr(answers[item.id][2], "topic", None)
+                outcomes[index] = (Outcome.ANSWERED, f"{FROM_DATA} ({topic})" if topic else FROM_DATA, key)
+                plan.answered.add(key)
+            else:
+                outcomes[index] = (Outcome.ANSWERED, decision.reason, key)
             plan.replies.append(
                 ReplyRecord(
                     key=key,
@@ -382,13 +433,31 @@ class Batches:
                     record.platform_id,
                     record.author_id,
                     record.intent,
-                    record.decision,
+                    record.outcome,
                     f" ({record.reason})" if record.reason else "",
                 )
         return plan
 
+    def _inbox(
+        self, account: str, net: str, item: Incoming, user: User | None, intent: str, reason: str | None
+    ) -> InboxRecord:
+        return InboxRecord(
+            account=account,
+            platform=net,
+            kind=item.kind,
+            mention_id=item.id,
+            text=item.text,
+            user_id=item.author_id,
+            username=user.username if user else None,
+            intent=intent,
+            webhook=self.escalator.enabled,
+            reason=reason,
+        )
+
     @staticmethod
-    def _context(item: Incoming, user: User | None, intent: Any, handle: str, offer: Any = None) -> dict[str, Any]:
+    def _context(
+        item: Incoming, user: User | None, intent: Any, handle: str, offer: Any = None, answer: Any = None
+    ) -> dict[str, Any]:
         return reply_context(
             item_id=item.id,
             user=user.username if user else "",
@@ -399,4 +468,5 @@ class Batches:
             shop=handle,
             channel="dm" if item.kind == "dm" else "reply",
             coupon=offer.text if offer is not None else None,
+            answer=answer,
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domains.conversations.replies import quiet_until
-from bot.settings.replies import Caps, IntentRule, RepliesConfig, format_duration
+from bot.settings.replies import UNANSWERED, Caps, IntentRule, RepliesConfig, format_duration
 
 OPT_OUT = "opt_out"
 DAY = timedelta(hours=24)
@@ -27,12 +27,15 @@ class Facts:
     summoned: bool  # a DM, an @mention of the account, a reply to it or a quote of its post
     opted_out: bool  # the author opted out before (or earlier in this batch)
     intent: str
-    escalate: bool  # the intent goes to the inbox
+    escalate: bool | str  # the intent goes to the inbox: True, False or "unanswered" (when the data did not answer)
     rule: IntentRule | None  # the intent's rule (its reply templates)
     created_at: datetime | None = None
     conversation_id: str | None = None
     replies_to_author: int = 0  # replies to the author in the last 24 h
     replies_in_conversation: int = 0
+    matched: str | None = None  # the keyword, pattern or bound that decided the intent
+    answered: bool | None = None  # None: the rule does not answer from the shop's data; else whether it did
+    unanswered: str | None = None  # why the shop's data did not answer (the inbox item's reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,8 @@ class Decision:
     opt_out: bool = False  # a permanent opt-out of the author
     audience: bool = True
     not_before: datetime | None = None
+    inbox_reason: str | None = None  # why a person must look (with `escalate`)
+    answers: bool = False  # `template` is the rule's `answer` template: the shop's data answers the question
 
     @property
     def replies(self) -> bool:
@@ -90,6 +95,20 @@ def template_for(rule: IntentRule | None, kind: str) -> str | None:
     return (rule.dm_reply or rule.reply) if kind == "dm" else rule.reply
 
 
+def handover_reason(facts: Facts) -> str:
+    """Why a person must look, in words: the question the data did not answer, or the intent and what matched."""
+    if facts.answered is False and facts.unanswered:
+        return facts.unanswered
+    matched = facts.matched
+    if not matched:
+        return facts.intent.replace("_", " ")
+    if matched.startswith("sentiment<"):
+        return f"{facts.intent.replace('_', ' ')} (very unhappy wording)"
+    if matched.startswith("sentiment>"):
+        return f"{facts.intent.replace('_', ' ')} (very happy wording)"
+    return f"{facts.intent.replace('_', ' ')} (said “{matched}”)"
+
+
 def decide(facts: Facts, policy: Policy) -> Decision:
     """The checks in order: an author other than the account; summoned; not opted out; an opt-out is recorded
     (and confirmed once, unless too old); a template for the intent; not too old; the caps per person and per
@@ -99,12 +118,19 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return NO_AUTHOR
     if facts.ours:
         return OUR_OWN
-    escalate = facts.escalate and facts.intent != OPT_OUT
+    if facts.intent == OPT_OUT:
+        escalate = False
+    elif facts.escalate == UNANSWERED:
+        escalate = facts.answered is False
+    else:
+        escalate = facts.escalate is True
+    why = handover_reason(facts) if escalate else None
     if not facts.summoned:
-        return Decision("does not summon the account", escalate=escalate)
+        return Decision("does not summon the account", escalate=escalate, inbox_reason=why)
     if facts.opted_out:
-        return Decision("opted out", escalate=escalate)
-    template = template_for(facts.rule, facts.kind)
+        return Decision("opted out", escalate=escalate, inbox_reason=why)
+    answers = bool(facts.answered and facts.rule is not None and getattr(facts.rule, "answer", None))
+    template = getattr(facts.rule, "answer", None) if answers else template_for(facts.rule, facts.kind)
     if facts.intent == OPT_OUT:
         if policy.too_old(facts.created_at):
             return Decision(policy.too_old_reason, opt_out=True)
@@ -112,12 +138,21 @@ def decide(facts: Facts, policy: Policy) -> Decision:
             return Decision(template=template, opt_out=True, not_before=policy.not_before)
         return Decision("opted out (no confirmation template)", opt_out=True)
     if not template:
-        return Decision(f"no reply for intent {facts.intent}", escalate=escalate)
+        return Decision(f"no reply for intent {facts.intent}", escalate=escalate, inbox_reason=why)
     if policy.too_old(facts.created_at):
-        return Decision(policy.too_old_reason, escalate=escalate)
+        return Decision(policy.too_old_reason, escalate=escalate, inbox_reason=why)
     caps = policy.caps
     if caps.per_user_per_day and facts.replies_to_author >= caps.per_user_per_day:
-        return Decision(f"cap: {caps.per_user_per_day} replies to this user in 24 h", escalate=escalate)
+        reason = f"cap: {caps.per_user_per_day} replies to this user in 24 h"
+        return Decision(reason, escalate=escalate, inbox_reason=why)
     if caps.per_conversation and facts.conversation_id and facts.replies_in_conversation >= caps.per_conversation:
-        return Decision(f"cap: {caps.per_conversation} replies in this conversation", escalate=escalate)
-    return Decision(template=template, target=author, escalate=escalate, not_before=policy.not_before)
+        reason = f"cap: {caps.per_conversation} replies in this conversation"
+        return Decision(reason, escalate=escalate, inbox_reason=why)
+    return Decision(
+        template=template,
+        target=author,
+        escalate=escalate,
+        not_before=policy.not_before,
+        inbox_reason=why,
+        answers=answers,
+    )

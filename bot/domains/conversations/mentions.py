@@ -27,6 +27,7 @@ from bot.core.ports import Platform
 from bot.domains.conversations.batch import (
     DMS,
     MENTIONS,
+    Answers,
     Batches,
     CouponOffers,
     IntentClassifier,
@@ -97,6 +98,15 @@ class _PollJob:
             self.service.poll(self.account)
 
 
+def shop_answers(settings: Settings) -> Answers | None:
+    """What answers questions from the shop's own data, when an intent rule has an `answer` template."""
+    if not any(rule.answer for rule in settings.replies.intents):
+        return None
+    from bot.domains.conversations.answers import Answerer, Knowledge
+
+    return Answerer(Knowledge.from_settings(settings))
+
+
 def _newest(platform: Platform, ids: Iterable[str]) -> str | None:
     newest = None
     for item_id in ids:
@@ -132,7 +142,9 @@ class MentionService:
         self.escalator = escalator if escalator is not None else Escalator(self.replies.escalation)
         self.page_size = page_size
         self.owner = owner  # with several daemons: one polls each account at a time (a lease in the store)
-        self.batches = Batches(settings, store, classifier, renderer, clock, self.escalator, coupons)
+        self.batches = Batches(
+            settings, store, classifier, renderer, clock, self.escalator, coupons, answers=shop_answers(settings)
+        )
         self._waits: dict[tuple[str, str], datetime] = {}
 
     # ------------------------------------------------------------------ polling
@@ -301,8 +313,9 @@ class MentionService:
                     MENTION_WINDOW,
                     platform.name,
                 )
-        # The newest id of this whole run: the first page's (or, resuming, the interrupted run's).
-        newest = resume[0] if resume else (pages[0].newest_id if pages else None)
+        # The newest position of this whole run (or, resuming, the interrupted run's): the newest any page carries
+        # (Page.newest_id only grows along a read; an adapter fills it from the items where the answer had none).
+        newest = resume[0] if resume else _newest(platform, (p.newest_id for p in pages if p.newest_id))
         oldest = next((p.items[-1].id for p in reversed(pages) if p.items), None)
         progress: tuple[str, str | None] | None
         if complete:

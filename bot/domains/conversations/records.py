@@ -20,15 +20,15 @@ def mention_record(
     seen_at: datetime,
     outcome: tuple[str, str | None, str | None],
 ) -> MentionRecord:
-    """The mention (or DM) row; `outcome` is (decision, reason, reply key)."""
-    decision, reason, key = outcome
+    """The mention (or DM) row; `outcome` is (Outcome, reason, reply key)."""
+    result, reason, key = outcome
     return MentionRecord(
         account=account,
         platform=net,
         kind=item.kind,
         platform_id=item.id,
         text=item.text,
-        decision=decision,
+        outcome=result,
         reason=reason,
         reply_key=key,
         author_id=item.author_id,

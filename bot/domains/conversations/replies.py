@@ -72,12 +72,15 @@ def reply_context(
     shop: str,
     channel: str,
     coupon: str | None = None,
+    answer: Any = None,
 ) -> dict[str, Any]:
     """The one way a customer's data reaches a reply template: `name` reduced to a safe short form ('' for a
     neutral greeting: bot.core.text.safe_name, falling back to the handle only when there is no display name),
     `text` a short neutralised excerpt (customer_text), `ref` the mention's reference; `user`, the raw handle,
-    is there for recommend(user) only (RAW_CUSTOMER_FIELDS)."""
+    is there for recommend(user) only (RAW_CUSTOMER_FIELDS); `answer`, what the shop's data says to the customer's
+    question (bot.domains.conversations.answers), for a rule's `answer` template."""
     return {
+        "answer": answer,
         "coupon": coupon,
         "user": user,
         "name": safe_name(name or user),
