@@ -391,9 +391,7 @@ def test_two_daemons_polling_one_account_answer_each_mention_once(
             )
             for _ in range(2):
                 reports.append(svc.poll("shop"))
-            box = Outbox(
-                stores[index], {"shop": platforms[index]}, delivery=delivery(), owner=f"d{index}", clock=clock
-            )
+            box = Outbox(stores[index], {"shop": platforms[index]}, delivery=delivery(), owner=f"d{index}", clock=clock)
             box.deliver_due()
         except BaseException as exc:
             errors.append(exc)
