@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings.config import DeliveryConfig
+from bot.settings.config import DeliveryConfig, Settings
 
 
 def delivery(**overrides: Any) -> DeliveryConfig:
@@ -29,3 +29,16 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def mention_service(settings: Settings, store: Any, platforms: dict[str, Any], clock: Any, **kwargs: Any) -> Any:
+    """The real MentionService of `settings` (classifier, templates), its escalation webhook off."""
+    from bot.adapters.escalation import Escalator
+    from bot.adapters.templating import TemplateRenderer
+    from bot.domains.conversations.intent import Classifier
+    from bot.domains.conversations.mentions import MentionService
+
+    kwargs.setdefault("escalator", Escalator(settings.replies.escalation, url=""))
+    return MentionService(
+        settings, store, platforms, Classifier(settings.replies), TemplateRenderer(settings), clock, **kwargs
+    )

@@ -13,17 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.adapters.escalation import Escalator
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
-from bot.adapters.templating import TemplateRenderer
 from bot.core.clock import ManualClock
-from bot.domains.conversations.intent import Classifier
-from bot.domains.conversations.mentions import MentionService
 from bot.domains.coupons.issuing import CouponService, coupon_key
 from bot.domains.publishing.outbox import Outbox
 from bot.settings.replies import Caps, RepliesConfig
-from tests.helpers import delivery
+from tests.helpers import delivery, mention_service
 from tests.test_coupons import START, make_settings, seed_segments
 
 X_BUCKETS = XPlatform.buckets  # the rate-limit bucket names of an X account
@@ -97,15 +93,7 @@ def test_dm_only_to_people_who_wrote_first(store: Store, clock: ManualClock, tmp
         settings = base.model_copy(
             update={"replies": RepliesConfig(enabled=True, caps=Caps(per_user_per_day=0, per_conversation=0))}
         )
-        mentions = MentionService(
-            settings,
-            store,
-            {"shop": shop},
-            Classifier(settings.replies),
-            TemplateRenderer(settings),
-            clock,
-            escalator=Escalator(settings.replies.escalation, url=""),
-        )
+        mentions = mention_service(settings, store, {"shop": shop}, clock)
         mentions.poll("shop")  # stores the fan's DM (and queues the ordinary answer)
         store.segments.save_run(
             created_at=START,

@@ -11,22 +11,18 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bot.adapters.escalation import Escalator
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
-from bot.adapters.templating import TemplateRenderer
 from bot.core.clock import ManualClock
 from bot.core.records import utc_day
 from bot.domains.audience.engagement import ENGAGEMENT, EngagementReport, EngagementService
-from bot.domains.conversations.intent import Classifier
-from bot.domains.conversations.mentions import MentionService
 from bot.domains.publishing.outbox import Outbox
 from bot.sandbox.server import SandboxServer
 from bot.settings.config import AccountConfig, Settings
 from bot.settings.graph import EngagementConfig, GraphConfig
 from bot.settings.replies import Caps, RepliesConfig
 from tests.conftest import REPO_ROOT
-from tests.helpers import delivery
+from tests.helpers import delivery, mention_service
 
 EVERY = timedelta(hours=1)
 LOOKBACK = timedelta(days=7)
@@ -330,15 +326,7 @@ def test_a_quote_that_mentions_us_is_one_interaction(
     [ours] = publish(store, shop, clock, "New arrivals")
     me = shop.me().id
     alice, bob = server.add_user("alice", followers=900), server.add_user("bob", followers=5)
-    mentions = MentionService(
-        settings,
-        store,
-        {"shop": shop},
-        Classifier(settings.replies),
-        TemplateRenderer(settings),
-        clock,
-        escalator=Escalator(settings.replies.escalation, url=""),
-    )
+    mentions = mention_service(settings, store, {"shop": shop}, clock)
     engagement = service(store, shop, clock, settings)
 
     first = server.add_tweet(alice, "@shop love these!", quote_tweet_id=ours)

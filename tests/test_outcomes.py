@@ -13,16 +13,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bot.adapters.escalation import Escalator
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
-from bot.adapters.templating import TemplateRenderer
 from bot.app.cli import app
 from bot.core.clock import ManualClock
-from bot.domains.conversations.intent import Classifier
 from bot.domains.conversations.mentions import MentionService
 from bot.settings.config import Settings, load_config
 from tests.conftest import REPO_ROOT
+from tests.helpers import mention_service
 
 # 10:00 in Shanghai: no quiet hours, inside the Double 11 sale
 NOW = datetime(2026, 11, 5, 2, 0, tzinfo=UTC)
@@ -55,15 +53,7 @@ def shop(sandbox: Any, clock: ManualClock) -> Iterator[XPlatform]:
 
 
 def service(settings: Settings, store: Store, shop: XPlatform, clock: ManualClock) -> MentionService:
-    return MentionService(
-        settings,
-        store,
-        {"shop": shop},
-        Classifier(settings.replies),
-        TemplateRenderer(settings),
-        clock,
-        escalator=Escalator(settings.replies.escalation, url=""),
-    )
+    return mention_service(settings, store, {"shop": shop}, clock)
 
 
 def test_each_message_ends_in_one_outcome_and_promises_only_what_a_person_keeps(

@@ -13,21 +13,18 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.escalation import Escalator
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
-from bot.adapters.templating import TemplateRenderer
 from bot.core.clock import ManualClock
 from bot.core.errors import PlatformError, TransientError
 from bot.core.models import MessageKind, OutgoingMessage
-from bot.domains.conversations.intent import Classifier
 from bot.domains.conversations.mentions import MentionService
 from bot.domains.publishing.outbox import Outbox
 from bot.settings.config import AccountConfig, Settings
 from bot.settings.replies import Caps, RepliesConfig
 from tests.conftest import REPO_ROOT
 from tests.contract.faultproxy import FaultProxy
-from tests.helpers import delivery
+from tests.helpers import delivery, mention_service
 
 MENTIONS = "/2/users/"
 DM_CREATE = "/2/dm_conversations/with/"
@@ -159,14 +156,11 @@ def _service(store: Store, shop: XPlatform, clock: ManualClock) -> MentionServic
         templates_dir=REPO_ROOT / "templates",
         replies=RepliesConfig(enabled=True, caps=Caps(per_user_per_day=0, per_conversation=0)),
     )
-    return MentionService(
+    return mention_service(
         settings,
         store,
         {"shop": shop},
-        Classifier(settings.replies),
-        TemplateRenderer(settings),
         clock,
-        escalator=Escalator(settings.replies.escalation, url=""),
         page_size=5,
     )
 

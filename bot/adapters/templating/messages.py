@@ -18,6 +18,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
+import jinja2.meta
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -208,6 +209,7 @@ class TemplateRenderer:
         self._product_cache: dict[str, tuple[Mapping[str, Any], ...]] = {}
         self._frozen = sources is not None  # a snapshot never changes: variant counts can be kept
         self._variant_counts: dict[str, int] = {}
+        self._names: dict[str, frozenset[str]] = {}
         self._exists: dict[str, bool] = {}
 
     # -- recommendations ------------------------------------------------------------------------------
@@ -265,6 +267,20 @@ class TemplateRenderer:
             if self._frozen:
                 self._variant_counts[template] = count
         return count
+
+    def uses(self, template: str, name: str) -> bool:
+        """Whether the template (any variant) reads the context variable `name`; True when that cannot be told
+        (a syntax error: rendering reports it), so a caller may skip preparing only what is surely unread."""
+        names = self._names.get(template)
+        if names is None:
+            try:
+                source, _ = self._source(template)
+                names = frozenset(jinja2.meta.find_undeclared_variables(self.env.parse(source)))
+            except (TemplateError, jinja2.TemplateSyntaxError):
+                return True
+            if self._frozen:
+                self._names[template] = names
+        return name in names
 
     def render_variant(self, template: str, variant: int, context: Mapping[str, Any]) -> str:
         """Render one variant to normalised text; raise TemplateError(template, message, line)."""

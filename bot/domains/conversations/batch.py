@@ -365,7 +365,9 @@ class Batches:
                     opted.add(author)
                 if decision.template is not None:
                     offer = offers.get(author) if decision.target else None
-                    context = self._context(item, user, intent, handle, offer, answer if decision.answers else None)
+                    quoted = self.renderer.uses(decision.template, "text")  # the excerpt is made only when shown
+                    answered = answer if decision.answers else None
+                    context = self._context(item, user, intent, handle, offer, answered, quoted=quoted)
                     wanted.append(Wanted(decision.template, context, item.kind == "dm"))
                     asked.append((len(decisions), item, decision, offer))
                     if decision.target:
@@ -456,13 +458,20 @@ class Batches:
 
     @staticmethod
     def _context(
-        item: Incoming, user: User | None, intent: Any, handle: str, offer: Any = None, answer: Any = None
+        item: Incoming,
+        user: User | None,
+        intent: Any,
+        handle: str,
+        offer: Any = None,
+        answer: Any = None,
+        *,
+        quoted: bool = True,
     ) -> dict[str, Any]:
         return reply_context(
             item_id=item.id,
             user=user.username if user else "",
             name=(user.name if user else "") or "",
-            text=item.text,
+            text=item.text if quoted else "",
             intent=intent.name,
             language=intent.language,
             shop=handle,

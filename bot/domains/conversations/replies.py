@@ -40,6 +40,8 @@ class Renderer(Protocol):
 
     def render_variant(self, template: str, variant: int, context: Mapping[str, Any]) -> str: ...
 
+    def uses(self, template: str, name: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Composed:
@@ -247,13 +249,18 @@ class ReplyComposer:
 _HEAVY = re.compile("[\u00a9\u00ae]|[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
 
 
+# a dot a URL's domain may end in: before its top-level domain, which starts with a letter (ASCII or not)
+_DOMAIN_DOT = re.compile(r"[.。．](?=[^\W\d_])")
+
+
 def weight_bound(text: str) -> int:
     """An upper bound of X's weighted length, much cheaper than twitter-text: each code point of the NFC text
-    at its weight (an emoji sequence counts 2 in all, here 2 per code point), plus 23 per dot for URLs (a
-    URL counts 23 however short, and has a dot)."""
+    at its weight (an emoji sequence counts 2 in all, here 2 per code point), plus 23 per dot followed by a
+    letter (a URL counts 23 however short, and its domain has such a dot; a price's "359.00" or a sentence's
+    end has none)."""
     normal = unicodedata.normalize("NFC", text)
     heavy = len(_HEAVY.findall(normal))
-    return len(normal) + heavy + 23 * (normal.count(".") + normal.count("。") + normal.count("．"))
+    return len(normal) + heavy + 23 * len(_DOMAIN_DOT.findall(normal))
 
 
 def quiet_until(now: datetime, quiet: QuietHours | None, default_zone: str) -> datetime | None:

@@ -187,6 +187,8 @@ class PhraseSet:
                 end = _match_at(words, start, parts)
                 if end is not None:
                     found.append(Match(kind, "en", start, end, phrase))
+        if not self._zh or not _has_cjk(parsed.compact):  # no Chinese phrase can be in it
+            return found
         for kind, phrase, needle in self._zh:
             begin = parsed.compact.find(needle)
             while begin >= 0:
