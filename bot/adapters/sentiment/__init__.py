@@ -2,10 +2,10 @@
 
 * English (and emoji, and anything not Chinese): VADER's compound score, numbers replaced by a neutral token,
   emoticons with digits (":3", "<3", "8)") kept as VADER's lexicon scores them (english.py).
-* Chinese: our own model (chinese.py, zh_model.json.gz): character n-grams and a polarity lexicon, stacked and
-  calibrated on domains the n-gram part was not trained on, so 2 * P(happy) - 1 means the same on a shop's
-  messages as on the reviews it learnt from; damped to +-NEUTRAL_DAMPING without an opinion cue. Trained by
-  scripts/train_sentiment.py, measured by scripts/eval_sentiment.py (docs/sentiment.md).
+* Chinese: our own model (chinese.py, zh_model.json.gz): character n-grams, a polarity lexicon and a scored
+  lexicon, stacked and calibrated on domains the n-gram part was not trained on, so 2 * P(happy) - 1 means the
+  same on a shop's messages as on the reviews it learnt from; damped to +-NEUTRAL_DAMPING without an opinion
+  cue. Trained by scripts/train_sentiment.py, measured by scripts/eval_sentiment.py (docs/sentiment.md).
 
 vaderSentiment is imported, and the Chinese model file read, on first use: `socialbot --help` never pays for them.
 Both scores are cached per text (LRU), so repeated texts cost a dict look-up.

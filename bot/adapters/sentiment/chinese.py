@@ -1,23 +1,26 @@
-"""Chinese sentiment, -1 .. 1: character n-grams and a polarity lexicon, stacked and calibrated across domains.
+"""Chinese sentiment, -1 .. 1: character n-grams and two polarity lexicons, stacked and calibrated across domains.
 
 The model (zh_model.json.gz beside this file, written by scripts/train_sentiment.py; docs/sentiment.md) has
-two parts, both read with the standard library only:
+three parts, all read with the standard library only:
 
 * a linear model over the text's character 1-3-grams (NFKC, lower case, every digit run read as "0", white
   space dropped): counts, L2-normalised, dot the weights, plus a bias -> `margin`. Only n-grams that occur in at
   least two of the training domains are in its vocabulary, so a domain's topic words ("酒店", "屏幕") carry no
   sentiment of their own;
-* a polarity lexicon (HowNet and DUTIR words, two characters or more), matched longest-first; a word right
-  after a negation ("不", "没有", "不太", ...) counts the other way -> `lexicon` = (positive - negative) /
-  sqrt(positive + negative), 0 without a hit.
+* a polarity lexicon (HowNet's words of two characters or more, plus shop words, Weibo emoticon codes and emoji
+  written for this project), matched longest-first; a word right after a negation ("不", "没有", "不太", ...)
+  counts the other way, a complaint softened by "有点" / "稍微" counts half -> `lexicon` = (positive - negative) /
+  sqrt(positive + negative), 0 without a hit;
+* a scored lexicon (BosonNLP's word weights, learnt from Weibo posts, news and forums; words of two to four
+  characters), matched the same way -> `scored` = the sum of the weights / sqrt(number of hits).
 
-They are stacked: P(happy) = sigmoid(a * margin + b * lexicon + c), with a, b, c fitted on the n-gram model's
-predictions for a domain it was not trained on (leave-one-domain-out), classes weighted equally. So the score
-2 * P - 1 is calibrated for text from an unseen domain: -0.5 means P(unhappy) = 0.75.
+They are stacked: P(happy) = sigmoid(a * margin + b * lexicon + s * scored + c), with a, b, s, c fitted on the
+n-gram model's predictions for a domain it was not trained on (leave-one-domain-out), classes weighted equally.
+So the score 2 * P - 1 is calibrated for text from an unseen domain: -0.5 means P(unhappy) = 0.75.
 
 A review model has no "neutral": a question such as "请问有优惠券吗" would get some sign. When a text holds no
-opinion cue (no lexicon word and none of ZH_OPINION_CUES) its score is damped to +-NEUTRAL_DAMPING at most,
-below every default rule bound.
+opinion cue (no polarity-lexicon word and none of ZH_OPINION_CUES) its score is damped to +-NEUTRAL_DAMPING at
+most, below every default rule bound.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).with_name("zh_model.json.gz")
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
+READABLE_FORMATS = (1, 2)  # format 1: no scored lexicon
 NEUTRAL_DAMPING = 0.3
 CACHE_SIZE = 16_384
 MAX_SENTIMENT_CHARS = 2_000
@@ -53,6 +57,10 @@ ZH_OPINION_CUES = re.compile(
 
 CONTRASTS = ("但", "可是", "不过", "就是", "只是", "然而", "却")
 CONTRAST_WEIGHT = 2.0
+_CONTRAST_STARTS = frozenset(c[0] for c in CONTRASTS)
+# a complaint softened by one of these ("有点慢", "稍微贵了点") counts MILD_WEIGHT times
+MITIGATORS = ("有点", "有一点", "有些", "稍微", "稍", "略", "略微")
+MILD_WEIGHT = 0.5
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 
@@ -83,47 +91,81 @@ def ngram_counts(normalised: str, n_max: int, vocabulary: Mapping[str, Any] | No
     return counts
 
 
-class Lexicon:
-    """Polarity words matched longest-first in normalised text, flipped after a negation."""
+def _ends_with_any(text: str, end: int, suffixes: frozenset[str], lengths: tuple[int, ...]) -> bool:
+    """Whether text[:end] ends with one of `suffixes` (whose lengths are `lengths`)."""
+    return end > 0 and any(length <= end and text[end - length : end] in suffixes for length in lengths)
 
-    def __init__(self, positive: Iterable[str], negative: Iterable[str], negators: Iterable[str]) -> None:
-        pos, neg = set(positive), set(negative)
-        self.words: dict[str, int] = {w: 1 for w in pos - neg} | {w: -1 for w in neg - pos}
+
+def _lengths_of(words: Iterable[str]) -> tuple[int, ...]:
+    return tuple(sorted({len(w) for w in words if w}))
+
+
+_MITIGATOR_LENGTHS = _lengths_of(MITIGATORS)
+_MITIGATOR_SET = frozenset(MITIGATORS)
+
+
+class _Matcher:
+    """Words with a value, matched longest-first in normalised text: a value is turned round after a negation,
+    halved (MILD_WEIGHT) when negative after a mitigator ("有点"), and counted CONTRAST_WEIGHT times after a
+    contrast ("但是", "就是", ...: reviews put what decides after the "but")."""
+
+    def __init__(self, values: Mapping[str, float], negators: Iterable[str]) -> None:
+        self.values = dict(values)
         self.negators = tuple(sorted(set(negators), key=lambda n: (-len(n), n)))
-        self.max_len = max((len(w) for w in self.words), default=0)
-        self.min_len = min((len(w) for w in self.words), default=1)
+        self._negator_set = frozenset(n for n in self.negators if n)
+        self._negator_lengths = _lengths_of(self._negator_set)
+        # the lengths of the words that start with each character, longest first: most positions start no word
+        lengths: dict[str, set[int]] = {}
+        for word in self.values:
+            if word:
+                lengths.setdefault(word[0], set()).add(len(word))
+        self._lengths = {first: sorted(found, reverse=True) for first, found in lengths.items()}
 
     def _negated(self, text: str, start: int) -> bool:
         # a negation right before the word, or one character before it ("不太好" is caught by the negator "不太")
-        for end in (start, start - 1):
-            head = text[max(0, end - 4) : end]
-            if head and any(head.endswith(n) for n in self.negators):
-                return True
-        return False
+        found, lengths = self._negator_set, self._negator_lengths
+        return _ends_with_any(text, start, found, lengths) or _ends_with_any(text, start - 1, found, lengths)
 
-    def hits(self, normalised: str) -> tuple[float, float]:
-        """(positive, negative) word hits in `normalised`; a hit after a contrast ("但是", "就是", ...) counts
-        CONTRAST_WEIGHT times (reviews put what decides after the "but")."""
-        positive = negative = 0.0
+    def scan(self, normalised: str) -> Iterator[tuple[float, float]]:
+        """(value, weight) of every word found in `normalised`, left to right."""
         weight = 1.0
-        i, n, words = 0, len(normalised), self.words
+        i, n, values, starts = 0, len(normalised), self.values, self._lengths
         while i < n:
-            if normalised.startswith(CONTRASTS, i):
+            char = normalised[i]
+            if char in _CONTRAST_STARTS and normalised.startswith(CONTRASTS, i):
                 weight = CONTRAST_WEIGHT
-            for length in range(min(self.max_len, n - i), self.min_len - 1, -1):
-                polarity = words.get(normalised[i : i + length])
-                if polarity is not None:
-                    break
-            else:
+            value = None
+            for length in starts.get(char, ()):
+                if i + length <= n:
+                    value = values.get(normalised[i : i + length])
+                    if value is not None:
+                        break
+            if value is None:
                 i += 1
                 continue
             if self._negated(normalised, i):
-                polarity = -polarity
-            if polarity > 0:
+                value = -value
+            mild = value < 0 and _ends_with_any(normalised, i, _MITIGATOR_SET, _MITIGATOR_LENGTHS)
+            yield value, weight * (MILD_WEIGHT if mild else 1.0)
+            i += length
+
+
+class Lexicon(_Matcher):
+    """Positive and negative words (see _Matcher for negation, mitigators and contrasts)."""
+
+    def __init__(self, positive: Iterable[str], negative: Iterable[str], negators: Iterable[str]) -> None:
+        pos, neg = set(positive), set(negative)
+        super().__init__({w: 1 for w in pos - neg} | {w: -1 for w in neg - pos}, negators)
+        self.words: dict[str, int] = {w: int(v) for w, v in self.values.items()}
+
+    def hits(self, normalised: str) -> tuple[float, float]:
+        """(positive, negative) word hits in `normalised`, each counted with its weight."""
+        positive = negative = 0.0
+        for value, weight in self.scan(normalised):
+            if value > 0:
                 positive += weight
             else:
                 negative += weight
-            i += length
         return positive, negative
 
     @staticmethod
@@ -132,14 +174,26 @@ class Lexicon:
         return (positive - negative) / math.sqrt(total) if total else 0.0
 
 
+class ScoredLexicon(_Matcher):
+    """Words with a learnt weight (BosonNLP's); the feature is the sum of the weights over sqrt(hits)."""
+
+    def feature(self, normalised: str) -> float:
+        total = count = 0.0
+        for value, weight in self.scan(normalised):
+            total += weight * value
+            count += weight
+        return total / math.sqrt(count) if count else 0.0
+
+
 @dataclass(frozen=True)
 class Stack:
     ngram: float
     lexicon: float
     intercept: float
+    scored: float = 0.0
 
-    def logit(self, margin: float, lexicon: float) -> float:
-        return self.ngram * margin + self.lexicon * lexicon + self.intercept
+    def logit(self, margin: float, lexicon: float, scored: float = 0.0) -> float:
+        return self.ngram * margin + self.lexicon * lexicon + self.scored * scored + self.intercept
 
 
 class NgramModel:
@@ -163,28 +217,38 @@ class Features:
     margin: float
     lexicon: float
     lexicon_hits: float
+    scored: float = 0.0
 
 
 class ZhModel:
-    """The n-gram model, the lexicon and the stack read from one model file."""
+    """The n-gram model, the lexicons and the stack read from one model file."""
 
-    def __init__(self, ngrams: NgramModel, lexicon: Lexicon, stack: Stack, info: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        ngrams: NgramModel,
+        lexicon: Lexicon,
+        stack: Stack,
+        info: Mapping[str, Any],
+        scored: ScoredLexicon | None = None,
+    ) -> None:
         self.ngrams = ngrams
         self.lexicon = lexicon
         self.stack = stack
         self.info = dict(info)
+        self.scored = scored
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ZhModel:
-        if data.get("format") != MODEL_FORMAT:
-            raise ModelError(f"model format {data.get('format')!r}, this code reads format {MODEL_FORMAT}")
+        if data.get("format") not in READABLE_FORMATS:
+            raise ModelError(f"model format {data.get('format')!r}, this code reads formats {READABLE_FORMATS}")
         try:
             ngrams = NgramModel(data["ngrams"], data["bias"], data["ngram_max"])
             lexicon = Lexicon(data["lexicon_positive"], data["lexicon_negative"], data["negators"])
             stack = Stack(**data["stack"])
+            scored = ScoredLexicon(data["scored_lexicon"], data["negators"]) if "scored_lexicon" in data else None
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"model file lacks or mistypes a field: {exc}") from exc
-        return cls(ngrams, lexicon, stack, data.get("info", {}))
+        return cls(ngrams, lexicon, stack, data.get("info", {}), scored)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> ZhModel:
@@ -200,27 +264,35 @@ class ZhModel:
         return model
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        stack = {"ngram": self.stack.ngram, "lexicon": self.stack.lexicon, "intercept": self.stack.intercept}
+        data: dict[str, Any] = {
             "format": MODEL_FORMAT,
             "ngram_max": self.ngrams.n_max,
             "bias": self.ngrams.bias,
-            "stack": {"ngram": self.stack.ngram, "lexicon": self.stack.lexicon, "intercept": self.stack.intercept},
+            "stack": stack | {"scored": self.stack.scored},
             "negators": list(self.lexicon.negators),
             "lexicon_positive": sorted(w for w, p in self.lexicon.words.items() if p > 0),
             "lexicon_negative": sorted(w for w, p in self.lexicon.words.items() if p < 0),
             "info": self.info,
             "ngrams": self.ngrams.weights,
         }
+        if self.scored is not None:
+            data["scored_lexicon"] = self.scored.values
+        return data
 
     def features(self, text: str) -> Features:
         normalised = normalise(text)
         positive, negative = self.lexicon.hits(normalised)
-        return Features(self.ngrams.margin(normalised), Lexicon.feature(positive, negative), positive + negative)
+        scored = self.scored.feature(normalised) if self.scored is not None else 0.0
+        margin = self.ngrams.margin(normalised)
+        return Features(margin, Lexicon.feature(positive, negative), positive + negative, scored)
+
+    def logit(self, found: Features) -> float:
+        return self.stack.logit(found.margin, found.lexicon, found.scored)
 
     def probability(self, text: str) -> float:
         """P(the writer is happy), calibrated for text from a domain the model was not trained on."""
-        found = self.features(text)
-        logit = self.stack.logit(found.margin, found.lexicon)
+        logit = self.logit(self.features(text))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
     def score(self, text: str) -> float:
@@ -228,7 +300,7 @@ class ZhModel:
         if not normalise(text):
             return 0.0
         found = self.features(text)
-        logit = self.stack.logit(found.margin, found.lexicon)
+        logit = self.logit(found)
         value = 2.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit)))) - 1.0
         if not found.lexicon_hits and not ZH_OPINION_CUES.search(text[:MAX_SENTIMENT_CHARS]):
             value *= NEUTRAL_DAMPING
