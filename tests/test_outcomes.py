@@ -129,7 +129,7 @@ def test_a_customers_history_is_shown_with_the_inbox_item(
     later = sandbox.add_tweet(fan, "@lumenhome it arrived damaged, I want a refund")
     svc.poll("shop")
     [item] = [i for i in store.mentions.inbox_items() if i.mention_id == later]
-    history = store.mentions.history("sandbox" if item.platform == "sandbox" else item.platform, item.user_id)
+    history = store.mentions.history(item.account, item.user_id)
     assert [h.mention.platform_id for h in history] == [later, first]
     assert history[1].reply_text and ("899" in history[1].reply_text or "699" in history[1].reply_text)
     shown = CliRunner().invoke(app, ["inbox", "show", str(item.id), "--database", db_url], env={"COLUMNS": "220"})

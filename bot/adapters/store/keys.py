@@ -6,12 +6,14 @@ import hashlib
 import unicodedata
 from datetime import datetime
 
+from bot.adapters.store.types import storable
 from bot.core.clock import ensure_utc
 
 
 def text_hash(text: str) -> str:
-    """Hash of a post text as X compares duplicates (NFC, surrounding whitespace ignored)."""
-    normalised = unicodedata.normalize("NFC", text).strip()
+    """Hash of a post text as X compares duplicates (NFC, surrounding whitespace ignored), of the text as it is
+    stored (storable: a lone surrogate, which UTF-8 cannot encode, is stored and hashed as U+FFFD)."""
+    normalised = unicodedata.normalize("NFC", storable(text)).strip()
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
 
 

@@ -4,15 +4,19 @@ rows, inbox rows, opt-outs and the cursor, all committed together or not at all.
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Collection, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.adapters.store.base import Database
+from bot.adapters.store.bulk import BulkStatement, insert_returning, select_in
 from bot.adapters.store.keys import text_hash, user_hash, username_hash
 from bot.adapters.store.rows import outbox_values
 from bot.adapters.store.tables import (
@@ -24,7 +28,6 @@ from bot.adapters.store.tables import (
     outbox_t,
     social_user_t,
 )
-from bot.core.clock import ensure_utc
 from bot.core.models import User, numeric_or_text_newer
 from bot.core.records import (
     InboxRecord,
@@ -72,69 +75,58 @@ class MentionUnit:
             by_hash[user_hash(platform, uid)] = uid
             if username:
                 by_hash[username_hash(platform, username)] = uid
-        found = self.conn.execute(
-            sa.select(optout_t.c.user_hash).where(optout_t.c.user_hash.in_(list(by_hash)))
-        ).scalars()
-        return {by_hash[h] for h in found}
+        found = select_in(self.conn, optout_t, "user_hash", list(by_hash), ["user_hash"])
+        return {by_hash[h] for (h,) in found}
 
     def users(self, platform: str, user_ids: Collection[str]) -> dict[str, User]:
         """Known users by id (e.g. DM senders, whose events carry no handle)."""
         if not user_ids:
             return {}
-        u = social_user_t
-        rows = self.conn.execute(
-            sa.select(u.c.user_id, u.c.username, u.c.name).where(
-                u.c.platform == platform, u.c.user_id.in_(list(user_ids))
-            )
-        ).all()
-        return {r.user_id: User(r.user_id, r.username or "", r.name or "") for r in rows}
+        rows = select_in(
+            self.conn, social_user_t, "user_id", user_ids, ["user_id", "username", "name"], where={"platform": platform}
+        )
+        return {uid: User(uid, username or "", name or "") for uid, username, name in rows}
 
     def replies_to_users(self, user_ids: Collection[str], since: datetime) -> dict[str, int]:
         """Replies (and DM answers) this account decided for each user since `since`."""
-        return self._replies_by(mention_t.c.author_id, user_ids, mention_t.c.seen_at >= ensure_utc(since))
+        return self._replies_by("author_id", user_ids, since)
 
     def replies_in_conversations(self, conversation_ids: Collection[str]) -> dict[str, int]:
-        return self._replies_by(mention_t.c.conversation_id, conversation_ids)
+        return self._replies_by("conversation_id", conversation_ids)
 
-    def _replies_by(self, column: Any, values: Collection[str], *conditions: Any) -> dict[str, int]:
-        """Replies this account decided, counted by `column` (one of `values`)."""
+    def _replies_by(self, column: str, values: Collection[str], since: datetime | None = None) -> dict[str, int]:
+        """Replies this account decided (a reply key), counted by `column` (one of `values`), seen since `since`."""
         if not values:
             return {}
-        m = mention_t
-        rows = self.conn.execute(
-            sa.select(column, sa.func.count())
-            .where(
-                m.c.account == self.account,
-                column.in_(list(values)),
-                *conditions,
-                m.c.reply_key.isnot(None),
-            )
-            .group_by(column)
-        ).all()
-        return {str(key): int(n) for key, n in rows}
+        counted = select_in(
+            self.conn,
+            mention_t,
+            column,
+            values,
+            (),
+            where={"account": self.account},
+            since={"seen_at": since} if since is not None else None,
+            not_null=["reply_key"],
+            count=True,
+        )
+        return {str(key): n for key, n in counted}
 
     def own_posts(self, post_ids: Collection[str]) -> set[str]:
         """Which of these post ids this account published (through the outbox)."""
         if not post_ids:
             return set()
-        o = outbox_t
-        rows = self.conn.execute(
-            sa.select(o.c.remote_id).where(o.c.account == self.account, o.c.remote_id.in_(list(post_ids)))
-        ).scalars()
-        return {r for r in rows if r}
+        rows = select_in(self.conn, outbox_t, "remote_id", post_ids, ["remote_id"], where={"account": self.account})
+        return {r for (r,) in rows if r}
 
     def used_texts(self, texts: Collection[str]) -> set[str]:
         """Which of these texts this account already has live in its outbox (X refuses exact duplicates)."""
         if not texts:
             return set()
         hashes = {text_hash(t): t for t in texts}
-        o = outbox_t
-        rows = self.conn.execute(
-            sa.select(o.c.text_hash).where(
-                o.c.account == self.account, o.c.text_hash.in_(list(hashes)), o.c.state.in_(_LIVE_STATES)
-            )
-        ).scalars()
-        return {hashes[h] for h in rows}
+        rows = select_in(
+            self.conn, outbox_t, "text_hash", list(hashes), ["text_hash", "state"], where={"account": self.account}
+        )
+        return {hashes[h] for h, state in rows if state in _LIVE_STATES}
 
     def cursor(self, stream: str) -> str | None:
         return read_cursor(self.conn, self.account, stream)
@@ -150,70 +142,48 @@ class MentionUnit:
         inbox: Sequence[InboxRecord] = (),
         optouts: Sequence[OptOutRecord] = (),
     ) -> UnitWrites:
-        """Batch inserts (executemany); duplicates are skipped by the unique keys."""
+        """Each kind of row in one statement at the driver (an executemany, BulkStatement; the inbox one multi-row
+        INSERT ... RETURNING, for the new ids), values through the columns' own bind processors as Core stores
+        them; duplicates are skipped by the unique keys, and the counts are the rows the database inserted (the
+        driver's rowcount)."""
         db, conn, now = self._db, self.conn, self.now
+        writes = _writes(conn.dialect)
         out = UnitWrites()
         if users:
             upsert_users(db, conn, users, now)
         if mentions:
-            rows = []
-            for record in mentions:
-                values = dict(vars(record))  # shallow: asdict's deep copy costs more than the insert
-                values["seen_at"] = ensure_utc(record.seen_at) if record.seen_at else now
-                values["created_at"] = ensure_utc(record.created_at) if record.created_at else None
-                rows.append(values)
-            stmt = (
-                db.insert(mention_t)
-                .on_conflict_do_nothing(index_elements=["account", "kind", "platform_id"])
-                .returning(mention_t.c.id)
-            )
-            out.mentions = len(conn.execute(stmt, rows).all())  # executemany rowcount is -1 on psycopg
+            columns = {name: [getattr(m, name) for m in mentions] for name in _MENTION_KEYS}
+            columns["seen_at"] = [m.seen_at or now for m in mentions]
+            out.mentions = writes.mentions.run(conn, columns)
         if interactions:
-            rows = [dict(vars(i)) for i in interactions]
-            stmt = db.insert(interaction_t).on_conflict_do_nothing(
-                index_elements=["platform", "kind", "post_id", "source_user_id", "target_user_id"]
+            writes.interactions.run(
+                conn, {name: [getattr(i, name) for i in interactions] for name in _INTERACTION_KEYS}
             )
-            conn.execute(stmt, rows)
         if optouts:
             rows = [optout_values(record, now) for record in optouts]
-            stmt = db.insert(optout_t).on_conflict_do_nothing(index_elements=["user_hash"]).returning(optout_t.c.id)
-            out.optouts = len(conn.execute(stmt, rows).all())
+            out.optouts = writes.optouts.run(conn, {name: [row[name] for row in rows] for name in _OPTOUT_KEYS})
         if replies:
-            rows = []
-            for r in replies:
-                values = outbox_values(
-                    db.clock.now(), r.key, r.account, r.kind, r.text, r.in_reply_to_id, r.recipient_id, r.not_before
-                )
-                values["target_platform"] = r.target_platform
-                values["target_user_id"] = r.target_user_id
-                rows.append(values)
-            stmt = db.insert(outbox_t).on_conflict_do_nothing(index_elements=["key"]).returning(outbox_t.c.id)
-            out.replies = len(conn.execute(stmt, rows).all())
+            out.replies = writes.replies.run(conn, reply_columns(replies, db.clock.now()))
         if inbox:
-            rows = [
-                {
-                    "account": item.account,
-                    "platform": item.platform,
-                    "kind": item.kind,
-                    "mention_id": item.mention_id,
-                    "user_id": item.user_id,
-                    "username": item.username,
-                    "intent": item.intent,
-                    "text": item.text,
-                    "created_at": now,
-                    "status": InboxStatus.OPEN,
-                    "note": None,
-                    "webhook_status": WEBHOOK_PENDING if item.webhook else None,
-                    "reason": item.reason,
-                }
-                for item in {(i.account, i.kind, i.mention_id): i for i in inbox}.values()
-            ]
-            stmt = (
-                db.insert(inbox_t)
-                .on_conflict_do_nothing(index_elements=["account", "kind", "mention_id"])
-                .returning(inbox_t.c.id, sort_by_parameter_order=True)
-            )
-            out.inbox_ids = sorted(int(i) for i in conn.execute(stmt, rows).scalars())
+            items = list({(i.account, i.kind, i.mention_id): i for i in inbox}.values())
+            n = len(items)
+            columns = {
+                "account": [i.account for i in items],
+                "platform": [i.platform for i in items],
+                "kind": [i.kind for i in items],
+                "mention_id": [i.mention_id for i in items],
+                "user_id": [i.user_id for i in items],
+                "username": [i.username for i in items],
+                "intent": [i.intent for i in items],
+                "text": [i.text for i in items],
+                "created_at": [now] * n,
+                "status": [InboxStatus.OPEN] * n,
+                "note": [None] * n,
+                "webhook_status": [WEBHOOK_PENDING if i.webhook else None for i in items],
+                "reason": [i.reason for i in items],
+            }
+            ids = insert_returning(conn, inbox_t, columns, ["account", "kind", "mention_id"], "id")
+            out.inbox_ids = sorted(int(i) for i in ids)
         return out
 
     def set_resume(self, stream: str, newest: str, until: str) -> None:
@@ -253,7 +223,8 @@ class MentionUnit:
 
 
 def upsert_users(db: Database, conn: Connection, users: Sequence[UserRecord], now: datetime) -> None:
-    """Insert or refresh social_user rows; a None handle, name or follower count keeps the stored one."""
+    """Insert or refresh social_user rows; a None handle, name or follower count keeps the stored one (one
+    executemany at the driver; `db` is not needed any more, kept for the callers)."""
     unique: dict[tuple[str, str], UserRecord] = {}
     for u in users:  # one row per user, keeping the handle, name and follower count any record had
         seen = unique.get((u.platform, u.user_id))
@@ -268,29 +239,78 @@ def upsert_users(db: Database, conn: Connection, users: Sequence[UserRecord], no
                 u.followers_count if u.followers_count is not None else seen.followers_count,
             )
         )
-    stmt = db.insert(social_user_t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "user_id"],
-        set_={
-            "username": sa.func.coalesce(stmt.excluded.username, social_user_t.c.username),
-            "name": sa.func.coalesce(stmt.excluded.name, social_user_t.c.name),
-            "followers_count": sa.func.coalesce(stmt.excluded.followers_count, social_user_t.c.followers_count),
-            "last_seen": stmt.excluded.last_seen,
+    ordered = [u for _, u in sorted(unique.items())]  # a fixed order: no deadlocks between two daemons
+    _writes(conn.dialect).users.run(
+        conn,
+        {
+            "platform": [u.platform for u in ordered],
+            "user_id": [u.user_id for u in ordered],
+            "username": [u.username for u in ordered],
+            "name": [u.name for u in ordered],
+            "followers_count": [u.followers_count for u in ordered],
+            "first_seen": [now] * len(ordered),
+            "last_seen": [now] * len(ordered),
         },
     )
+
+
+def reply_columns(replies: Sequence[ReplyRecord], now: datetime) -> dict[str, list[Any]]:
+    """New pending outbox rows (rows.outbox_values), created at `now`, with their targets, column by column."""
     rows = [
-        {
-            "platform": u.platform,
-            "user_id": u.user_id,
-            "username": u.username,
-            "name": u.name,
-            "followers_count": u.followers_count,
-            "first_seen": now,
-            "last_seen": now,
-        }
-        for _, u in sorted(unique.items())  # a fixed order: no deadlocks between two daemons
+        outbox_values(now, r.key, r.account, r.kind, r.text, r.in_reply_to_id, r.recipient_id, r.not_before)
+        for r in replies
     ]
-    conn.execute(stmt, rows)
+    columns = {name: [row[name] for row in rows] for name in (rows[0] if rows else ())}
+    columns["target_platform"] = [r.target_platform for r in replies]
+    columns["target_user_id"] = [r.target_user_id for r in replies]
+    return columns
+
+
+class _Writes:
+    """The unit's executemany statements, compiled once per dialect."""
+
+    def __init__(self, dialect: Any) -> None:
+        users = sqlite.insert(social_user_t) if dialect.name == "sqlite" else postgresql.insert(social_user_t)
+        users = users.on_conflict_do_update(
+            index_elements=["platform", "user_id"],
+            set_={
+                "username": sa.func.coalesce(users.excluded.username, social_user_t.c.username),
+                "name": sa.func.coalesce(users.excluded.name, social_user_t.c.name),
+                "followers_count": sa.func.coalesce(users.excluded.followers_count, social_user_t.c.followers_count),
+                "last_seen": users.excluded.last_seen,
+            },
+        )
+        self.users = BulkStatement(users, _USER_KEYS, dialect)
+        self.mentions = _insert_new(mention_t, ["account", "kind", "platform_id"], _MENTION_KEYS, dialect)
+        self.interactions = _insert_new(
+            interaction_t,
+            ["platform", "kind", "post_id", "source_user_id", "target_user_id"],
+            _INTERACTION_KEYS,
+            dialect,
+        )
+        self.optouts = _insert_new(optout_t, ["user_hash"], _OPTOUT_KEYS, dialect)
+        self.replies = _insert_new(outbox_t, ["key"], _REPLY_KEYS, dialect)
+
+
+def _insert_new(table: sa.Table, unique: list[str], keys: Sequence[str], dialect: Any) -> BulkStatement:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING."""
+    insert = sqlite.insert(table) if dialect.name == "sqlite" else postgresql.insert(table)
+    return BulkStatement(insert.on_conflict_do_nothing(index_elements=unique), keys, dialect)
+
+
+_MENTION_KEYS = tuple(f.name for f in fields(MentionRecord))
+_INTERACTION_KEYS = tuple(f.name for f in fields(InteractionRecord))
+_USER_KEYS = ("platform", "user_id", "username", "name", "followers_count", "first_seen", "last_seen")
+_OPTOUT_KEYS = ("platform", "user_id", "username", "user_hash", "reason", "created_at")
+_REPLY_KEYS = tuple(reply_columns([ReplyRecord("k", "a", "reply", "t")], datetime.min))
+_WRITES: weakref.WeakKeyDictionary[Any, _Writes] = weakref.WeakKeyDictionary()
+
+
+def _writes(dialect: Any) -> _Writes:
+    writes = _WRITES.get(dialect)
+    if writes is None:
+        writes = _WRITES[dialect] = _Writes(dialect)
+    return writes
 
 
 def resume_stream(stream: str) -> str:
@@ -336,12 +356,19 @@ def insert_optout(db: Database, conn: Connection, record: OptOutRecord, now: dat
     return 1 if conn.execute(stmt).first() is not None else 0
 
 
-def existing_ids(conn: Connection, account: str, kind: str, ids: Collection[str]) -> set[str]:
-    """Which of these platform ids of mentions (or DMs) of `account` are stored."""
+def existing_ids(
+    conn: Connection, account: str, kind: str, ids: Collection[str], *, autocommit: bool = False
+) -> set[str]:
+    """Which of these platform ids of mentions (or DMs) of `account` are stored (`autocommit`: select_in's)."""
     if not ids:
         return set()
-    m = mention_t
-    rows = conn.execute(
-        sa.select(m.c.platform_id).where(m.c.account == account, m.c.kind == kind, m.c.platform_id.in_(list(ids)))
-    ).scalars()
-    return set(rows)
+    rows = select_in(
+        conn,
+        mention_t,
+        "platform_id",
+        ids,
+        ["platform_id"],
+        where={"account": account, "kind": kind},
+        autocommit=autocommit,
+    )
+    return {platform_id for (platform_id,) in rows}

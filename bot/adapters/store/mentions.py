@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.adapters.store.base import Repository, from_row
+from bot.adapters.store.engine import guarded
 from bot.adapters.store.keys import user_hash, username_hash
 from bot.adapters.store.mention_unit import (
     WEBHOOK_PENDING,
@@ -80,6 +81,9 @@ class MentionRepository(Repository):
         skips the known ones before classifying; the unit checks again)."""
         if not ids:
             return set()
+        if self.dialect == "sqlite":  # one SELECT at the driver: no BEGIN IMMEDIATE, no wait for a writer
+            with guarded(self.db.engine.url, "reading known mentions"), self.db.engine.connect() as conn:
+                return existing_ids(conn, account, kind, ids, autocommit=True)
         with self._tx("reading known mentions") as conn:
             return existing_ids(conn, account, kind, ids)
 
@@ -145,13 +149,14 @@ class MentionRepository(Repository):
             counts[Outcome.HANDED_OVER] += int(conn.execute(aside).scalar_one())
         return counts
 
-    def history(self, platform: str, user_id: str, *, limit: int = 20) -> list[Exchange]:
-        """A customer's latest messages to any of our accounts, newest first, each with our reply (text and state)."""
+    def history(self, account: str, user_id: str, *, limit: int = 20) -> list[Exchange]:
+        """A customer's latest messages to one of our accounts, newest first, each with our reply (text and state)
+        (ix_mention_author)."""
         m, o = mention_t, outbox_t
         stmt = (
             sa.select(m, o.c.text.label("reply_text"), o.c.state.label("reply_state"))
             .select_from(m.outerjoin(o, o.c.key == m.c.reply_key))
-            .where(m.c.platform == platform, m.c.author_id == user_id)
+            .where(m.c.account == account, m.c.author_id == user_id)
             .order_by(m.c.seen_at.desc(), m.c.id.desc())
             .limit(limit)
         )

@@ -38,7 +38,7 @@ def list_items(
     with opened_store(config, database, create=False) as store:
         items = store.mentions.inbox_items(status=None if show_all else "open")
         earlier = {
-            item.id: len(store.mentions.history(item.platform, item.user_id, limit=100)) - 1
+            item.id: len(store.mentions.history(item.account, item.user_id, limit=100)) - 1
             for item in items
             if item.user_id
         }
@@ -77,7 +77,7 @@ def show(
     zone = shop_zone(config)
     with opened_store(config, database, create=False) as store:
         item = store.mentions.inbox_item(item_id)
-        history = store.mentions.history(item.platform, item.user_id, limit=20) if item and item.user_id else []
+        history = store.mentions.history(item.account, item.user_id, limit=20) if item and item.user_id else []
     if item is None:
         err_console.print(f"no inbox item with id {item_id}")
         raise typer.Exit(1)
