@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 from twitter_text import parse_tweet
@@ -201,6 +202,7 @@ def linkish(text: str) -> bool:
     return bool(_LINKISH.search(fold(text)))
 
 
+@lru_cache(maxsize=4096)  # a pure function of the name; the same people write again and again
 def safe_name(name: str) -> str:
     """A display name the brand can say: letters of a short name (at most 3 words, 20 weighted characters, 6
     Chinese/Japanese/Korean characters), emoji and symbols dropped, cut at other punctuation; '' (a neutral
@@ -221,8 +223,11 @@ def safe_name(name: str) -> str:
             break
     words = " ".join("".join(kept).split()).strip("".join(_NAME_PUNCTUATION) + " ").split()
     short = " ".join(words)
-    wide = sum(1 for char in short if weighted_length(char) > 1)
-    if not short or len(words) > NAME_MAX_WORDS or wide > NAME_MAX_WIDE or weighted_length(short) > NAME_MAX_WEIGHT:
+    if short.isascii():  # weight 1 a character
+        wide, weight = 0, len(short)
+    else:
+        wide, weight = sum(1 for char in short if weighted_length(char) > 1), weighted_length(short)
+    if not short or len(words) > NAME_MAX_WORDS or wide > NAME_MAX_WIDE or weight > NAME_MAX_WEIGHT:
         return ""
     return short
 

@@ -154,6 +154,7 @@ class PhraseSet:
     def __init__(self) -> None:
         self._en: list[tuple[str, str, list[str]]] = []
         self._zh: list[tuple[str, str, str]] = []
+        self._zh_first: dict[str, list[int]] = {}  # a Chinese phrase's first character -> the phrases
         self._first: dict[str, list[int]] = {}
 
     def add(self, kind: str, phrases: Iterable[str]) -> None:
@@ -162,7 +163,9 @@ class PhraseSet:
             if not text:
                 continue
             if _has_cjk(text):
-                self._zh.append((kind, phrase, _SPACE.sub("", text)))
+                needle = _SPACE.sub("", text)
+                self._zh_first.setdefault(needle[0], []).append(len(self._zh))
+                self._zh.append((kind, phrase, needle))
                 continue
             parts = phrase_words(text)
             if parts and parts[0] != GAP:
@@ -189,11 +192,15 @@ class PhraseSet:
                     found.append(Match(kind, "en", start, end, phrase))
         if not self._zh or not _has_cjk(parsed.compact):  # no Chinese phrase can be in it
             return found
-        for kind, phrase, needle in self._zh:
-            begin = parsed.compact.find(needle)
-            while begin >= 0:
-                found.append(Match(kind, "zh", begin, begin + len(needle), phrase))
-                begin = parsed.compact.find(needle, begin + 1)
+        compact = parsed.compact
+        starts: list[tuple[int, int]] = []  # (index of the phrase, where it starts): every occurrence
+        for begin, char in enumerate(compact):
+            for index in self._zh_first.get(char, ()):
+                if compact.startswith(self._zh[index][2], begin):
+                    starts.append((index, begin))
+        for index, begin in sorted(starts):  # phrase by phrase, as they were added
+            kind, phrase, needle = self._zh[index]
+            found.append(Match(kind, "zh", begin, begin + len(needle), phrase))
         return found
 
 
