@@ -554,8 +554,9 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         ("optouts", "opt-outs recorded"),
     ):
         table.add_row(label, str(summary[key]))
-    for outcome, count in summary.get("mentions_by_outcome", {}).items():
-        table.add_row(f"  of which {outcome.replace('_', ' ')}", str(count))
+        if key == "mentions_seen":
+            for outcome, count in summary.get("mentions_by_outcome", {}).items():
+                table.add_row(f"  of which {outcome.replace('_', ' ')}", str(count))
     if summary.get("posts_rate_limited_until") and summary["posts_pending"]:
         table.add_row(
             "pending because",
