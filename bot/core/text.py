@@ -48,6 +48,15 @@ def weighted_length(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
+def has_cjk(text: str) -> bool:
+    """Whether the text holds a Chinese, Japanese or Korean character (CJK radicals to ideographs, Hangul
+    syllables, compatibility ideographs, the supplementary ideograph planes)."""
+    return any(
+        0x2E80 <= ord(c) <= 0x9FFF or 0xAC00 <= ord(c) <= 0xD7AF or 0xF900 <= ord(c) <= 0xFAFF or ord(c) >= 0x20000
+        for c in text
+    )
+
+
 def graphemes(text: str) -> list[str]:
     """User-perceived characters: extended grapheme clusters (UAX #29), as the `regex` module's \\X finds them."""
     return _GRAPHEME.findall(text)

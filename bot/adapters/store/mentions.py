@@ -149,6 +149,21 @@ class MentionRepository(Repository):
             counts[Outcome.HANDED_OVER] += int(conn.execute(aside).scalar_one())
         return counts
 
+    def message_counts(self, people: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """(account, author id) -> how many of their mentions and DMs to that account are stored."""
+        m = mention_t
+        counts: dict[tuple[str, str], int] = {}
+        authors = sorted({author for _, author in people})
+        with self._tx("counting a customer's messages") as conn:
+            for start in range(0, len(authors), 500):
+                rows = conn.execute(
+                    sa.select(m.c.account, m.c.author_id, sa.func.count())
+                    .where(m.c.author_id.in_(authors[start : start + 500]))
+                    .group_by(m.c.account, m.c.author_id)
+                )
+                counts.update({(str(a), str(u)): int(n) for a, u, n in rows if (a, u) in people})
+        return counts
+
     def history(self, account: str, user_id: str, *, limit: int = 20) -> list[Exchange]:
         """A customer's latest messages to one of our accounts, newest first, each with our reply (text and state)
         (ix_mention_author)."""

@@ -143,6 +143,24 @@ def shop_zone(config: Path | None) -> tzinfo | None:
         return None
 
 
+@contextmanager
+def opened_store_in_zone(
+    config: Path | None, database: str | None, *, create: bool = False
+) -> Iterator[tuple[Store, tzinfo | None]]:
+    """opened_store and the shop's time zone, config.yaml read once: without --database its database_url and
+    timezone (a bad config: exit 2); with --database, its timezone when it can be read (else this machine's)."""
+    from zoneinfo import ZoneInfo
+
+    url = database_override(database)
+    if url is None:
+        settings = load_settings(config, hint="fix it or pass --database URL")
+        url, zone = settings.database_url, ZoneInfo(settings.timezone)
+    else:
+        zone = shop_zone(config)
+    with opened_store(config, url, create=create) as store:
+        yield store, zone
+
+
 def shop_time(value: datetime | None, zone: tzinfo | None) -> str:
     """A moment in the shop's time zone (or this machine's), to the minute: '2026-12-03 14:05 CST'."""
     if value is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, console, err_console, opened_store, shop_time, shop_zone
+from bot.app.commands.common import ConfigOption, console, err_console, opened_store, opened_store_in_zone, shop_time
 from bot.app.commands.database import DatabaseOption
 
 inbox_app = typer.Typer(
@@ -34,14 +34,11 @@ def list_items(
         return
     from rich.table import Table
 
-    zone = shop_zone(config)
-    with opened_store(config, database, create=False) as store:
+    with opened_store_in_zone(config, database) as (store, zone):
         items = store.mentions.inbox_items(status=None if show_all else "open")
-        earlier = {
-            item.id: len(store.mentions.history(item.account, item.user_id, limit=100)) - 1
-            for item in items
-            if item.user_id
-        }
+        people = {(item.account, item.user_id) for item in items if item.user_id}
+        counts = store.mentions.message_counts(people)
+        earlier = {item.id: counts.get((item.account, item.user_id or ""), 0) - 1 for item in items}
     table = Table(title="inbox (all)" if show_all else "inbox (open)")
     columns = ["id", "when", "account", "user", "why", "earlier", "text"]
     if show_all:
@@ -74,8 +71,7 @@ def show(
 ) -> None:
     """One inbox item: why it waits, what the customer wrote, and their history with the shop (their messages,
     how each ended, our replies)."""
-    zone = shop_zone(config)
-    with opened_store(config, database, create=False) as store:
+    with opened_store_in_zone(config, database) as (store, zone):
         item = store.mentions.inbox_item(item_id)
         history = store.mentions.history(item.account, item.user_id, limit=20) if item and item.user_id else []
     if item is None:

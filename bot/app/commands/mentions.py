@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, console, opened_store, parse_since, shop_time, shop_zone
+from bot.app.commands.common import ConfigOption, console, opened_store_in_zone, parse_since, shop_time
 from bot.app.commands.database import DatabaseOption
 from bot.core.records import Outcome
 
@@ -51,9 +51,8 @@ def list_mentions(
     from rich.table import Table
 
     wanted = _outcome(outcome)
-    zone = shop_zone(config)
-    after = parse_since(since, zone, datetime.now(UTC))
-    with opened_store(config, database, create=False) as store:
+    with opened_store_in_zone(config, database) as (store, zone):
+        after = parse_since(since, zone, datetime.now(UTC))
         counts = store.mentions.outcomes(since=after)
         rows = store.mentions.listing(outcome=wanted, since=after, account=account, limit=limit)
         authors = {(m.platform, m.author_id) for m in rows if m.author_id}

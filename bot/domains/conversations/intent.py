@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.adapters import sentiment
+from bot.core.text import has_cjk
 from bot.domains.conversations.decide import OPT_OUT
 from bot.settings.replies import DEFAULT_OPTOUT_WORDS, IntentRule, RepliesConfig, default_intents
 
@@ -67,13 +68,6 @@ def _bare_handle(account_handle: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![{_WORD_CHAR}]){bare}(?![{_WORD_CHAR}])", re.IGNORECASE)
 
 
-def _has_cjk(text: str) -> bool:
-    return any(
-        0x2E80 <= ord(c) <= 0x9FFF or 0xAC00 <= ord(c) <= 0xD7AF or 0xF900 <= ord(c) <= 0xFAFF or ord(c) >= 0x20000
-        for c in text
-    )
-
-
 def fold(text: str) -> str:
     """NFKC + casefold, zero-width characters removed (for keywords and texts alike)."""
     return unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH).casefold()
@@ -81,7 +75,7 @@ def fold(text: str) -> str:
 
 def _keyword_regex(word: str, *, exact: bool) -> str:
     folded = fold(word).strip()
-    if _has_cjk(folded):
+    if has_cjk(folded):
         return re.escape(folded)
     body = r"\s+".join(re.escape(part) for part in folded.split())
     tail = "" if exact else _INFLECTIONS

@@ -5,18 +5,18 @@ matching over both, with spans so that overlapping matches can be weighed."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from bot.adapters import fuzzy
+from bot.core.text import has_cjk
+from bot.domains.conversations.intent import fold as fold_rules
 
 GAP = "..."
 MAX_GAP = 6  # words a `...` in a phrase may stand for
 MAX_CHARS = 2_000  # longer texts are read up to here (a DM may hold 10,000 characters)
 
-_ZERO_WIDTH = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"))
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HANDLE = re.compile(r"@[a-z0-9_.]{1,30}", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+(?:['.][a-z0-9]+)*")
@@ -25,9 +25,8 @@ _ENDINGS = ("s", "es", "d", "ed", "ing")
 
 
 def fold(text: str) -> str:
-    """NFKC, zero-width characters dropped, casefolded, curly apostrophes straight."""
-    folded = unicodedata.normalize("NFKC", text[:MAX_CHARS]).translate(_ZERO_WIDTH).casefold()
-    return folded.replace("\u2019", "'").replace("\u2018", "'")
+    """As the intent rules fold (NFKC, zero-width characters dropped, casefolded), curly apostrophes straight."""
+    return fold_rules(text[:MAX_CHARS]).replace("\u2019", "'").replace("\u2018", "'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +161,7 @@ class PhraseSet:
             text = fold(phrase).strip()
             if not text:
                 continue
-            if _has_cjk(text):
+            if has_cjk(text):
                 needle = _SPACE.sub("", text)
                 self._zh_first.setdefault(needle[0], []).append(len(self._zh))
                 self._zh.append((kind, phrase, needle))
@@ -190,7 +189,7 @@ class PhraseSet:
                 end = _match_at(words, start, parts)
                 if end is not None:
                     found.append(Match(kind, "en", start, end, phrase))
-        if not self._zh or not _has_cjk(parsed.compact):  # no Chinese phrase can be in it
+        if not self._zh or not has_cjk(parsed.compact):  # no Chinese phrase can be in it
             return found
         compact = parsed.compact
         starts: list[tuple[int, int]] = []  # (index of the phrase, where it starts): every occurrence
@@ -230,10 +229,6 @@ def _match_at(words: Sequence[str], start: int, parts: Sequence[str]) -> int | N
 def strongest(matches: Sequence[Match]) -> list[Match]:
     """The matches left once every match overlapped by a longer one is dropped (equal lengths both stay)."""
     return [m for m in matches if not any(o is not m and o.overlaps(m) and o.size > m.size for o in matches)]
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u2e80" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text)
 
 
 def leftovers(parsed: Parsed, used: Iterable[Match], stopwords: frozenset[str]) -> Iterator[str]:
