@@ -214,7 +214,7 @@ class EngagementRepository(Repository):
             if self.dialect == "postgresql":  # the same lock as a mention unit: no deadlock with one
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(account_lock(account))))
             if users:
-                upsert_users(self.db, conn, users, now)
+                upsert_users(conn, users, now)
             if interactions:
                 rows = [dict(vars(i)) | {"created_at": ensure_utc(i.created_at)} for i in interactions]
                 rows.sort(key=lambda r: tuple(r[c] for c in _INTERACTION_KEY))  # a fixed order: no deadlocks

@@ -150,7 +150,7 @@ class MentionUnit:
         writes = _writes(conn.dialect)
         out = UnitWrites()
         if users:
-            upsert_users(db, conn, users, now)
+            upsert_users(conn, users, now)
         if mentions:
             columns = {name: [getattr(m, name) for m in mentions] for name in _MENTION_KEYS}
             columns["seen_at"] = [m.seen_at or now for m in mentions]
@@ -222,9 +222,9 @@ class MentionUnit:
         return True
 
 
-def upsert_users(db: Database, conn: Connection, users: Sequence[UserRecord], now: datetime) -> None:
+def upsert_users(conn: Connection, users: Sequence[UserRecord], now: datetime) -> None:
     """Insert or refresh social_user rows; a None handle, name or follower count keeps the stored one (one
-    executemany at the driver; `db` is not needed any more, kept for the callers)."""
+    executemany at the driver)."""
     unique: dict[tuple[str, str], UserRecord] = {}
     for u in users:  # one row per user, keeping the handle, name and follower count any record had
         seen = unique.get((u.platform, u.user_id))
