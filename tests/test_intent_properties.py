@@ -139,3 +139,42 @@ def test_chinese_customers_get_chinese_confirmations(renderer: TemplateRenderer)
                             language="en", shop="lumenhome", channel="dm")  # fmt: skip
     names = renderer.render("replies/praise.j2", hostile)
     assert not any("@" in reply for reply in names)
+
+
+KEYWORD_PIECES = st.sampled_from(
+    [
+        "stop",
+        "don't stop",
+        "Stopped",
+        "refund",
+        "refunded",
+        "never  arrived",
+        "never\narrived",
+        "discount code",
+        "COUPONS",
+        "can i",
+        "thanks",
+        "amazing!",
+        "nonstop",
+        "优惠券",
+        "坏了",
+        "吗",
+        "ｃｏｕｐｏｎ",
+        "s\u200btop",
+        " ",
+        "?",
+    ]
+)
+KEYWORD_TEXTS = st.lists(st.one_of(KEYWORD_PIECES, st.text(max_size=4)), max_size=12).map(" ".join)
+
+
+@PROPERTY
+@given(text=st.one_of(TEXTS, KEYWORD_TEXTS))
+def test_keyword_prefilter_never_changes_the_intent(text: str) -> None:
+    """The literal prefilter only skips texts where no keyword regex could match: same intent and same matched
+    keyword as with every rule's regex tried on every text."""
+    plain = Classifier(RepliesConfig())
+    for compiled in plain._rules:
+        compiled.literals = ("",)  # "" occurs in every text: the regex always runs
+    filtered, unfiltered = CLASSIFIER.classify(text), plain.classify(text)
+    assert (filtered.name, filtered.matched) == (unfiltered.name, unfiltered.matched)

@@ -84,7 +84,7 @@ def _keyword_regex(word: str, *, exact: bool) -> str:
 
 
 class _CompiledRule:
-    __slots__ = ("bounds", "catch_all", "keywords", "patterns", "rule", "words")
+    __slots__ = ("bounds", "catch_all", "keywords", "literals", "patterns", "rule", "words")
 
     def __init__(self, rule: IntentRule, extra_exact: Iterable[str] = ()) -> None:
         self.rule = rule
@@ -97,6 +97,9 @@ class _CompiledRule:
         parts = [f"(?P<k{i}>{_keyword_regex(w, exact=False)})" for i, w in enumerate(words)]
         parts += [f"(?P<k{len(words) + i}>{_keyword_regex(w, exact=True)})" for i, w in enumerate(exact_words)]
         self.keywords = re.compile("|".join(parts)) if parts else None
+        # A keyword can only match where its longest part occurs as written: the regex (slow, with its
+        # lookbehinds tried at every position) runs only on texts holding one of them.
+        self.literals = tuple(dict.fromkeys(max(fold(w).split(), key=len) for w in self.words if fold(w).strip()))
         self.patterns = [(p, re.compile(p, re.IGNORECASE)) for p in rule.patterns]
         self.bounds = (rule.sentiment_below, rule.sentiment_above)
         self.catch_all = (
@@ -106,7 +109,7 @@ class _CompiledRule:
     def match(self, folded: str, score: float) -> tuple[bool, str | None]:
         if self.catch_all:
             return True, None
-        if self.keywords is not None:
+        if self.keywords is not None and any(literal in folded for literal in self.literals):
             found = self.keywords.search(folded)
             if found is not None and found.lastgroup is not None:
                 return True, self.words[int(found.lastgroup[1:])]

@@ -194,7 +194,9 @@ def edit_of(item: Mapping[str, Any], post_id: str, where: str) -> tuple[str, ...
         history = item.get(name)
         if history is None:
             continue
-        if not isinstance(history, list) or not all(isinstance(i, str | int) for i in history):
+        if type(history) is list and len(history) == 1 and history[0] == post_id:
+            return ()  # never edited (most posts): nothing to check
+        if not isinstance(history, list) or not all(isinstance(i, (str, int)) for i in history):
             raise Malformed(_wrong(at(where, name), history, "a list of ids"))
         ids = [str(i) for i in history]
         if post_id in ids:
