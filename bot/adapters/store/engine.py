@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
+from bot.adapters.store.wal import BACKSTOP_PAGES
 from bot.core.errors import StoreError, StoreRefused, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -47,18 +48,20 @@ def safe_url(url: URL | str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def _sqlite_path(url: URL) -> Path | None:
+def sqlite_path(url: URL) -> Path | None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
 
 
-def create_engine(url: str, *, create: bool = True) -> Engine:
-    """An Engine for `url`; for SQLite files the parent folder is created when `create`."""
+def create_engine(url: str, *, create: bool = True, wal_checkpoints: bool = True) -> Engine:
+    """An Engine for `url`; for SQLite files the parent folder is created when `create`. `wal_checkpoints`: a
+    WalCheckpointer copies the WAL (SQLite's automatic checkpoint in the committing connection only as a backstop);
+    False keeps SQLite's own after every 1,000 pages."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        path = _sqlite_path(parsed)
+        path = sqlite_path(parsed)
         if path is not None:
             if not path.exists() and not create:
                 raise StoreError(f"database {safe_url(parsed)} does not exist")
@@ -69,14 +72,14 @@ def create_engine(url: str, *, create: bool = True) -> Engine:
         engine = sa.create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
         )
-        _install_sqlite_hooks(engine)
+        _install_sqlite_hooks(engine, autocheckpoint=BACKSTOP_PAGES if wal_checkpoints else None)
         return engine
     return sa.create_engine(
         parsed, pool_pre_ping=True, connect_args={"connect_timeout": 10, "application_name": "socialbot"}
     )
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, *, autocheckpoint: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We emit BEGIN ourselves (IMMEDIATE: take the write lock up front, so the busy timeout applies).
@@ -89,6 +92,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB of pages per connection (default 2 MiB)
             cursor.execute("PRAGMA secure_delete=ON")  # deleted and overwritten content zeroed, whatever the build
+            if autocheckpoint is not None:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={autocheckpoint}")
         finally:
             cursor.close()
 

@@ -14,7 +14,7 @@ from bot.adapters.store.accounts import AccountRepository
 from bot.adapters.store.base import Database
 from bot.adapters.store.coupons import CouponRepository
 from bot.adapters.store.engagement import EngagementRepository
-from bot.adapters.store.engine import create_engine, guarded
+from bot.adapters.store.engine import create_engine, guarded, sqlite_path
 from bot.adapters.store.features import FeatureRepository
 from bot.adapters.store.graphs import GraphRepository
 from bot.adapters.store.health import HealthRepository
@@ -28,6 +28,7 @@ from bot.adapters.store.redemptions import RedemptionRepository
 from bot.adapters.store.segments import SegmentRepository
 from bot.adapters.store.signals import SignalRepository
 from bot.adapters.store.slots import SlotRepository
+from bot.adapters.store.wal import WalCheckpointer
 from bot.core.clock import Clock, SystemClock
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Store:
         self.redemptions = RedemptionRepository(self.db)  # redeemed codes
         self.privacy = PrivacyRepository(self.db)  # forgetting a person
         self.health = HealthRepository(self.db)  # what /healthz and /metrics read
+        self.checkpointer: WalCheckpointer | None = None  # a SQLite file opened by Store.open: its WAL's checkpoints
 
     @property
     def engine(self) -> Engine:
@@ -80,12 +82,18 @@ class Store:
         self.db.clock = clock
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True, clock: Clock | None = None) -> Store:
-        """Connect (and check the connection); raise StoreError with the password hidden."""
-        engine = create_engine(url, create=create)
+    def open(
+        cls, url: str, *, create: bool = True, clock: Clock | None = None, wal_checkpoints: bool = True
+    ) -> Store:
+        """Connect (and check the connection); raise StoreError with the password hidden. A SQLite file's WAL is
+        checkpointed by a thread of the Store's own (bot.adapters.store.wal) unless `wal_checkpoints` is False."""
+        engine = create_engine(url, create=create, wal_checkpoints=wal_checkpoints)
         store = cls(engine, clock=clock)
         with guarded(engine.url, "connecting"), engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
+        path = sqlite_path(engine.url) if engine.dialect.name == "sqlite" else None
+        if path is not None and wal_checkpoints:
+            store.checkpointer = WalCheckpointer(path).start()
         logger.debug("database %s opened", store.url)
         return store
 
@@ -99,6 +107,8 @@ class Store:
             return migrate.current_revision(self.engine)
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
