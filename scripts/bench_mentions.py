@@ -5,8 +5,11 @@ Injects COUNT mentions of the shop (a simulated audience, 15% Chinese) into a st
 that stay inside X's 800-mention window, and after each round times `MentionService.poll` (GET mentions
 pages, store mentions + authors + interactions, classify, render and enqueue replies, advance the cursor:
 one transaction per page; with the shipped config that includes answering questions from the shop's data and
-storing each message's outcome) on a SQLite file. Then times the classifier alone on the same texts.
-Last line: RESULT mentions_per_s=X classify_only_per_s=Y   (goal, issue 14: mentions_per_s >= 5000)
+storing each message's outcome) on a SQLite file. The baseline polls the same mentions, in the same rounds,
+into a second SQLite file whose WAL SQLite checkpoints itself in the committing connection (every 1,000 pages,
+as before bot.adapters.store.wal); the two take turns going first, and the sentiment caches are emptied before
+every poll, so neither reads the other's scores. Then times the classifier alone on the same texts.
+Last line: RESULT mentions_per_s=X baseline_per_s=B classify_only_per_s=Y   (goal, issue 14: mentions_per_s >= 5000)
 """
 
 from __future__ import annotations
@@ -47,31 +50,47 @@ def main() -> None:
         settings = shipped.with_overrides(
             database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", replies=replies.model_copy(update={"quiet_hours": None})
         ).with_account("shop", handle="benchshop", base_url=url)
-        store = Store.open(settings.database_url)
-        store.upgrade()
+        stores = {
+            "bot": Store.open(settings.database_url),
+            "baseline": Store.open(f"sqlite:///{Path(tmp) / 'baseline.db'}", wal_checkpoints=False),
+        }
         platform = XPlatform.for_sandbox(url, "benchshop", account="shop")
         renderer = TemplateRenderer(settings, sources=read_templates(Path(settings.templates_dir)))
         classifier = Classifier(settings.replies)
-        service = MentionService(settings, store, {"shop": platform}, classifier, renderer, SystemClock())
+        services = {}
+        for name, store in stores.items():
+            store.upgrade()
+            services[name] = MentionService(settings, store, {"shop": platform}, classifier, renderer, SystemClock())
         texts: list[str] = []
-        polled = inject_s = poll_s = 0.0
-        seen = replies_enqueued = 0
+        inject_s = 0.0
+        poll_s = dict.fromkeys(stores, 0.0)
+        seen = dict.fromkeys(stores, 0)
+        replies_enqueued = dict.fromkeys(stores, 0)
         print(f"sandbox {url}: {args.count} mentions in rounds of {args.round}", flush=True)
+        rounds = 0
         while len(texts) < args.count:
             started = time.perf_counter()
             actions = audience.mention_burst(min(args.round, args.count - len(texts)), language_mix=0.15)
             inject_s += time.perf_counter() - started
             texts.extend(a.text for a in actions)
-            started = time.perf_counter()
-            report = service.poll("shop")
-            poll_s += time.perf_counter() - started
-            seen += report.new
-            replies_enqueued += report.replies
+            order = list(services) if rounds % 2 == 0 else list(reversed(services))
+            rounds += 1
+            for name in order:
+                english_score.cache_clear()
+                chinese_score.cache_clear()
+                started = time.perf_counter()
+                report = services[name].poll("shop")
+                poll_s[name] += time.perf_counter() - started
+                seen[name] += report.new
+                replies_enqueued[name] += report.replies
             if len(texts) % (args.round * 20) < args.round:
                 print(
-                    f"  {len(texts):>7} injected, {seen:>7} stored, {seen / poll_s:,.0f} mentions/s so far", flush=True
+                    f"  {len(texts):>7} injected, {seen['bot']:>7} stored, {seen['bot'] / poll_s['bot']:,.0f} "
+                    f"mentions/s so far (baseline {seen['baseline'] / poll_s['baseline']:,.0f})",
+                    flush=True,
                 )
-        polled = seen / poll_s
+        polled = seen["bot"] / poll_s["bot"]
+        baseline = seen["baseline"] / poll_s["baseline"]
         english_score.cache_clear()  # the classifier alone, as cold as the polls had it
         chinese_score.cache_clear()
         classifier = Classifier(settings.replies)
@@ -81,15 +100,20 @@ def main() -> None:
         classify_rate = len(texts) / (time.perf_counter() - started)
         pages = admin(url, "GET", "stats")["requests"].get("GET /2/users/:id/mentions", 0)  # type: ignore[index]
         platform.close()
-        store.close()
+        for store in stores.values():
+            store.close()
     print(
-        f"injected {len(texts)} in {inject_s:.1f} s (not timed); stored {seen}, replies enqueued {replies_enqueued}; "
-        f"poll time {poll_s:.1f} s; sandbox served {pages} mention pages",
+        f"injected {len(texts)} in {inject_s:.1f} s (not timed); stored {seen['bot']}, replies enqueued "
+        f"{replies_enqueued['bot']}; poll time {poll_s['bot']:.1f} s (baseline {poll_s['baseline']:.1f} s); "
+        f"sandbox served {pages} mention pages",
         flush=True,
     )
-    if seen != len(texts):
-        raise SystemExit(f"stored {seen} of {len(texts)} mentions")
-    print(f"RESULT mentions_per_s={polled:.1f} classify_only_per_s={classify_rate:.1f}")
+    for name in stores:
+        if seen[name] != len(texts):
+            raise SystemExit(f"{name}: stored {seen[name]} of {len(texts)} mentions")
+    if replies_enqueued["bot"] != replies_enqueued["baseline"]:
+        raise SystemExit(f"the two stores enqueued different replies: {replies_enqueued}")
+    print(f"RESULT mentions_per_s={polled:.1f} baseline_per_s={baseline:.1f} classify_only_per_s={classify_rate:.1f}")
 
 
 if __name__ == "__main__":

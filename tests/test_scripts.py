@@ -58,3 +58,9 @@ def test_publish_benchmark_runs_and_reports() -> None:
     result = fields(run_script("scripts/bench_publish.py", "--count", "200", "--rounds", "2", timeout=300))
     assert float(result["outbox_per_s"]) > 0 and float(result["raw_per_s"]) > 0
     assert "ratio" in result
+
+
+def test_mentions_benchmark_stores_every_mention_in_both_files() -> None:
+    """The bench itself checks that both files stored every injected mention and enqueued the same replies."""
+    result = fields(run_script("scripts/bench_mentions.py", "--count", "1400", timeout=300))
+    assert float(result["mentions_per_s"]) > 0 and float(result["baseline_per_s"]) > 0

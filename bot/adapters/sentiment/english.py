@@ -22,6 +22,7 @@ MAX_SENTIMENT_CHARS = 2_000  # longer texts are scored on their first 2,000 char
 _NUMBERS = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*(?![\w.])")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:[.,:]\d+)*")  # 182, 1,200, 3.5, 0:03 (a time)
 _TOKEN = re.compile(r"\S+|\s+")
+_DIGIT = re.compile(r"\d")
 
 _lock = threading.Lock()
 _analyzer: list[Any] = []
@@ -44,6 +45,8 @@ def _keeps_digits(token: str, lexicon: dict[str, float]) -> bool:
 
 def strip_numbers(text: str, lexicon: dict[str, float] | None = None) -> str:
     """`text` with each number replaced by "0", emoticons with digits kept (see the module's docstring)."""
+    if not _DIGIT.search(text):
+        return text
     known = lexicon if lexicon is not None else _vader().lexicon
     return "".join(
         part if part.isspace() or _keeps_digits(part, known) else _NUMBERS.sub("0", part)

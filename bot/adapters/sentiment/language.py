@@ -12,6 +12,8 @@ _LETTER = re.compile(r"[^\W\d_]")  # any letter (Unicode word characters that ar
 def detect_language(text: str) -> str:
     """'zh' when Han characters are at least 30% of the letters (and outnumber the other non-Latin
     letters), 'en' when Latin letters are the majority, else 'other' (no letters, RTL scripts, Japanese...)."""
+    if text.isascii():  # every letter Latin: English as soon as there is one
+        return "en" if _LETTER.search(text) else "other"
     letters = len(_LETTER.findall(text))
     if not letters:
         return "other"

@@ -146,8 +146,12 @@ class Classifier:
     def clean(text: str, account_handle: str | None = None) -> str:
         """The text the rules and sentiment see: NFKC, zero-width characters, @handles and URLs removed
         (case kept, for VADER's emphasis)."""
-        text = unicodedata.normalize("NFKC", text[:MAX_MATCH_CHARS]).translate(_ZERO_WIDTH)
-        text = _HANDLE.sub(" ", _URL.sub(" ", text))
+        text = text[:MAX_MATCH_CHARS]
+        if not text.isascii():  # (NFKC leaves ASCII as it is, and zero-width characters are not ASCII)
+            text = unicodedata.normalize("NFKC", text).translate(_ZERO_WIDTH)
+        if "." in text or "://" in text:  # every URL _URL finds has one of them
+            text = _URL.sub(" ", text)
+        text = _HANDLE.sub(" ", text)
         if account_handle:
             text = _bare_handle(account_handle).sub(" ", text)
         return text.strip()
