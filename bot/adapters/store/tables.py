@@ -402,6 +402,61 @@ class RedemptionRow(SQLModel, table=True):
     imported_at: datetime = Field(sa_column=_dt(nullable=False))
 
 
+class CostCallRow(SQLModel, table=True):
+    """One paid platform call (0008): what it was for, how many items it was billed for, and its price in USD.
+    The ledger equals, call for call, what the platform bills (the sandbox counts the same calls)."""
+
+    __tablename__ = "cost_call"
+    __table_args__ = (
+        sa.Index("ix_cost_call_day", "account", "day"),
+        sa.Index("ix_cost_call_at", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    day: str = Field(sa_column=sa.Column(StorableString(10), nullable=False))  # YYYY-MM-DD, UTC
+    at: datetime = Field(sa_column=_dt(nullable=False))
+    endpoint: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))  # "GET /2/tweets"
+    purpose: str = Field(sa_column=sa.Column(StorableString(40), nullable=False))  # mentions, metrics, promotion...
+    items: int = Field(default=1, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="1"))
+    usd: float = Field(default=0.0, sa_column=sa.Column(sa.Float(), nullable=False, server_default="0"))
+
+
+class PostMetricRow(SQLModel, table=True):
+    """One reading of how a delivered post or reply did (0008), at one age after it went out (+1 h, +24 h, +7 d):
+    the platform's counts as read (None where the platform has no such count, e.g. Bluesky's impressions)."""
+
+    __tablename__ = "post_metric"
+    __table_args__ = (
+        sa.UniqueConstraint("account", "post_id", "age", name="uq_post_metric_reading"),
+        sa.Index("ix_post_metric_posted", "account", "posted_at"),
+        sa.Index("ix_post_metric_campaign", "campaign", "posted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    platform: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))
+    post_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))  # the platform's id
+    outbox_key: str | None = Field(default=None, sa_column=sa.Column(StorableString(300)))
+    kind: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # post | reply
+    campaign: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
+    variant: str | None = Field(default=None, sa_column=sa.Column(StorableString(200)))
+    slot_at: datetime | None = Field(default=None, sa_column=_dt())
+    posted_at: datetime = Field(sa_column=_dt(nullable=False))
+    age: str = Field(sa_column=sa.Column(StorableString(20), nullable=False))  # "1h", "24h", "7d"
+    read_at: datetime = Field(sa_column=_dt(nullable=False))
+    likes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    reposts: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    replies: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    quotes: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    bookmarks: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    impressions: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    link_clicks: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    profile_clicks: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    followers: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))  # the account's, when read
+
+
 outbox_t: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 slot_t: sa.Table = CampaignSlotRow.__table__  # type: ignore[attr-defined]
 account_state_t: sa.Table = AccountStateRow.__table__  # type: ignore[attr-defined]
@@ -424,4 +479,6 @@ segment_member_t: sa.Table = SegmentMemberRow.__table__  # type: ignore[attr-def
 coupon_budget_t: sa.Table = CouponBudgetRow.__table__  # type: ignore[attr-defined]
 coupon_t: sa.Table = CouponRow.__table__  # type: ignore[attr-defined]
 redemption_t: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
+cost_call_t: sa.Table = CostCallRow.__table__  # type: ignore[attr-defined]
+post_metric_t: sa.Table = PostMetricRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
