@@ -8,9 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
 from bot.adapters.platforms.x import XPlatform
-from bot.adapters.store import Store, campaign_key, text_hash
+from bot.adapters.store import Store, campaign_key, migrate, text_hash
 from bot.adapters.store.migrate import head_revision
 from bot.core.clock import ManualClock
 from bot.core.errors import StoreError
@@ -276,3 +278,20 @@ def test_two_daemons_drain_500_rows_exactly_once(db_url: str, sandbox: Any) -> N
         assert all(i.remote_id == ledger[i.text] for i in check.outbox.items(limit=None))
     finally:
         check.close()
+
+
+def test_migration_0008_adds_the_cost_ledger_and_post_metrics_and_goes_back(db_url: str) -> None:
+    s = Store.open(db_url)
+    try:
+        s.upgrade()
+        tables = set(sa.inspect(s.engine).get_table_names())
+        assert {"cost_call", "post_metric"} <= tables
+        with s.engine.begin() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+        assert not {"cost_call", "post_metric"} & set(sa.inspect(s.engine).get_table_names())
+        s.upgrade()
+        assert {"cost_call", "post_metric"} <= set(sa.inspect(s.engine).get_table_names())
+    finally:
+        s.close()
