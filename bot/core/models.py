@@ -86,6 +86,39 @@ class Engagers:
 
 
 @dataclass(frozen=True)
+class PostMetrics:
+    """How one post did when it was read: the platform's counts, None where it has no such count (Bluesky has no
+    impressions or bookmarks; X gives link and profile clicks only for the account's own posts younger than 30
+    days). `followers`: the account's follower count when the platform gives it with the read (to normalise)."""
+
+    post_id: str
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+    bookmarks: int | None = None
+    impressions: int | None = None
+    link_clicks: int | None = None
+    profile_clicks: int | None = None
+    followers: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricDue:
+    """A delivered post or reply due a metrics reading at `age` (its label, e.g. "24h"): what the outbox knew."""
+
+    account: str
+    post_id: str
+    age: str
+    kind: str  # post | reply
+    posted_at: datetime
+    outbox_key: str | None = None
+    campaign: str | None = None
+    variant: str | None = None
+    slot_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """What the outbox asks a platform to send. `key` is the outbox idempotency key."""
 

@@ -13,6 +13,7 @@ from bot.core.models import (
     OutgoingMessage,
     Page,
     Post,
+    PostMetrics,
     RateLimitBuckets,
     RateLimitStatus,
     User,
@@ -57,6 +58,24 @@ class RateLimitMemory(Protocol):
     def blocked_until(self, endpoint: str) -> datetime | None: ...
 
     def block(self, endpoint: str, reset_at: datetime) -> None: ...
+
+
+class CostLedger(Protocol):
+    """Where a platform adapter records each paid call it made (bot.adapters.store.costs, table cost_call):
+    `purpose` is bot.core.costs.current_purpose(), `items` the objects billed (1 for a write), `usd` its price."""
+
+    def record(self, account: str, platform: str, endpoint: str, purpose: str, items: int, usd: float) -> None: ...
+
+
+class SpendingGate(Protocol):
+    """Asked before a paid call (bot.domains.costs.SpendingCap): False once `purpose` is stopped for `account`
+    this month (the cap is near)."""
+
+    def may_spend(self, account: str, purpose: str) -> bool: ...
+
+    def purposes(self, account: str, items: Sequence[OutboxItem]) -> dict[str, str]:
+        """Outbox key -> what sending the row is for (bot.core.costs: promotion, reply, complaint, opt_out)."""
+        ...
 
 
 @runtime_checkable
@@ -123,6 +142,11 @@ class Platform(Protocol):
     def engagers_cost(self, kind: str, limit: int) -> int:
         """The most billable reads engagers(..., kind, limit=limit) can spend: at least `limit`, more when
         the platform's smallest page is larger than `limit` or it bills what it includes alongside."""
+        ...
+
+    def post_metrics(self, ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """How each of the account's posts `ids` did now, in as few calls as the platform allows (X: 100 ids a
+        call, Bluesky: 25); a post that is gone is left out. Each post read is billed."""
         ...
 
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:

@@ -105,6 +105,11 @@ def _extends(char: str) -> bool:
     )
 
 
+def has_url(text: str) -> bool:
+    """Whether X finds a URL in the text (a bare domain such as example.com counts): such a post costs more."""
+    return bool(extract_urls_with_indices(text))
+
+
 def _regional(char: str) -> bool:
     return 0x1F1E6 <= ord(char) <= 0x1F1FF
 
@@ -291,4 +296,3 @@ def normalize_whitespace(text: str) -> str:
     lines = [re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.split("\n")]
     joined = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", joined).strip()
-

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from bot.adapters.store import migrate
 from bot.adapters.store.accounts import AccountRepository
 from bot.adapters.store.base import Database
+from bot.adapters.store.costs import CostRepository
 from bot.adapters.store.coupons import CouponRepository
 from bot.adapters.store.engagement import EngagementRepository
 from bot.adapters.store.engine import create_engine, guarded, sqlite_path
@@ -21,7 +22,9 @@ from bot.adapters.store.health import HealthRepository
 from bot.adapters.store.leases import LeaseRepository
 from bot.adapters.store.mentions import MentionRepository
 from bot.adapters.store.outbox import OutboxRepository
+from bot.adapters.store.outcomes import OutcomeRepository
 from bot.adapters.store.people import PeopleRepository
+from bot.adapters.store.post_metrics import PostMetricRepository
 from bot.adapters.store.privacy import PrivacyRepository
 from bot.adapters.store.rate_limits import RateLimitRepository
 from bot.adapters.store.redemptions import RedemptionRepository
@@ -56,6 +59,9 @@ class Store:
         self.redemptions = RedemptionRepository(self.db)  # redeemed codes
         self.privacy = PrivacyRepository(self.db)  # forgetting a person
         self.health = HealthRepository(self.db)  # what /healthz and /metrics read
+        self.post_metrics = PostMetricRepository(self.db)  # how each delivered post did, read at +1 h, +24 h, +7 d
+        self.costs = CostRepository(self.db)  # the cost ledger: one row per paid platform call
+        self.outcomes = OutcomeRepository(self.db)  # post metric readings and audience activity, as columns
         self.checkpointer: WalCheckpointer | None = None  # a SQLite file opened by Store.open: its WAL's checkpoints
 
     @property
@@ -82,9 +88,7 @@ class Store:
         self.db.clock = clock
 
     @classmethod
-    def open(
-        cls, url: str, *, create: bool = True, clock: Clock | None = None, wal_checkpoints: bool = True
-    ) -> Store:
+    def open(cls, url: str, *, create: bool = True, clock: Clock | None = None, wal_checkpoints: bool = True) -> Store:
         """Connect (and check the connection); raise StoreError with the password hidden. A SQLite file's WAL is
         checkpointed by a thread of the Store's own (bot.adapters.store.wal) unless `wal_checkpoints` is False."""
         engine = create_engine(url, create=create, wal_checkpoints=wal_checkpoints)
