@@ -91,6 +91,7 @@ def demo_settings(
             "graph": graph,
             "segments": segments,
             "coupons": coupons,
+            "metrics": settings.metrics.model_copy(update={"ages": ("20s",), "every": timedelta(seconds=10)}),
         }
     )
 
@@ -402,7 +403,8 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
         waits = [store.rate_limits.blocked_until(account, POSTS_BUCKET) for account in daemon.settings.accounts]
         now = daemon.clock.now()
         rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
-        sent = store.outbox.items(state="sent", limit=200)
+        spend_usd = round(sum(store.costs.spend(now - timedelta(days=366), now + timedelta(days=1)).values()), 4)
+        sent, metrics_read = store.outbox.items(state="sent", limit=200), store.post_metrics.count()
         recent = [
             {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
             for item in sent
@@ -426,6 +428,8 @@ def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
         "answered_from_data": talk["answered_from_data"],
         "promises_without_inbox": unkept,
         "optouts": talk["optouts"],
+        "post_metrics_read": metrics_read,
+        "spend_usd": spend_usd,  # what the paid X calls cost (the cost ledger)
         "sandbox_requests": requests,
         "recent_posts": recent,
         "recent_replies": replies,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.core.clock import Clock
     from bot.core.ports import Platform
     from bot.domains.audience.freshness import Freshness
+    from bot.domains.costs import CapStatus
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ class Reading:
     graph_at: datetime | None = None
     segments_at: datetime | None = None
     freshness: dict[str, Freshness] = field(default_factory=dict)  # "graph", "segments" -> age, arrivals since
+    spend: dict[str, CapStatus] = field(default_factory=dict)  # account -> this month's spend and the cap
+
+    def warnings(self) -> list[str]:
+        """What /healthz says without failing: accounts past costs.warn_at of their monthly cap."""
+        return [state.describe(account) for account, state in sorted(self.spend.items()) if state.warned]
 
     def problems(self) -> list[str]:
         """Why the daemon is unhealthy (empty: healthy)."""
@@ -144,6 +150,11 @@ def read(daemon: Monitored) -> Reading:
     if settings.segments.enabled:
         reading.freshness["segments"] = segments_freshness(store)
         reading.segments_at = reading.freshness["segments"].at
+    from bot.domains.costs import spend_by_account, status
+
+    costs = settings.costs
+    for account, spent in spend_by_account(store.costs, settings.accounts, now, settings.tz).items():
+        reading.spend[account] = status(spent, costs.monthly_cap_usd, costs.warn_at)
     return reading
 
 
@@ -258,6 +269,10 @@ def metric_families(reading: Reading) -> Iterator[GaugeMetricFamily]:
                 age.add_metric([], seconds.total_seconds())
             since.add_metric([], fresh.arrived)
         yield from (age, since)
+    spend = gauge("spend_usd", "What the paid platform calls of the account cost this month (USD).", ["account"])
+    for account, state in sorted(reading.spend.items()):
+        spend.add_metric([account], state.spent)
+    yield spend
     healthy = gauge("healthy", "1 when /healthz answers 200.", [])
     healthy.add_metric([], 0.0 if reading.problems() else 1.0)
     yield from (graph, segments, healthy)
@@ -299,6 +314,9 @@ class MetricsServer(LocalServer):
             "overdue": overdue,
             "last_poll": {a: at.isoformat() if at else None for a, at in reading.polls.items()},
             "paused": reading.paused,
+            "spend_usd": {a: round(s.spent, 4) for a, s in reading.spend.items()},
+            "spending_stopped": {a: list(s.stopped) for a, s in reading.spend.items() if s.stopped},
+            "warnings": reading.warnings(),
         }
         if reasons:
             return 503, {"status": "failing", "reasons": reasons, **details}

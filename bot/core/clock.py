@@ -39,7 +39,6 @@ class ManualClock:
         with self._lock:
             return self._now
 
-
     def set(self, value: datetime) -> None:
         with self._lock:
             self._now = ensure_utc(value)

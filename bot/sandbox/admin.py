@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.sandbox import views
+from bot.sandbox import metrics, views
 from bot.sandbox.responses import Response, problem_response
 from bot.sandbox.state import SandboxState
 from bot.sandbox.world import SandboxRejection, SbDM, SbTweet, SbUser, World
@@ -85,6 +85,11 @@ def _reaction(kind: str) -> Callable[[SandboxState, _Query, _Body], Response]:
     return react
 
 
+def _raise_metrics(s: SandboxState, q: _Query, b: _Body) -> Response:
+    """The audience's views, bookmarks and clicks of a post: each counter set to at least the value given."""
+    return _ok({"tweet_id": str(b["tweet_id"]), **metrics.raise_counters(s.world, str(b["tweet_id"]), b)})
+
+
 def _add_dm(s: SandboxState, q: _Query, b: _Body) -> Response:
     dm = s.world.add_dm(str(b["from_user_id"]), str(b["to_user_id"]), str(b["text"]), enforce=False)
     return _ok({"id": dm.id, "dm_conversation_id": dm.conversation_id})
@@ -112,9 +117,11 @@ _ROUTES: dict[tuple[str, str], Callable[[SandboxState, _Query, _Body], Response]
     ("POST", "/_sandbox/edits"): _edit_tweet,
     ("POST", "/_sandbox/likes"): _reaction("likes"),
     ("POST", "/_sandbox/retweets"): _reaction("retweets"),
+    ("POST", "/_sandbox/metrics"): _raise_metrics,
     ("POST", "/_sandbox/dms"): _add_dm,
     ("GET", "/_sandbox/dms"): _dms,
     ("GET", "/_sandbox/stats"): lambda s, q, b: _ok(s.stats_body()),
+    ("GET", "/_sandbox/priced"): lambda s, q, b: _ok({"calls": [c.as_json() for c in s.stats.priced]}),
     ("POST", "/_sandbox/faults"): lambda s, q, b: _ok(s.configure_faults(b)),
     ("GET", "/_sandbox/faults"): lambda s, q, b: _ok(s.faults_body()),
     ("POST", "/_sandbox/reset"): _reset,

@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from bot.sandbox import views
+from bot.sandbox import metrics, pricing, views
 from bot.sandbox.responses import Response, problem_body
 from bot.sandbox.state import SandboxState
 from bot.sandbox.world import SandboxRejection, World, invalid_request, problem
@@ -22,6 +22,7 @@ _API_ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
     for m, p, t, h in [
         ("POST", r"/2/tweets", "POST /2/tweets", "create_tweet"),
         ("DELETE", r"/2/tweets/(\d+)", "DELETE /2/tweets/:id", "delete_tweet"),
+        ("GET", r"/2/tweets", "GET /2/tweets", "get_tweets"),
         ("GET", r"/2/tweets/(\d+)", "GET /2/tweets/:id", "get_tweet"),
         ("GET", r"/2/tweets/(\d+)/liking_users", "GET /2/tweets/:id/liking_users", "liking_users"),
         ("GET", r"/2/tweets/(\d+)/retweeted_by", "GET /2/tweets/:id/retweeted_by", "retweeted_by"),
@@ -101,6 +102,11 @@ def handle(
     except SandboxRejection as rej:
         status, payload, extra = rej.status, rej.body, {}
     resp = Response(status, payload, {**rl_headers, **extra})
+    if 200 <= status < 300:
+        answered = fault != "timeout"
+        pricing.count(
+            stats.priced, stats.priced_unanswered, state.world, user, template, args, payload, body, answered=answered
+        )
     if fault == "timeout":
         return None, "timeout", f.timeout_seconds
     return resp, fault, f.latency_seconds if method != "GET" else 0
@@ -175,10 +181,46 @@ class _Handlers:
         tweet = w.visible(args[0])
         if tweet is None:
             return _missing("tweet", args[0])
-        out: dict[str, Any] = {"data": views.render_tweet(w, tweet, views.tweet_fields(q))}
+        fields = views.tweet_fields(q)
+        refused = metrics.refused(w, tweet, user, fields, "id")
+        if refused:  # X: 200 with only the errors
+            return 200, {"errors": refused}, {}
+        out: dict[str, Any] = {"data": metrics.add_private(w, tweet, fields, views.render_tweet(w, tweet, fields))}
         includes = views.tweet_includes(w, [tweet], q)
         if includes:
             out["includes"] = includes
+        return 200, out, {}
+
+    @staticmethod
+    def get_tweets(w: World, user: str, args: tuple[str, ...], q: dict[str, str], body: Any) -> _Result:
+        """GET /2/tweets?ids=: up to 100 posts; a missing one or one whose private metrics are refused is left out
+        of `data` and told in `errors`."""
+        raw = q.get("ids") or ""
+        ids = [i.strip() for i in raw.split(",") if i.strip()]
+        if not ids or len(ids) > 100 or not all(i.isdigit() for i in ids):
+            raise invalid_request("ids", raw, "The `ids` query parameter value must be 1 to 100 comma-separated ids")
+        fields = views.tweet_fields(q)
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        found = []
+        for tid in ids:
+            tweet = w.visible(tid)
+            if tweet is None:
+                errors.extend(_missing("tweet", tid)[1]["errors"])
+                errors[-1]["parameter"] = "ids"
+                continue
+            refused = metrics.refused(w, tweet, user, fields, "ids")
+            if refused:
+                errors.extend(refused)
+                continue
+            found.append(tweet)
+            data.append(metrics.add_private(w, tweet, fields, views.render_tweet(w, tweet, fields)))
+        out: dict[str, Any] = {"data": data} if data else {}
+        includes = views.tweet_includes(w, found, q)
+        if includes:
+            out["includes"] = includes
+        if errors:
+            out["errors"] = errors
         return 200, out, {}
 
     @staticmethod

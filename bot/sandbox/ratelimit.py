@@ -12,6 +12,7 @@ DISABLED_LIMIT = 1_000_000_000
 DEFAULT_LIMITS: dict[str, int] = {
     "POST /2/tweets": 100,
     "DELETE /2/tweets/:id": 50,
+    "GET /2/tweets": 900,
     "GET /2/tweets/:id": 900,
     "GET /2/tweets/:id/liking_users": 75,
     "GET /2/tweets/:id/retweeted_by": 75,

@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from bot.core.clock import Clock
+from bot.sandbox.pricing import PricedCall, summary
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.world import IdGenerator, World
 
@@ -83,6 +84,8 @@ class Stats:
         self.faults = {"error": 0, "timeout": 0, "reset": 0}
         self.early_requests = 0
         self.early_by_endpoint: Counter[str] = Counter()
+        self.priced: list[PricedCall] = []  # answered requests X bills (bot.sandbox.pricing)
+        self.priced_unanswered: list[PricedCall] = []  # processed, billed, answer dropped (timeout fault)
 
 
 class SandboxState:
@@ -129,4 +132,5 @@ class SandboxState:
             "users": len(self.world.users),
             "tweets": len(self.world.tweets),
             "dms": len(self.world.dms),
+            "priced": summary(s.priced, s.priced_unanswered),
         }

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.sandbox.metrics import public_metrics
 from bot.sandbox.world import SbDM, SbTweet, SbUser, World, invalid_request, x_time
 
 DEFAULT_USER_FIELDS = ("id", "name", "username")
@@ -99,12 +100,7 @@ def render_tweet(world: World, tweet: SbTweet, fields: set[str]) -> dict[str, An
         if entities:
             out["entities"] = entities
     if "public_metrics" in fields:
-        out["public_metrics"] = {
-            "retweet_count": len(world.retweets_of.get(tweet.id, ())),
-            "reply_count": world.replies_count.get(tweet.id, 0),
-            "like_count": len(world.likes_of.get(tweet.id, ())),
-            "quote_count": len(world.quotes_of.get(tweet.id, ())),
-        }
+        out["public_metrics"] = public_metrics(world, tweet)
     if "lang" in fields:
         out["lang"] = "en"
     return out

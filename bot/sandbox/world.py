@@ -138,6 +138,8 @@ class World:
         self.replies_count: dict[str, int] = {}
         self.likes_of: dict[str, list[str]] = {}
         self.retweets_of: dict[str, list[str]] = {}
+        # tweet id -> impressions, bookmarks, link_clicks, profile_clicks (bot/sandbox/metrics.py)
+        self.post_counters: dict[str, dict[str, int]] = {}
         self.dms: list[SbDM] = []
         self.dms_of: dict[str, list[SbDM]] = {}
         self.dm_senders_to: dict[str, set[str]] = {}  # recipient -> senders who wrote to them

@@ -26,10 +26,12 @@ from bot.settings.campaigns import (
     TimesSchedule,
     localize,
 )
+from bot.settings.costs import CostsConfig
 from bot.settings.coupons import CouponCampaignConfig, CouponsConfig
 from bot.settings.delivery import DeliveryConfig
 from bot.settings.graph import EngagementConfig, GraphConfig
 from bot.settings.loading import SECRET_MESSAGE, load_config, missing_credentials
+from bot.settings.metrics import MetricsConfig
 from bot.settings.products import Product
 from bot.settings.replies import RepliesConfig
 from bot.settings.root import NAME_PATTERN, Settings
@@ -46,6 +48,7 @@ __all__ = [
     "BlueskyCredentials",
     "CampaignConfig",
     "ConfigModel",
+    "CostsConfig",
     "CouponCampaignConfig",
     "CouponsConfig",
     "CronSchedule",
@@ -53,6 +56,7 @@ __all__ = [
     "EngagementConfig",
     "GraphConfig",
     "IntervalSchedule",
+    "MetricsConfig",
     "Product",
     "RepliesConfig",
     "Schedule",

@@ -13,10 +13,12 @@ from pydantic import Field, field_validator
 from bot.settings.accounts import AccountConfig
 from bot.settings.base import ConfigModel, check_timezone
 from bot.settings.campaigns import CampaignConfig, localize
+from bot.settings.costs import CostsConfig
 from bot.settings.coupons import CouponsConfig
 from bot.settings.delivery import DeliveryConfig
 from bot.settings.faq import FaqConfig
 from bot.settings.graph import GraphConfig
+from bot.settings.metrics import MetricsConfig
 from bot.settings.replies import RepliesConfig
 from bot.settings.segments import SegmentsConfig
 
@@ -35,8 +37,10 @@ class Settings(ConfigModel):
     replies: RepliesConfig = Field(default_factory=lambda: RepliesConfig(enabled=False))
     graph: GraphConfig = Field(default_factory=GraphConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # post metrics (bot.settings.metrics)
     coupons: CouponsConfig = Field(default_factory=CouponsConfig)
     faq: FaqConfig = Field(default_factory=FaqConfig)  # the team's answers (bot.settings.faq)
+    costs: CostsConfig = Field(default_factory=CostsConfig)  # prices of paid calls, the monthly cap
     # set by load_config, not by the file:
     config_path: Path = Field(default=Path("config.yaml"), exclude=True)
 

@@ -185,4 +185,3 @@ def apply_post_limits(
                 deferrals.append((r, later))
     keep.sort(key=lambda r: (ensure_utc(r.next_attempt_at), r.id))
     return keep, deferrals
-

@@ -10,7 +10,7 @@ from bot.core.errors import BotError
 
 if TYPE_CHECKING:
     from bot.adapters.store import Store
-    from bot.core.ports import Platform
+    from bot.core.ports import CostLedger, Platform
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,23 @@ class StoredRateLimits:
         self.store.rate_limits.block(self.account, endpoint, reset_at)
 
 
-def build_platform(name: str, settings: Settings, store: Store | None = None) -> Platform:
+def build_platform(
+    name: str, settings: Settings, store: Store | None = None, *, ledger: CostLedger | None = None
+) -> Platform:
     platform = _connect(name, settings)
     if store is not None:
         platform.use_rate_limit_memory(StoredRateLimits(store, name))
+    if ledger is not None:
+        use_cost_ledger(platform, ledger, settings)
     return platform
+
+
+def use_cost_ledger(platform: Platform, ledger: CostLedger, settings: Settings) -> None:
+    """Every billed X call recorded in `ledger` at config.yaml's prices. Bluesky bills nothing: it records nothing."""
+    from bot.adapters.platforms.x import XPlatform
+
+    if isinstance(platform, XPlatform):
+        platform.use_cost_ledger(ledger, settings.costs.prices.x)
 
 
 def _connect(name: str, settings: Settings) -> Platform:

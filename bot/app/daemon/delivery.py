@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from bot.adapters.store import Store
     from bot.core.clock import Clock
-    from bot.core.ports import Platform
+    from bot.core.ports import Platform, SpendingGate
     from bot.settings.config import DeliveryConfig
 
 logger = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class DeliveryWorker:
         clock: Clock,
         stop: threading.Event,
         on_store_trouble: Callable[[], None],
+        spending: SpendingGate | None = None,
     ) -> None:
         from bot.app.daemon.retry import database_in_delivery, log_retry
         from bot.domains.publishing.outbox import Outbox
@@ -45,7 +46,9 @@ class DeliveryWorker:
         self.owner, self.clock, self.stop = owner, clock, stop
         self.on_store_trouble = on_store_trouble
         self.wake = threading.Event()
-        self.outbox = Outbox(store, platforms, delivery=delivery, owner=owner, clock=clock, account=account)
+        self.outbox = Outbox(
+            store, platforms, delivery=delivery, owner=owner, clock=clock, account=account, spending=spending
+        )
         self._outage = False  # a pass failed on the database: reconcile the claimed rows once it answers
         self._log_retry = log_retry(logger, f"delivery of {self.name} waits for the database", once=True)
         self._retrying = database_in_delivery(stop, self._waiting)
@@ -111,8 +114,10 @@ class Delivery:
         clock: Clock,
         stop: threading.Event,
         on_store_trouble: Callable[[], None],
+        spending: SpendingGate | None = None,
     ) -> None:
         self.store, self.platforms = store, platforms
+        self.spending = spending
         self.owner, self.clock, self.stop = owner, clock, stop
         self.on_store_trouble = on_store_trouble
         self.workers: dict[str | None, DeliveryWorker] = {}
@@ -130,6 +135,7 @@ class Delivery:
                     clock=self.clock,
                     stop=self.stop,
                     on_store_trouble=self.on_store_trouble,
+                    spending=self.spending,
                 )
         self.workers[None].outbox.other_than = tuple(self.platforms)
         for worker in self.workers.values():

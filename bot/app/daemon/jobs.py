@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from bot.adapters.store import Store
     from bot.adapters.templating import TemplateRenderer
     from bot.core.clock import Clock
-    from bot.core.ports import Platform
+    from bot.core.ports import Platform, SpendingGate
     from bot.domains.audience.engagement import EngagementService
     from bot.domains.audience.segments import SegmentResult
     from bot.domains.audience.service import AnalysisService
@@ -37,6 +37,7 @@ class Wiring:
     on_enqueue: Callable[[], None]  # a new outbox row: wake the delivery workers
     on_store_error: Callable[[], None]  # a slot could not be recorded: catch up once the database answers
     poll_times: dict[str, datetime]  # account -> when its last mentions poll finished (bot.app.metrics)
+    spending: SpendingGate | None = None  # the monthly cap (bot.domains.costs), asked before paid calls
 
 
 @dataclass
@@ -77,7 +78,15 @@ def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) 
     if settings.graph.enabled:
         services.jobs.extend(_graph_jobs(settings, services, wiring))
     services.jobs.extend(_audience_jobs(settings, renderer, services, wiring))
+    services.jobs.extend(_metrics_jobs(settings, wiring))
     return services
+
+
+def _metrics_jobs(settings: Settings, wiring: Wiring) -> list[Job]:
+    """Post metrics per account (metrics:<account>, every metrics.every): bot.domains.outcomes.collect."""
+    from bot.domains.outcomes.collect import MetricsCollector
+
+    return MetricsCollector(settings, wiring.store, wiring.platforms, wiring.clock, spending=wiring.spending).jobs()
 
 
 def _coupon_service(settings: Settings, renderer: TemplateRenderer, wiring: Wiring) -> CouponService | None:
@@ -104,6 +113,7 @@ def _mention_service(
         on_enqueue=wiring.on_enqueue,
         coupons=coupons,
         owner=wiring.owner,
+        spending=wiring.spending,
     )
 
 
@@ -112,7 +122,9 @@ def _graph_jobs(settings: Settings, services: Services, wiring: Wiring) -> list[
     from bot.domains.audience.engagement import EngagementService
     from bot.domains.audience.service import AnalysisService
 
-    services.engagement = EngagementService(settings, wiring.store, wiring.platforms, wiring.clock)
+    services.engagement = EngagementService(
+        settings, wiring.store, wiring.platforms, wiring.clock, spending=wiring.spending
+    )
     services.analysis = AnalysisService(
         settings, wiring.store, wiring.clock, owner=wiring.owner, platforms=wiring.platforms
     )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.domains.audience.engagement import EngagementService
     from bot.domains.audience.service import AnalysisService
     from bot.domains.conversations.mentions import MentionService
+    from bot.domains.costs import SpendingCap
     from bot.domains.coupons.redemptions import RedemptionServer
     from bot.domains.publishing.campaigns import CampaignService
     from bot.settings.config import Settings
@@ -61,6 +62,7 @@ class Daemon:
         self.mentions: MentionService | None = None
         self.engagement: EngagementService | None = None
         self.analysis: AnalysisService | None = None
+        self.spending: SpendingCap | None = None  # the cost ledger and monthly cap (bot.domains.costs)
         self._store_trouble = threading.Event()  # a job could not reach the database: repair once it answers
 
     # ---- life cycle ----------------------------------------------------------------------------
@@ -113,12 +115,14 @@ class Daemon:
         from bot.adapters.scheduling import Scheduler
         from bot.app.daemon.accounts import build_platform
         from bot.app.daemon.delivery import Delivery
+        from bot.domains.costs import SpendingCap
 
         self.store = self._open_store(settings.database_url)
+        self.spending = SpendingCap(self.store.costs, settings.costs, settings.tz, self.clock)
         for account in self.store.accounts.resume_all():
             logger.warning("account %s was paused after a credentials error; trying it again", account)
         for name in settings.accounts:
-            self.platforms[name] = build_platform(name, settings, self.store)
+            self.platforms[name] = build_platform(name, settings, self.store, ledger=self.spending)
         if settings.replies.enabled:
             from bot.adapters.sentiment import warm_up
 
@@ -130,6 +134,7 @@ class Daemon:
             clock=self.clock,
             stop=self.stop_event,
             on_store_trouble=self._store_trouble.set,
+            spending=self.spending,
         )
         self.scheduler = Scheduler(clock=self.clock)
         self._install_jobs(settings)
@@ -156,6 +161,7 @@ class Daemon:
             on_enqueue=self.delivery.wake,
             on_store_error=self._store_trouble.set,
             poll_times=self.poll_times,
+            spending=self.spending,
         )
 
     def _install_jobs(self, settings: Settings) -> None:
@@ -239,6 +245,7 @@ class Daemon:
             self._watch_stamp = stamp
             if self.delivery is not None:
                 self.delivery.use(settings.delivery)
+            self._use_costs(settings)
             self._install_jobs(settings)
             logger.info("config reloaded: %d campaign(s) enabled", sum(c.enabled for c in settings.campaigns.values()))
             return True
@@ -252,7 +259,7 @@ class Daemon:
             if name in self.platforms:
                 continue
             try:
-                added[name] = build_platform(name, settings, self.store)
+                added[name] = build_platform(name, settings, self.store, ledger=self.spending)
             except BotError as exc:
                 _refused([exc])
                 for platform in added.values():
@@ -264,6 +271,16 @@ class Daemon:
         if added and self.delivery is not None:
             self.delivery.start(settings.delivery)
         return True
+
+    def _use_costs(self, settings: Settings) -> None:
+        """A reloaded `costs:` section: the new cap and prices apply from the next paid call."""
+        from bot.app.daemon.accounts import use_cost_ledger
+
+        if self.spending is None:
+            return
+        self.spending.use(settings.costs, settings.tz)
+        for platform in self.platforms.values():
+            use_cost_ledger(platform, self.spending, settings)
 
     def _watch(self) -> None:
         """Reload when config.yaml, a template or a products CSV changed. An edit that cannot be used is said once

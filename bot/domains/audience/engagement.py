@@ -27,10 +27,11 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+from bot.core import costs
 from bot.core.clock import Clock
 from bot.core.errors import AuthError, PlatformError, RateLimited
 from bot.core.models import ENGAGEMENT_KINDS, Engagers, User
-from bot.core.ports import Platform
+from bot.core.ports import Platform, SpendingGate
 from bot.core.records import InteractionRecord, TrackedPost, UserRecord, utc_day
 from bot.domains.audience.jobs import interval_job
 
@@ -53,7 +54,7 @@ class EngagementReport:
     interactions: int = 0  # interactions stored for the first time
     reads: int = 0  # billable reads spent by this pass
     budget_left: int = 0  # reads left today (UTC) after this pass
-    stopped_by: str | None = None  # None: every due post collected | "budget" | "rate_limit" | "error"
+    stopped_by: str | None = None  # None: all collected | "budget" | "rate_limit" | "error" | "spending cap"
     waiting_until: datetime | None = None  # a rate limit: no collection of this account before then
     errors: list[str] = field(default_factory=list)
 
@@ -77,8 +78,10 @@ class EngagementService:
         clock: Clock,
         *,
         max_posts: int = 500,
+        spending: SpendingGate | None = None,
     ) -> None:
         self.settings = settings
+        self.spending = spending  # the monthly cap (bot.domains.costs): engagement reads stop early near it
         self.store = store
         self.platforms = platforms
         self.clock = clock
@@ -120,6 +123,10 @@ class EngagementService:
 
     def collect(self, account: str) -> EngagementReport:
         """Read the engagement of `account`'s due posts within its daily read budget; see the module docstring."""
+        with costs.spending(costs.ENGAGEMENT):
+            return self._collect(account)
+
+    def _collect(self, account: str) -> EngagementReport:
         report = EngagementReport(account)
         if account not in self.accounts():
             return report
@@ -132,6 +139,9 @@ class EngagementService:
         paused = self.store.accounts.paused_reason(account)
         if paused:
             logger.debug("engagement of %s: account paused (%s); not collecting", account, paused)
+            return report
+        if self.spending is not None and not self.spending.may_spend(account, costs.ENGAGEMENT):
+            report.stopped_by = "spending cap"
             return report
         if self._waiting(account, now, report):
             return report

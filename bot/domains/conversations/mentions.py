@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 from bot.adapters.escalation import Escalator
 from bot.adapters.scheduling import Job
+from bot.core import costs
 from bot.core.clock import Clock
 from bot.core.errors import AuthError, PlatformError, RateLimited, StoreError
 from bot.core.logs import job_failures
 from bot.core.models import Page, User
-from bot.core.ports import Platform
+from bot.core.ports import Platform, SpendingGate
 from bot.domains.conversations.batch import (
     DMS,
     MENTIONS,
@@ -132,8 +133,10 @@ class MentionService:
         page_size: int = 100,
         coupons: CouponOffers | None = None,
         owner: str | None = None,
+        spending: SpendingGate | None = None,
     ) -> None:
         self.settings = settings
+        self.spending = spending  # the monthly cap (bot.domains.costs): polling stops with replies near it
         self.replies = settings.replies
         self.store = store
         self.platforms = platforms
@@ -191,7 +194,12 @@ class MentionService:
         return {account: self.poll(account) for account in self.accounts()}
 
     def poll(self, account: str) -> PollReport:
-        """Read new mentions (and DMs) of `account`, store and answer them; see the module docstring."""
+        """Read new mentions (and DMs) of `account`, store and answer them; see the module docstring. The reads
+        are paid for replies (bot.core.costs.REPLY): once the spending cap stops replies, nothing is read."""
+        with costs.spending(costs.REPLY):
+            return self._poll(account)
+
+    def _poll(self, account: str) -> PollReport:
         report = PollReport(account)
         if account not in self.accounts():
             return report
@@ -200,6 +208,9 @@ class MentionService:
         if paused:
             logger.debug("mentions of %s: account paused (%s); not polling", account, paused)
             report.stop()
+            return report
+        if self.spending is not None and not self.spending.may_spend(account, costs.REPLY):
+            report.stop("spending cap: replies stopped for this month")
             return report
         if self.owner is not None and not self.store.leases.acquire(
             poll_lease(account), self.owner, ttl=self.poll_lease_ttl, now=self.clock.now()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.clock import Clock, SystemClock
+from bot.core.costs import PROMOTION, REPLY, STOP_ORDER, spending
 from bot.core.errors import (
     AuthError,
     DuplicateContent,
@@ -29,7 +30,7 @@ from bot.core.errors import (
     TransientError,
 )
 from bot.core.models import MessageKind, OutgoingMessage, RateLimitBuckets
-from bot.core.ports import DeliveryStore, Platform
+from bot.core.ports import DeliveryStore, Platform, SpendingGate
 from bot.core.records import ClaimedItem, OutboxItem, Refusal
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ DEFAULT_BATCH = 50
 FLUSH_SECONDS = 0.5  # sent rows are recorded at least this often (and at the end of every batch)
 # the buckets of rows whose account has no platform here (accounts no longer configured): the send windows' names
 UNCONFIGURED = RateLimitBuckets(mentions="", dms="", engagers={})
+CAP_RECHECK = timedelta(minutes=10)  # a row the spending cap holds back is looked at again this much later
 
 
 class DeliverySettings(Protocol):
@@ -90,8 +92,10 @@ class Outbox:
         batch_size: int = DEFAULT_BATCH,
         account: str | None = None,
         other_than: Collection[str] = (),
+        spending: SpendingGate | None = None,
     ) -> None:
         self.account = account
+        self.spending = spending  # the monthly cap (bot.domains.costs): a row it stops stays pending
         self.other_than = tuple(other_than)
         self.store = store
         self.platforms = platforms
@@ -155,8 +159,9 @@ class Outbox:
         renewed_at = self.clock.now()
         blocked: dict[str, datetime] = {}  # account/endpoint -> retry_at, learnt in this batch
         paused: set[str] = set()
+        purposes = self._purposes(batch)
         remaining = list(batch)
-        checked = self._reconcile_together(batch)
+        checked = self._reconcile_together(batch, purposes)
         while remaining:
             claimed = remaining.pop(0)
             item = claimed.item
@@ -186,7 +191,13 @@ class Outbox:
             if block_key in blocked and blocked[block_key] > now:
                 report.deferred += self.store.outbox.release([claimed], self.owner, next_attempt_at=blocked[block_key])
                 continue
-            outcome = self._deliver_one(claimed, report, checked)
+            purpose = purposes[item.key]
+            if self.spending is not None and not self.spending.may_spend(item.account, purpose):
+                reason = f"spending cap: {purpose} stopped for this month (socialbot costs)"
+                self._release(claimed, now + CAP_RECHECK, reason, report)
+                continue
+            with spending(purpose):
+                outcome = self._deliver_one(claimed, report, checked)
             if isinstance(outcome, RateLimited):
                 blocked[block_key] = outcome.retry_at
             elif isinstance(outcome, AuthError):
@@ -194,20 +205,36 @@ class Outbox:
 
     # ------------------------------------------------------------------ one row
 
-    def _reconcile_together(self, batch: list[ClaimedItem]) -> dict[str, str | None]:
+    def _purposes(self, batch: list[ClaimedItem]) -> dict[str, str]:
+        """Outbox key -> what sending it is for (the spending cap's, else promotion for posts, reply for the rest)."""
+        out = {c.item.key: PROMOTION if c.item.kind == MessageKind.POST.value else REPLY for c in batch}
+        if self.spending is not None:
+            by_account: dict[str, list[OutboxItem]] = {}
+            for claimed in batch:
+                by_account.setdefault(claimed.item.account, []).append(claimed.item)
+            for account, items in by_account.items():
+                out.update(self.spending.purposes(account, items))
+        return out
+
+    def _reconcile_together(self, batch: list[ClaimedItem], purposes: Mapping[str, str]) -> dict[str, str | None]:
         """Look up every row of the batch whose outcome is unknown in one read per account (a crash leaves
         a whole claimed batch unknown; X charges per read). Returns key -> remote id or None (not sent);
         keys missing from the answer are looked up one by one later."""
         by_account: dict[str, list[OutgoingMessage]] = {}
         for claimed in batch:
-            if claimed.reconcile and claimed.item.account in self.platforms:
-                by_account.setdefault(claimed.item.account, []).append(_message(claimed.item))
+            item = claimed.item
+            allowed = self.spending is None or self.spending.may_spend(item.account, purposes[item.key])
+            if claimed.reconcile and item.account in self.platforms and allowed:
+                by_account.setdefault(item.account, []).append(_message(item))
         answers: dict[str, str | None] = {}
         for account, messages in by_account.items():
             if len(messages) < 2:
                 continue
+            # the lookup is for the most needed of the rows it serves
+            purpose = max((purposes[m.key] for m in messages), key=_rank)
             try:
-                answers.update(self.platforms[account].find_sent_many(messages))
+                with spending(purpose):
+                    answers.update(self.platforms[account].find_sent_many(messages))
             except PlatformError as exc:
                 logger.warning("outbox: looking up %d unknown sends of %s failed (%s)", len(messages), account, exc)
         return answers
@@ -415,6 +442,10 @@ class Outbox:
             item.account,
             exc,
         )
+
+
+def _rank(purpose: str) -> int:
+    return STOP_ORDER.index(purpose) if purpose in STOP_ORDER else -1
 
 
 def _message(item: OutboxItem) -> OutgoingMessage:

@@ -7,6 +7,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 from bot.sandbox import phrases
 from bot.sandbox.audience.actor import Actor
 from bot.sandbox.audience.orders import write_orders_csv
+from bot.sandbox.audience.outcomes import PlantedOutcomes
 from bot.sandbox.audience.pacing import Pacer
 from bot.sandbox.audience.population import SimUser, make_communities, make_users
 from bot.sandbox.audience.records import Action, GroundTruth
@@ -53,6 +55,8 @@ class Audience:
         self._actor = Actor(self.rng, self._api, self.shop_handle, self.communities, self.users, odd_rate)
         self._ready = False
         self.counts: Counter[str] = Counter()
+        self.outcomes = PlantedOutcomes(seed, self.communities, self.users)
+        self._played: dict[str, dict[str, int]] = {}  # shop post -> likes / reposts the audience gave it
 
     def close(self) -> None:
         self.stop()
@@ -190,6 +194,39 @@ class Audience:
 
     def stop(self) -> None:
         self._pacer.stop()
+
+    def play(self, now: datetime) -> int:
+        """Bring every shop post's views, likes, reposts, bookmarks and clicks up to what the planted outcomes
+        give at `now` (the sandbox clock's time; bot/sandbox/audience/outcomes.py); returns the posts raised."""
+        with self._lock:
+            self._ensure_ready()
+            body = self._api.call("GET", "/_sandbox/tweets", params={"author_id": self.shop_id})
+            raised = 0
+            for tweet in body.get("tweets", []):
+                if tweet.get("deleted"):
+                    continue
+                posted = datetime.strptime(tweet["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+                reply = tweet.get("in_reply_to_tweet_id") is not None
+                counts = self.outcomes.expected(
+                    tweet["id"], tweet["text"], posted, (now - posted).total_seconds(), reply
+                )
+                if self._play_post(tweet["id"], counts):
+                    raised += 1
+            return raised
+
+    def _play_post(self, tweet_id: str, counts: dict[str, int]) -> bool:
+        given = self._played.setdefault(tweet_id, {"likes": 0, "reposts": 0, "impressions": -1})
+        if counts["impressions"] <= given["impressions"]:
+            return False
+        for name, path in (("likes", "/_sandbox/likes"), ("reposts", "/_sandbox/retweets")):
+            order = random.Random(f"{self.seed}:{name}:{tweet_id}").sample(self.users, len(self.users))
+            for user in order[given[name] : min(counts[name], len(order))]:
+                self._api.call("POST", path, {"user_id": user.id, "tweet_id": tweet_id})
+                given[name] += 1
+        extra = {k: counts[k] for k in ("impressions", "bookmarks", "link_clicks", "profile_clicks")}
+        self._api.call("POST", "/_sandbox/metrics", {"tweet_id": tweet_id, **extra})
+        given["impressions"] = counts["impressions"]
+        return True
 
     # ---- evaluation data ---------------------------------------------------------------------------------
     def ground_truth(self) -> GroundTruth:

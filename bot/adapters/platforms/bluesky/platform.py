@@ -25,6 +25,7 @@ from bot.adapters.platforms.bluesky.records import (
     is_message,
     iso,
     mentioned_dids,
+    metrics_of,
     parent_uri,
     parse_time,
     post_of,
@@ -35,7 +36,7 @@ from bot.adapters.platforms.bluesky.records import (
 from bot.adapters.platforms.bluesky.session import Sessions
 from bot.adapters.platforms.bluesky.xrpc import PLATFORM, XrpcClient, XrpcError, XrpcServerError
 from bot.core.clock import Clock, SystemClock, ensure_utc
-from bot.core.errors import NotAllowed, Rejected
+from bot.core.errors import NotAllowed, PlatformError, Rejected
 from bot.core.models import (
     DirectMessage,
     Engagers,
@@ -43,6 +44,7 @@ from bot.core.models import (
     OutgoingMessage,
     Page,
     Post,
+    PostMetrics,
     RateLimitBuckets,
     RateLimitStatus,
     User,
@@ -52,6 +54,7 @@ from bot.core.ports import RateLimitMemory
 
 logger = logging.getLogger(__name__)
 
+METRICS_BATCH = 25  # URIs per app.bsky.feed.getPosts
 RKEY_ATTEMPTS = 3  # record keys tried per message (another is only needed when two messages' keys clash)
 RECENT_SLACK = timedelta(days=1)  # record keys carry the outbox time: recent_posts(since) reads this far past it
 ENGAGER_ENDPOINTS = {
@@ -359,6 +362,26 @@ class BlueskyPlatform:
             self.account,
         )
         return Engagers(kind=kind, users=users, posts=posts, reads=reads, truncated=truncated)
+
+    def post_metrics(self, ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """Like, repost, reply and quote counts, 25 URIs a getPosts call (no view counts on Bluesky), each with the
+        account's follower count (getProfile, once per call) to normalise by; a deleted post is left out."""
+        wanted = list(dict.fromkeys(i for i in ids if i))
+        if not wanted:
+            return {}
+        profile = self._call("GET", "app.bsky.actor.getProfile", params={"actor": self.me().id})
+        followers = profile.get("followersCount")
+        followers = followers if type(followers) is int and followers >= 0 else None
+        out: dict[str, PostMetrics] = {}
+        for start in range(0, len(wanted), METRICS_BATCH):
+            body = self._call("GET", "app.bsky.feed.getPosts", params={"uris": wanted[start : start + METRICS_BATCH]})
+            views = body.get("posts")
+            if not isinstance(views, list):
+                raise PlatformError(PLATFORM, "app.bsky.feed.getPosts: posts is missing")
+            for index, view in enumerate(views):
+                metrics = metrics_of(view, f"posts[{index}]", followers)
+                out[metrics.post_id] = metrics
+        return out
 
     def _post_exists(self, post_id: str) -> bool:
         parsed = AtUri.parse(post_id)

@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.adapters.platforms import richtext
+from bot.adapters.platforms.bluesky.xrpc import PLATFORM
 from bot.core.clock import ensure_utc
-from bot.core.models import MessageKind, OutgoingMessage, Post, User
+from bot.core.errors import PlatformError
+from bot.core.models import MessageKind, OutgoingMessage, Post, PostMetrics, User
 
 POST = "app.bsky.feed.post"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -133,3 +135,25 @@ def post_of(uri: str, record: dict[str, Any], author: str | None, handles: dict[
         hashtags=tuple(tags),
         urls=tuple(links),
     )
+
+
+_METRIC_COUNTS = (
+    ("likes", "likeCount"),
+    ("reposts", "repostCount"),
+    ("replies", "replyCount"),
+    ("quotes", "quoteCount"),
+)
+
+
+def metrics_of(view: Any, where: str, followers: int | None) -> PostMetrics:
+    """One post view of app.bsky.feed.getPosts: its counts (Bluesky has no impressions, bookmarks or clicks);
+    a missing uri or a count that is not a non-negative integer is a PlatformError naming the field."""
+    if not isinstance(view, dict) or not isinstance(view.get("uri"), str) or not view["uri"]:
+        raise PlatformError(PLATFORM, f"app.bsky.feed.getPosts: {where}.uri is missing")
+    counts: dict[str, int] = {}
+    for name, key in _METRIC_COUNTS:
+        value = view.get(key, 0)  # the AppView leaves a zero count out
+        if type(value) is not int or value < 0:
+            raise PlatformError(PLATFORM, f"app.bsky.feed.getPosts: {where}.{key} is {value!r}, not a count")
+        counts[name] = value
+    return PostMetrics(post_id=view["uri"], followers=followers, **counts)

@@ -8,7 +8,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -17,12 +17,14 @@ import tweepy
 
 from bot.adapters.platforms.base import RateLimitBlocks, check_engagement_kind, limit_status
 from bot.adapters.platforms.x.errors import PLATFORM, VENDOR_ERRORS, platform_error
+from bot.adapters.platforms.x.pricing import DM_CREATE, POST_CREATE, post_price, read_bill
 from bot.adapters.platforms.x.records import (
     answer,
     data_users,
     included_users,
     mention_page,
     messages_of,
+    metrics_page,
     need,
     next_token,
     normalise,
@@ -34,6 +36,7 @@ from bot.adapters.platforms.x.records import (
 )
 from bot.adapters.platforms.x.transport import X_HOST, RoutingAdapter, endpoint_of
 from bot.core.clock import Clock, SystemClock, ensure_utc
+from bot.core.costs import current_purpose
 from bot.core.errors import RateLimited, Rejected
 from bot.core.models import (
     DirectMessage,
@@ -42,14 +45,16 @@ from bot.core.models import (
     OutgoingMessage,
     Page,
     Post,
+    PostMetrics,
     RateLimitBuckets,
     RateLimitStatus,
     User,
     numeric_or_text_newer,
 )
-from bot.core.ports import RateLimitMemory
+from bot.core.ports import CostLedger, RateLimitMemory
 from bot.core.text import weighted_length
 from bot.settings.config import XCredentials
+from bot.settings.costs import XPrices
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +66,15 @@ ENGAGER_ENDPOINTS = {
     "retweet": ("GET /2/tweets/:id/retweeted_by", 1, 100),
     "quote": ("GET /2/tweets/:id/quote_tweets", 10, 100),
 }
+METRICS_BATCH = 100  # ids per GET /2/tweets
+METRIC_FIELDS_PUBLIC = ["public_metrics"]
+METRIC_FIELDS_PRIVATE = ["public_metrics", "non_public_metrics", "organic_metrics"]
+PRIVATE_METRICS_AGE = timedelta(days=29)  # X serves them for 30 days; a day's margin for clocks and edits
 FIND_SENT_MARGIN = timedelta(minutes=5)
 FIND_SENT_MAX_PAGES = 10
 DM_MAX_PAGES = 10
 
+X_EPOCH_MS = 1288834974657
 T = TypeVar("T")
 
 
@@ -116,6 +126,9 @@ class XPlatform:
         self._blocks = RateLimitBlocks(PLATFORM, self._clock)
         self._me: User | None = None
         self._me_lock = threading.Lock()  # one users/me request at a time: the jobs all ask for it at start
+        self._ledger: CostLedger | None = None  # where each billed call is recorded (use_cost_ledger)
+        self._prices = XPrices()
+        self._ledger_failed = False  # a recording failure is logged once
 
     @classmethod
     def for_sandbox(
@@ -146,16 +159,52 @@ class XPlatform:
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
         self._blocks.memory = memory
 
-    def _call(self, endpoint: str, write: bool, fn: Callable[[], dict[str, Any]], read: Callable[[Any], T]) -> T:
-        """The request `fn`, and `read` of its answer, inside the error boundary."""
+    def use_cost_ledger(self, ledger: CostLedger, prices: XPrices | None = None) -> None:
+        """Record every billed call in `ledger`, priced by `prices` (config.yaml's costs.prices.x)."""
+        self._ledger = ledger
+        self._prices = prices if prices is not None else XPrices()
+
+    def _call(
+        self,
+        endpoint: str,
+        write: bool,
+        fn: Callable[[], dict[str, Any]],
+        read: Callable[[Any], T],
+        *,
+        price: float | None = None,
+    ) -> T:
+        """The request `fn`, and `read` of its answer, inside the error boundary; an answered call is billed
+        (a write at `price`, none: free; a read by what it returned, x.pricing)."""
         self._blocks.check(endpoint)
         try:
-            return read(answer(fn()))
+            body = answer(fn())
+            self._bill(endpoint, write, body, price)
+            return read(body)
         except VENDOR_ERRORS as exc:
             error = platform_error(endpoint, write, exc, self._clock.now())
             if isinstance(error, RateLimited):
                 self._blocks.block(endpoint, error.retry_at)
             raise error from exc
+
+    def _bill(self, endpoint: str, write: bool, body: dict[str, Any], price: float | None) -> None:
+        """Record the call in the cost ledger; a failure to record never fails the call (logged once)."""
+        if self._ledger is None:
+            return
+        try:
+            if write:
+                if price is None:
+                    return
+                items, usd = 1, price
+            else:
+                items, usd = read_bill(endpoint, body, self._prices)
+            if items:
+                self._ledger.record(self.account, PLATFORM, endpoint, current_purpose(), items, usd)
+        except Exception as exc:
+            if not self._ledger_failed:
+                self._ledger_failed = True
+                logger.error(
+                    "x account %s: a paid call could not be recorded in the cost ledger: %s", self.account, exc
+                )
 
     def _pages(
         self,
@@ -204,23 +253,23 @@ class XPlatform:
             if not message.recipient_id:
                 raise Rejected(PLATFORM, "a DM needs recipient_id")
             recipient = message.recipient_id
-            endpoint = "POST /2/dm_conversations/with/:id/messages"
             remote_id = self._call(
-                endpoint,
+                DM_CREATE,
                 True,
                 lambda: self._client.create_direct_message(participant_id=recipient, text=message.text, user_auth=True),
                 lambda body: need(obj(body, "data", "", required=True), "dm_event_id", "data"),
+                price=self._prices.dm_create,
             )
         else:
             reply_to = message.in_reply_to_id if message.kind is MessageKind.REPLY else None
             if message.kind is MessageKind.REPLY and not reply_to:
                 raise Rejected(PLATFORM, "a reply needs in_reply_to_id")
-            endpoint = "POST /2/tweets"
             remote_id = self._call(
-                endpoint,
+                POST_CREATE,
                 True,
                 lambda: self._client.create_tweet(text=message.text, in_reply_to_tweet_id=reply_to, user_auth=True),
                 lambda body: need(obj(body, "data", "", required=True), "id", "data"),
+                price=post_price(message.text, summoned_reply=reply_to is not None, prices=self._prices),
             )
         logger.info(
             "x sent %s key=%s remote_id=%s account=%s reply_to=%s recipient=%s",
@@ -433,6 +482,31 @@ class XPlatform:
         )
         return Engagers(kind=kind, users=found, posts=posts, reads=reads, truncated=truncated)
 
+    def post_metrics(self, ids: Sequence[str]) -> dict[str, PostMetrics]:
+        """public_metrics of every post, 100 ids a call; for posts younger than 30 days (their id tells) also
+        non_public_metrics and organic_metrics (link and profile clicks). X refuses those for a post that is not
+        ours or too old by leaving it out with a Field Authorization Error: such posts are read again without
+        them, never failing the batch. A post that is gone is left out of the answer."""
+        wanted = list(dict.fromkeys(i for i in ids if i))
+        floor = self._clock.now() - PRIVATE_METRICS_AGE
+        recent = [i for i in wanted if i.isdigit() and _id_time(i) >= floor]
+        older = [i for i in wanted if i not in set(recent)]
+        out: dict[str, PostMetrics] = {}
+        for fields, group in ((METRIC_FIELDS_PRIVATE, recent), (METRIC_FIELDS_PUBLIC, older)):
+            for start in range(0, len(group), METRICS_BATCH):
+                chunk = group[start : start + METRICS_BATCH]
+                found, refused = self._call(
+                    "GET /2/tweets",
+                    False,
+                    lambda c=chunk, f=fields: self._client.get_tweets(c, tweet_fields=f, user_auth=True),
+                    metrics_page,
+                )
+                out.update((m.post_id, m) for m in found)
+                if refused and fields is METRIC_FIELDS_PRIVATE:
+                    older.extend(i for i in chunk if i in refused and i not in out)
+        logger.debug("x metrics of %d post(s): %d read account=%s", len(wanted), len(out), self.account)
+        return out
+
     def direct_messages(self, since_id: str | None = None) -> list[DirectMessage]:
         """DM events newest first; with since_id, only newer ones (paging stops once since_id is reached)."""
         out: list[DirectMessage] = []
@@ -467,6 +541,11 @@ def _engagers_page(kind: str, body: Any) -> tuple[list[Post], list[User], bool, 
     if kind == "quote":
         return posts_of(body), included_users(body), not_found(body), next_token(body)
     return [], data_users(body), not_found(body), next_token(body)
+
+
+def _id_time(post_id: str) -> datetime:
+    """When an X post was made, from its snowflake id (milliseconds since X's epoch in the high bits)."""
+    return datetime.fromtimestamp(((int(post_id) >> 22) + X_EPOCH_MS) / 1000, UTC)
 
 
 def _ignore(body: Any) -> None:

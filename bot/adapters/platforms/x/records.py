@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.core.models import DirectMessage, Post, User
+from bot.core.models import DirectMessage, Post, PostMetrics, User
 
 _URL_RE = re.compile(r"https?://\S+")
 # the name of an edit's earlier versions: tweepy's and the recorded answers' (the newest OpenAPI's)
@@ -259,3 +259,65 @@ def page_size(remaining: int, smallest: int, largest: int) -> int:
     if 0 < remaining - size < smallest:
         size = remaining - smallest
     return max(smallest, size)
+
+
+# ---- post metrics ------------------------------------------------------------------------------------------
+_PUBLIC_COUNTS = (  # PostMetrics field, the names X has used for it (OpenAPI's first, tweepy-era second)
+    ("likes", ("like_count",)),
+    ("reposts", ("repost_count", "retweet_count")),
+    ("replies", ("reply_count",)),
+    ("quotes", ("quote_count",)),
+)
+_OPTIONAL_COUNTS = (("bookmarks", "bookmark_count"), ("impressions", "impression_count"))
+_PRIVATE_COUNTS = (("impressions", "impression_count"), ("link_clicks", "url_link_clicks"))
+
+
+def count_of(parent: Mapping[str, Any], keys: tuple[str, ...], where: str, *, required: bool) -> int | None:
+    """A count: a non-negative integer (X's int64, possibly as digits); the first of `keys` present."""
+    for key in keys:
+        value = parent.get(key)
+        if value is None:
+            continue
+        if type(value) is int and value >= 0:
+            return value
+        if type(value) is str and value.isdigit():
+            return int(value)
+        raise Malformed(_wrong(at(where, key), value, "a count"))
+    if required:
+        raise Malformed(f"{at(where, keys[0])} is missing")
+    return None
+
+
+def metrics_of(item: dict[str, Any], where: str = "data") -> PostMetrics:
+    """One post's `public_metrics` (required) and, when served, `non_public_metrics` / `organic_metrics`."""
+    public = obj(item, "public_metrics", where, required=True)
+    found = at(where, "public_metrics")
+    counts: dict[str, int | None] = {
+        name: count_of(public, keys, found, required=True) for name, keys in _PUBLIC_COUNTS
+    }
+    for name, key in _OPTIONAL_COUNTS:
+        counts[name] = count_of(public, (key,), found, required=False)
+    for field in ("non_public_metrics", "organic_metrics"):
+        private = obj(item, field, where)
+        path = at(where, field)
+        for name, key in _PRIVATE_COUNTS:
+            value = count_of(private, (key,), path, required=False)
+            if value is not None:
+                counts[name] = max(value, counts.get(name) or 0)
+        clicks = count_of(private, ("user_profile_clicks",), path, required=False)
+        if clicks is not None:
+            counts["profile_clicks"] = clicks
+    return PostMetrics(post_id=need(item, "id", where), **counts)  # type: ignore[arg-type]
+
+
+def metrics_page(body: dict[str, Any]) -> tuple[list[PostMetrics], set[str]]:
+    """GET /2/tweets with metrics: the posts read, and the ids X refused private metrics for (a Field
+    Authorization Error: not ours, or older than 30 days; X leaves such a post out of `data`)."""
+    posts = [metrics_of(item, f"data[{i}]") for i, item in enumerate(objects(body, "data", ""))]
+    refused: set[str] = set()
+    for error in objects(body, "errors", ""):
+        if str(error.get("type", "")).endswith("/not-authorized-for-field"):
+            rid = error.get("resource_id") or error.get("value")
+            if isinstance(rid, str | int):
+                refused.add(str(rid))
+    return posts, refused
