@@ -1,0 +1,123 @@
+"""`socialbot posts report`: how every post did against the account's usual post, per campaign and variant, and
+when to post (a weekday x hour heat map in the shop's time zone)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+
+from bot.app.commands.common import ConfigOption, console, open_output, opened_store_in_zone, parse_since
+from bot.app.commands.database import DatabaseOption
+
+if TYPE_CHECKING:
+    from bot.domains.outcomes.report import PostReport
+
+posts_app = typer.Typer(help="How the posts did: engagement, campaigns, variants, best times.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(posts_app, name="posts")
+
+
+def _zone(zone: tzinfo | None) -> tzinfo:
+    return zone or datetime.now().astimezone().tzinfo or UTC
+
+
+@posts_app.command("report")
+def report(
+    campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign's posts and variants."),
+    since: str | None = typer.Option(
+        None, "--since", help="Posted since: 7d, 16w, or a date such as 2026-12-01 (default: the last 16 weeks)."
+    ),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Write every post as CSV (- for stdout)."),
+    json_file: Path | None = typer.Option(None, "--json", help="Write the whole report as JSON (- for stdout)."),
+    html_file: Path | None = typer.Option(None, "--html", help="Write a self-contained page with the heat maps."),
+    limit: int = typer.Option(20, "--limit", min=1, help="At most this many posts on screen, newest first."),
+    config: Path | None = ConfigOption,
+    database: str | None = DatabaseOption,
+) -> None:
+    """Per post (time in the shop's zone, campaign, variant, text, engagement, lift), per campaign, per variant (a
+    90% interval and its share of sends) and a weekday x hour heat map of the best times to post."""
+    from bot.domains.outcomes.report import build_report
+
+    with opened_store_in_zone(config, database) as (store, zone):
+        tz = _zone(zone)
+        now = store.clock.now()
+        after = parse_since(since, tz, now)
+        result = build_report(store.outcomes, tz, now, since=after, campaign=campaign)
+    if result.empty:
+        scope = f" for campaign {campaign}" if campaign else ""
+        console.print(f"no readings yet{scope}: the daemon reads how posts did 1 h, 24 h and 7 d after they go out")
+        return
+    if csv_file is not None:
+        _write_csv(result, csv_file)
+    if json_file is not None:
+        from bot.domains.outcomes.report import to_json
+
+        out = open_output(json_file)
+        json.dump(to_json(result), out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        if out is not sys.stdout:
+            out.close()
+    if html_file is not None:
+        from bot.reports.posts_page import render_html
+
+        html_file.parent.mkdir(parents=True, exist_ok=True)
+        html_file.write_text(render_html(result), encoding="utf-8")
+    if "-" in (str(csv_file), str(json_file)):
+        return
+    _print(result, limit)
+
+
+def _write_csv(result: PostReport, target: Path) -> None:
+    from bot.domains.outcomes.report import CSV_COLUMNS, csv_rows
+
+    out = open_output(target)
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(csv_rows(result))
+    if out is not sys.stdout:
+        out.close()
+
+
+def _print(result: PostReport, limit: int) -> None:
+    from rich.table import Table
+
+    from bot.domains.outcomes.rates import WEEKDAYS
+    from bot.domains.outcomes.report import POST_COLUMNS
+
+    since = result.since.astimezone(result.posts[0].posted_at.tzinfo).strftime("%Y-%m-%d")
+    console.print(f"{len(result.posts):,} posts since {since} (times in {result.zone})", highlight=False)
+    for sentence in result.sentences():
+        console.print(f"• {escape(sentence)}", highlight=False, soft_wrap=True)
+    table = Table(title="posts, newest first")
+    for column in POST_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for p in result.posts[:limit]:
+        table.add_row(*(escape(v) for v in p.cells()))
+    console.print(table)
+    if len(result.posts) > limit:
+        console.print(f"… and {len(result.posts) - limit:,} older posts (--limit, --csv)", highlight=False)
+    for account, model in result.models.items():
+        heat = Table(title=f"{account}: engagement against your usual post, by weekday and hour ({result.zone})")
+        heat.add_column("")
+        for hour in range(24):
+            heat.add_column(f"{hour:02d}", justify="right")
+        top = model.lift.max()
+        for weekday in range(7):
+            cells = []
+            for hour in range(24):
+                value, n = float(model.lift[weekday, hour]), int(model.posts[weekday, hour])
+                style = "bold green" if value >= top * 0.95 and value > 1.05 else ("green" if value > 1.1 else "")
+                style = "red" if value < 0.9 else style
+                text = f"{value:.1f}" if n or model.has_activity else "·"
+                cells.append(f"[{style}]{text}[/]" if style else text)
+            heat.add_row(WEEKDAYS[weekday][:3], *cells)
+        console.print(heat)

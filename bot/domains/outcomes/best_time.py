@@ -1,0 +1,145 @@
+"""The best time to post: per account, a weekday x hour model in the shop's time zone.
+
+Each post of the window (default the last 16 weeks) counts with its log lift (rates.py: against the account's
+own median post, clipped so one viral post weighs like a post that did 5x). A cell's estimate is its posts'
+mean log lift shrunk toward a prior from the audience's activity at that weekday and hour (when its mentions,
+DMs, likes and reposts arrive):
+
+    estimate = (n * mean + PRIOR_POSTS * prior) / (n + PRIOR_POSTS)
+
+so a cell with few posts mostly says when the audience is active, and one with many says what the posts did.
+The prior: PRIOR_WEIGHT * log(activity of the cell / the mean cell's), the activity smoothed and clipped to
+[1/4, 4]; without recorded activity it is 0 (your usual)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+import numpy as np
+
+from bot.domains.outcomes.rates import WEEKDAYS, Posts, local_cells, plural, times
+
+DEFAULT_WEEKS = 16
+PRIOR_POSTS = 3.0  # how many posts the audience's activity is worth in a cell
+PRIOR_WEIGHT = 0.5  # twice the activity -> about 1.4x the engagement, before posts say otherwise
+ACTIVITY_CLIP = 4.0
+CELLS = 7 * 24
+
+
+@dataclass(frozen=True)
+class BestHour:
+    weekday: int  # 0 = Monday
+    hour: int  # 0..23, the shop's time zone
+    lift: float  # the expected engagement against the account's usual post (1.0 = usual)
+    posts: int  # posts of the window in this cell
+    why: str
+
+    @property
+    def when(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {self.hour:02d}:00"
+
+
+@dataclass(frozen=True)
+class BestTimeModel:
+    """One account's weekday x hour model (arrays of 7 x 24, weekday 0 = Monday)."""
+
+    account: str
+    estimate: np.ndarray  # log lift, shrunk
+    observed: np.ndarray  # mean log lift of the cell's posts (nan without posts)
+    posts: np.ndarray  # int
+    prior: np.ndarray  # log lift expected from the audience's activity
+    activity: np.ndarray  # audience actions per cell in the window
+    weeks: float
+    n_posts: int
+
+    @property
+    def lift(self) -> np.ndarray:
+        return np.exp(self.estimate)
+
+    @property
+    def has_activity(self) -> bool:
+        return bool(self.activity.sum() > 0)
+
+    def why(self, weekday: int, hour: int) -> str:
+        n = int(self.posts[weekday, hour])
+        at = f"on {WEEKDAYS[weekday]}s at {hour:02d}:00"
+        active = float(self.activity[weekday, hour])
+        mean = float(self.activity.mean()) if self.has_activity else 0.0
+        if self.has_activity:
+            level = "busier than" if active > mean * 1.25 else ("quieter than" if active < mean * 0.8 else "about")
+            audience = (
+                f"your audience is {level} usual then" if level != "about" else "your audience is as active as usual"
+            )
+        if n >= PRIOR_POSTS:
+            seen = times(math.exp(float(self.observed[weekday, hour])))
+            return f"{plural(n, 'post')} {at} got {seen} your usual engagement"
+        if not self.has_activity:
+            lead = f"only {plural(n, 'post')} {at}" if n else f"no posts {at}"
+            return f"{lead} and no audience activity recorded yet: counted as a usual hour"
+        lead = f"only {plural(n, 'post')} {at}" if n else f"no posts yet {at}"
+        return f"{lead}: mostly based on when your audience is active ({audience})"
+
+    def best_hours(self, n: int = 3) -> list[BestHour]:
+        """The n best cells, best first (ties: more posts, then earlier in the week)."""
+        flat = self.estimate.ravel()
+        order = np.lexsort((np.arange(CELLS), -self.posts.ravel(), -np.round(flat, 9)))
+        found = []
+        for cell in order[: max(0, n)].tolist():
+            weekday, hour = divmod(int(cell), 24)
+            found.append(
+                BestHour(
+                    weekday, hour, float(math.exp(flat[cell])), int(self.posts[weekday, hour]), self.why(weekday, hour)
+                )
+            )
+        return found
+
+    def summary(self) -> str | None:
+        """A plain statement when the whole window is thin, else None."""
+        if self.n_posts >= CELLS // 4:
+            return None
+        lead = f"only {plural(self.n_posts, 'post')} with readings in the last {self.weeks:g} weeks"
+        if self.has_activity:
+            return f"{lead}: the best times are mostly based on when your audience is active"
+        return f"{lead} and no audience activity recorded: too few to tell the hours apart yet"
+
+
+def activity_prior(activity: np.ndarray) -> np.ndarray:
+    """PRIOR_WEIGHT x log(the cell's activity / the mean cell's), smoothed and clipped; zeros without activity."""
+    total = float(activity.sum())
+    if total <= 0:
+        return np.zeros((7, 24))
+    mean = total / CELLS
+    smooth = max(1.0, 0.25 * mean)
+    ratio = np.clip((activity + smooth) / (mean + smooth), 1 / ACTIVITY_CLIP, ACTIVITY_CLIP)
+    return PRIOR_WEIGHT * np.log(ratio)
+
+
+def cell_counts(epochs: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None) -> np.ndarray:
+    """Counts (or sums of `weights`) per weekday x hour in `zone`, as a 7 x 24 array."""
+    weekday, hour = local_cells(epochs, zone)
+    cells = weekday * 24 + hour
+    return np.bincount(cells, weights=weights, minlength=CELLS).reshape(7, 24).astype(np.float64)
+
+
+def build_model(
+    account: str, posts: Posts, activity: Sequence[float] | np.ndarray, zone: tzinfo, *, weeks: float = DEFAULT_WEEKS
+) -> BestTimeModel:
+    """The model of one account from its posts (already the window's, one reading each) and its audience's
+    activity (epoch seconds) in the same window."""
+    mine = posts.take((posts.account == account) & np.isfinite(posts.lift))
+    log_lift = mine.log_lift
+    n = cell_counts(mine.posted_at, zone)
+    total = cell_counts(mine.posted_at, zone, weights=log_lift)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.where(n > 0, total / n, np.nan)
+    act = cell_counts(np.asarray(activity, dtype=np.float64), zone)
+    prior = activity_prior(act)
+    estimate = (total + PRIOR_POSTS * prior) / (n + PRIOR_POSTS)
+    return BestTimeModel(account, estimate, observed, n.astype(np.int64), prior, act, float(weeks), len(mine))
+
+
+def window(now: datetime, weeks: float = DEFAULT_WEEKS) -> datetime:
+    return now - timedelta(weeks=weeks)
