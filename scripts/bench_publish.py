@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Outbox throughput against a bare tweepy loop, same sandbox, same run.
 
-Sends COUNT posts through the outbox (SQLite file, limits off) and COUNT posts through a plain
+Sends COUNT posts through the outbox (SQLite file, limits off, each paid call recorded in the cost ledger as the
+daemon does) and COUNT posts through a plain
 `tweepy.Client.create_tweet` loop, to a standalone sandbox process with rate limits off.
 Last line: RESULT outbox_per_s=X raw_per_s=Y ratio=X/Y   (goal: ratio >= 0.8)
 """
@@ -12,6 +13,7 @@ import argparse
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -22,8 +24,10 @@ from _harness import admin, sandbox_process
 
 from bot.adapters.platforms.x import XPlatform
 from bot.adapters.store import Store
+from bot.domains.costs import SpendingCap
 from bot.domains.publishing.outbox import Outbox
 from bot.settings.config import DeliveryConfig
+from bot.settings.costs import CostsConfig
 
 TEXT = "Weekly deal #{i}: lamps 20% off today only"
 
@@ -73,9 +77,12 @@ def outbox_round(url: str, store: Store, numbers: range) -> tuple[float, float]:
     )
     enqueue_s = time.perf_counter() - started
     delivery = DeliveryConfig(per_account_per_day=None, min_spacing_seconds=0)
-    outbox = Outbox(store, {"bench": platform}, delivery=delivery, owner="bench")
+    cap = SpendingCap(store.costs, CostsConfig(), UTC, store.clock)  # the cost ledger, as the daemon records it
+    platform.use_cost_ledger(cap)
+    outbox = Outbox(store, {"bench": platform}, delivery=delivery, owner="bench", spending=cap)
     started = time.perf_counter()
     report = outbox.deliver_due()
+    cap.close()
     deliver_s = time.perf_counter() - started
     platform.close()
     if report.sent != len(numbers):

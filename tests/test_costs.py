@@ -20,6 +20,7 @@ from bot.core.clock import ManualClock
 from bot.core.costs import COMPLAINT, ENGAGEMENT, METRICS, OPT_OUT, OTHER, PROMOTION, REPLY, STOP_ORDER
 from bot.core.errors import ConfigError
 from bot.domains.costs import STOP_AT, SpendingCap
+from bot.domains.costs.cap import FLUSH_ROWS
 from bot.domains.publishing.outbox import CAP_RECHECK, Outbox
 from bot.sandbox.server import SandboxServer
 from bot.settings.config import load_config
@@ -77,6 +78,21 @@ def test_purposes_stop_in_the_declared_order_each_logged_once(
     assert not cap.may_spend("shop", METRICS)
     clock.set(datetime(2026, 11, 30, 16, 0, tzinfo=UTC))  # 2026-12-01 00:00 in Shanghai: a new month
     assert cap.spent("shop") == 0.0 and all(cap.may_spend("shop", p) for p in STOP_ORDER)
+    cap.close()
+
+
+def test_recorded_calls_are_written_together_and_none_is_lost(store: Store, clock: ManualClock) -> None:
+    """The cap writes its calls in one transaction every half second (or 200 at a time), and the rest at close."""
+    cap = SpendingCap(store.costs, CostsConfig(), SHANGHAI, clock)
+    far = timedelta(days=40)
+    for _ in range(FLUSH_ROWS + 5):
+        cap.record("shop", "x", "GET /2/users/:id/mentions", REPLY, 1, 0.001)
+    written = list(store.costs.calls(clock.now() - far, clock.now() + far))
+    assert len(written) >= FLUSH_ROWS  # the first 200 at once; 5 wait for the timer or the close
+    assert cap.spent("shop") == pytest.approx(0.001 * (FLUSH_ROWS + 5))  # a question sees them all
+    cap.record("shop", "x", "GET /2/users/:id/mentions", REPLY, 1, 0.001)
+    cap.close()
+    assert len(list(store.costs.calls(clock.now() - far, clock.now() + far))) == FLUSH_ROWS + 6
 
 
 @pytest.fixture
@@ -119,6 +135,7 @@ def test_a_stopped_post_stays_pending_and_goes_out_when_the_cap_is_raised_or_nex
         clock.set(following.astimezone(UTC) + timedelta(minutes=1))  # a new month: the spend starts again at 0
         assert outbox.deliver_due().sent == 1
     finally:
+        cap.close()
         shop.close()
 
 

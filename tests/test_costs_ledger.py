@@ -101,6 +101,7 @@ def test_ledger_equals_the_sandbox_call_for_call(
     finally:
         shop.close()
 
+    cap.close()  # the cap writes what it recorded at least every half second; close writes the rest now
     far = timedelta(days=400)
     ledger = [(c.endpoint, c.items, round(c.usd, 6)) for c in store.costs.calls(clock.now() - far, clock.now() + far)]
     priced = [(c["endpoint"], c["items"], round(c["usd"], 6)) for c in admin.get("/_sandbox/priced").json()["calls"]]

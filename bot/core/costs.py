@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 
 # purposes, in the order spending stops as the month's cap comes near (the first stops first)
 METRICS = "metrics"  # reading how our posts did
@@ -37,3 +39,16 @@ def spending(purpose: str) -> Iterator[None]:
 
 def current_purpose() -> str:
     return _purpose.get()
+
+
+@dataclass(frozen=True, slots=True)
+class PaidCall:
+    """One paid platform call as the cost ledger keeps it."""
+
+    at: datetime
+    account: str
+    platform: str
+    endpoint: str
+    purpose: str
+    items: int
+    usd: float

@@ -3,7 +3,7 @@ through bot.core.ports.CostLedger, summed for the monthly cap, `socialbot costs`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.adapters.store.base import Repository
 from bot.adapters.store.tables import cost_call_t, mention_t
 from bot.core.clock import ensure_utc
+from bot.core.costs import PaidCall
 
 CHUNK = 5000
 
@@ -59,6 +60,26 @@ class CostRepository(Repository):
                     usd=usd,
                 )
             )
+
+    def record_many(self, calls: Sequence[PaidCall]) -> None:
+        """Several calls at once, each with its own time (the cap buffers them: bot.domains.costs.cap)."""
+        if not calls:
+            return
+        rows = [
+            {
+                "account": c.account,
+                "platform": c.platform,
+                "day": ensure_utc(c.at).strftime("%Y-%m-%d"),
+                "at": ensure_utc(c.at),
+                "endpoint": c.endpoint,
+                "purpose": c.purpose,
+                "items": c.items,
+                "usd": c.usd,
+            }
+            for c in calls
+        ]
+        with self._tx("recording paid calls") as conn:
+            conn.execute(sa.insert(cost_call_t), rows)
 
     def spend(self, start: datetime, end: datetime, *, account: str | None = None) -> dict[str, float]:
         """Account -> USD recorded in [start, end)."""

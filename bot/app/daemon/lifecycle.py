@@ -332,6 +332,8 @@ class Daemon:
             self.redemptions.stop()
         if self.metrics is not None:
             self.metrics.stop()
+        if self.spending is not None:
+            self.spending.close()
         self._close_resources()
         logger.info("daemon %s stopped", self.options.owner)
 
