@@ -54,6 +54,8 @@ def test_demo_process_writes_a_json_summary(tmp_path: Path) -> None:
     assert set(outcomes) == {"answered", "handed_over", "not_answered"}
     assert sum(outcomes.values()) == summary["mentions_seen"], outcomes
     assert summary["promises_without_inbox"] == 0
+    assert summary["spend_usd"] > 0  # posts, replies and mention reads are paid on X: the ledger has them
+    assert summary["post_metrics_read"] >= 0 and isinstance(summary["best_hours"], dict)
     texts = [post["text"] for post in summary["recent_posts"]]
     assert texts and len(texts) == len(set(texts))
     assert "what happened" in result.stdout

@@ -167,7 +167,9 @@ def run_demo(options: DemoOptions, *, console: Console) -> dict[str, Any]:
                 audience.stop()
                 audience.close()
             daemon.stop()
-        summary = _summary(daemon, sandbox.stats_snapshot().get("requests", {}))
+        from bot.app.demo_summary import summary as daemon_summary
+
+        summary = daemon_summary(daemon, sandbox.stats_snapshot().get("requests", {}))
         summary.update(_graph_summary(daemon, options, console))
         summary.update(_coupon_summary(daemon, Path(tmp)))
     _finish(summary, options, console)
@@ -276,7 +278,9 @@ def run_bluesky_demo(options: DemoOptions, *, console: Console) -> dict[str, Any
             if customers is not None:
                 customers.stop()
             daemon.stop()
-        summary = _summary(daemon, {})
+        from bot.app.demo_summary import summary as daemon_summary
+
+        summary = daemon_summary(daemon, {})
         summary["platform"] = "bluesky"
         summary.update(_bluesky_ledger(world, made, customers))
         summary.update(_graph_summary(daemon, options, console))
@@ -387,67 +391,6 @@ def _finish(summary: dict[str, Any], options: DemoOptions, console: Console) -> 
         options.json_summary.parent.mkdir(parents=True, exist_ok=True)
         options.json_summary.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         console.print(f"JSON summary written to {options.json_summary}")
-
-
-def _summary(daemon: Any, requests: dict[str, Any]) -> dict[str, Any]:
-    from bot.adapters.store import Store
-    from bot.core.models import POSTS_BUCKET
-
-    assert daemon.settings is not None
-    store = Store.open(daemon.settings.database_url)
-    try:
-        counts = store.outbox.summary()
-        talk = store.mentions.summary()
-        outcomes = store.mentions.outcomes()
-        unkept = _promises_without_inbox(store)
-        waits = [store.rate_limits.blocked_until(account, POSTS_BUCKET) for account in daemon.settings.accounts]
-        now = daemon.clock.now()
-        rate_limited_until = max((w for w in waits if w is not None and w > now), default=None)
-        spend_usd = round(sum(store.costs.spend(now - timedelta(days=366), now + timedelta(days=1)).values()), 4)
-        sent, metrics_read = store.outbox.items(state="sent", limit=200), store.post_metrics.count()
-        recent = [
-            {"campaign": item.campaign, "text": item.text, "remote_id": item.remote_id}
-            for item in sent
-            if item.campaign
-        ][:5]
-        replies = [
-            {"to": item.in_reply_to_id or item.recipient_id, "text": item.text} for item in sent if not item.campaign
-        ][:5]
-    finally:
-        store.close()
-    return {
-        "posts_published": int(counts.get("posts_published", 0)),
-        "posts_failed": int(counts.get("posts_failed", 0)),
-        "posts_pending": int(counts.get("posts_pending", 0)),
-        "posts_rate_limited_until": rate_limited_until.isoformat() if rate_limited_until else None,
-        "slots": {state: int(n) for state, n in dict(counts.get("slots") or {}).items() if n},
-        "mentions_seen": sum(outcomes.values()),
-        "mentions_by_outcome": outcomes,
-        "replies_sent": talk["replies_sent"],
-        "escalations": talk["escalations"],
-        "answered_from_data": talk["answered_from_data"],
-        "promises_without_inbox": unkept,
-        "optouts": talk["optouts"],
-        "post_metrics_read": metrics_read,
-        "spend_usd": spend_usd,  # what the paid X calls cost (the cost ledger)
-        "sandbox_requests": requests,
-        "recent_posts": recent,
-        "recent_replies": replies,
-    }
-
-
-def _promises_without_inbox(store: Any) -> int:
-    """Replies that promise a person will follow up (bot.settings.promises) to a message nobody was handed: 0."""
-    from bot.core.records import Outcome
-    from bot.settings.promises import find_promises
-
-    unkept = 0
-    for mention in store.mentions.listing(limit=None):
-        if mention.reply_key and mention.outcome != Outcome.HANDED_OVER:
-            reply = store.outbox.item(key=mention.reply_key)
-            if reply is not None and find_promises(reply.text):
-                unkept += 1
-    return unkept
 
 
 def _graph_summary(daemon: Any, options: DemoOptions, console: Console) -> dict[str, Any]:
@@ -586,6 +529,10 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
             ("coupons_redeemed", "coupons redeemed"),
         ):
             table.add_row(label, str(summary[key]))
+    table.add_row("post metrics read", str(summary.get("post_metrics_read", 0)))
+    for account, hours in sorted(summary.get("best_hours", {}).items()):
+        table.add_row(f"best hours of {account} so far", ", ".join(hours) or "-")
+    table.add_row("paid X calls this month", f"${summary.get('spend_usd', 0.0):,.2f}")
     console.print(table)
     if summary.get("segments"):
         segments = ", ".join(f"{s['label']} ({s['size']})" for s in summary["segments"])
