@@ -27,7 +27,7 @@ the ledger is the shop's repository read from the PDS (com.atproto.repo.listReco
 there too (codes in the replies). --faults is X-only (the X sandbox injects them); --replicas works on both.
 Exit 3 when the local network cannot run here.
 Last line: RESULT kills=K slots=N published=N duplicates=0 lost=0 replies=N reply_duplicates=0 unanswered=0
-           coupons=N coupon_duplicates=0 over_budget=0 after_optout=0
+           coupons=N coupon_duplicates=0 over_budget=0 after_optout=0 metric_reads=N
   coupons: codes issued; coupon_duplicates: a second code for one person, a code held by two people, or a
   reply that carried someone else's code; over_budget: codes issued beyond the budget.
 """
@@ -89,6 +89,9 @@ replies:
       reply: reply.j2
 segments:
   enabled: false
+metrics:
+  ages: ["5s", "30s"]
+  every: 2s
 coupons:
   every: 1s
   batch_size: 100
@@ -176,6 +179,15 @@ def seed_segments(database_url: str, customers: list[str], people: int, platform
             segments=[(0, "crash a", sizes[0], {}), (1, "crash b", sizes[1], {})],
             members=members,
         )
+
+
+def metric_readings(database_url: str) -> int:
+    """How many post metric readings the daemons stored (read at +5 s and +30 s: reads in the mix of the kills;
+    the table's unique (account, post, age) keeps each reading once)."""
+    from bot.adapters.store import Store
+
+    with Store.open(database_url) as store:
+        return store.post_metrics.count()
 
 
 CODE_RE = re.compile(r"Your code (\S+):")
@@ -609,6 +621,7 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
         )
     coupon_fields = dict(part.split("=") for part in coupons.split())
     late = after_optout(database_url, run)
+    metric_reads = metric_readings(database_url)
     if args.coupon_budget > 0 and int(coupon_fields["coupons"]) == 0:
         print("  the coupon campaign issued no code at all (its job never ran or always failed)", flush=True)
     failed = bool(
@@ -632,7 +645,7 @@ def report(args: argparse.Namespace, run: Run, work: Path, database_url: str) ->
     print(
         f"RESULT kills={args.kills} slots={len(run.slots)} published={published} duplicates={duplicates} lost={lost} "
         f"replies={answered} reply_duplicates={reply_duplicates} unanswered={unanswered} {coupons} "
-        f"after_optout={late}"
+        f"after_optout={late} metric_reads={metric_reads}"
     )
     if failed:
         raise SystemExit(1)
