@@ -1,11 +1,12 @@
-"""The `campaigns:` section: what to post where, on which schedule (cron, interval or fixed times), in which window."""
+"""The `campaigns:` section: what to post where, on which schedule (cron, interval, fixed times or the best times the
+post readings show), in which window, and how a template's variants are chosen (rotation, or `learn`)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, Discriminator, Field, Tag, field_validator, model_validator
@@ -72,11 +73,75 @@ class TimesSchedule(ConfigModel):
     times: Annotated[list[Annotated[datetime, BeforeValidator(_as_datetime)]], Field(min_length=1)]
 
 
+WITHIN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class BestTimesSchedule(ConfigModel):
+    """`{best_times: N, per: day|week, within: "09:00-22:00"}`: N slots a day (or a week), on the hours the best-time
+    model ranks highest inside `within` (shop-local wall time, start inclusive, end exclusive; slots fall on the
+    hour). Each period's slots are fixed before it starts (bot.domains.outcomes.schedule)."""
+
+    best_times: int
+    per: Literal["day", "week"] = "day"
+    within: str = "09:00-22:00"
+
+    @field_validator("best_times", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"best_times must be a whole number of slots, at least 1, not {value!r}")
+        return value
+
+    @field_validator("per", mode="before")
+    @classmethod
+    def _per(cls, value: Any) -> Any:
+        if value not in ("day", "week"):
+            raise ValueError(f"per must be 'day' or 'week', not {value!r}")
+        return value
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> Any:
+        found = WITHIN.match(value) if isinstance(value, str) else None
+        if found is None:
+            raise ValueError(f'within must be a time range such as "09:00-22:00", not {value!r}')
+        h1, m1, h2, m2 = (int(g) for g in found.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"within {value!r} names a time that does not exist (00:00 to 24:00)")
+        if h1 * 60 + m1 >= h2 * 60 + m2:
+            raise ValueError(f"within {value!r}: the start must be before the end (on the same day)")
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
+
+    @property
+    def hours(self) -> tuple[int, ...]:
+        """The whole hours inside `within` (a slot at h:00 with start <= h:00 < end)."""
+        h1, m1, h2, m2 = (int(g) for g in WITHIN.match(self.within).groups())  # type: ignore[union-attr]
+        return tuple(h for h in range(24) if h1 * 60 + m1 <= h * 60 < h2 * 60 + m2)
+
+    @property
+    def days(self) -> int:
+        return 1 if self.per == "day" else 7
+
+    @model_validator(mode="after")
+    def _room(self) -> BestTimesSchedule:
+        room = len(self.hours) * self.days
+        if self.best_times > room:
+            raise PydanticCustomError(
+                "best_times_room",
+                "best_times {n} per {per} do not fit in {within}: it holds {room} whole hour(s) per {per}",
+                {"n": self.best_times, "per": self.per, "within": self.within, "room": room},
+            )
+        return self
+
+
+_KINDS = {CronSchedule: "cron", IntervalSchedule: "interval", TimesSchedule: "times", BestTimesSchedule: "best_times"}
+
+
 def _schedule_kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
-        return {CronSchedule: "cron", IntervalSchedule: "interval", TimesSchedule: "times"}.get(type(value))
+        return _KINDS.get(type(value))
     if isinstance(value, dict):
-        kinds = [k for k in ("cron", "interval", "times") if k in value]
+        kinds = [k for k in _KINDS.values() if k in value]
         return kinds[0] if len(kinds) == 1 else None
     return None
 
@@ -84,11 +149,12 @@ def _schedule_kind(value: Any) -> str | None:
 Schedule = Annotated[
     Annotated[CronSchedule, Tag("cron")]
     | Annotated[IntervalSchedule, Tag("interval")]
-    | Annotated[TimesSchedule, Tag("times")],
+    | Annotated[TimesSchedule, Tag("times")]
+    | Annotated[BestTimesSchedule, Tag("best_times")],
     Discriminator(
         _schedule_kind,
         custom_error_type="schedule_kind",
-        custom_error_message="schedule needs exactly one of 'cron', 'interval' or 'times'",
+        custom_error_message="schedule needs exactly one of 'cron', 'interval', 'times' or 'best_times'",
     ),
 ]
 
@@ -108,6 +174,16 @@ class CampaignConfig(ConfigModel):
     currency: str | None = None  # default: Settings.currency
     enabled: bool = True
     extra: dict[str, Any] = Field(default_factory=dict)  # free data for the template
+    # rotate: slot after slot through the template's variants; learn: a Thompson-sampling bandit on the engagement
+    # rate of the campaign's posts per variant (bot/domains/outcomes/bandit.py), each variant kept at a floor
+    variants: Literal["rotate", "learn"] = "rotate"
+
+    @field_validator("variants", mode="before")
+    @classmethod
+    def _variants(cls, value: Any) -> Any:
+        if value not in ("rotate", "learn"):
+            raise ValueError(f"variants must be 'rotate' (the default: in turn) or 'learn' (the bandit), not {value!r}")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -19,10 +19,12 @@ from bot.adapters.scheduling.triggers import (
     build_trigger,
     localize,
     parse_interval,
+    period_start,
     wall_to_utc,
     zone,
 )
 from bot.core.clock import ensure_utc
+from bot.settings.campaigns import BestTimesSchedule
 from bot.settings.config import IntervalSchedule, TimesSchedule
 
 
@@ -92,12 +94,18 @@ def slot_sequence(spec: SlotSpec, slot_at: datetime) -> int:
     Consecutive slots get consecutive numbers for times lists, intervals and most crons, so
     `sequence % variants` rotates round-robin:
     times -> index in the sorted list; interval -> steps since its anchor (wall grid: since
-    2000-01-01 local); cron -> slots since the window start when that is within ~a year, else
+    2000-01-01 local); best_times -> periods since 2000-01-01 local * N + index within its period;
+    cron -> slots since the window start when that is within ~a year, else
     week number * slots that week + index within the local week (Monday 00:00).
     """
     slot = ensure_utc(slot_at)
     tzi = zone(spec.tz)
     schedule = spec.schedule
+    if isinstance(schedule, BestTimesSchedule):
+        period = period_start(schedule, tzi, slot)
+        planned = [s.at for s in spec.planned(period)]
+        index = (period - FALLBACK_ANCHOR).days // schedule.days
+        return max(0, index * schedule.best_times + bisect.bisect_left(planned, slot.replace(microsecond=0)))
     if isinstance(schedule, TimesSchedule):
         times = sorted({localize(t, tzi) for t in schedule.times})
         return bisect.bisect_left(times, slot)

@@ -16,13 +16,18 @@ Slot semantics (all fire times are aware UTC datetimes):
   from midnight ("2h" -> 00:00, 02:00, ... every local day, DST-safe, stable across restarts); other
   intervals are anchored at the window start or, failing that, at 2000-01-01 00:00 local time.
 * times: each listed time once (naive values are in the campaign's timezone).
+* best_times: N slots per local day (from midnight) or week (from Monday 00:00), on whole hours inside `within`,
+  chosen per period by a planner (bot.domains.outcomes.schedule: the best-time model over the readings dated
+  before the period settled) or, without one, spread evenly over the hours of `within`. A period's slots are
+  computed once per trigger and kept: the trigger never changes its mind about a period.
 * window: `start`/`end` bound every kind; start is inclusive, end exclusive (as bot.settings.config documents).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,10 +38,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.clock import ensure_utc
 from bot.core.durations import parse_duration
+from bot.core.errors import StoreError
+from bot.settings.campaigns import BestTimesSchedule
 from bot.settings.config import CronSchedule, IntervalSchedule, TimesSchedule
 from bot.settings.cronspec import apscheduler_fields
 
-Schedule = CronSchedule | IntervalSchedule | TimesSchedule
+Schedule = CronSchedule | IntervalSchedule | TimesSchedule | BestTimesSchedule
+
+logger = logging.getLogger(__name__)
 
 
 class ScheduleError(ValueError):
@@ -105,15 +114,72 @@ OPEN_WINDOW = Window()
 
 
 @dataclass(frozen=True)
+class PlannedSlot:
+    """One slot a best_times period holds (aware UTC) and why it was chosen, in words."""
+
+    at: datetime
+    why: str
+
+
+# (schedule, zone, the period's first local wall midnight) -> that period's slots, in any order
+Planner = Callable[[BestTimesSchedule, tzinfo, datetime], Sequence[PlannedSlot]]
+
+
+@dataclass(frozen=True)
 class SlotSpec:
-    """Everything needed to compute a campaign's fire times: what the daemon schedules."""
+    """Everything needed to compute a campaign's fire times: what the daemon schedules. `planner` chooses the slots
+    of a best_times schedule (None: evenly spread inside `within`)."""
 
     schedule: Schedule
     tz: str | tzinfo = "UTC"
     window: Window = field(default_factory=Window)
+    planner: Planner | None = field(default=None, compare=False)
 
     def trigger(self) -> BaseTrigger:
-        return build_trigger(self.schedule, self.tz, self.window)
+        return build_trigger(self.schedule, self.tz, self.window, self.planner)
+
+    def planned(self, period_local: datetime) -> list[PlannedSlot]:
+        """The slots of the best_times period starting at `period_local` (a local wall midnight), soonest first."""
+        assert isinstance(self.schedule, BestTimesSchedule)
+        return plan_period(self.schedule, zone(self.tz), period_local, self.planner)
+
+
+def period_start(schedule: BestTimesSchedule, tz: tzinfo, moment: datetime) -> datetime:
+    """The local wall midnight (naive) starting the period that holds `moment`: its day, or its week's Monday."""
+    local = ensure_utc(moment).astimezone(tz).replace(tzinfo=None)
+    day = datetime.combine(local.date(), time())
+    return day if schedule.per == "day" else day - timedelta(days=day.weekday())
+
+
+def period_cells(schedule: BestTimesSchedule, period_local: datetime) -> list[datetime]:
+    """Every candidate slot of a period as naive local wall times, in order: each whole hour inside `within`."""
+    return [period_local + timedelta(days=d, hours=h) for d in range(schedule.days) for h in schedule.hours]
+
+
+def even_slots(schedule: BestTimesSchedule, tz: tzinfo, period_local: datetime, why: str) -> list[PlannedSlot]:
+    """N slots spread evenly over the period's candidate hours (the middle of N equal parts): the fallback."""
+    cells = period_cells(schedule, period_local)
+    n = schedule.best_times
+    chosen = [cells[min(len(cells) - 1, (2 * k + 1) * len(cells) // (2 * n))] for k in range(n)]
+    return [PlannedSlot(wall_to_utc(cell, tz), why) for cell in chosen]
+
+
+def even_reason(schedule: BestTimesSchedule) -> str:
+    return f"spread evenly inside {schedule.within}"
+
+
+def plan_period(
+    schedule: BestTimesSchedule, tz: tzinfo, period_local: datetime, planner: Planner | None
+) -> list[PlannedSlot]:
+    """A period's slots, soonest first, one per instant (two wall times a DST jump maps onto one instant: once)."""
+    if planner is not None:
+        found = planner(schedule, tz, period_local)
+    else:
+        found = even_slots(schedule, tz, period_local, even_reason(schedule))
+    unique: dict[datetime, PlannedSlot] = {}
+    for slot in sorted(found, key=lambda s: s.at):
+        unique.setdefault(ensure_utc(slot.at).replace(microsecond=0), slot)
+    return [PlannedSlot(at, slot.why) for at, slot in unique.items()]
 
 
 def demo_schedule(seconds: float) -> IntervalSchedule:
@@ -214,7 +280,45 @@ class _TimesTrigger(BaseTrigger):
         return f"times[{len(self.times)}]"
 
 
-def build_trigger(schedule: Schedule, tz: str | tzinfo | None, window: Window = OPEN_WINDOW) -> BaseTrigger:
+class _PeriodTrigger(BaseTrigger):
+    """The slots of a best_times schedule, period after period, each period planned once and kept."""
+
+    SCAN = 800  # periods looked at for the next slot before giving up (over two years of days)
+
+    def __init__(self, schedule: BestTimesSchedule, tz: tzinfo, planner: Planner | None) -> None:
+        self.schedule = schedule
+        self.tz = tz
+        self.planner = planner
+        self._plans: dict[datetime, list[datetime]] = {}
+
+    def slots(self, period_local: datetime) -> list[datetime]:
+        if period_local not in self._plans:
+            try:
+                planned = plan_period(self.schedule, self.tz, period_local, self.planner)
+            except StoreError as exc:  # not kept: the slot's own check (CampaignService.fire) waits for the database
+                logger.warning("best times for %s could not be read (%s); spreading evenly for now", period_local, exc)
+                return [s.at for s in plan_period(self.schedule, self.tz, period_local, None)]
+            self._plans[period_local] = [s.at for s in planned]
+        return self._plans[period_local]
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        after = ensure_utc(previous_fire_time if previous_fire_time is not None else now)
+        period = period_start(self.schedule, self.tz, after)
+        step = timedelta(days=self.schedule.days)
+        for _ in range(self.SCAN):
+            for moment in self.slots(period):
+                if moment > after or (previous_fire_time is None and moment == after):
+                    return moment
+            period += step
+        return None
+
+    def __str__(self) -> str:
+        return f"best {self.schedule.best_times} per {self.schedule.per} within {self.schedule.within} ({self.tz})"
+
+
+def build_trigger(
+    schedule: Schedule, tz: str | tzinfo | None, window: Window = OPEN_WINDOW, planner: Planner | None = None
+) -> BaseTrigger:
     """The APScheduler trigger for a campaign schedule, in its timezone, bounded by its window."""
     tzi = zone(tz)
     inner: BaseTrigger
@@ -234,6 +338,8 @@ def build_trigger(schedule: Schedule, tz: str | tzinfo | None, window: Window = 
             inner = IntervalTrigger(seconds=step.total_seconds(), start_date=anchor)
     elif isinstance(schedule, TimesSchedule):
         inner = _TimesTrigger([localize(t, tzi) for t in schedule.times])
+    elif isinstance(schedule, BestTimesSchedule):
+        inner = _PeriodTrigger(schedule, tzi, planner)
     else:  # pragma: no cover - the config model forbids it
         raise ScheduleError(f"unknown schedule {schedule!r}")
     return _WindowTrigger(inner, window)

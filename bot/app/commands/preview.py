@@ -1,11 +1,15 @@
-"""`socialbot preview` and `socialbot schedule`: what a campaign will post, and when. No credentials, no database."""
+"""`socialbot preview` and `socialbot schedule`: what a campaign will post, and when. No credentials; no database,
+except that `schedule` reads a best_times campaign's readings from the configured database (read-only) when it
+exists, and says why each of its slots was chosen."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -166,44 +170,115 @@ def preview(
         raise typer.Exit(code=2)
 
 
+@contextmanager
+def _outcomes_if_any(settings: Settings) -> Iterator[tuple[Any, str | None]]:
+    """store.outcomes of the configured database when it exists and holds the readings' tables (only read, never
+    created or upgraded), else (None, why the best times fall back to evenly spread hours)."""
+    from bot.adapters.store import Store
+    from bot.core.errors import StoreError
+
+    try:  # create=False: a SQLite file that does not exist is not made
+        store = Store.open(settings.database_url, create=False, wal_checkpoints=False)
+    except StoreError as exc:
+        yield None, str(exc)
+        return
+    try:
+        try:
+            store.outcomes.ages()
+        except StoreError:
+            yield None, "the database has no post readings table yet (run `socialbot db upgrade`)"
+            return
+        yield store.outcomes, None
+    finally:
+        store.close()
+
+
 def schedule(
     next_count: int = typer.Option(10, "--next", "-n", min=1, help="How many upcoming slots to list."),
     campaign: str | None = typer.Option(None, "--campaign", help="Only this campaign."),
     start: str | None = typer.Option(None, "--from", help=f"List slots from this time instead of now. {TIME_HELP}"),
     config: Path | None = ConfigOption,
 ) -> None:
-    """List upcoming slots of the enabled campaigns, soonest first, in each campaign's local time."""
-    from rich.table import Table
-
-    from bot.adapters.scheduling import next_slots
-    from bot.domains.publishing.campaigns import campaign_spec
+    """List upcoming slots of the enabled campaigns, soonest first, in each campaign's local time. A best_times
+    campaign's slots come from its post readings (the configured database, only read) and say why each was chosen."""
+    from bot.settings.campaigns import BestTimesSchedule
 
     settings = _load(config)
     if campaign is not None and campaign not in settings.campaigns:
         raise _unknown_campaign(settings, campaign)
     names = [campaign] if campaign is not None else list(settings.enabled_campaigns())
     after = _parse_time(start, settings.tz) if start else datetime.now(UTC)
+    if any(isinstance(settings.campaigns[name].schedule, BestTimesSchedule) for name in names):
+        with _outcomes_if_any(settings) as (outcomes, missing):
+            _schedule_table(settings, names, after, next_count, campaign, outcomes, missing)
+    else:
+        _schedule_table(settings, names, after, next_count, campaign, None, None)
+
+
+def _schedule_table(
+    settings: Settings,
+    names: list[str],
+    after: datetime,
+    next_count: int,
+    campaign: str | None,
+    outcomes: Any,
+    missing: str | None,
+) -> None:
+    from rich.table import Table
+
+    from bot.adapters.scheduling import next_slots, period_start, zone
+    from bot.domains.publishing.campaigns import best_times_planner, campaign_spec
+    from bot.settings.campaigns import BestTimesSchedule
+
     rows: list[tuple[datetime, str]] = []
+    reasons: dict[tuple[datetime, str], str] = {}
+    now = datetime.now(UTC)
     for name in names:
-        spec = campaign_spec(settings, name)
-        rows.extend((slot, name) for slot in next_slots(spec.trigger(), None, spec.window, after, next_count))
+        conf = settings.campaigns[name]
+        best = conf.schedule if isinstance(conf.schedule, BestTimesSchedule) else None
+        planner = best_times_planner(settings, name, outcomes) if best is not None else None
+        spec = campaign_spec(settings, name, planner)
+        found = next_slots(spec.trigger(), None, spec.window, after, next_count)
+        rows.extend((slot, name) for slot in found)
+        if best is None or planner is None:
+            continue
+        tzi = zone(spec.tz)
+        for slot in found:
+            period = period_start(best, tzi, slot)
+            why = next((p.why for p in spec.planned(period) if p.at == slot), "")
+            if not planner.settled(best, tzi, period, now):
+                cutoff = planner.cutoff(best, tzi, period).astimezone(tzi).strftime("%Y-%m-%d")
+                why += f" (provisional: fixed from readings before {cutoff})"
+            reasons[(slot, name)] = why
     rows.sort()
     rows = rows[:next_count]
     if not rows:
         what = f"campaign {campaign}" if campaign else "the enabled campaigns"
         console.print(f"no upcoming slots for {what} after {_local(after, settings.tz)}", highlight=False)
         return
+    if reasons and missing is not None:
+        console.print(
+            f"[yellow]note[/yellow] best times: {missing}; their slots are spread evenly inside `within` "
+            "until posts have readings",
+            highlight=False,
+        )
     table = Table(title=f"next {len(rows)} slot(s) after {_local(after, settings.tz)}", title_justify="left")
     table.add_column("local time", no_wrap=True)
     table.add_column("campaign", no_wrap=True)
     table.add_column("account", no_wrap=True)
     table.add_column("timezone", no_wrap=True)
     table.add_column("template", no_wrap=True, overflow="ellipsis")
+    if reasons:
+        table.add_column("why this time")
     for slot, name in rows:
         conf = settings.campaigns[name]
         tz = settings.campaign_timezone(name)
         label = name if conf.enabled else f"{name} (disabled)"
-        table.add_row(_local(slot, tz), label, ", ".join(conf.targets), str(tz), conf.template)
+        cells = [_local(slot, tz), label, ", ".join(conf.targets), str(tz), conf.template]
+        if reasons:
+            why = reasons.get((slot, name), "")
+            cells.append(f"{slot.astimezone(zone(tz)).strftime('%a %H:%M')}: {why}" if why else "")
+        table.add_row(*cells)
     console.print(table)
 
 

@@ -7,6 +7,11 @@ The database decides what happened to a slot (queued / failed / missed / skipped
 says "this slot is due". Firing the same slot twice (restart, second daemon, catch-up racing the job)
 is harmless because the store's slot and outbox keys are unique, and the slot row and its outbox rows are
 written in one transaction.
+
+Learning from outcomes (bot.domains.outcomes): a `best_times` schedule takes each period's slots from the best-time
+model (outcomes/schedule.py, fixed before the period starts); `variants: learn` picks each slot's variant with the
+Thompson-sampling bandit (outcomes/bandit.py, seeded by campaign and slot) over the engagement of the campaign's
+earlier posts per variant, instead of the rotation. The duplicate-text rule holds for both.
 """
 
 from __future__ import annotations
@@ -17,11 +22,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from bot.adapters.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
+from bot.adapters.scheduling import Job, SlotSpec, Window, period_start, slot_sequence, slots_between, zone
 from bot.core.clock import Clock, ensure_utc
+from bot.core.durations import parse_duration
 from bot.core.errors import StoreError, TemplateError
 from bot.core.ports import CampaignStore
 from bot.core.text import text_hash
+from bot.domains.outcomes.bandit import rank_variants, slot_seed, variant_stats
+from bot.domains.outcomes.rates import posts_from_columns
+from bot.domains.outcomes.schedule import BestTimesPlanner, OutcomeReader
+from bot.settings.campaigns import BestTimesSchedule
 
 if TYPE_CHECKING:
     from bot.adapters.templating import Rendered
@@ -88,12 +98,19 @@ class CatchUpReport:
     already: int = 0
 
 
-def campaign_spec(settings: Settings, name: str) -> SlotSpec:
-    """The schedule, timezone and window of one campaign, as the scheduler computes them."""
+def campaign_spec(settings: Settings, name: str, planner: BestTimesPlanner | None = None) -> SlotSpec:
+    """The schedule, timezone and window of one campaign, as the scheduler computes them. A best_times schedule
+    takes its slots from `planner` (without one: spread evenly inside `within`)."""
     campaign = settings.campaigns[name]
     start, end = settings.campaign_window(name)
     tz = settings.campaign_timezone(name)
-    return SlotSpec(campaign.schedule, tz, Window.of(start, end, tz))
+    return SlotSpec(campaign.schedule, tz, Window.of(start, end, tz), planner)
+
+
+def best_times_planner(settings: Settings, name: str, outcomes: OutcomeReader | None) -> BestTimesPlanner:
+    """The planner of a best_times campaign over `outcomes` (store.outcomes; None: no database)."""
+    ages = [parse_duration(age) for age in settings.metrics.ages]
+    return BestTimesPlanner(outcomes, settings.campaigns[name].targets, longest_age=max(ages, default=timedelta(7)))
 
 
 class _CampaignJob:
@@ -130,6 +147,7 @@ class CampaignService:
         on_enqueue: Callable[[], object] | None = None,
         on_store_error: Callable[[], object] | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
+        outcomes: OutcomeReader | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -138,6 +156,9 @@ class CampaignService:
         self.on_enqueue = on_enqueue
         self.on_store_error = on_store_error
         self.lookback = lookback
+        # the readings best_times and `variants: learn` learn from: store.outcomes unless given
+        self.outcomes: OutcomeReader | None = outcomes if outcomes is not None else getattr(store, "outcomes", None)
+        self._planners: dict[str, BestTimesPlanner] = {}
         self._caught_up_at: datetime | None = None
 
     # ---- schedule ---------------------------------------------------------------------------------
@@ -147,7 +168,12 @@ class CampaignService:
         return timedelta(minutes=self.settings.delivery.grace_minutes)
 
     def spec(self, name: str) -> SlotSpec:
-        return campaign_spec(self.settings, name)
+        planner = None
+        if isinstance(self.settings.campaigns[name].schedule, BestTimesSchedule):
+            if name not in self._planners:  # one per campaign: its models are kept per period
+                self._planners[name] = best_times_planner(self.settings, name, self.outcomes)
+            planner = self._planners[name]
+        return campaign_spec(self.settings, name, planner)
 
     def jobs(self) -> list[Job]:
         """One scheduler job per enabled campaign, id "campaign:<name>", starting where catch_up stopped."""
@@ -175,6 +201,11 @@ class CampaignService:
         if not spec.window.contains(slot):
             logger.info("campaign %s: slot %s is outside the campaign window", campaign_name, _iso(slot))
             return FireResult(campaign_name, slot, "outside")
+        if isinstance(campaign.schedule, BestTimesSchedule):
+            period = period_start(campaign.schedule, zone(spec.tz), slot)
+            if slot not in {planned.at for planned in spec.planned(period)}:
+                logger.info("campaign %s: %s is not one of the period's best times; ignored", campaign_name, _iso(slot))
+                return FireResult(campaign_name, slot, "outside", "not one of the period's best times")
         current = ensure_utc(now) if now is not None else self.clock.now()
         late = current - slot
         if late > self.grace:
@@ -194,14 +225,31 @@ class CampaignService:
             return FireResult(campaign_name, slot, post.state, reason, post.variant, post.text, (post,))
         return self._fire_multi(campaign_name, campaign.targets, slot, sequence, late)
 
+    def variant_order(self, campaign_name: str, account: str, slot: datetime, sequence: int, count: int) -> list[int]:
+        """The variants in the order this slot tries them: the rotation's (sequence, sequence + 1, ...), or with
+        `variants: learn` the bandit's (its pick first, then by its draws) over the engagement per impression of
+        the campaign's posts by `account` before the slot, per variant."""
+        if self.settings.campaigns[campaign_name].variants != "learn" or count < 2:
+            return [(sequence + offset) % count for offset in range(count)]
+        stats: dict[int, tuple[float, float]] = {i: (0.0, 0.0) for i in range(count)}
+        if self.outcomes is not None:
+            columns = self.outcomes.readings(account=account, campaign=campaign_name, until=slot, detail=False)
+            posts = posts_from_columns(columns)
+            stats = variant_stats(posts.variant.tolist(), posts.engagements.tolist(), posts.denominator.tolist(), count)
+        multi = self.settings.campaigns[campaign_name].multi_account
+        order = rank_variants(stats, slot_seed(campaign_name, slot, account if multi else None))
+        logger.debug(
+            "campaign %s: slot %s for %s: bandit order %s over %s", campaign_name, _iso(slot), account, order, stats
+        )
+        return order
+
     def _choose(self, campaign_name: str, account: str, slot: datetime, sequence: int) -> PostResult:
-        """The text `account` posts for this slot: the rotation's variant, or the next one the account has not
-        posted yet, from its platform's template; or why there is none (failed / skipped)."""
+        """The text `account` posts for this slot: the rotation's (or the bandit's) variant, or the next one the
+        account has not posted yet, from its platform's template; or why there is none (failed / skipped)."""
         try:
             template = self.renderer.campaign_template(campaign_name, account)
             count = self.renderer.variants(template)
-            for offset in range(count):
-                variant = (sequence + offset) % count
+            for variant in self.variant_order(campaign_name, account, slot, sequence, count):
                 rendered = self.renderer.render_campaign(
                     campaign_name, slot_at=slot, sequence=sequence, variant=variant, account=account
                 )
