@@ -8,6 +8,7 @@ under it; the mention and its interaction land in the store. Skips where the net
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -152,16 +153,22 @@ def test_daemon_posts_to_x_and_bluesky_and_answers_a_bluesky_mention_once(
         daemon.stop()
 
     x_posts = x_ledger(sandbox, "shop")
-    assert [t["text"] for t in x_posts] == [
-        "Winter lamps are here, @shop on X https://shop.example/w?utm_source=x&utm_medium=social&utm_campaign=launch"
-    ]
+    [x_text] = [t["text"] for t in x_posts]  # + the variant and slot (attribution)
+    assert re.fullmatch(
+        r"Winter lamps are here, @shop on X https://shop\.example/w\?utm_source=x&utm_medium=social"
+        r"&utm_campaign=launch&utm_content=v0&utm_term=\d{8}T\d{4,6}Z",
+        x_text,
+    ), x_text
     own = repo_posts(pds, shop.did)
     answers = [r for r in own if r["value"].get("reply")]
     launches = [r for r in own if not r["value"].get("reply")]
-    assert [r["value"]["text"] for r in launches] == [
-        "Winter lamps are here 🕯️ Bluesky edition "
-        "https://shop.example/w?utm_source=bluesky&utm_medium=social&utm_campaign=launch"
-    ]
+    [launch_text] = [r["value"]["text"] for r in launches]
+    assert re.fullmatch(
+        r"Winter lamps are here 🕯️ Bluesky edition "
+        r"https://shop\.example/w\?utm_source=bluesky&utm_medium=social&utm_campaign=launch&utm_content=v0"
+        r"&utm_term=\d{8}T\d{4,6}Z",
+        launch_text,
+    ), launch_text
     assert len(answers) == 1, [r["value"]["text"] for r in answers]
     [answer] = answers
     thread = answer["value"]["reply"]

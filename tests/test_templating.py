@@ -63,6 +63,7 @@ def test_variants_rotate_with_sequence(tmp_path: Path) -> None:
     assert first.text == (
         "双十一: Lamp ¥1,299.00\n"
         "https://lumenhome.example.com/p/lamp?ref=a&utm_source=x&utm_medium=social&utm_campaign=d11&utm_content=zh"
+        "&utm_term=20261111T0200Z"  # the slot (attribution); the config's utm_content wins over the variant's
     )
     assert first.length == weighted_length(first.text) and first.limit == 280
     second = renderer.render_campaign("sale", slot_at=SLOT, sequence=1)

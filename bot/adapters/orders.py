@@ -1,20 +1,29 @@
 """Orders exported by the shop (handle, order_id, amount, time[, product]): good rows kept, bad rows reported
-with their file line. Used for RFM features, recommendations and redemption checks."""
+with their file line. Used for RFM features, recommendations and redemption checks, and for attribution: the
+optional UTM columns (utm_source, utm_medium, utm_campaign, utm_content, utm_term) or a landing URL column holding
+them say which post an order came from. A visits CSV (landing URL, time[, order_id][, handle]) does the same for
+shops whose order export has no UTM (read_visits_csv)."""
 
 from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.adapters.templating.filters import utm_of_url
 from bot.core.errors import Problem
 from bot.settings.products import _price
 
 logger = logging.getLogger(__name__)
 
 REQUIRED = ("handle", "order_id", "amount", "time")
+UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
+UTM_COLUMNS = tuple(f"utm_{name}" for name in UTM_FIELDS)
+# a column holding the URL a visitor landed on (Shopify's export calls it "Landing Site")
+LANDING_COLUMNS = ("landing_url", "landing_site", "landing_page", "landing", "url")
+VISIT_REQUIRED = ("time",)
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,32 @@ class Order:
     amount: float
     time: datetime  # aware, UTC
     product: str | None = None
+    utm: dict[str, str] = field(default_factory=dict, compare=False)  # source/medium/campaign/content/term
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A visit the shop's analytics recorded: when, the UTM of the URL landed on, and the order it led to."""
+
+    time: datetime  # aware, UTC
+    utm: dict[str, str]
+    order_id: str | None = None
+    handle: str | None = None
+    line: int = 0
+
+
+def _landing_column(columns: list[str]) -> str | None:
+    return next((c for c in LANDING_COLUMNS if c in columns), None)
+
+
+def row_utm(row: dict[str, str], landing: str | None) -> dict[str, str]:
+    """The UTM of a CSV row: its utm_* columns, and for those empty, the landing URL's (ValueError: a bad URL)."""
+    found = {name: row[f"utm_{name}"] for name in UTM_FIELDS if row.get(f"utm_{name}")}
+    if landing is not None and row.get(landing):
+        for name, value in utm_of_url(row[landing]).items():
+            if name in UTM_FIELDS:
+                found.setdefault(name, value)
+    return found
 
 
 def parse_time(text: str) -> datetime:
@@ -36,7 +71,8 @@ def parse_time(text: str) -> datetime:
 
 
 def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
-    """Parse an orders CSV (UTF-8, header row with handle, order_id, amount, time; product optional).
+    """Parse an orders CSV (UTF-8, header row with handle, order_id, amount, time; product optional; for
+    attribution utm_source, utm_medium, utm_campaign, utm_content, utm_term and/or a landing URL column, optional).
 
     Returns (orders, problems); a problem with line None means the file itself is unusable. A repeated
     order_id keeps its first row and reports the others."""
@@ -55,6 +91,7 @@ def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
                 has = ", ".join(columns) or "nothing"
                 need = ", ".join(missing or REQUIRED)
                 return [], [Problem(file, None, "", f"orders CSV {path} needs the columns {need} (has: {has})")]
+            landing = _landing_column(columns)
             previous_end = reader.line_num
             for raw in reader:
                 line = previous_end + 1
@@ -86,9 +123,71 @@ def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
                 except ValueError:
                     problems.append(Problem(file, line, "time", f"time {row['time']!r} is not an ISO 8601 time"))
                     continue
+                try:
+                    utm = row_utm(row, landing)
+                except ValueError:
+                    problems.append(
+                        Problem(file, line, landing or "", f"landing URL {row[landing or '']!r} is not a URL")
+                    )
+                    continue
                 seen[row["order_id"]] = line
-                orders.append(Order(handle_, row["order_id"], amount, when, row.get("product") or None))
+                orders.append(Order(handle_, row["order_id"], amount, when, row.get("product") or None, utm))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         return orders, [*problems, Problem(file, None, "", f"cannot read orders CSV {path}: {exc}")]
     logger.debug("read %d orders from %s (%d bad rows)", len(orders), path, len(problems))
     return orders, problems
+
+
+def read_visits_csv(path: Path) -> tuple[list[Visit], list[Problem]]:
+    """Parse a visits CSV (UTF-8, header row with a landing URL column (landing_url, landing_site, landing_page,
+    landing or url) or utm_* columns, and time; order_id and handle optional): the visits whose URL names a UTM
+    campaign. Returns (visits, problems) like read_orders_csv; a visit without UTM is not a problem, only skipped."""
+    file = str(path)
+    if not path.is_file():
+        return [], [Problem(file, None, "", f"visits CSV {path} not found")]
+    visits: list[Visit] = []
+    problems: list[Problem] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() if c else "" for c in reader.fieldnames or []]
+            landing = _landing_column(columns)
+            if not columns or "time" not in columns or (landing is None and "utm_campaign" not in columns):
+                has = ", ".join(columns) or "nothing"
+                return [], [
+                    Problem(
+                        file,
+                        None,
+                        "",
+                        f"visits CSV {path} needs the columns landing_url (or utm_*) and time (has: {has})",
+                    )
+                ]
+            previous_end = reader.line_num
+            for raw in reader:
+                line = previous_end + 1
+                previous_end = reader.line_num
+                if None in raw:
+                    problems.append(Problem(file, line, "", f"row has more fields than the header's {len(columns)}"))
+                    continue
+                row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+                if not any(row.values()):
+                    continue
+                try:
+                    when = parse_time(row["time"])
+                except ValueError:
+                    problems.append(Problem(file, line, "time", f"time {row['time']!r} is not an ISO 8601 time"))
+                    continue
+                try:
+                    utm = row_utm(row, landing)
+                except ValueError:
+                    problems.append(
+                        Problem(file, line, landing or "", f"landing URL {row[landing or '']!r} is not a URL")
+                    )
+                    continue
+                if utm.get("campaign"):
+                    handle_ = row.get("handle", "").lstrip("@＠") or None
+                    visits.append(Visit(when, utm, row.get("order_id") or None, handle_, line))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return visits, [*problems, Problem(file, None, "", f"cannot read visits CSV {path}: {exc}")]
+    logger.debug("read %d visits with UTM from %s (%d bad rows)", len(visits), path, len(problems))
+    return visits, problems

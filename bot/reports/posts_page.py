@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bot.domains.outcomes.attribution import money
 from bot.domains.outcomes.rates import WEEKDAYS, percent, percent_range, times
 from bot.domains.outcomes.report import PostReport
 from bot.reports.formats import render
@@ -39,6 +40,13 @@ def _colour(lift: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _variant_money(report: PostReport, campaign: str, variant: str) -> tuple[str, str]:
+    found = report.variant_orders(campaign, variant)
+    if found is None:
+        return "", ""
+    return f"{found[0]:,}", money(found[1], report.campaign_currency.get(campaign, report.currency))
+
+
 def render_html(report: PostReport) -> str:
     maps = []
     for account, model in report.models.items():
@@ -63,7 +71,17 @@ def render_html(report: PostReport) -> str:
         sentences=report.sentences(),
         maps=maps,
         hours=[f"{h:02d}" for h in range(24)],
-        campaigns=[(c.campaign, f"{c.posts:,}", times(c.lift)) for c in report.campaigns],
+        attributed=report.attributed,
+        campaigns=[
+            (
+                c.campaign,
+                f"{c.posts:,}",
+                times(c.lift),
+                "" if c.orders is None else f"{c.orders:,}",
+                "" if c.revenue is None else money(c.revenue, c.currency),
+            )
+            for c in report.campaigns
+        ],
         variants=[
             (
                 v.campaign,
@@ -73,9 +91,10 @@ def render_html(report: PostReport) -> str:
                 percent_range(v.low, v.high),
                 f"{v.posts:,}",
                 f"{v.share:.0%}",
+                *_variant_money(report, v.campaign, v.variant),
             )
             for v in report.variants
         ],
-        posts=[p.cells() for p in report.posts[:500]],
+        posts=[p.cells() + p.order_cells() for p in report.posts[:500]],
         more=max(0, len(report.posts) - 500),
     )

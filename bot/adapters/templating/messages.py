@@ -22,7 +22,7 @@ import jinja2.meta
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from bot.adapters.templating.filters import FILTERS
+from bot.adapters.templating.filters import FILTERS, slot_term, variant_content
 from bot.core import text as textrules
 from bot.core.clock import Clock, SystemClock
 from bot.core.errors import TemplateError
@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 VARIANT_MARKER = re.compile(r"^[ \t]*\{#-?[ \t]*variant\b[^#\n]*-?#\}[ \t]*$", re.MULTILINE)
 _VARIANT_SUFFIX = "#variant="
 UTM_DEFAULTS = {"medium": "social"}  # plus source: the account's platform (x, bluesky)
+# campaign posts also name their variant (utm_content "v1") and slot (utm_term "20261111T0200Z", UTC) for attribution;
+# the campaign's `utm:` in config.yaml, the filter's own arguments and a URL's own utm_* values win over these
 DM_RULE = textrules.LengthRule("dm", 10_000, textrules.weighted_length, "weighted characters")
 
 
@@ -343,7 +345,13 @@ class TemplateRenderer:
         return cached
 
     def campaign_context(
-        self, campaign_name: str, *, slot_at: datetime, sequence: int, account: str | None = None
+        self,
+        campaign_name: str,
+        *,
+        slot_at: datetime,
+        sequence: int,
+        account: str | None = None,
+        variant: int | None = None,
     ) -> dict[str, Any]:
         settings = self.settings
         try:
@@ -354,7 +362,11 @@ class TemplateRenderer:
         name = self._account_of(campaign_name, account)
         config = settings.accounts.get(name)
         products = self._products(campaign_name, campaign.products)
-        utm = {"source": self.account_network(name), **UTM_DEFAULTS, "campaign": campaign_name, **campaign.utm}
+        utm = {"source": self.account_network(name), **UTM_DEFAULTS, "campaign": campaign_name}
+        if variant is not None:
+            utm["content"] = variant_content(variant)
+        utm["term"] = slot_term(slot_at)
+        utm.update(campaign.utm)
         campaign_data = campaign.model_dump(mode="json", exclude={"products", "products_csv"})
         campaign_data["name"] = campaign_name
         context: dict[str, Any] = dict(campaign.extra)
@@ -395,7 +407,7 @@ class TemplateRenderer:
         chosen = sequence % count if variant is None else variant
         if not 0 <= chosen < count:
             raise TemplateError(template, f"variant {chosen} does not exist (the file has {count})")
-        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence, account=name)
+        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence, account=name, variant=chosen)
         text = self.render_variant(template, chosen, context)
         network = self.account_network(name)
         length, limit, valid, reason = measure(text, network)

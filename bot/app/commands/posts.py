@@ -13,11 +13,22 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
-from bot.app.commands.common import ConfigOption, console, open_output, opened_store_in_zone, parse_since
+from bot.app.commands.common import (
+    ConfigOption,
+    console,
+    err_console,
+    open_output,
+    opened_store_in_zone,
+    parse_since,
+)
 from bot.app.commands.database import DatabaseOption
 
 if TYPE_CHECKING:
+    from bot.adapters.orders import Visit
+    from bot.adapters.store import Store
+    from bot.domains.outcomes.attribution import Attribution
     from bot.domains.outcomes.report import PostReport
+    from bot.settings.config import Settings
 
 posts_app = typer.Typer(help="How the posts did: engagement, campaigns, variants, best times.", no_args_is_help=True)
 
@@ -40,18 +51,36 @@ def report(
     json_file: Path | None = typer.Option(None, "--json", help="Write the whole report as JSON (- for stdout)."),
     html_file: Path | None = typer.Option(None, "--html", help="Write a self-contained page with the heat maps."),
     limit: int = typer.Option(20, "--limit", min=1, help="At most this many posts on screen, newest first."),
+    orders: Path | None = typer.Option(
+        None, "--orders", help="Orders CSV with UTM columns or a landing URL (default: segments.orders_csv)."
+    ),
+    visits: Path | None = typer.Option(
+        None, "--visits", help="Visits CSV (landing URL, time, order_id) for orders that carry no UTM themselves."
+    ),
     config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,
 ) -> None:
-    """Per post (time in the shop's zone, campaign, variant, text, engagement, lift), per campaign, per variant (a
-    90% interval and its share of sends) and a weekday x hour heat map of the best times to post."""
+    """Per post (time in the shop's zone, campaign, variant, text, engagement, lift, orders and revenue), per
+    campaign, per variant (a 90% interval and its share of sends) and a weekday x hour heat map of the best times to
+    post. Orders are attributed to posts by the UTM of their links (docs/outcomes.md, "Attribution")."""
     from bot.domains.outcomes.report import build_report
 
+    settings = _shop_settings(config)
     with opened_store_in_zone(config, database) as (store, zone):
         tz = _zone(zone)
         now = store.clock.now()
         after = parse_since(since, tz, now)
-        result = build_report(store.outcomes, tz, now, since=after, campaign=campaign)
+        attribution = _attribution(settings, store, orders, visits)
+        result = build_report(
+            store.outcomes,
+            tz,
+            now,
+            since=after,
+            campaign=campaign,
+            attribution=attribution,
+            currency=settings.currency if settings is not None else "$",
+            campaign_currency=_currencies(settings),
+        )
     if result.empty:
         scope = f" for campaign {campaign}" if campaign else ""
         console.print(f"no readings yet{scope}: the daemon reads how posts did 1 h, 24 h and 7 d after they go out")
@@ -76,6 +105,63 @@ def report(
     _print(result, limit)
 
 
+def _shop_settings(config: Path | None) -> Settings | None:
+    """config.yaml when it can be read (its orders CSV, campaigns, accounts and currency), else None."""
+    from bot.app.commands.common import config_path
+    from bot.core.errors import ConfigError
+    from bot.settings.config import load_config
+
+    path = config_path(config)
+    if not path.is_file():
+        return None
+    try:
+        return load_config(path, require_credentials=False)
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
+def _currencies(settings: Settings | None) -> dict[str, str]:
+    if settings is None:
+        return {}
+    return {name: settings.campaign_currency(name) for name in settings.campaigns}
+
+
+def _attribution(
+    settings: Settings | None, store: Store, orders: Path | None, visits: Path | None
+) -> Attribution | None:
+    """The orders CSV (--orders, else segments.orders_csv) attributed to the stored posts; None without one. Bad
+    rows are warned about with their line and left out."""
+    from bot.adapters.orders import read_orders_csv, read_visits_csv
+    from bot.core.models import platform_name
+    from bot.domains.outcomes.attribution import attribute, store_posts
+
+    path = orders or (settings.segments.orders_csv if settings is not None else None)
+    if path is None:
+        return None
+    if not path.is_absolute() and orders is None and settings is not None:
+        path = settings.config_dir / path
+    rows, problems = read_orders_csv(path)
+    seen: list[Visit] = []
+    if visits is not None:
+        seen, visit_problems = read_visits_csv(visits)
+        problems = [*problems, *visit_problems]
+    for problem in problems[:20]:
+        err_console.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)
+    if len(problems) > 20:
+        err_console.print(f"[yellow]warning[/] … and {len(problems) - 20:,} more bad rows", highlight=False)
+    if not rows and problems:
+        return None
+    campaigns = set(settings.campaigns) if settings is not None else set()
+    networks = {}
+    if settings is not None:
+        networks = {name: platform_name(account.platform) for name, account in settings.accounts.items()}
+    lookup = store_posts(store, networks)
+    if settings is None:  # no config: the campaigns the store has slots of are the shop's
+        named = {o.utm["campaign"] for o in rows if o.utm.get("campaign")} | {v.utm["campaign"] for v in seen}
+        campaigns = {name for name in named if store.slots.last_at(name) is not None}
+    return attribute(rows, lookup, campaigns, visits=seen)
+
+
 def _write_csv(result: PostReport, target: Path) -> None:
     from bot.domains.outcomes.report import CSV_COLUMNS, csv_rows
 
@@ -91,17 +177,19 @@ def _print(result: PostReport, limit: int) -> None:
     from rich.table import Table
 
     from bot.domains.outcomes.rates import WEEKDAYS
-    from bot.domains.outcomes.report import POST_COLUMNS
+    from bot.domains.outcomes.report import ORDER_COLUMNS, POST_COLUMNS
 
     since = result.since.astimezone(result.posts[0].posted_at.tzinfo).strftime("%Y-%m-%d")
     console.print(f"{len(result.posts):,} posts since {since} (times in {result.zone})", highlight=False)
     for sentence in result.sentences():
         console.print(f"• {escape(sentence)}", highlight=False, soft_wrap=True)
     table = Table(title="posts, newest first")
-    for column in POST_COLUMNS:
+    columns = POST_COLUMNS + (ORDER_COLUMNS if result.attributed else ())
+    for column in columns:
         table.add_column(column, overflow="fold")
     for p in result.posts[:limit]:
-        table.add_row(*(escape(v) for v in p.cells()))
+        cells = p.cells() + (p.order_cells() if result.attributed else ())
+        table.add_row(*(escape(v) for v in cells))
     console.print(table)
     if len(result.posts) > limit:
         console.print(f"… and {len(result.posts) - limit:,} older posts (--limit, --csv)", highlight=False)
