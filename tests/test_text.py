@@ -112,3 +112,17 @@ def test_fast_path_agrees_with_twitter_text(text: str) -> None:
 @given(st.text(max_size=400), st.integers(min_value=1, max_value=280))
 def test_truncation_always_fits(text: str, limit: int) -> None:
     assert weighted_length(truncate_weighted(text, limit)) <= limit
+
+
+def test_the_never_twice_key_ignores_the_variant_and_slot_in_links() -> None:
+    """Links carry the variant and slot (utm_content, utm_term) for attribution; the same words with the same link
+    are still the same post, and a different campaign or landing page is not."""
+    from bot.adapters.store.keys import text_hash as stored_hash
+    from bot.core.text import text_hash
+
+    link = "https://shop.example/w?utm_source=x&utm_medium=social&utm_campaign=launch"
+    monday = f"Winter lamps {link}&utm_content=v0&utm_term=20261111T0200Z"
+    tuesday = f"Winter lamps {link}&utm_content=v0&utm_term=20261112T0200Z"
+    assert text_hash(monday) == text_hash(tuesday) == stored_hash(tuesday)
+    assert text_hash(monday) != text_hash(monday.replace("launch", "sale"))
+    assert text_hash("a\r\nb") == stored_hash("a\r\nb") == text_hash("a\nb")  # one key for the store and the campaigns

@@ -172,9 +172,16 @@ def truncate_weighted(text: str, limit: int = X_MAX_WEIGHTED_LENGTH, ellipsis: s
     return body + ellipsis if body else ""
 
 
+# the link parameters socialbot adds per variant and slot (attribution): two posts that differ only in them are
+# the same text to a reader, and X's rules forbid substantially similar posts
+_SLOT_UTM = re.compile(r"[?&]utm_(?:content|term)=[^&\s#]*")
+
+
 def text_hash(text: str) -> str:
-    """sha256 hex of the NFC-normalised text with line endings unified: the 'never twice' key."""
+    """sha256 hex of the NFC-normalised text with line endings unified and the per-variant and per-slot UTM
+    parameters (utm_content, utm_term) left out: the 'never twice' key."""
     normal = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n").strip()
+    normal = _SLOT_UTM.sub("", normal)
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from datetime import datetime
 
 from bot.adapters.store.types import storable
 from bot.core.clock import ensure_utc
+from bot.core.text import text_hash as core_text_hash
 
 
 def text_hash(text: str) -> str:
-    """Hash of a post text as X compares duplicates (NFC, surrounding whitespace ignored), of the text as it is
-    stored (storable: a lone surrogate, which UTF-8 cannot encode, is stored and hashed as U+FFFD)."""
-    normalised = unicodedata.normalize("NFC", storable(text)).strip()
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    """bot.core.text.text_hash (the 'never twice' key) of the text as it is stored (storable: a lone surrogate,
+    which UTF-8 cannot encode, is stored and hashed as U+FFFD)."""
+    return core_text_hash(storable(text))
 
 
 def slot_key(slot_at: datetime) -> str:
