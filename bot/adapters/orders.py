@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.settings.products import _price
 
 logger = logging.getLogger(__name__)
 
+Row = tuple[int, dict[str, str]]  # (file line, the row by lower-case column)
 REQUIRED = ("handle", "order_id", "amount", "time")
 UTM_FIELDS = ("source", "medium", "campaign", "content", "term")
 UTM_COLUMNS = tuple(f"utm_{name}" for name in UTM_FIELDS)
@@ -70,6 +72,36 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _rows(reader: csv.DictReader[str], file: str, columns: list[str], problems: list[Problem]) -> Iterator[Row]:
+    """(file line, the row by lower-case column) of each non-blank row; a row longer than the header is a problem."""
+    previous_end = reader.line_num
+    for raw in reader:
+        line = previous_end + 1
+        previous_end = reader.line_num
+        if None in raw:
+            problems.append(Problem(file, line, "", f"row has more fields than the header's {len(columns)}"))
+            continue
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+        if any(row.values()):
+            yield line, row
+
+
+def _when_and_utm(
+    row: dict[str, str], landing: str | None, file: str, line: int, problems: list[Problem]
+) -> tuple[datetime, dict[str, str]] | None:
+    """The row's time and UTM, or None with the problem recorded."""
+    try:
+        when = parse_time(row["time"])
+    except ValueError:
+        problems.append(Problem(file, line, "time", f"time {row['time']!r} is not an ISO 8601 time"))
+        return None
+    try:
+        return when, row_utm(row, landing)
+    except ValueError:
+        problems.append(Problem(file, line, landing or "", f"landing URL {row[landing or '']!r} is not a URL"))
+        return None
+
+
 def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
     """Parse an orders CSV (UTF-8, header row with handle, order_id, amount, time; product optional; for
     attribution utm_source, utm_medium, utm_campaign, utm_content, utm_term and/or a landing URL column, optional).
@@ -92,16 +124,7 @@ def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
                 need = ", ".join(missing or REQUIRED)
                 return [], [Problem(file, None, "", f"orders CSV {path} needs the columns {need} (has: {has})")]
             landing = _landing_column(columns)
-            previous_end = reader.line_num
-            for raw in reader:
-                line = previous_end + 1
-                previous_end = reader.line_num
-                if None in raw:
-                    problems.append(Problem(file, line, "", f"row has more fields than the header's {len(columns)}"))
-                    continue
-                row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-                if not any(row.values()):
-                    continue
+            for line, row in _rows(reader, file, columns, problems):
                 handle_ = row["handle"].lstrip("@＠")
                 if not handle_:
                     problems.append(Problem(file, line, "handle", "empty handle"))
@@ -118,18 +141,10 @@ def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
                 except ValueError:
                     problems.append(Problem(file, line, "amount", f"amount {row['amount']!r} is not a number"))
                     continue
-                try:
-                    when = parse_time(row["time"])
-                except ValueError:
-                    problems.append(Problem(file, line, "time", f"time {row['time']!r} is not an ISO 8601 time"))
+                parsed = _when_and_utm(row, landing, file, line, problems)
+                if parsed is None:
                     continue
-                try:
-                    utm = row_utm(row, landing)
-                except ValueError:
-                    problems.append(
-                        Problem(file, line, landing or "", f"landing URL {row[landing or '']!r} is not a URL")
-                    )
-                    continue
+                when, utm = parsed
                 seen[row["order_id"]] = line
                 orders.append(Order(handle_, row["order_id"], amount, when, row.get("product") or None, utm))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -162,28 +177,11 @@ def read_visits_csv(path: Path) -> tuple[list[Visit], list[Problem]]:
                         f"visits CSV {path} needs the columns landing_url (or utm_*) and time (has: {has})",
                     )
                 ]
-            previous_end = reader.line_num
-            for raw in reader:
-                line = previous_end + 1
-                previous_end = reader.line_num
-                if None in raw:
-                    problems.append(Problem(file, line, "", f"row has more fields than the header's {len(columns)}"))
+            for line, row in _rows(reader, file, columns, problems):
+                parsed = _when_and_utm(row, landing, file, line, problems)
+                if parsed is None:
                     continue
-                row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
-                if not any(row.values()):
-                    continue
-                try:
-                    when = parse_time(row["time"])
-                except ValueError:
-                    problems.append(Problem(file, line, "time", f"time {row['time']!r} is not an ISO 8601 time"))
-                    continue
-                try:
-                    utm = row_utm(row, landing)
-                except ValueError:
-                    problems.append(
-                        Problem(file, line, landing or "", f"landing URL {row[landing or '']!r} is not a URL")
-                    )
-                    continue
+                when, utm = parsed
                 if utm.get("campaign"):
                     handle_ = row.get("handle", "").lstrip("@＠") or None
                     visits.append(Visit(when, utm, row.get("order_id") or None, handle_, line))
