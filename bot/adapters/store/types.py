@@ -41,7 +41,9 @@ def epoch_seconds(expr: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement
     """A UTCDateTime column (or aggregate of one) as seconds since 1970 UTC, computed in the database."""
     if dialect == "postgresql":
         return sa.func.extract("epoch", expr)
-    return (sa.func.julianday(expr) - 2440587.5) * 86400.0  # SQLite stores naive UTC text
+    # SQLite stores naive UTC text; julianday's double is off by some microseconds (10:00:00 -> 09:59:59.99998,
+    # the hour before in a weekday x hour grid): rounded to the millisecond, every stored time comes back exact
+    return sa.func.round((sa.func.julianday(expr) - 2440587.5) * 86400.0, 3)
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

@@ -5,26 +5,30 @@ own median post, clipped so one viral post weighs like a post that did 5x). A ce
 mean log lift shrunk toward a prior from the audience's activity at that weekday and hour (when its mentions,
 DMs, likes and reposts arrive):
 
-    estimate = (n * mean + PRIOR_POSTS * prior) / (n + PRIOR_POSTS)
+    hour     = (posts of that hour on any day * their mean + PRIOR_POSTS * the hour's prior) / (... + PRIOR_POSTS)
+    estimate = (n * mean + PRIOR_POSTS * (hour + the cell's prior - the hour's prior)) / (n + PRIOR_POSTS)
 
-so a cell with few posts mostly says when the audience is active, and one with many says what the posts did.
-The prior: PRIOR_WEIGHT * log(activity of the cell / the mean cell's), the activity smoothed and clipped to
-[1/4, 4]; without recorded activity it is 0 (your usual)."""
+so a cell with few posts mostly says how that hour did on the other days and when the audience is active, and
+one with many says what its own posts did.
+Before that, each post's log lift is taken relative to its campaign variant's (content_effect), so the hours are
+not blamed for the texts that went out in them. The prior: PRIOR_WEIGHT * log(activity of the cell / the mean
+cell's), the activity smoothed and clipped to [1/4, 4]; without recorded activity it is 0 (your usual)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 
-from bot.domains.outcomes.rates import WEEKDAYS, Posts, local_cells, plural, times
+from bot.domains.outcomes.rates import WEEKDAYS, Posts, factorize, local_cells, plural, times
 
 DEFAULT_WEEKS = 16
 PRIOR_POSTS = 3.0  # how many posts the audience's activity is worth in a cell
 PRIOR_WEIGHT = 0.5  # twice the activity -> about 1.4x the engagement, before posts say otherwise
+CONTENT_PRIOR_POSTS = 3.0  # a campaign variant's effect counts fully only once it has several posts
 ACTIVITY_CLIP = 4.0
 CELLS = 7 * 24
 
@@ -54,6 +58,7 @@ class BestTimeModel:
     activity: np.ndarray  # audience actions per cell in the window
     weeks: float
     n_posts: int
+    hour_estimate: np.ndarray = field(default_factory=lambda: np.zeros(24))  # log lift of each hour, all days pooled
 
     @property
     def lift(self) -> np.ndarray:
@@ -76,10 +81,14 @@ class BestTimeModel:
         if n >= PRIOR_POSTS:
             seen = times(math.exp(float(self.observed[weekday, hour])))
             return f"{plural(n, 'post')} {at} got {seen} your usual engagement"
-        if not self.has_activity:
-            lead = f"only {plural(n, 'post')} {at}" if n else f"no posts {at}"
-            return f"{lead} and no audience activity recorded yet: counted as a usual hour"
         lead = f"only {plural(n, 'post')} {at}" if n else f"no posts yet {at}"
+        others = int(self.posts[:, hour].sum()) - n
+        if others >= PRIOR_POSTS:
+            seen = times(math.exp(float(self.hour_estimate[hour])))
+            on_days = f"{plural(others, 'post')} at {hour:02d}:00 on other days got {seen} your usual engagement"
+            return f"{lead}: mostly based on the {on_days}"
+        if not self.has_activity:
+            return f"{lead} and no audience activity recorded yet: counted as a usual hour"
         return f"{lead}: mostly based on when your audience is active ({audience})"
 
     def best_hours(self, n: int = 3) -> list[BestHour]:
@@ -117,6 +126,21 @@ def activity_prior(activity: np.ndarray) -> np.ndarray:
     return PRIOR_WEIGHT * np.log(ratio)
 
 
+def content_effect(posts: Posts, *, log_lift: np.ndarray) -> np.ndarray:
+    """Per post, what its campaign and variant did on average (mean log lift of the group, shrunk toward 0 by
+    CONTENT_PRIOR_POSTS), so an hour is not judged by which text happened to go out then: a bandit sends a weak
+    variant rarely, and those posts would otherwise make their hours look bad."""
+    effect = np.zeros(len(log_lift))
+    if not len(log_lift):
+        return effect
+    campaigns, _ = factorize(posts.campaign)
+    variants, names = factorize(posts.variant)
+    codes, _ = factorize(campaigns * len(names) + variants)
+    sums = np.bincount(codes, weights=log_lift)
+    counts = np.bincount(codes).astype(np.float64)
+    return (sums / (counts + CONTENT_PRIOR_POSTS))[codes]
+
+
 def cell_counts(epochs: np.ndarray, zone: tzinfo, weights: np.ndarray | None = None) -> np.ndarray:
     """Counts (or sums of `weights`) per weekday x hour in `zone`, as a 7 x 24 array."""
     weekday, hour = local_cells(epochs, zone)
@@ -130,15 +154,22 @@ def build_model(
     """The model of one account from its posts (already the window's, one reading each) and its audience's
     activity (epoch seconds) in the same window."""
     mine = posts.take((posts.account == account) & np.isfinite(posts.lift))
-    log_lift = mine.log_lift
+    log_lift = mine.log_lift - content_effect(mine, log_lift=mine.log_lift)
     n = cell_counts(mine.posted_at, zone)
     total = cell_counts(mine.posted_at, zone, weights=log_lift)
     with np.errstate(divide="ignore", invalid="ignore"):
         observed = np.where(n > 0, total / n, np.nan)
     act = cell_counts(np.asarray(activity, dtype=np.float64), zone)
     prior = activity_prior(act)
-    estimate = (total + PRIOR_POSTS * prior) / (n + PRIOR_POSTS)
-    return BestTimeModel(account, estimate, observed, n.astype(np.int64), prior, act, float(weeks), len(mine))
+    # two levels of pooling: an hour of the day over all weekdays (shrunk toward the audience's activity then),
+    # and each weekday's cell toward its hour plus what the activity says of that weekday
+    hour_prior = prior.mean(axis=0)
+    hour = (total.sum(axis=0) + PRIOR_POSTS * hour_prior) / (n.sum(axis=0) + PRIOR_POSTS)
+    target = hour[np.newaxis, :] + (prior - hour_prior[np.newaxis, :])
+    estimate = (total + PRIOR_POSTS * target) / (n + PRIOR_POSTS)
+    return BestTimeModel(
+        account, estimate, observed, n.astype(np.int64), prior, act, float(weeks), len(mine), hour_estimate=hour
+    )
 
 
 def window(now: datetime, weeks: float = DEFAULT_WEEKS) -> datetime:

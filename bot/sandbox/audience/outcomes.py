@@ -9,7 +9,10 @@ open differently, while the product, price or date they name changes from slot t
 A post's expected final impressions are base x hour weight (its UTC hour, averaged over the communities weighted
 by size; the day's mean is 1) x appeal x a per-post lognormal draw; by age t it has reached 1 - exp(-t / 6 h) of
 that (so readings at +1 h, +24 h, +7 d grow). Likes, reposts, bookmarks, link clicks (posts with a URL) and
-profile clicks are fixed shares of the impressions, the engagement shares again scaled by appeal. `play(now)`
+profile clicks are shares of the impressions, the engagement shares again scaled by appeal, and all of them by
+the hour (the people online when a post goes out are the ones who engage: hour weight ** ENGAGEMENT_HOUR_POWER,
+so a good hour raises the engagement rate per view too, not only the views) and by a per-post lognormal draw of
+its own (ENGAGEMENT_SPREAD: posts alike in hour and variant still differ). `play(now)`
 raises every shop post to its value at `now`: likes and reposts as real likes and reposts by audience members,
 the rest as the sandbox's counters (POST /_sandbox/metrics). Counts only grow; playing twice at one time is a
 no-op.
@@ -30,6 +33,8 @@ TIME_ZONES = (-8, -5, -3, 0, 1, 2, 5, 8, 9, 10)  # hours from UTC a community ma
 GROWTH_SECONDS = 6 * 3600  # 1 - exp(-age / this) of the final count is reached by `age`
 BASE_IMPRESSIONS_PER_USER = 3.0
 REPLY_SHARE = 0.1  # a reply is seen by a tenth of the audience a post reaches
+ENGAGEMENT_HOUR_POWER = 0.5  # engagement per view x hour weight ** this (2x the audience online: 1.41x the rate)
+ENGAGEMENT_SPREAD = 0.2  # sigma of the per-post lognormal draw on the engagement shares
 RATES = {  # per impression (likes, reposts and bookmarks also x appeal)
     "likes": 0.04,
     "reposts": 0.01,
@@ -102,6 +107,10 @@ class PlantedOutcomes:
         """The planted best UTC hours to post, best first."""
         return sorted(range(24), key=lambda h: -self._hour_weights[h])[:n]
 
+    def engagement_factor(self, utc_hour: int) -> float:
+        """How much more (or less) of a post's views turn into engagement at this UTC hour than at an average one."""
+        return self.hour_weight(utc_hour) ** ENGAGEMENT_HOUR_POWER
+
     def appeal(self, text: str) -> float:
         """The hidden appeal of the variant `text` was written from (0.4-1.6)."""
         return random.Random(f"{self.seed}:appeal:{variant_key(text)}").uniform(0.4, 1.6)
@@ -115,7 +124,11 @@ class PlantedOutcomes:
             return {name: 0 for name in ("impressions", *RATES)}
         draw = random.Random(f"{self.seed}:post:{tweet_id}").lognormvariate(0.0, 0.25)
         appeal = self.appeal(text)
-        final = BASE_IMPRESSIONS_PER_USER * self.audience * self.hour_weight(posted_at.astimezone(UTC).hour)
+        hour = posted_at.astimezone(UTC).hour
+        final = BASE_IMPRESSIONS_PER_USER * self.audience * self.hour_weight(hour)
+        mood = self.engagement_factor(hour) * random.Random(f"{self.seed}:engage:{tweet_id}").lognormvariate(
+            0.0, ENGAGEMENT_SPREAD
+        )
         final *= appeal * draw * (REPLY_SHARE if reply else 1.0)
         reached = final * (1.0 - math.exp(-age_seconds / GROWTH_SECONDS))
         out = {"impressions": int(reached)}
@@ -123,7 +136,7 @@ class PlantedOutcomes:
             if name == "link_clicks" and not _URL.search(text):
                 out[name] = 0
                 continue
-            scale = appeal if name in ("likes", "reposts", "bookmarks") else 1.0
+            scale = (appeal if name in ("likes", "reposts", "bookmarks") else 1.0) * mood
             out[name] = int(reached * rate * scale)
         return out
 
