@@ -5,11 +5,12 @@ own median post, clipped so one viral post weighs like a post that did 5x). A ce
 mean log lift shrunk toward a prior from the audience's activity at that weekday and hour (when its mentions,
 DMs, likes and reposts arrive):
 
-    hour     = (posts of that hour on any day * their mean + PRIOR_POSTS * the hour's prior) / (... + PRIOR_POSTS)
+    hour     = (posts around that hour on any day * their mean + PRIOR_POSTS * the hour's prior) / (... + PRIOR_POSTS)
     estimate = (n * mean + PRIOR_POSTS * (hour + the cell's prior - the hour's prior)) / (n + PRIOR_POSTS)
 
-so a cell with few posts mostly says how that hour did on the other days and when the audience is active, and
-one with many says what its own posts did.
+("around": the hour with half the weight, each neighbouring hour with a quarter), so a cell with few posts mostly
+says how that time of day did on the other days and when the audience is active, and one with many says what its
+own posts did.
 Before that, each post's log lift is taken relative to its campaign variant's (content_effect), so the hours are
 not blamed for the texts that went out in them. The prior: PRIOR_WEIGHT * log(activity of the cell / the mean
 cell's), the activity smoothed and clipped to [1/4, 4]; without recorded activity it is 0 (your usual)."""
@@ -85,7 +86,7 @@ class BestTimeModel:
         others = int(self.posts[:, hour].sum()) - n
         if others >= PRIOR_POSTS:
             seen = times(math.exp(float(self.hour_estimate[hour])))
-            on_days = f"{plural(others, 'post')} at {hour:02d}:00 on other days got {seen} your usual engagement"
+            on_days = f"{plural(others, 'post')} around {hour:02d}:00 on other days: {seen} your usual engagement"
             return f"{lead}: mostly based on the {on_days}"
         if not self.has_activity:
             return f"{lead} and no audience activity recorded yet: counted as a usual hour"
@@ -126,6 +127,12 @@ def activity_prior(activity: np.ndarray) -> np.ndarray:
     return PRIOR_WEIGHT * np.log(ratio)
 
 
+def neighbours(per_hour: np.ndarray) -> np.ndarray:
+    """Sums over the 24 hours with half the weight on the hour and a quarter on each neighbour (23:00 and 00:00
+    are neighbours): an audience's day changes smoothly, so an hour borrows from the hours around it."""
+    return 0.5 * per_hour + 0.25 * (np.roll(per_hour, 1) + np.roll(per_hour, -1))
+
+
 def content_effect(posts: Posts, *, log_lift: np.ndarray) -> np.ndarray:
     """Per post, what its campaign and variant did on average (mean log lift of the group, shrunk toward 0 by
     CONTENT_PRIOR_POSTS), so an hour is not judged by which text happened to go out then: a bandit sends a weak
@@ -164,7 +171,7 @@ def build_model(
     # two levels of pooling: an hour of the day over all weekdays (shrunk toward the audience's activity then),
     # and each weekday's cell toward its hour plus what the activity says of that weekday
     hour_prior = prior.mean(axis=0)
-    hour = (total.sum(axis=0) + PRIOR_POSTS * hour_prior) / (n.sum(axis=0) + PRIOR_POSTS)
+    hour = (neighbours(total.sum(axis=0)) + PRIOR_POSTS * hour_prior) / (neighbours(n.sum(axis=0)) + PRIOR_POSTS)
     target = hour[np.newaxis, :] + (prior - hour_prior[np.newaxis, :])
     estimate = (total + PRIOR_POSTS * target) / (n + PRIOR_POSTS)
     return BestTimeModel(
