@@ -5,39 +5,20 @@ shop's orders matched to posts by their UTM), each post, campaign and variant al
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from bot.domains.outcomes.attribution import Attribution, Money, money
 from bot.domains.outcomes.best_time import DEFAULT_WEEKS, PRIOR_POSTS, BestTimeModel, build_model
 from bot.domains.outcomes.rates import BASIS_WORDS, WEEKDAYS, percent, plural, posts_from_columns, times
+from bot.domains.outcomes.reading import OutcomeReader
 from bot.domains.outcomes.variants import VariantEstimate, estimates
 
 EXCERPT = 60
-
-
-class OutcomeReader(Protocol):
-    """What the report reads (store.outcomes)."""
-
-    def readings(
-        self,
-        *,
-        account: str | Collection[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        campaign: str | None = None,
-        age: str | None = None,
-    ) -> dict[str, list[Any]]: ...
-
-    def post_texts(self, keys: Collection[str]) -> dict[str, str]: ...
-
-    def activity(
-        self, account: str, *, since: datetime | None = None, until: datetime | None = None
-    ) -> list[float]: ...
 
 
 @dataclass(frozen=True)

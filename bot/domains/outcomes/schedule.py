@@ -19,40 +19,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Protocol
 
 import numpy as np
 
 from bot.adapters.scheduling import PlannedSlot, even_reason, even_slots, period_cells, wall_to_utc
 from bot.domains.outcomes.best_time import DEFAULT_WEEKS, PRIOR_POSTS, BestTimeModel, build_model
 from bot.domains.outcomes.rates import plural, posts_from_columns, times
+from bot.domains.outcomes.reading import OutcomeReader
 from bot.settings.campaigns import BestTimesSchedule
 
 logger = logging.getLogger(__name__)
 
 LONGEST_AGE = timedelta(days=7)  # metrics.ages' default longest
-
-
-class OutcomeReader(Protocol):
-    """What the planner reads (store.outcomes)."""
-
-    def readings(
-        self,
-        *,
-        account: str | Collection[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        campaign: str | None = None,
-        age: str | None = None,
-        detail: bool = True,
-    ) -> dict[str, list[Any]]: ...
-
-    def activity(
-        self, account: str, *, since: datetime | None = None, until: datetime | None = None
-    ) -> list[float]: ...
 
 
 @dataclass

@@ -30,7 +30,8 @@ from bot.core.ports import CampaignStore
 from bot.core.text import text_hash
 from bot.domains.outcomes.bandit import rank_variants, slot_seed, variant_stats
 from bot.domains.outcomes.rates import posts_from_columns
-from bot.domains.outcomes.schedule import BestTimesPlanner, OutcomeReader
+from bot.domains.outcomes.reading import OutcomeReader
+from bot.domains.outcomes.schedule import BestTimesPlanner
 from bot.settings.campaigns import BestTimesSchedule
 
 if TYPE_CHECKING:
