@@ -143,6 +143,14 @@ class SlotSpec:
         assert isinstance(self.schedule, BestTimesSchedule)
         return plan_period(self.schedule, zone(self.tz), period_local, self.planner)
 
+    def scheduled(self, slot: datetime) -> bool:
+        """Whether `slot` is one the schedule fires at. The trigger only makes such slots; a best_times period's
+        plan is checked again because a slot may come from elsewhere (catch-up, a second daemon)."""
+        if not isinstance(self.schedule, BestTimesSchedule):
+            return True
+        period = period_start(self.schedule, zone(self.tz), slot)
+        return any(planned.at == slot for planned in self.planned(period))
+
 
 def period_start(schedule: BestTimesSchedule, tz: tzinfo, moment: datetime) -> datetime:
     """The local wall midnight (naive) starting the period that holds `moment`: its day, or its week's Monday."""

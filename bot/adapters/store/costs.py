@@ -18,19 +18,6 @@ CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
-class CostCall:
-    """One recorded paid call."""
-
-    account: str
-    platform: str
-    at: datetime
-    endpoint: str
-    purpose: str
-    items: int
-    usd: float
-
-
-@dataclass(frozen=True, slots=True)
 class CostTotal:
     """The calls of one account, day (in the zone asked for) and purpose."""
 
@@ -46,20 +33,8 @@ class CostRepository(Repository):
     """cost_call rows (store.costs); bot.core.ports.CostLedger."""
 
     def record(self, account: str, platform: str, endpoint: str, purpose: str, items: int, usd: float) -> None:
-        now = ensure_utc(self._now())
-        with self._tx("recording a paid call") as conn:
-            conn.execute(
-                sa.insert(cost_call_t).values(
-                    account=account,
-                    platform=platform,
-                    day=now.strftime("%Y-%m-%d"),
-                    at=now,
-                    endpoint=endpoint,
-                    purpose=purpose,
-                    items=items,
-                    usd=usd,
-                )
-            )
+        """One call, now (bot.core.ports.CostLedger; the daemon's cap buffers and uses record_many)."""
+        self.record_many([PaidCall(self._now(), account, platform, endpoint, purpose, items, usd)])
 
     def record_many(self, calls: Sequence[PaidCall]) -> None:
         """Several calls at once, each with its own time (the cap buffers them: bot.domains.costs.cap)."""
@@ -94,7 +69,7 @@ class CostRepository(Repository):
         with self._tx("reading the spend") as conn:
             return {str(name): float(total or 0.0) for name, total in conn.execute(stmt)}
 
-    def calls(self, start: datetime, end: datetime, *, account: str | None = None) -> Iterator[CostCall]:
+    def calls(self, start: datetime, end: datetime, *, account: str | None = None) -> Iterator[PaidCall]:
         """The calls recorded in [start, end), oldest first."""
         c = cost_call_t.c
         stmt = (
@@ -108,14 +83,14 @@ class CostRepository(Repository):
             result = conn.execution_options(stream_results=True, yield_per=CHUNK).execute(stmt)
             for row in result:
                 m = row._mapping
-                yield CostCall(
-                    str(m["account"]),
-                    str(m["platform"]),
-                    ensure_utc(m["at"]),
-                    str(m["endpoint"]),
-                    str(m["purpose"]),
-                    int(m["items"]),
-                    float(m["usd"]),
+                yield PaidCall(
+                    at=ensure_utc(m["at"]),
+                    account=str(m["account"]),
+                    platform=str(m["platform"]),
+                    endpoint=str(m["endpoint"]),
+                    purpose=str(m["purpose"]),
+                    items=int(m["items"]),
+                    usd=float(m["usd"]),
                 )
 
     def totals(self, start: datetime, end: datetime, zone: tzinfo) -> list[CostTotal]:

@@ -201,27 +201,22 @@ class MetricsCollector:
         try:
             with spending(METRICS):
                 metrics = platform.post_metrics(batch)
-        except RateLimited as exc:
-            reads.release_reads(account, day, granted)
-            self.store.rate_limits.block(account, METRICS_BUCKET, exc.retry_at)
-            report.stopped_by = "rate_limit"
-            logger.info("post metrics of %s: rate limited; next read after %s", account, exc.retry_at.isoformat())
-            return False
-        except AuthError as exc:
-            reads.release_reads(account, day, granted)
+        except BaseException as exc:
+            reads.release_reads(account, day, granted)  # nothing was read: nothing is paid from the budget
+            if isinstance(exc, RateLimited):
+                self.store.rate_limits.block(account, METRICS_BUCKET, exc.retry_at)
+                report.stopped_by = "rate_limit"
+                logger.info("post metrics of %s: rate limited; next read after %s", account, exc.retry_at.isoformat())
+                return False
+            if not isinstance(exc, PlatformError):
+                raise
             report.stopped_by = "error"
             report.errors.append(str(exc))
-            logger.error("post metrics of %s: authentication failed (%s); not reading", account, exc)
+            if isinstance(exc, AuthError):
+                logger.error("post metrics of %s: authentication failed (%s); not reading", account, exc)
+            else:
+                logger.warning("post metrics of %s: reading %d post(s) failed: %s", account, len(batch), exc)
             return False
-        except PlatformError as exc:
-            reads.release_reads(account, day, granted)
-            report.stopped_by = "error"
-            report.errors.append(str(exc))
-            logger.warning("post metrics of %s: reading %d post(s) failed: %s", account, len(batch), exc)
-            return False
-        except BaseException:
-            reads.release_reads(account, day, granted)
-            raise
         billed = sum(1 for post_id in batch if post_id in metrics)
         reads.release_reads(account, day, granted - billed)
         report.reads += billed

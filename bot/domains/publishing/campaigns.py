@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from bot.adapters.scheduling import Job, SlotSpec, Window, period_start, slot_sequence, slots_between, zone
+from bot.adapters.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
 from bot.core.clock import Clock, ensure_utc
 from bot.core.durations import parse_duration
 from bot.core.errors import StoreError, TemplateError
@@ -202,11 +202,9 @@ class CampaignService:
         if not spec.window.contains(slot):
             logger.info("campaign %s: slot %s is outside the campaign window", campaign_name, _iso(slot))
             return FireResult(campaign_name, slot, "outside")
-        if isinstance(campaign.schedule, BestTimesSchedule):
-            period = period_start(campaign.schedule, zone(spec.tz), slot)
-            if slot not in {planned.at for planned in spec.planned(period)}:
-                logger.info("campaign %s: %s is not one of the period's best times; ignored", campaign_name, _iso(slot))
-                return FireResult(campaign_name, slot, "outside", "not one of the period's best times")
+        if not spec.scheduled(slot):
+            logger.info("campaign %s: %s is not one of the period's best times; ignored", campaign_name, _iso(slot))
+            return FireResult(campaign_name, slot, "outside", "not one of the period's best times")
         current = ensure_utc(now) if now is not None else self.clock.now()
         late = current - slot
         if late > self.grace:

@@ -490,7 +490,8 @@ class XPlatform:
         wanted = list(dict.fromkeys(i for i in ids if i))
         floor = self._clock.now() - PRIVATE_METRICS_AGE
         recent = [i for i in wanted if i.isdigit() and _id_time(i) >= floor]
-        older = [i for i in wanted if i not in set(recent)]
+        private = set(recent)
+        older = [i for i in wanted if i not in private]
         out: dict[str, PostMetrics] = {}
         for fields, group in ((METRIC_FIELDS_PRIVATE, recent), (METRIC_FIELDS_PUBLIC, older)):
             for start in range(0, len(group), METRICS_BATCH):
