@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.adapters.scheduling import Job, SlotSpec, Window, slot_sequence, slots_between
 from bot.core.clock import Clock, ensure_utc
-from bot.core.durations import parse_duration
 from bot.core.errors import StoreError, TemplateError
 from bot.core.ports import CampaignStore
 from bot.core.text import text_hash
@@ -110,8 +109,8 @@ def campaign_spec(settings: Settings, name: str, planner: BestTimesPlanner | Non
 
 def best_times_planner(settings: Settings, name: str, outcomes: OutcomeReader | None) -> BestTimesPlanner:
     """The planner of a best_times campaign over `outcomes` (store.outcomes; None: no database)."""
-    ages = [parse_duration(age) for age in settings.metrics.ages]
-    return BestTimesPlanner(outcomes, settings.campaigns[name].targets, longest_age=max(ages, default=timedelta(7)))
+    longest = max((age for _, age in settings.metrics.durations()), default=timedelta(days=7))
+    return BestTimesPlanner(outcomes, settings.campaigns[name].targets, longest_age=longest)
 
 
 class _CampaignJob:
