@@ -457,6 +457,25 @@ class PostMetricRow(SQLModel, table=True):
     followers: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))  # the account's, when read
 
 
+class PostMetricHourRow(SQLModel, table=True):
+    """Engagement in one hour of a post's first week, from X's hourly analytics (GET /2/tweets/analytics)."""
+
+    __tablename__ = "post_metric_hour"
+    __table_args__ = (
+        sa.UniqueConstraint("account", "post_id", "hour", name="uq_post_metric_hour"),
+        sa.Index("ix_post_metric_hour_account", "account", "hour"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(sa_column=sa.Column(StorableString(100), nullable=False))
+    post_id: str = Field(sa_column=sa.Column(StorableString(ID_LENGTH), nullable=False))
+    hour: datetime = Field(sa_column=_dt(nullable=False))  # the bucket's start, UTC
+    engagements: int = Field(default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0"))
+    impressions: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    url_clicks: int | None = Field(default=None, sa_column=sa.Column(sa.Integer()))
+    read_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
 outbox_t: sa.Table = OutboxRow.__table__  # type: ignore[attr-defined]
 slot_t: sa.Table = CampaignSlotRow.__table__  # type: ignore[attr-defined]
 account_state_t: sa.Table = AccountStateRow.__table__  # type: ignore[attr-defined]
@@ -481,4 +500,5 @@ coupon_t: sa.Table = CouponRow.__table__  # type: ignore[attr-defined]
 redemption_t: sa.Table = RedemptionRow.__table__  # type: ignore[attr-defined]
 cost_call_t: sa.Table = CostCallRow.__table__  # type: ignore[attr-defined]
 post_metric_t: sa.Table = PostMetricRow.__table__  # type: ignore[attr-defined]
+post_metric_hour_t: sa.Table = PostMetricHourRow.__table__  # type: ignore[attr-defined]
 metadata = SQLModel.metadata
