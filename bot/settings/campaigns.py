@@ -177,12 +177,25 @@ class CampaignConfig(ConfigModel):
     # rotate: slot after slot through the template's variants; learn: a Thompson-sampling bandit on the engagement
     # rate of the campaign's posts per variant (bot/domains/outcomes/bandit.py), each variant kept at a floor
     variants: Literal["rotate", "learn"] = "rotate"
+    # what `learn` maximises: engagement per impression; revenue per impression from the orders its UTM links
+    # brought (segments.orders_csv); auto: revenue once enough of the campaign's orders are attributed to its posts
+    learn_on: Literal["auto", "engagement", "revenue"] = "auto"
 
     @field_validator("variants", mode="before")
     @classmethod
     def _variants(cls, value: Any) -> Any:
         if value not in ("rotate", "learn"):
             raise ValueError(f"variants must be 'rotate' (the default: in turn) or 'learn' (the bandit), not {value!r}")
+        return value
+
+    @field_validator("learn_on", mode="before")
+    @classmethod
+    def _learn_on(cls, value: Any) -> Any:
+        if value not in ("auto", "engagement", "revenue"):
+            raise ValueError(
+                "learn_on must be 'auto' (revenue once orders are attributed, else engagement), 'engagement' or "
+                f"'revenue', not {value!r}"
+            )
         return value
 
     @field_validator("timezone")

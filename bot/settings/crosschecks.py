@@ -26,6 +26,7 @@ def cross_checks(data: dict[str, Any], base: Path) -> Found:
     yield from _replies(data.get("replies"), accounts, templates_root)
     yield from _coupons(data.get("coupons"), accounts, templates_root, base)
     yield from _campaigns(data.get("campaigns"), accounts, templates_root)
+    yield from _revenue_learning(data.get("campaigns"), data.get("segments"))
 
 
 def _unknown_account(account: Any, accounts: Mapping[str, Any]) -> str | None:
@@ -63,6 +64,19 @@ def _campaigns(campaigns: Any, accounts: Mapping[str, Any], templates_root: Path
         template = campaign.get("template")
         if _missing_template(templates_root, template):
             yield (*key, "template"), f"template {template!r} not found in {templates_root}"
+
+
+def _revenue_learning(campaigns: Any, segments: Any) -> Found:
+    """A campaign learning on revenue needs the shop's orders (segments.orders_csv) to see it."""
+    if not isinstance(campaigns, dict):
+        return
+    orders = segments.get("orders_csv") if isinstance(segments, dict) else None
+    for name, campaign in campaigns.items():
+        if isinstance(campaign, dict) and campaign.get("learn_on") == "revenue" and not orders:
+            yield (
+                ("campaigns", name, "learn_on"),
+                "learn_on: revenue needs the shop's orders with their UTM columns: set segments.orders_csv",
+            )
 
 
 def _replies(replies: Any, accounts: Mapping[str, Any], templates_root: Path | None) -> Found:

@@ -9,6 +9,11 @@ Exploration floor: with probability FLOOR (10%) the slot goes to a variant drawn
 variants keeps at least FLOOR / n of the slots (5% each for two, 2.5% for four) and a variant that started badly
 can still show it was unlucky.
 
+On revenue (`learn_on: revenue`, or `auto` once the campaign's posts have ATTRIBUTED_ENOUGH orders attributed by
+their UTM links, attribution.py): each variant's revenue per impression, drawn as an order rate (Gamma posterior of
+Poisson orders) times an order value (normal around the variant's mean order value shrunk toward the campaign's),
+rank_variants_by_revenue.
+
 Deterministic per slot: the draw is seeded by the campaign, the account and the slot time (`slot_seed`), so a re-run
 or a second daemon with the same readings picks the same variant for the same slot. Pure: numpy only.
 """
@@ -25,8 +30,13 @@ import numpy as np
 from bot.core.clock import ensure_utc
 
 FLOOR = 0.10  # share of slots that explore uniformly: each variant keeps at least FLOOR / n_variants
+ATTRIBUTED_ENOUGH = 10  # `learn_on: auto` learns on revenue once this many of the campaign's orders name its posts
+
+PRIOR_ORDERS = 2.0  # how many orders the campaign's pooled figures are worth in each variant's revenue posterior
+VALUE_SPREAD = 0.5  # order values' spread, as a share of the mean order value (one order's)
 
 Stats = Mapping[int, tuple[float, float]]  # variant index -> (engagements, impressions)
+RevenueStats = Mapping[int, tuple[float, float, float]]  # variant index -> (orders, revenue, exposure)
 
 
 def slot_seed(campaign: str, slot_at: datetime, account: str | None = None) -> int:
@@ -41,26 +51,64 @@ def _rng(seed: int | str) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _order(variants: list[int], draws: np.ndarray) -> list[int]:
+    """The variants by their draws, best first, ties by index."""
+    return [variants[i] for i in np.lexsort((np.arange(len(variants)), -draws)).tolist()]
+
+
+def _explore(rng: np.random.Generator, variants: list[int], floor: float) -> int | None:
+    """With probability `floor`, a variant drawn uniformly to go first (the exploration floor); drawn from `rng`
+    before the posterior draws, so a seed gives the same slot the same choice."""
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f"floor must be between 0 and 1, not {floor}")
+    explore = rng.random() < floor
+    pick = int(rng.integers(len(variants)))
+    return variants[pick] if explore else None
+
+
+def _first(order: list[int], pick: int | None) -> list[int]:
+    if pick is not None:
+        order.remove(pick)
+        order.insert(0, pick)
+    return order
+
+
 def rank_variants(stats: Stats, seed: int | str, *, floor: float = FLOOR) -> list[int]:
     """Every variant of `stats`, the one this slot sends first, then the rest by their draws (best first): the
     order the duplicate-text rule walks when the first one's text was already posted."""
     if not stats:
         return []
-    if not 0.0 <= floor <= 1.0:
-        raise ValueError(f"floor must be between 0 and 1, not {floor}")
     variants = sorted(stats)
     rng = _rng(seed)
-    explore = rng.random() < floor
-    pick = int(rng.integers(len(variants)))
+    pick = _explore(rng, variants, floor)
     engaged = np.array([max(0.0, float(stats[v][0])) for v in variants])
     shown = np.array([max(0.0, float(stats[v][1])) for v in variants])
     engaged = np.minimum(engaged, shown)
     draws = rng.beta(1.0 + engaged, 1.0 + shown - engaged)
-    order = [variants[i] for i in np.lexsort((np.arange(len(variants)), -draws)).tolist()]
-    if explore:
-        order.remove(variants[pick])
-        order.insert(0, variants[pick])
-    return order
+    return _first(_order(variants, draws), pick)
+
+
+def rank_variants_by_revenue(stats: RevenueStats, seed: int | str, *, floor: float = FLOOR) -> list[int]:
+    """Like rank_variants, on revenue per impression (per follower where the platform counts no views): each
+    variant's order rate is drawn from its Gamma(PRIOR_ORDERS + orders, PRIOR_ORDERS / pooled rate + exposure)
+    posterior (Poisson orders; the prior's mean is the campaign's pooled rate, worth PRIOR_ORDERS orders) and its
+    order value from a normal around its mean order value shrunk toward the campaign's (worth PRIOR_ORDERS
+    orders); the draw is their product. `stats`: variant index -> (orders, revenue, exposure)."""
+    if not stats:
+        return []
+    variants = sorted(stats)
+    rng = _rng(seed)
+    pick = _explore(rng, variants, floor)
+    orders = np.array([max(0.0, float(stats[v][0])) for v in variants])
+    revenue = np.array([max(0.0, float(stats[v][1])) for v in variants])
+    exposure = np.array([max(0.0, float(stats[v][2])) for v in variants])
+    pooled_rate = (orders.sum() + 1.0) / (exposure.sum() + 1.0)
+    rates = rng.gamma(PRIOR_ORDERS + orders, 1.0 / (PRIOR_ORDERS / pooled_rate + exposure))
+    pooled_value = revenue.sum() / orders.sum() if orders.sum() > 0 else 1.0
+    mean_value = (revenue + PRIOR_ORDERS * pooled_value) / (orders + PRIOR_ORDERS)
+    spread = VALUE_SPREAD * pooled_value / np.sqrt(orders + PRIOR_ORDERS)
+    values = np.maximum(rng.normal(mean_value, spread), 0.0)
+    return _first(_order(variants, rates * values), pick)
 
 
 def choose_variant(stats: Stats, seed: int | str, floor: float = FLOOR) -> int:
@@ -88,6 +136,30 @@ def variant_stats(
         totals[index][0] += min(float(engaged), float(shown))
         totals[index][1] += float(shown)
     return {i: (e, d) for i, (e, d) in totals.items()}
+
+
+def revenue_stats(
+    variants: Sequence[object],
+    outbox_keys: Sequence[object],
+    denominators: Sequence[float],
+    money: Mapping[str, tuple[float, float]],
+    n: int,
+) -> dict[int, tuple[float, float, float]]:
+    """(orders, revenue, exposure) per variant index 0..n-1 from per-post columns (each post's latest reading) and
+    `money` (outbox key -> (orders, revenue) it brought); posts without a number or a denominator are left out."""
+    totals = {i: [0.0, 0.0, 0.0] for i in range(n)}
+    for variant, key, shown in zip(variants, outbox_keys, denominators, strict=True):
+        try:
+            index = int(str(variant))
+        except ValueError:
+            continue
+        if index not in totals or not np.isfinite(shown) or shown <= 0:
+            continue
+        orders, revenue = money.get(str(key), (0.0, 0.0)) if key is not None else (0.0, 0.0)
+        totals[index][0] += orders
+        totals[index][1] += revenue
+        totals[index][2] += float(shown)
+    return {i: (o, r, d) for i, (o, r, d) in totals.items()}
 
 
 @dataclass(frozen=True)

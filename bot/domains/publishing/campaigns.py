@@ -27,7 +27,15 @@ from bot.core.clock import Clock, ensure_utc
 from bot.core.errors import StoreError, TemplateError
 from bot.core.ports import CampaignStore
 from bot.core.text import text_hash
-from bot.domains.outcomes.bandit import rank_variants, slot_seed, variant_stats
+from bot.domains.outcomes.attributed import AttributedOrders
+from bot.domains.outcomes.bandit import (
+    ATTRIBUTED_ENOUGH,
+    rank_variants,
+    rank_variants_by_revenue,
+    revenue_stats,
+    slot_seed,
+    variant_stats,
+)
 from bot.domains.outcomes.rates import posts_from_columns
 from bot.domains.outcomes.reading import OutcomeReader
 from bot.domains.outcomes.schedule import BestTimesPlanner
@@ -148,6 +156,7 @@ class CampaignService:
         on_store_error: Callable[[], object] | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
         outcomes: OutcomeReader | None = None,
+        orders: AttributedOrders | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -158,6 +167,8 @@ class CampaignService:
         self.lookback = lookback
         # the readings best_times and `variants: learn` learn from: store.outcomes unless given
         self.outcomes: OutcomeReader | None = outcomes if outcomes is not None else getattr(store, "outcomes", None)
+        # the orders `learn_on: revenue | auto` learns from: segments.orders_csv attributed to the posts, unless given
+        self.orders = orders if orders is not None else _attributed_orders(settings, store, clock)
         self._planners: dict[str, BestTimesPlanner] = {}
         self._caught_up_at: datetime | None = None
 
@@ -225,21 +236,45 @@ class CampaignService:
 
     def variant_order(self, campaign_name: str, account: str, slot: datetime, sequence: int, count: int) -> list[int]:
         """The variants in the order this slot tries them: the rotation's (sequence, sequence + 1, ...), or with
-        `variants: learn` the bandit's (its pick first, then by its draws) over the engagement per impression of
-        the campaign's posts by `account` before the slot, per variant."""
-        if self.settings.campaigns[campaign_name].variants != "learn" or count < 2:
+        `variants: learn` the bandit's (its pick first, then by its draws) over the campaign's posts by `account`
+        before the slot, per variant: their engagement per impression, or the revenue their UTM links brought
+        per impression (`learn_on`: revenue, or auto once ATTRIBUTED_ENOUGH orders name the campaign's posts)."""
+        campaign = self.settings.campaigns[campaign_name]
+        if campaign.variants != "learn" or count < 2:
             return [(sequence + offset) % count for offset in range(count)]
-        stats: dict[int, tuple[float, float]] = {i: (0.0, 0.0) for i in range(count)}
-        if self.outcomes is not None:
-            columns = self.outcomes.readings(account=account, campaign=campaign_name, until=slot, detail=False)
-            posts = posts_from_columns(columns)
-            stats = variant_stats(posts.variant.tolist(), posts.engagements.tolist(), posts.denominator.tolist(), count)
-        multi = self.settings.campaigns[campaign_name].multi_account
-        order = rank_variants(stats, slot_seed(campaign_name, slot, account if multi else None))
+        seed = slot_seed(campaign_name, slot, account if campaign.multi_account else None)
+        if self.outcomes is None:
+            return rank_variants({i: (0.0, 0.0) for i in range(count)}, seed)
+        money = self._money(campaign_name, slot) if campaign.learn_on != "engagement" else {}
+        on_revenue = campaign.learn_on == "revenue" or sum(m[0] for m in money.values()) >= ATTRIBUTED_ENOUGH
+        columns = self.outcomes.readings(account=account, campaign=campaign_name, until=slot, detail=on_revenue)
+        posts = posts_from_columns(columns)
+        if on_revenue:
+            stats = revenue_stats(
+                posts.variant.tolist(), posts.outbox_key.tolist(), posts.denominator.tolist(), money, count
+            )
+            order = rank_variants_by_revenue(stats, seed)
+        else:
+            engaged = variant_stats(
+                posts.variant.tolist(), posts.engagements.tolist(), posts.denominator.tolist(), count
+            )
+            order = rank_variants(engaged, seed)
         logger.debug(
-            "campaign %s: slot %s for %s: bandit order %s over %s", campaign_name, _iso(slot), account, order, stats
+            "campaign %s: slot %s for %s: bandit order %s on %s",
+            campaign_name,
+            _iso(slot),
+            account,
+            order,
+            "revenue" if on_revenue else "engagement",
         )
         return order
+
+    def _money(self, campaign_name: str, slot: datetime) -> dict[str, tuple[float, float]]:
+        """outbox key -> (orders, revenue) the campaign's posts brought before `slot` ({} without orders)."""
+        if self.orders is None:
+            return {}
+        found = self.orders.per_post(campaign_name, slot)
+        return {key: (float(m.orders), m.revenue) for key, m in found.items()}
 
     def _choose(self, campaign_name: str, account: str, slot: datetime, sequence: int) -> PostResult:
         """The text `account` posts for this slot: the rotation's (or the bandit's) variant, or the next one the
@@ -392,3 +427,11 @@ def _iso(moment: datetime) -> str:
 def _minutes(delta: timedelta) -> str:
     minutes = delta.total_seconds() / 60
     return f"{minutes:g}"
+
+
+def _attributed_orders(settings: Settings, store: object, clock: Clock) -> AttributedOrders | None:
+    """The orders a `learn` campaign may learn revenue from: only when one learns and the shop gives orders."""
+    learning = any(c.variants == "learn" and c.learn_on != "engagement" for c in settings.campaigns.values())
+    if not learning or not hasattr(store, "slots") or not hasattr(store, "outbox"):
+        return None
+    return AttributedOrders.for_settings(settings, store, clock)
