@@ -5,9 +5,9 @@ Runs `socialbot run` against a standalone sandbox with a campaign that has a slo
 customers mention the shop a few times a second, SIGKILLs the daemon K times at random moments (some
 land in the middle of a send), restarts it each time, lets the last one finish the schedule and answer
 everyone, then compares the sandbox's ledger with the schedule and the mentions.
-A coupon campaign (reply channel, budget --coupon-budget, 20% holdout) issues codes to a seeded segmentation of
---coupon-people people (the customers among them) in batches while the kills go on; the customers' replies
-carry their codes.
+A coupon campaign (reply channel, depths 5%/10%/15% learned per segment, budget --coupon-budget, 20% holdout)
+issues codes to a seeded segmentation of --coupon-people people (the customers among them) in batches while
+the kills go on; the customers' replies carry their codes.
 --faults: the sandbox also answers 20% of API calls with a 5xx, 10% with a timeout after the request was
 processed (the ambiguous case), 5% with a connection reset, and every few seconds with a burst of 429s; the run
 fails if any request reached an endpoint before the reset its 429 announced. With a third of all calls failing,
@@ -95,9 +95,10 @@ metrics:
 coupons:
   every: 1s
   batch_size: 100
+  margin_rate: 0.4
   campaigns:
     crash:
-      discount: 10% off
+      discounts: ["5%", "10%", "15%"]
       budget: {coupon_budget}
       holdout: 0.2
       channel: reply
@@ -211,7 +212,18 @@ def coupon_figures(database_url: str, budget: int, tweets: list[dict[str, object
             wrong += 1
     duplicates = sum(n - 1 for n in per_person.values()) + sum(n - 1 for n in per_code.values()) + wrong
     carried = sum(1 for t in tweets if CODE_RE.search(str(t.get("text", ""))))
-    print(f"  coupons: {len(issued)} issued, {len(rows) - len(issued)} held out, {carried} replies carried a code")
+    depth = {r.code: r.arm for r in issued}
+    wrong_depth = sum(
+        1
+        for t in tweets
+        if (m := CODE_RE.search(str(t.get("text", ""))))
+        and f": {depth.get(m.group(1))} until" not in str(t.get("text"))
+    )
+    arms = ", ".join(f"{arm} {n}" for arm, n in sorted(Counter(r.arm for r in issued).items(), key=str))
+    print(
+        f"  coupons: {len(issued)} issued ({arms}), {len(rows) - len(issued)} held out, {carried} replies carried a "
+        f"code, {wrong_depth} with another depth than the code's"
+    )
     return f"coupons={len(issued)} coupon_duplicates={duplicates} over_budget={max(0, len(issued) - budget)}"
 
 

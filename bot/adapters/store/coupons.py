@@ -32,7 +32,7 @@ from bot.adapters.store.tables import (
     social_user_t,
 )
 from bot.core.clock import ensure_utc
-from bot.core.records import BatchOutcome, CampaignCounts, CouponRecord, IssueSpec, Member, OutboxState
+from bot.core.records import ArmCounts, BatchOutcome, CampaignCounts, CouponRecord, IssueSpec, Member, OutboxState
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def _record(row: Any, language: str | None = None) -> CouponRecord:
         order_id=row.order_id,
         amount=row.amount,
         language=language,
+        arm=getattr(row, "arm", None),
+        propensity=getattr(row, "propensity", None),
     )
 
 
@@ -233,6 +235,8 @@ class CouponRepository(Repository):
                     "channel": spec.channel,
                     "issued_at": now,
                     "expires_at": expires,
+                    "arm": m.arm,
+                    "propensity": m.propensity,
                 }
                 for m, code in zip(chosen, codes, strict=True)
             ]
@@ -248,6 +252,8 @@ class CouponRepository(Repository):
                     "channel": None,
                     "issued_at": now,
                     "expires_at": None,
+                    "arm": None,
+                    "propensity": m.propensity,
                 }
                 for m in holdouts
             ]
@@ -498,3 +504,33 @@ class CouponRepository(Repository):
             stmt = stmt.where(c.c.campaign == campaign)
         with self._tx("reading held-out people") as conn:
             return [_record(r) for r in conn.execute(stmt)]
+
+    def arm_counts(self, campaigns: Collection[str], *, now: datetime) -> list[ArmCounts]:
+        """Per segment and discount depth of these campaigns: coupons settled by `now` (redeemed, or past their
+        expiry without a redemption; open ones are left out: their outcome is not known yet), redeemed, paid."""
+        if not campaigns:
+            return []
+        c = coupon_t
+        redeemed = c.c.state == "redeemed"
+        stmt = (
+            sa.select(
+                c.c.segment_id,
+                c.c.arm,
+                sa.func.count(),
+                sa.func.sum(sa.case((redeemed, 1), else_=0)),
+                sa.func.coalesce(sa.func.sum(sa.case((redeemed, c.c.amount), else_=0.0)), 0.0),
+            )
+            .where(
+                c.c.campaign.in_(sorted(campaigns)),
+                c.c.holdout.is_(False),
+                c.c.arm.is_not(None),
+                sa.or_(redeemed, c.c.expires_at <= ensure_utc(now)),
+            )
+            .group_by(c.c.segment_id, c.c.arm)
+        )
+        with self._tx("counting coupons per discount depth") as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            ArmCounts(segment, str(arm), int(n), int(won or 0), float(paid or 0.0))
+            for segment, arm, n, won, paid in rows
+        ]

@@ -364,6 +364,7 @@ class CouponRow(SQLModel, table=True):
         sa.UniqueConstraint("code", name="uq_coupon_code"),
         sa.Index("ix_coupon_state", "campaign", "state"),
         sa.Index("ix_coupon_user", "platform", "user_id"),
+        sa.Index("ix_coupon_arm", "campaign", "segment_id", "arm"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -383,6 +384,9 @@ class CouponRow(SQLModel, table=True):
     redeemed_at: datetime | None = Field(default=None, sa_column=_dt())
     order_id: str | None = Field(default=None, sa_column=sa.Column(StorableString(100)))
     amount: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+    # 0010: the discount depth drawn (several `discounts`), and the probability this row's treatment was drawn
+    arm: str | None = Field(default=None, sa_column=sa.Column(StorableString(40)))
+    propensity: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
 
 
 class RedemptionRow(SQLModel, table=True):

@@ -168,9 +168,11 @@ def report(
             order_rows = None
     with command_store(settings, create=True) as store:
         rows = _service(settings, store).report(order_rows)
+        depths, depth_problem = _depths(settings, store, order_rows)
     if json_file is not None:
         data = json.dumps({"orders": str(orders_path) if order_rows is not None else None,
-                           "rows": [r.as_dict() for r in rows]}, indent=2, default=str)  # fmt: skip
+                           "rows": [r.as_dict() for r in rows],
+                           "depths": [d.as_dict() for d in depths]}, indent=2, default=str)  # fmt: skip
         if str(json_file) == "-":
             sys.stdout.write(data + "\n")
             return
@@ -200,6 +202,25 @@ def report(
         console.print("no coupons issued yet (`socialbot coupons issue`)")
         return
     console.print(table)
+    if depth_problem:
+        err_console.print(f"[red]discount depths:[/red] {escape(depth_problem)}", highlight=False)
+    campaign = None
+    for d in depths:
+        if d.campaign != campaign:
+            campaign = d.campaign
+            console.print(f"\n[bold]{escape(campaign)}: the discount depth each segment needs[/bold]", highlight=False)
+        console.print(escape(d.sentence(settings.currency)), highlight=False, soft_wrap=True)
+
+
+def _depths(settings: Settings, store: Store, orders: Any) -> tuple[list[Any], str | None]:
+    """The campaigns with several `discounts`: what each segment's depth learned (or why it cannot say)."""
+    from bot.core.clock import SystemClock
+    from bot.domains.coupons.depth_report import MarginError, depth_rows
+
+    try:
+        return depth_rows(settings, store, SystemClock().now(), orders), None
+    except MarginError as exc:
+        return [], str(exc)
 
 
 @coupons_app.command("import-redemptions")

@@ -38,6 +38,7 @@ from bot.core.records.conversations import (
     reply_key,
 )
 from bot.core.records.coupons import (
+    ArmCounts,
     BatchOutcome,
     CampaignCounts,
     CouponRecord,
@@ -66,6 +67,7 @@ __all__ = [
     "FROM_DATA",
     "SET_ASIDE",
     "AccountState",
+    "ArmCounts",
     "Attempt",
     "BatchOutcome",
     "CampaignCounts",

@@ -35,6 +35,8 @@ class Member:
     user_id: str
     segment_id: int | None
     holdout: bool  # drawn for the holdout (gets a held_out row and nothing else)
+    arm: str | None = None  # the discount depth drawn (campaigns with several `discounts`)
+    propensity: float | None = None  # the probability this treatment (depth or holdout) was drawn
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,19 @@ class CouponRecord:
     order_id: str | None
     amount: float | None
     language: str | None = None  # of the person's latest DM (DM delivery)
+    arm: str | None = None  # the discount depth drawn (several `discounts`)
+    propensity: float | None = None
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """Settled coupons of one segment and discount depth (redeemed, or past expiry): what the depth brought."""
+
+    segment_id: int | None
+    arm: str
+    settled: int
+    redeemed: int
+    paid: float  # the redeemed orders' amounts (after the discount)
 
 
 @dataclass(frozen=True)

@@ -242,10 +242,21 @@ class CouponService:
         for chunk in self.store.segments.members(run.id, segment_ids):
             members.extend(chunk)
         report.targeted = len(members)
+        draw = None
+        if cfg.discounts:
+            from bot.domains.coupons.arms import MarginError, depth_draw
+
+            try:
+                draw = depth_draw(name, cfg, self.settings, self.store.coupons, run.id, now, members)
+            except MarginError as exc:
+                report.stopped = str(exc)
+                logger.error("coupons %s: %s; no codes issued", name, exc)
+                return report
         position = 0
         size = self.config.batch_size
         for start in range(0, len(members), size):
-            batch = [Member(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members[start : start + size]]
+            people = [(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members[start : start + size]]
+            batch = draw.members(people) if draw is not None else [Member(*person) for person in people]
             out = self.store.coupons.issue(spec, batch, pool_position=position)
             position = out.pool_position
             report.issued += out.issued
@@ -311,7 +322,7 @@ class CouponService:
             **extra,
             "extra": extra,
             "code": coupon.code,
-            "discount": cfg.discount_for(language),
+            "discount": cfg.discount_for(language, coupon.arm),
             "expires_at": expires,
             "expires": expires.strftime("%Y-%m-%d") if expires else "",
             "campaign": coupon.campaign,
@@ -343,7 +354,7 @@ class CouponService:
         if self.store.mentions.is_opted_out(net, user_id, coupon.username):
             return None
         text = self.render(coupon, language=language, name=name)
-        discount = self.campaign(coupon.campaign).discount_for(language)
+        discount = self.campaign(coupon.campaign).discount_for(language, coupon.arm)
         return CouponOffer(coupon.id, coupon.campaign, coupon.code, discount, coupon.expires_at, text)
 
     def mark_delivering(self, coupon_id: int, outbox_key: str) -> bool:
@@ -416,7 +427,7 @@ class CouponService:
                 "handle": c.username or "",
                 "user_id": c.user_id,
                 "code": c.code,
-                "discount": campaign.discount_for(c.language),
+                "discount": campaign.discount_for(c.language, c.arm),
                 "expires_at": c.expires_at.isoformat() if c.expires_at else "",
             }
             for c in coupons

@@ -14,7 +14,8 @@ random.Random(seed) (never the global RNG), so a seed replays the same users, te
 same world. Ids come from the server, so they differ between runs; texts, users and kinds do not.
 
 population: communities and users; actor: what they do; records: Action, GroundTruth; transport: the admin API;
-pacing: acting at a rate; orders: the shop's orders CSV; simulation: the Audience that ties them together.
+pacing: acting at a rate; orders: the shop's orders CSV; offers: the planted answer to coupon depths (redemptions
+and the holdout's own orders); simulation: the Audience that ties them together.
 
 The bot only sees what reaches the shop's account, so the planted structure shows there too: influencers post
 shout-outs that @mention the shop; part of the audience's mentions of the shop are replies under the shout-out of
@@ -27,9 +28,21 @@ are what they were without this; the audience's own chatter (never mentioning th
 from __future__ import annotations
 
 from bot.sandbox.audience.actor import KINDS
+from bot.sandbox.audience.offers import IssuedOffer, OfferOrder, PlantedOffers
 from bot.sandbox.audience.population import Community, SimUser
 from bot.sandbox.audience.records import Action, GroundTruth
 from bot.sandbox.audience.simulation import Audience
 from bot.sandbox.audience.transport import AudienceError
 
-__all__ = ["KINDS", "Action", "Audience", "AudienceError", "Community", "GroundTruth", "SimUser"]
+__all__ = [
+    "KINDS",
+    "Action",
+    "Audience",
+    "AudienceError",
+    "Community",
+    "GroundTruth",
+    "IssuedOffer",
+    "OfferOrder",
+    "PlantedOffers",
+    "SimUser",
+]
