@@ -14,17 +14,31 @@ Times exclude generating the log. Peak memory is the worker's peak RSS (resource
 process, interpreter + libraries + the generated log included). Goals (issue 4): 1M interactions in <= 5 s and
 <= 800 MB peak RSS, 10M in <= 60 s and <= 6 GB; a "goal" line says whether a size with a goal meets it.
 Last line: RESULT edges=N project_s=X project_peak_mb=M networkx_s=Y speedup=Y/X   (for the largest size)
+
+--from-store: the same log written into a migrated SQLite store (interaction rows: weights 1/2/3 as mention,
+retweet and reply or quote, times spread over 85 days; a social_user row per user with followers, mention texts
+for 2% of the interactions; raw sqlite3 inserts in a child process, the file cached under var/ by size and seed,
+never timed), then the graph job exactly as the daemon runs it (AnalysisService.run: read, weigh, analyse, score,
+store every score row) on a fresh copy, step by step with its peak RSS, and the engine alone on the very arrays
+that run analysed (the same-run baseline). Goal (issue 16): 1M stored interactions in <= 5 s. The RESULT line
+gains store_total_s (and store_peak_mb, engine_same_arrays_s).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,10 +78,10 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_project(n: int) -> dict:
+def run_project(n: int, seed: int = 42) -> dict:
     from bot.domains.audience.engine import EdgeLog, analyse
 
-    src, dst, weight = synthetic_log(n)
+    src, dst, weight = synthetic_log(n, seed)
     started = time.perf_counter()
     analysis = analyse(EdgeLog(src, dst, weight), betweenness_samples=64, seed=7)
     seconds = time.perf_counter() - started
@@ -85,10 +99,10 @@ def run_project(n: int) -> dict:
     }
 
 
-def run_networkx(n: int) -> dict:
+def run_networkx(n: int, seed: int = 42) -> dict:
     import networkx as nx
 
-    src, dst, weight = synthetic_log(n)
+    src, dst, weight = synthetic_log(n, seed)
     pairs, inverse = np.unique(np.column_stack([src, dst]), axis=0, return_inverse=True)
     summed = np.bincount(inverse.ravel(), weights=weight)
     steps: dict[str, float] = {}
@@ -128,29 +142,284 @@ def run_networkx(n: int) -> dict:
     }
 
 
-def worker(kind: str, n: int) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--sizes", str(n)], capture_output=True, text=True, check=False
+STORE_GOAL_S = 5.0  # issue 16: 1M stored interactions, read to stored score rows
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+CHUNK = 200_000
+WORDS = ("lamp", "sofa", "rug", "vase", "shelf", "candle", "mirror", "chair", "table", "linen", "oak", "brass")
+
+
+def _times(epochs: np.ndarray) -> list[str]:
+    """Epoch seconds -> how UTCDateTime stores them on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff')."""
+    text = np.datetime_as_string((epochs * 1e6).astype("datetime64[us]"), unit="us")
+    return [t.replace("T", " ") for t in text.tolist()]
+
+
+def store_paths(directory: Path, n: int, seed: int) -> tuple[Path, Path]:
+    base = directory / f"bench_graph_{n}_{seed}"
+    return Path(f"{base}.db"), Path(f"{base}.ok")
+
+
+def generate_store(db: Path, n: int, seed: int) -> None:
+    """The seeded synthetic log as interaction rows of a fresh, migrated SQLite file (raw sqlite3 inserts)."""
+    from bot.adapters.store import Store
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    with Store.open(f"sqlite:///{db}") as store:
+        store.upgrade()
+    src, dst, weight = synthetic_log(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    kind = np.where(weight == 1.0, "mention", np.where(weight == 2.0, "retweet", "reply")).astype(object)
+    kind[(weight == 3.0) & (rng.random(n) < 0.5)] = "quote"
+    epochs = NOW.timestamp() - rng.uniform(0, 85 * 86400.0, n)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-262144")
+    stamp = _times(np.array([NOW.timestamp()]))[0]
+    conn.execute("INSERT INTO account_state (account, platform_user_id) VALUES ('shop', '1')")
+    users = np.unique(np.concatenate([src, dst]))
+    followers = np.floor(rng.pareto(1.2, users.size) * 50).astype(np.int64)
+    conn.executemany(
+        "INSERT INTO social_user (platform, user_id, username, followers_count, first_seen, last_seen) "
+        "VALUES ('x', ?, ?, ?, ?, ?)",
+        ((str(u), f"user{u}", int(f), stamp, stamp) for u, f in zip(users.tolist(), followers.tolist(), strict=True)),
     )
+    for start in range(0, n, CHUNK):
+        end = min(start + CHUNK, n)
+        conn.executemany(
+            "INSERT INTO interaction (platform, source_user_id, target_user_id, kind, post_id, created_at) "
+            "VALUES ('x', ?, ?, ?, ?, ?)",
+            zip(
+                map(str, src[start:end].tolist()),
+                map(str, dst[start:end].tolist()),
+                kind[start:end].tolist(),
+                (f"p{i}" for i in range(start, end)),
+                _times(epochs[start:end]),
+                strict=True,
+            ),
+        )
+    writers = rng.choice(n, size=max(1, n // 50), replace=False)
+    texts = []
+    for i in writers.tolist():
+        author = int(src[i])
+        words = " ".join(WORDS[(author + j) % len(WORDS)] for j in range(3))
+        texts.append(("x", f"t{i}", str(author), f"@shop love this {words}", f'["{WORDS[author % len(WORDS)]}"]'))
+    conn.executemany(
+        "INSERT INTO mention (account, platform, kind, platform_id, author_id, text, hashtags, created_at, "
+        f"summoned, outcome, seen_at) VALUES ('shop', ?, 'mention', ?, ?, ?, ?, '{stamp}', 1, 'not_answered', "
+        f"'{stamp}')",
+        texts,
+    )
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    print(f"generated {n:,} interactions among {users.size:,} users, {len(texts):,} mention texts in {db}")
+
+
+class StepTimer:
+    """Seconds spent in wrapped calls, by step (a generator: the time inside each next())."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+
+    def add(self, step: str, seconds: float) -> None:
+        self.steps[step] = self.steps.get(step, 0.0) + seconds
+
+    def wrap(self, func: Callable[..., Any], step: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.add(step, time.perf_counter() - started)
+
+        return timed
+
+    def wrap_iter(self, func: Callable[..., Iterator[Any]], step: str) -> Callable[..., Iterator[Any]]:
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            items = func(*args, **kwargs)
+            while True:
+                started = time.perf_counter()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    self.add(step, time.perf_counter() - started)
+                    return
+                self.add(step, time.perf_counter() - started)
+                yield item
+
+        return timed
+
+
+def _patch(owner: Any, name: str, wrapped: Callable[..., Any]) -> None:
+    setattr(owner, name, wrapped)
+
+
+def stored_digest(db: Path, snapshot_id: int) -> str:
+    """sha256 of the snapshot's score and community rows (rank order): the same digest = the same stored results."""
+    conn = sqlite3.connect(db)
+    digest = hashlib.sha256()
+    for row in conn.execute(
+        "SELECT platform, user_id, pagerank, in_strength, hub, authority, betweenness, followers, score, rank, "
+        "community, reasons FROM graph_score WHERE snapshot_id = ? ORDER BY rank, user_id",
+        (snapshot_id,),
+    ):
+        digest.update(repr(row).encode())
+    for row in conn.execute(
+        "SELECT community, size, internal_share, top_members, top_terms FROM graph_community "
+        "WHERE snapshot_id = ? ORDER BY community",
+        (snapshot_id,),
+    ):
+        digest.update(repr(row).encode())
+    conn.close()
+    return digest.hexdigest()[:16]
+
+
+def run_store(db: Path) -> dict:
+    """The daemon's graph job on the stored log (AnalysisService.run), timed by step, then the engine alone on the
+    arrays it analysed."""
+    import bot.domains.audience.graph as graph_package
+    from bot.adapters.store import Store
+    from bot.core.clock import ManualClock
+    from bot.domains.audience import engine
+    from bot.domains.audience.service import AnalysisService
+    from bot.settings.config import AccountConfig, Settings
+
+    settings = Settings(
+        accounts={"shop": AccountConfig(platform="sandbox", handle="shop")}, database_url=f"sqlite:///{db}"
+    )
+    timer = StepTimer()
+    logs: list[Any] = []
+    load_log, analyse_log, analyse = graph_package.load_log, graph_package.analyse_log, engine.analyse
+
+    def loading(*args: Any, **kwargs: Any) -> Any:
+        logs.append(load_log(*args, **kwargs))
+        return logs[-1]
+
+    _patch(graph_package, "load_log", timer.wrap(loading, "load"))
+    _patch(graph_package, "analyse_log", timer.wrap(analyse_log, "report"))
+    _patch(engine, "analyse", timer.wrap(analyse, "analyse"))
+    with Store.open(settings.database_url, clock=ManualClock(NOW)) as store:
+        store.upgrade()
+        _patch(store.graphs, "interaction_edges", timer.wrap_iter(store.graphs.interaction_edges, "read"))
+        _patch(store.graphs, "user_keys", timer.wrap(store.graphs.user_keys, "users"))
+        _patch(store.graphs, "texts_by_author", timer.wrap(store.graphs.texts_by_author, "texts"))
+        _patch(store.graphs, "save_snapshot", timer.wrap(store.graphs.save_snapshot, "store"))
+        service = AnalysisService(settings, store, ManualClock(NOW), owner="bench")
+        started, cpu = time.perf_counter(), time.process_time()
+        run = service.run(force=True)
+        total, cpu = time.perf_counter() - started, time.process_time() - cpu
+        peak = peak_mb()
+    if run is None:
+        raise SystemExit("the graph job stored no snapshot")
+    steps = dict(timer.steps)
+    steps["weigh"] = steps.pop("load") - steps.get("read", 0.0)
+    steps["score"] = steps.pop("report") - steps["analyse"]
+    steps["other"] = total - sum(steps.values())
+    log = logs[-1]
+    started = time.perf_counter()
+    analyse(engine.EdgeLog(log.src, log.dst, log.weight), betweenness_samples=64, seed=7)
+    baseline = time.perf_counter() - started
+    return {
+        "seconds": total,
+        "cpu_s": cpu,
+        "peak_mb": peak,
+        "engine_same_arrays_s": baseline,
+        "steps": {k: round(v, 3) for k, v in steps.items()},
+        "engine_steps": run.report.timings,
+        "users": run.report.n_users,
+        "edges": run.report.n_edges,
+        "interactions": run.report.n_interactions,
+        "communities": run.report.n_communities,
+        "digest": stored_digest(db, int(run.report.snapshot_id or 0)),
+    }
+
+
+def store_worker(n: int, seed: int, directory: Path) -> dict:
+    """A fresh copy of the cached store (generated once, untimed), then run_store in a child process."""
+    db, done = store_paths(directory, n, seed)
+    if not done.exists() or not db.exists():
+        started = time.perf_counter()
+        command = [sys.executable, __file__, "--worker", "generate", "--sizes", str(n), "--seed", str(seed)]
+        subprocess.run([*command, "--dir", str(directory)], check=True)
+        done.write_text("ok\n")
+        print(f"N={n}: store generated in {time.perf_counter() - started:.1f} s (not counted)", flush=True)
+    work = db.with_suffix(".work.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{work}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(db, work)
+    try:
+        command = [sys.executable, __file__, "--worker", "store", "--sizes", str(n), "--dir", str(work)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work}{suffix}").unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise SystemExit(f"store worker failed at {n}:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def worker(kind: str, n: int, seed: int = 42) -> dict:
+    command = [sys.executable, __file__, "--worker", kind, "--sizes", str(n), "--seed", str(seed)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"{kind} worker failed at {n}:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def report_store(n: int, project: dict, stored: dict) -> str:
+    """Print the store run beside the engine's figures; the RESULT fields it adds."""
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in stored["steps"].items())
+    print(
+        f"N={n}: from the store {stored['seconds']:.2f} s (CPU {stored['cpu_s']:.2f} s), "
+        f"peak RSS {stored['peak_mb']:.0f} MB "
+        f"({stored['interactions']:,} interactions, {stored['users']:,} users, {stored['edges']:,} distinct edges, "
+        f"{stored['communities']} communities); steps: {steps}",
+        flush=True,
+    )
+    print(
+        f"N={n}: engine alone on the same arrays {stored['engine_same_arrays_s']:.2f} s (inside the job: "
+        f"{stored['steps']['analyse']:.2f} s); engine on the synthetic log {project['seconds']:.2f} s; "
+        f"stored rows digest {stored['digest']}",
+        flush=True,
+    )
+    if n in GOALS:
+        met = stored["seconds"] <= STORE_GOAL_S
+        print(
+            f"N={n}: store goal <= {STORE_GOAL_S:g} s: {'met' if met else 'MISSED'} ({stored['seconds']:.2f} s)",
+            flush=True,
+        )
+    return (
+        f" store_total_s={stored['seconds']:.2f} store_peak_mb={stored['peak_mb']:.0f}"
+        f" engine_same_arrays_s={stored['engine_same_arrays_s']:.2f}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated interaction counts")
     parser.add_argument("--networkx-max", type=int, default=1_000_000, help="skip networkx above this size")
-    parser.add_argument("--worker", choices=["project", "networkx"], help=argparse.SUPPRESS)
+    parser.add_argument("--from-store", action="store_true", help="also run the daemon's graph job from a store")
+    parser.add_argument("--seed", type=int, default=42, help="the synthetic log's seed")
+    parser.add_argument("--dir", type=Path, default=ROOT / "var", help="where the cached store lives")
+    parser.add_argument("--worker", choices=["project", "networkx", "store", "generate"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    if args.worker:
-        run = run_project if args.worker == "project" else run_networkx
-        print(json.dumps(run(sizes[0])))
+    if args.worker == "generate":
+        generate_store(store_paths(args.dir, sizes[0], args.seed)[0], sizes[0], args.seed)
         return
+    if args.worker:
+        if args.worker == "store":
+            print(json.dumps(run_store(args.dir)))
+            return
+        run = run_project if args.worker == "project" else run_networkx
+        print(json.dumps(run(sizes[0], args.seed)))
+        return
+    args.dir.mkdir(parents=True, exist_ok=True)
     line = ""
     for n in sizes:
-        project = worker("project", n)
+        project = worker("project", n, args.seed)
         print(
             f"N={n}: project {project['seconds']:.2f} s, peak RSS {project['peak_mb']:.0f} MB, "
             f"{project['nodes']} users, {project['edges']} distinct edges, {project['communities']} communities, "
@@ -166,12 +435,13 @@ def main() -> None:
                 f"({project['seconds']:.2f} s, {project['peak_mb']:.0f} MB)",
                 flush=True,
             )
+        store_fields = report_store(n, project, store_worker(n, args.seed, args.dir)) if args.from_store else ""
         if n > args.networkx_max:
             print(f"N={n}: networkx skipped (above --networkx-max {args.networkx_max}: it would take minutes)")
             line = f"RESULT edges={n} project_s={project['seconds']:.2f} project_peak_mb={project['peak_mb']:.0f}"
-            line += " networkx_s=skipped speedup=n/a"
+            line += " networkx_s=skipped speedup=n/a" + store_fields
             continue
-        reference = worker("networkx", n)
+        reference = worker("networkx", n, args.seed)
         overlap = len(set(project["top100"]) & set(reference["top100"]))
         speedup = reference["seconds"] / project["seconds"]
         print(
@@ -183,7 +453,7 @@ def main() -> None:
         )
         line = (
             f"RESULT edges={n} project_s={project['seconds']:.2f} project_peak_mb={project['peak_mb']:.0f} "
-            f"networkx_s={reference['seconds']:.2f} speedup={speedup:.1f}"
+            f"networkx_s={reference['seconds']:.2f} speedup={speedup:.1f}" + store_fields
         )
     print(line)
 

@@ -156,6 +156,7 @@ class Analysis:
     n_edges: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     iterations: dict[str, int] = field(default_factory=dict)  # power iterations to convergence
+    graph: InteractionGraph | None = field(default=None, repr=False, compare=False)  # what was analysed
 
     @property
     def n_nodes(self) -> int:
@@ -428,4 +429,5 @@ def analyse(edges: EdgeLog, *, betweenness_samples: int = 64, seed: int = 7) -> 
         n_edges=graph.n_edges,
         timings=timings,
         iterations={"pagerank": rank_iterations, "hits": hits_iterations},
+        graph=graph,
     )

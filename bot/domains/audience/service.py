@@ -137,9 +137,7 @@ class AnalysisService:
             mark = high_water(self.store)  # before reading: what arrives meanwhile counts as arrived since
             own = self.own_keys()
             log = load_log(self.store, self.config, now, own_keys=own, progress=progress)
-            users = self.store.people.user_infos()
-            followers = {f"{u.platform}:{u.user_id}": u.followers for u in users if u.followers is not None}
-            usernames = {f"{u.platform}:{u.user_id}": u.username for u in users if u.username}
+            followers, usernames = self.store.graphs.user_keys()
             since = now - self.config.window if self.config.window else None
             texts = self.store.graphs.texts_by_author(since=since)
             run = analyse_log(
@@ -173,7 +171,7 @@ class AnalysisService:
                     "interactions_read": log.n_read,
                     HIGH_WATER: mark,
                 },
-                scores=run.score_rows(),
+                scores=run.score_columns(),
                 communities=run.community_rows(),
             )
             run.report = replace(report, snapshot_id=snapshot_id)

@@ -82,12 +82,7 @@ def community_summaries(
         c = int(community[node])
         if c < shown:
             terms[c].update(_terms(text, hashtags))
-    order = scored.order()
-    members: list[list[str]] = [[] for _ in range(shown)]
-    for node in order:
-        c = int(community[node])
-        if c < shown and len(members[c]) < TOP_MEMBERS:
-            members[c].append(scored.keys[node])
+    members = _top_members(scored, shown)
     out: list[CommunitySummary] = []
     for c in range(shown):
         share = float(within[c] / touching[c]) if touching[c] > 0 else 0.0
@@ -101,6 +96,21 @@ def community_summaries(
             )
         )
     return out, {c: tuple(split_key(key)[1] for key in members[c]) for c in range(shown)}
+
+
+def _top_members(scored: Scored, shown: int) -> list[list[str]]:
+    """The keys of the TOP_MEMBERS best ranked users of each of the first `shown` communities, best first."""
+    order = scored.order()
+    community = scored.analysis.community
+    ranked = order[community[order] < shown]
+    by = np.argsort(community[ranked], kind="stable")  # rank order kept within each community
+    nodes, groups = ranked[by], community[ranked][by]
+    position = np.arange(groups.size) - np.searchsorted(groups, np.arange(shown))[groups]
+    top = position < TOP_MEMBERS
+    members: list[list[str]] = [[] for _ in range(shown)]
+    for node, c in zip(nodes[top].tolist(), groups[top].tolist(), strict=True):
+        members[c].append(scored.keys[node])
+    return members
 
 
 def _terms(text: str, hashtags: Iterable[str]) -> list[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.core.memory import paused_gc
 from bot.domains.audience import engine
 from bot.domains.audience.graph.communities import community_summaries, find_brokers
 from bot.domains.audience.graph.log import InteractionLog, split_key
@@ -26,30 +27,30 @@ class GraphRun:
     report: GraphReport
     member_ids: dict[int, tuple[str, ...]]  # community -> its top members' user ids (report: handles)
 
-    def score_rows(self) -> list[dict[str, Any]]:
-        """One graph_score row per user (own accounts left out)."""
+    def score_columns(self) -> dict[str, list[Any]]:
+        """The graph_score rows as columns, one value per ranked user, best first (own accounts left out)."""
         s, a = self.scored, self.scored.analysis
+        order = s.order()
+        platform, user_id = [], []
+        for key in map(s.keys.__getitem__, order.tolist()):
+            p, _, u = key.partition(":")
+            platform.append(p)
+            user_id.append(u)
         reasons = {u.user_id: list(u.reasons) for u in self.report.top}
-        rows: list[dict[str, Any]] = []
-        for node in s.order():
-            platform, user_id = split_key(s.keys[node])
-            rows.append(
-                {
-                    "platform": platform,
-                    "user_id": user_id,
-                    "pagerank": float(a.pagerank[node]),
-                    "in_strength": float(a.in_strength[node]),
-                    "hub": float(a.hub[node]),
-                    "authority": float(a.authority[node]),
-                    "betweenness": float(a.betweenness[node]),
-                    "followers": int(s.followers[node]) if s.followers[node] >= 0 else None,
-                    "score": float(s.score[node]),
-                    "rank": int(s.rank[node]),
-                    "community": int(a.community[node]),
-                    "reasons": reasons.get(user_id),
-                }
-            )
-        return rows
+        return {
+            "platform": platform,
+            "user_id": user_id,
+            "pagerank": a.pagerank[order].tolist(),
+            "in_strength": a.in_strength[order].tolist(),
+            "hub": a.hub[order].tolist(),
+            "authority": a.authority[order].tolist(),
+            "betweenness": a.betweenness[order].tolist(),
+            "followers": [f if f >= 0 else None for f in s.followers[order].tolist()],
+            "score": s.score[order].tolist(),
+            "rank": s.rank[order].tolist(),
+            "community": a.community[order].tolist(),
+            "reasons": [reasons.get(u) for u in user_id] if reasons else [None] * len(user_id),
+        }
 
     def community_rows(self) -> list[dict[str, Any]]:
         rows = []
@@ -78,13 +79,26 @@ def analyse_log(
     progress: Progress | None = None,
 ) -> GraphRun:
     """Measures, communities, the combined score with reasons, brokers and community summaries."""
+    with paused_gc():
+        return _analysed(log, config, now, own_keys, followers_of or {}, usernames or {}, texts, progress)
+
+
+def _analysed(
+    log: InteractionLog,
+    config: GraphConfig,
+    now: datetime,
+    own_keys: Collection[str],
+    followers_of: dict[str, int],
+    usernames: dict[str, str],
+    texts: Iterable[tuple[str, str, str, list[str]]],
+    progress: Progress | None,
+) -> GraphRun:
     if progress:
         progress(f"analysing {len(log):,} interactions")
     analysis = engine.analyse(log.edge_log(), betweenness_samples=config.betweenness_samples, seed=config.seed)
-    graph = engine.build_graph(engine.EdgeLog(log.src, log.dst, log.weight))
+    graph = analysis.graph if analysis.graph is not None else engine.build_graph(log.edge_log())
     src, dst, weight = graph.edges()
-    scored = score_nodes(analysis, log, config, followers_of or {}, own_keys)
-    usernames = usernames or {}
+    scored = score_nodes(analysis, log, config, followers_of, own_keys)
     if progress:
         progress("finding brokers and community topics")
     brokers = find_brokers(scored, src, dst)

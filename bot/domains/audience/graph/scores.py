@@ -57,7 +57,7 @@ def score_nodes(
     own_keys: Collection[str],
 ) -> Scored:
     """Each measure divided by its maximum (followers on a log scale), weighted by config.score_weights."""
-    keys = [log.keys[int(i)] for i in analysis.node_ids]
+    keys = list(map(log.keys.__getitem__, analysis.node_ids.tolist()))
     n = len(keys)
     followers = np.fromiter((followers_of.get(k, -1) for k in keys), np.int64, n)
     values = {
