@@ -5,7 +5,8 @@ template graph.html.j2 with the pages' one escaping policy (bot.adapters.templat
 image or stylesheet is fetched, and the page reads fully without JavaScript (one small inline script only
 highlights a node's ties on hover; tooltips are SVG ``<title>`` elements). User text in tables is
 bidi-isolated. The same report and drawing graph always give the same page, byte for byte. Communities 0..9
-(0 is the largest) get the palette's colours, the rest grey.
+(0 is the largest) get the palette's colours, the rest grey. A report with the communities' interests
+(bot.domains.audience.report.with_interests) shows their readable names, favourite products and distinctive words.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def render_html(
         },
         several_platforms=len({user.platform for user in report.top}) > 1,
         communities=sorted(report.communities, key=lambda c: c.id),
+        named=any(c.name for c in report.communities),
         timings=timings,
         timings_total=f"{sum(finite(seconds) for seconds in report.timings.values()):.2f}",
     )
@@ -133,7 +135,9 @@ def _legend(report: GraphReport, drawing: Drawing) -> list[LegendItem]:
         detail = ""
         if summary is not None:
             detail = f" · {summary.size:,} users"
-            if summary.top_terms:
+            if summary.name:
+                detail += " · " + fit(summary.name, 12, 340)
+            elif summary.top_terms:
                 detail += " · " + ", ".join(fit(term, 12, 90) for term, _ in summary.top_terms[:2])
         items.append(LegendItem(str(community), colour(community), str(community), detail))
     unlisted = max(report.n_communities - len(sizes), 0)
@@ -205,7 +209,13 @@ def _influencer_chart(top: Sequence[RankedUser]) -> BarChart:
 def _community_chart(communities: Sequence[CommunitySummary], total: int) -> BarChart:
     ordered = sorted(communities, key=lambda c: (-c.size, c.id))
     rows = [
-        (f"Community {c.id}", float(c.size), f"{c.size:,}", colour(c.id), f"Community {c.id}: {c.size:,} users")
+        (
+            f"Community {c.id}",
+            float(c.size),
+            f"{c.size:,}",
+            colour(c.id),
+            f"Community {c.id}{f' ({c.name})' if c.name else ''}: {c.size:,} users",
+        )
         for c in ordered[:MAX_BARS]
     ]
     return _bar_chart(

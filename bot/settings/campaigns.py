@@ -1,5 +1,6 @@
 """The `campaigns:` section: what to post where, on which schedule (cron, interval, fixed times or the best times the
-post readings show), in which window, and how a template's variants are chosen (rotation, or `learn`)."""
+post readings show), in which window, how a template's variants are chosen (rotation, or `learn`) and which
+product a slot names (rotation, or `pick: interest` for a community or segment)."""
 
 from __future__ import annotations
 
@@ -180,6 +181,11 @@ class CampaignConfig(ConfigModel):
     # what `learn` maximises: engagement per impression; revenue per impression from the orders its UTM links
     # brought (segments.orders_csv); auto: revenue once enough of the campaign's orders are attributed to its posts
     learn_on: Literal["auto", "engagement", "revenue"] = "auto"
+    # which product a slot names: rotate (products in turn) or interest (the one the target's people order and talk
+    # about most, blended with popularity so a new product is still tried: bot/domains/audience/interests.py)
+    pick: Literal["rotate", "interest"] = "rotate"
+    community: int | str | None = None  # pick: interest for a community: its number or words of its name
+    segment: int | str | None = None  # pick: interest for a segment: its id or label (latest segmentation)
 
     @field_validator("variants", mode="before")
     @classmethod
@@ -197,6 +203,46 @@ class CampaignConfig(ConfigModel):
                 f"'revenue', not {value!r}"
             )
         return value
+
+    @field_validator("pick", mode="before")
+    @classmethod
+    def _pick(cls, value: Any) -> Any:
+        if value not in ("rotate", "interest"):
+            raise ValueError(
+                f"pick must be 'rotate' (the products in turn) or 'interest' (what the target wants), not {value!r}"
+            )
+        return value
+
+    @field_validator("community", "segment", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (value is not None and not isinstance(value, int | str)):
+            raise ValueError(f"must be a number or a name, not {value!r}")
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"must be 0 or more, not {value}")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _interest_target(self) -> CampaignConfig:
+        if self.community is not None and self.segment is not None:
+            raise PydanticCustomError("campaign_target", "a campaign targets one of 'community' or 'segment', not both")
+        if self.pick != "interest" and (self.community is not None or self.segment is not None):
+            raise PydanticCustomError(
+                "campaign_target",
+                "'community' and 'segment' choose whose interests pick the product: add 'pick: interest'",
+            )
+        return self
+
+    @property
+    def interest_target(self) -> tuple[str, int | str | None]:
+        """("community", ref) | ("segment", ref) | ("everyone", None)."""
+        if self.community is not None:
+            return "community", self.community
+        if self.segment is not None:
+            return "segment", self.segment
+        return "everyone", None
 
     @field_validator("timezone")
     @classmethod

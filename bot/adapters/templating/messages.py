@@ -75,6 +75,7 @@ class Rendered:
     template: str = ""
     account: str = ""  # the account it was rendered for
     platform: str = ""  # whose length rule measured it: x (also for the sandbox) or bluesky
+    product: str | None = None  # the product it names (the slot's `product`), when the campaign has products
 
 
 # ------------------------------------------------------------------------------------------- split
@@ -352,7 +353,9 @@ class TemplateRenderer:
         sequence: int,
         account: str | None = None,
         variant: int | None = None,
+        product: int | None = None,
     ) -> dict[str, Any]:
+        """What a campaign template sees; `product` is the chosen product's index (default: sequence % count)."""
         settings = self.settings
         try:
             campaign = settings.campaigns[campaign_name]
@@ -378,7 +381,7 @@ class TemplateRenderer:
                 "platform": config.platform if config else "",
             },
             products=products,
-            product=products[sequence % len(products)] if products else None,
+            product=products[(sequence if product is None else product) % len(products)] if products else None,
             slot=localize(slot_at, zone),
             sequence=sequence,
             utm=utm,
@@ -397,18 +400,22 @@ class TemplateRenderer:
         sequence: int,
         variant: int | None = None,
         account: str | None = None,
+        product: int | None = None,
     ) -> Rendered:
         """Render the campaign's post for one slot and one of its accounts (default: the first), from that
         platform's template (campaign_template), measured by that platform's length rule. variant defaults to
-        sequence % variants."""
+        sequence % variants, product (an index into the campaign's products) to sequence % products."""
         template = self.campaign_template(campaign_name, account)
         name = self._account_of(campaign_name, account)
         count = self.variants(template)
         chosen = sequence % count if variant is None else variant
         if not 0 <= chosen < count:
             raise TemplateError(template, f"variant {chosen} does not exist (the file has {count})")
-        context = self.campaign_context(campaign_name, slot_at=slot_at, sequence=sequence, account=name, variant=chosen)
+        context = self.campaign_context(
+            campaign_name, slot_at=slot_at, sequence=sequence, account=name, variant=chosen, product=product
+        )
         text = self.render_variant(template, chosen, context)
         network = self.account_network(name)
         length, limit, valid, reason = measure(text, network)
-        return Rendered(text, chosen, count, length, limit, valid, reason, template, name, network)
+        named = context["product"].get("name") if context["product"] is not None else None
+        return Rendered(text, chosen, count, length, limit, valid, reason, template, name, network, named)

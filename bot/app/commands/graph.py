@@ -49,6 +49,7 @@ CSV_COLUMNS = (
     "betweenness",
     "followers",
     "community",
+    "community_name",
     "reasons",
 )
 
@@ -92,7 +93,8 @@ def report(
     config: Path | None = ConfigOption,
     database: str | None = DatabaseOption,
 ) -> None:
-    """Influencers with their reasons, communities with their topics, brokers (from the latest snapshot)."""
+    """Influencers with their reasons, communities with their names, favourite products and distinctive terms,
+    brokers (from the latest snapshot)."""
     from bot.core.clock import SystemClock
     from bot.domains.audience.service import report_from_snapshot
     from bot.reports.freshness import snapshot_freshness
@@ -101,7 +103,7 @@ def report(
     with command_store(settings) as store:
         snapshot = _snapshot(settings, store, refresh=refresh)
         listed = top or snapshot.n_users
-        graph_report = report_from_snapshot(store, snapshot, top=listed)
+        graph_report = _with_interests(settings, store, report_from_snapshot(store, snapshot, top=listed))
         fresh = snapshot_freshness(store, snapshot, now=SystemClock().now(), tz=settings.tz)
         if csv_file is not None:
             _write_csv(graph_report, csv_file)
@@ -119,6 +121,23 @@ def report(
     for label, path in (("CSV", csv_file), ("JSON", json_file), ("HTML", html_file)):
         if path is not None:
             console.print(f"{label} written to {escape(str(path))}", highlight=False)
+
+
+def _with_interests(settings: Settings, store: Store, graph_report: GraphReport) -> GraphReport:
+    """The report with each community's name, favourite products and distinctive terms (from the orders CSV and
+    the mentions and DMs of segments.window); unchanged, with a note, when they cannot be read."""
+    from bot.core.clock import SystemClock
+    from bot.core.errors import BotError
+    from bot.domains.audience.interests import interests_from_store
+    from bot.domains.audience.report import with_interests
+
+    with err_console.status("reading what each community orders and talks about", spinner="dots"):
+        try:
+            interests = interests_from_store(store, settings, SystemClock().now())
+        except BotError as exc:
+            err_console.print(f"[yellow]note[/yellow] communities without names and products: {escape(str(exc))}")
+            return graph_report
+    return with_interests(graph_report, interests)
 
 
 def _write_csv(graph_report: GraphReport, target: Path) -> None:
@@ -140,6 +159,7 @@ def _write_csv(graph_report: GraphReport, target: Path) -> None:
                 f"{user.betweenness:.8g}",
                 "" if user.followers is None else user.followers,
                 user.community,
+                graph_report.community_names.get(user.community, ""),
                 "; ".join(user.reasons),
             ]
         )
@@ -183,17 +203,33 @@ def _print_report(graph_report: GraphReport, top: int, freshness: str) -> None:
         )
     console.print(table)
     communities = Table(title=f"largest communities (of {r.n_communities:,})")
-    for column in ("id", "size", "inside", "top members", "talks about"):
+    named = any(c.name for c in r.communities)
+    columns = ("id", "name", "size", "inside", "top members", "favourite products", "distinctive words", "talks about")
+    for column in columns if named else ("id", "size", "inside", "top members", "talks about"):
         communities.add_column(column, overflow="fold")
     for c in r.communities[:15]:
+        members = escape(", ".join(f"@{m}" for m in c.top_members))
+        talk = escape(", ".join(f"{t} ({n})" for t, n in c.top_terms[: 4 if named else 6]))
+        if not named:
+            communities.add_row(str(c.id), f"{c.size:,}", f"{c.internal_share:.0%}", members, talk)
+            continue
         communities.add_row(
             str(c.id),
+            escape(c.name or ""),
             f"{c.size:,}",
             f"{c.internal_share:.0%}",
-            escape(", ".join(f"@{m}" for m in c.top_members)),
-            escape(", ".join(f"{t} ({n})" for t, n in c.top_terms[:6])),
+            members,
+            escape(", ".join(f"{p} ({share:.0%})" for p, share in c.products[:3]) or "none yet"),
+            escape(", ".join(t for t, _ in c.distinctive_terms[:5]) or "—"),
+            talk,
         )
     console.print(communities)
+    if named:
+        console.print(
+            "[dim]favourite products: share of the members' orders and product mentions; distinctive words: "
+            "what a community writes more than the others; talks about: its most used hashtags and words[/dim]",
+            highlight=False,
+        )
     if r.brokers:
         brokers = Table(title="brokers: who connects communities")
         for column in ("user", "community", "reaches", "bridging ties", "betweenness"):

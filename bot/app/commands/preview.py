@@ -1,6 +1,7 @@
 """`socialbot preview` and `socialbot schedule`: what a campaign will post, and when. No credentials; no database,
 except that `schedule` reads a best_times campaign's readings from the configured database (read-only) when it
-exists, and says why each of its slots was chosen."""
+exists, and says why each of its slots was chosen; and for a `pick: interest` campaign both read the latest graph
+snapshot, mentions and orders the same way and say which product each slot names and why."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from bot.app.commands.common import ConfigOption, console, err_console, load_settings
 
 if TYPE_CHECKING:
+    from bot.adapters.scheduling import SlotSpec
+    from bot.adapters.store import Store
+    from bot.domains.publishing.campaigns import CampaignService
     from bot.settings.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -105,6 +110,11 @@ def preview(
         )
     sequence = slot_sequence(spec, slot)
     renderer = TemplateRenderer(settings)
+    product: int | None = None
+    why: str | None = None
+    if conf.pick == "interest":
+        with _database_if_any(settings) as (store, missing):
+            product, why = ProductChooser(settings, store, missing).choose(campaign, slot, spec)
     several = len(conf.targets) > 1
     first = settings.accounts.get(accounts[0])
     handle = f" (@{first.handle})" if first and not several else ""
@@ -119,6 +129,8 @@ def preview(
         f"slot {_local(slot, tz)} ({tz}) = {slot.strftime('%Y-%m-%dT%H:%M:%SZ')} · sequence {sequence}",
         highlight=False,
     )
+    if why is not None:
+        console.print(f"product (pick: interest): {escape(why)}", highlight=False)
     invalid = 0
     rotating = False
     for name in accounts:
@@ -144,7 +156,7 @@ def preview(
                 chosen = [sequence % count]
             for index in chosen:
                 rendered = renderer.render_campaign(
-                    campaign, slot_at=slot, sequence=sequence, variant=index, account=name
+                    campaign, slot_at=slot, sequence=sequence, variant=index, account=name, product=product
                 )
                 console.print(Rule(f"variant {rendered.variant} of {rendered.variants}", align="left"))
                 console.print(Text(rendered.text), soft_wrap=True)
@@ -171,9 +183,8 @@ def preview(
 
 
 @contextmanager
-def _outcomes_if_any(settings: Settings) -> Iterator[tuple[Any, str | None]]:
-    """store.outcomes of the configured database when it exists and holds the readings' tables (only read, never
-    created or upgraded), else (None, why the best times fall back to evenly spread hours)."""
+def _database_if_any(settings: Settings) -> Iterator[tuple[Store | None, str | None]]:
+    """The configured database when it exists (only read, never created or upgraded), else (None, why not)."""
     from bot.adapters.store import Store
     from bot.core.errors import StoreError
 
@@ -183,14 +194,68 @@ def _outcomes_if_any(settings: Settings) -> Iterator[tuple[Any, str | None]]:
         yield None, str(exc)
         return
     try:
-        try:
-            store.outcomes.ages()
-        except StoreError:
-            yield None, "the database has no post readings table yet (run `socialbot db upgrade`)"
-            return
-        yield store.outcomes, None
+        yield store, None
     finally:
         store.close()
+
+
+def _outcomes_of(store: Store | None, missing: str | None) -> tuple[Any, str | None]:
+    """store.outcomes when the database holds the readings' tables, else (None, why the best times fall back to
+    evenly spread hours)."""
+    from bot.core.errors import StoreError
+
+    if store is None:
+        return None, missing
+    try:
+        store.outcomes.ages()
+    except StoreError:
+        return None, "the database has no post readings table yet (run `socialbot db upgrade`)"
+    return store.outcomes, None
+
+
+class ProductChooser:
+    """The product a `pick: interest` slot names and why, as the daemon would pick it now: CampaignService's
+    product_choice over the interests of the database's latest graph snapshot (read once); the rotation's product,
+    with the reason, when there is no database or graph yet."""
+
+    def __init__(self, settings: Settings, store: Store | None, missing: str | None) -> None:
+        from bot.adapters.templating import TemplateRenderer
+        from bot.core.clock import SystemClock
+        from bot.core.errors import StoreError
+        from bot.domains.audience.interests import InterestPicker, interests_from_store
+        from bot.domains.publishing.campaigns import CampaignService
+
+        self.settings = settings
+        self.service: CampaignService | None = None
+        self.missing = f"no database to read interests from ({missing})" if missing else None
+        if store is None:
+            return
+        clock = SystemClock()
+        try:
+            interests = interests_from_store(store, settings, clock.now())
+        except StoreError as exc:
+            self.missing = f"the database's audience graph cannot be read ({exc})"
+            return
+        if interests is None:
+            self.missing = "no audience graph yet (the daemon makes one; so does `socialbot graph report`)"
+            return
+        picker = InterestPicker(store, settings, clock, interests=interests)
+        self.service = CampaignService(settings, store, TemplateRenderer(settings), clock, products=picker)
+
+    def choose(self, name: str, slot: datetime, spec: SlotSpec) -> tuple[int | None, str]:
+        """(index of the product the slot names, None: the rotation's; "product: why" in words)."""
+        from bot.adapters.scheduling import slot_sequence
+
+        products = [p.name for p in self.settings.campaigns[name].products]
+        if not products:
+            return None, "the campaign has no products"
+        if len(products) == 1:
+            return None, f"{products[0]} (the campaign's only product)"
+        choice = self.service.product_choice(name, slot) if self.service is not None else None
+        if choice is not None:
+            return choice.index, f"{products[choice.index]}: {choice.reason}"
+        turn = products[slot_sequence(spec, slot) % len(products)]
+        return None, f"{turn} (in turn: {self.missing or 'the picker had no answer'})"
 
 
 def schedule(
@@ -208,11 +273,15 @@ def schedule(
         raise _unknown_campaign(settings, campaign)
     names = [campaign] if campaign is not None else list(settings.enabled_campaigns())
     after = _parse_time(start, settings.tz) if start else datetime.now(UTC)
-    if any(isinstance(settings.campaigns[name].schedule, BestTimesSchedule) for name in names):
-        with _outcomes_if_any(settings) as (outcomes, missing):
-            _schedule_table(settings, names, after, next_count, campaign, outcomes, missing)
-    else:
+    best = any(isinstance(settings.campaigns[name].schedule, BestTimesSchedule) for name in names)
+    picks = any(settings.campaigns[name].pick == "interest" for name in names)
+    if not best and not picks:
         _schedule_table(settings, names, after, next_count, campaign, None, None)
+        return
+    with _database_if_any(settings) as (store, missing):
+        outcomes, why_not = _outcomes_of(store, missing) if best else (None, None)
+        chooser = ProductChooser(settings, store, missing) if picks else None
+        _schedule_table(settings, names, after, next_count, campaign, outcomes, why_not, chooser)
 
 
 def _schedule_table(
@@ -223,6 +292,7 @@ def _schedule_table(
     campaign: str | None,
     outcomes: Any,
     missing: str | None,
+    chooser: ProductChooser | None = None,
 ) -> None:
     from rich.table import Table
 
@@ -232,12 +302,13 @@ def _schedule_table(
 
     rows: list[tuple[datetime, str]] = []
     reasons: dict[tuple[datetime, str], str] = {}
+    specs: dict[str, SlotSpec] = {}
     now = datetime.now(UTC)
     for name in names:
         conf = settings.campaigns[name]
         best = conf.schedule if isinstance(conf.schedule, BestTimesSchedule) else None
         planner = best_times_planner(settings, name, outcomes) if best is not None else None
-        spec = campaign_spec(settings, name, planner)
+        spec = specs[name] = campaign_spec(settings, name, planner)
         found = next_slots(spec.trigger(), None, spec.window, after, next_count)
         rows.extend((slot, name) for slot in found)
         if best is None or planner is None:
@@ -270,6 +341,9 @@ def _schedule_table(
     table.add_column("template", no_wrap=True, overflow="ellipsis")
     if reasons:
         table.add_column("why this time")
+    picking = chooser is not None and any(settings.campaigns[name].pick == "interest" for _, name in rows)
+    if picking:
+        table.add_column("product and why")
     for slot, name in rows:
         conf = settings.campaigns[name]
         tz = settings.campaign_timezone(name)
@@ -278,6 +352,9 @@ def _schedule_table(
         if reasons:
             why = reasons.get((slot, name), "")
             cells.append(f"{slot.astimezone(zone(tz)).strftime('%a %H:%M')}: {why}" if why else "")
+        if picking:
+            assert chooser is not None
+            cells.append(escape(chooser.choose(name, slot, specs[name])[1]) if conf.pick == "interest" else "")
         table.add_row(*cells)
     console.print(table)
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bot.adapters.scheduling import Job
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.core.clock import Clock
     from bot.core.ports import Platform, SpendingGate
     from bot.domains.audience.engagement import EngagementService
+    from bot.domains.audience.interests import InterestPicker
     from bot.domains.audience.segments import SegmentResult
     from bot.domains.audience.service import AnalysisService
     from bot.domains.conversations.mentions import MentionService
@@ -50,6 +51,7 @@ class Services:
     engagement: EngagementService | None = None
     analysis: AnalysisService | None = None
     coupons: CouponService | None = None
+    picker: InterestPicker | None = None  # `pick: interest` campaigns' products (None: no such campaign)
     jobs: list[Job] = field(default_factory=list)
 
 
@@ -60,6 +62,7 @@ def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) 
 
     renderer = TemplateRenderer(settings, sources=sources)
     coupons = _coupon_service(settings, renderer, wiring)
+    picker = interest_picker(settings, wiring.store, wiring.clock)
     campaigns = CampaignService(
         settings,
         wiring.store,
@@ -67,9 +70,10 @@ def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) 
         wiring.clock,
         on_enqueue=wiring.on_enqueue,
         on_store_error=wiring.on_store_error,
+        products=picker,
     )
     campaigns.catch_up(wiring.clock.now())
-    services = Services(renderer, campaigns, coupons=coupons, jobs=list(campaigns.jobs()))
+    services = Services(renderer, campaigns, coupons=coupons, picker=picker, jobs=list(campaigns.jobs()))
     if settings.replies.enabled:
         services.mentions = _mention_service(settings, renderer, coupons, wiring)
         services.jobs.extend(
@@ -82,6 +86,15 @@ def build_services(settings: Settings, sources: dict[str, str], wiring: Wiring) 
     return services
 
 
+def interest_picker(settings: Settings, store: Store, clock: Clock) -> InterestPicker | None:
+    """The picker of `pick: interest` campaigns (bot.domains.audience.interests), None when no campaign has one."""
+    if not any(c.pick == "interest" for c in settings.campaigns.values()):
+        return None
+    from bot.domains.audience.interests import InterestPicker
+
+    return InterestPicker(store, settings, clock)
+
+
 def _metrics_jobs(settings: Settings, wiring: Wiring) -> list[Job]:
     """Post metrics per account (metrics:<account>, every metrics.every): bot.domains.outcomes.collect."""
     from bot.domains.outcomes.collect import MetricsCollector
@@ -89,12 +102,29 @@ def _metrics_jobs(settings: Settings, wiring: Wiring) -> list[Job]:
     return MetricsCollector(settings, wiring.store, wiring.platforms, wiring.clock, spending=wiring.spending).jobs()
 
 
+def coupon_features(settings: Settings, store: Any) -> Any:
+    """The person features `target: uplift` ranks by: the audience's feature table at a moment (None: no campaign
+    targets uplift)."""
+    if not any(c.target == "uplift" for c in settings.coupons.campaigns.values()):
+        return None
+    from bot.domains.audience.features import load_features
+
+    return lambda now: load_features(settings, store, now)
+
+
 def _coupon_service(settings: Settings, renderer: TemplateRenderer, wiring: Wiring) -> CouponService | None:
     from bot.domains.coupons.issuing import CouponService
 
     if not settings.coupons.campaigns:
         return None
-    return CouponService(settings, wiring.store, wiring.clock, renderer=renderer, owner=wiring.owner)
+    return CouponService(
+        settings,
+        wiring.store,
+        wiring.clock,
+        renderer=renderer,
+        owner=wiring.owner,
+        features=coupon_features(settings, wiring.store),
+    )
 
 
 def _mention_service(
@@ -152,7 +182,7 @@ def _audience_jobs(settings: Settings, renderer: TemplateRenderer, services: Ser
     jobs.append(
         Job(
             job_id="recommend:refresh",
-            func=_RecommenderJob(settings, wiring.store, wiring.clock, renderer),
+            func=_RecommenderJob(settings, wiring.store, wiring.clock, renderer, services.picker),
             spec=settings.segments.every.total_seconds(),
             name="recommendations",
             start_at=wiring.clock.now(),
@@ -162,21 +192,39 @@ def _audience_jobs(settings: Settings, renderer: TemplateRenderer, services: Ser
 
 
 class _RecommenderJob:
-    """Rebuild the recommender from the store and hand it to the templates; never raises."""
+    """Rebuild the recommender and the communities' interests from the store (people with a thin history get
+    their community's favourites; the `pick: interest` picker gets the same interests) and hand the recommender
+    to the templates; never raises."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, renderer: TemplateRenderer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        renderer: TemplateRenderer,
+        picker: InterestPicker | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.renderer = renderer
+        self.picker = picker
 
     def __call__(self) -> None:
         from bot.core.logs import job_failures
 
         with job_failures(logger, "recommendations: rebuilding the recommender (templates keep the last one)"):
-            from bot.domains.audience.recommend import Recommender, template_function
+            from bot.domains.audience.interests import interests_from_store
+            from bot.domains.audience.recommend import Recommender, read_shop_orders, template_function
 
-            recommender = Recommender.from_store(self.store, self.settings, self.clock.now())
+            now = self.clock.now()
+            orders = read_shop_orders(self.settings)
+            recommender = Recommender.from_store(self.store, self.settings, now, orders=orders)
+            interests = interests_from_store(self.store, self.settings, now, orders=orders)
+            if interests is not None:
+                recommender.use_communities(interests.taste)
+                if self.picker is not None:
+                    self.picker.use(interests)
             self.renderer.use_recommender(template_function(recommender))
 
 

@@ -6,6 +6,8 @@ orders CSV; `order_weight` each), products named in mentions and DMs (`mention_w
 names, case- and width-insensitive) and link clicks when the caller knows them (`click_weight`). Counts become
 values with log1p (implicit feedback: the tenth order of a thing says less than the first). People without
 signals, or with fewer than `min_neighbours` similar people, get the most ordered products (recency-weighted).
+With `use_communities` (bot.domains.audience.interests), a person whose own signals weigh less than
+`thin_history` gets their community's favourites first ("liked in your community (...)"), then the popular ones.
 
 Users are keyed by their lower-case handle (orders know only handles); a mention author without a known handle
 is keyed "platform:user_id". Neighbours are found per request batch with one sparse x dense product (no
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +52,7 @@ class RecommendConfig:
     exclude_bought: bool = True  # never recommend what the person already ordered
     popularity_half_life_days: float = 30.0  # recency weight of an order in the popularity fallback
     fill_with_popular: bool = True  # too few CF products: the rest of the list from the popular ones
+    thin_history: float = 3.0  # signal weight (one order = 3) below which a person's community speaks for them
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class Recommendation:
     def as_dict(self) -> dict[str, Any]:
         """Plain data for templates: the catalogue fields plus name, score and reason."""
         return {**self.info, "name": self.product, "score": round(self.score, 4), "reason": self.reason}
+
+
+CommunityTaste = Callable[[str], "tuple[str, Mapping[str, float]] | None"]  # user key -> (community name, wants)
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,21 @@ def catalogue_from(
     return catalogue
 
 
+def read_shop_orders(settings: Settings) -> list[Order]:
+    """The orders of settings.segments.orders_csv (relative to config.yaml's folder); [] when none is set. Problems
+    are logged (the first ten), never raised."""
+    path = settings.segments.orders_csv
+    if path is None:
+        return []
+    full = path if Path(path).is_absolute() else settings.config_dir / path
+    orders, problems = read_orders_csv(Path(full))
+    for problem in problems[:10]:
+        logger.warning("orders CSV %s: %s", full, problem)
+    if len(problems) > 10:
+        logger.warning("orders CSV %s: %d more problems", full, len(problems) - 10)
+    return orders
+
+
 def _public(info: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in info.items() if not k.startswith("_")}
 
@@ -262,6 +283,8 @@ class Recommender:
         self.bought.data[:] = 1.0
         self.popularity = popularity or interest
         self.popular_names = sorted(self.popularity, key=lambda p: (-self.popularity[p], p))
+        self.weight_of = np.asarray(counts.sum(axis=1)).ravel()
+        self._community: CommunityTaste | None = None
         logger.info(
             "recommender: %d users x %d products, %d signals (%d orders)",
             len(users),
@@ -306,15 +329,7 @@ class Recommender:
         `catalogue`). Clicks as (handle, product name) when the caller knows them."""
         catalogue = catalogue if catalogue is not None else catalogue_from(settings)
         if orders is None:
-            orders = []
-            path = settings.segments.orders_csv
-            if path is not None:
-                full = path if Path(path).is_absolute() else settings.config_dir / path
-                orders, problems = read_orders_csv(Path(full))
-                for problem in problems[:10]:
-                    logger.warning("recommender: orders CSV: %s", problem)
-                if len(problems) > 10:
-                    logger.warning("recommender: orders CSV: %d more problems", len(problems) - 10)
+            orders = read_shop_orders(settings)
         own = {user_key(a.handle) for a in settings.accounts.values() if getattr(a, "handle", None)}
         window = settings.segments.window
         aliases: dict[tuple[str, str], str] = {}
@@ -344,9 +359,38 @@ class Recommender:
             return user_key(user, platform)
         return key
 
+    def use_communities(self, taste: CommunityTaste | None) -> None:
+        """Fall back to the person's community's products (bot.domains.audience.interests) when their own
+        history weighs less than config.thin_history; None: popularity only."""
+        self._community = taste
+
     def recommend(self, platform: str | None, user: str, n: int = 3) -> list[Recommendation]:
         """Up to n products for one person (a handle with or without '@', or a platform user id)."""
-        return self.recommend_many([self.key_of(platform, user)], n)[0]
+        key = self.key_of(platform, user)
+        thin = self._thin(key)
+        if thin is not None:
+            return thin[:n] if len(thin) >= n else thin + self.popular(n - len(thin), self._owned(key, thin))
+        return self.recommend_many([key], n)[0]
+
+    def _owned(self, key: str, picked: Sequence[Recommendation]) -> set[str]:
+        bought = set(self.bought[self.users[key]].indices.tolist()) if key in self.users else set()
+        return {self.products[p] for p in bought} | {r.product for r in picked}
+
+    def _thin(self, key: str) -> list[Recommendation] | None:
+        """The person's community's favourites when their own history is thin (None: not thin, or no community)."""
+        if self._community is None:
+            return None
+        u = self.users.get(key)
+        if u is not None and self.weight_of[u] >= self.config.thin_history:
+            return None
+        found = self._community(key)
+        if found is None:
+            return None
+        name, wanted = found
+        owned = self._owned(key, [])
+        top = max(wanted.values(), default=0.0) or 1.0
+        ranked = sorted((p for p, v in wanted.items() if v > 0 and p not in owned), key=lambda p: (-wanted[p], p))
+        return [self._make(p, wanted[p] / top, f"liked in your community ({name})") for p in ranked] or None
 
     def popular(self, n: int, exclude: Iterable[str] = ()) -> list[Recommendation]:
         """The n most ordered products lately (recency-weighted), minus `exclude`."""
@@ -448,12 +492,14 @@ def template_function(recommender: Recommender | None, platform: str | None = No
 
 __all__ = [
     "Catalogue",
+    "CommunityTaste",
     "RecommendConfig",
     "Recommendation",
     "Recommender",
     "Signal",
     "catalogue_from",
     "normalise",
+    "read_shop_orders",
     "template_function",
     "user_key",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.domains.audience.interests import Interests
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class CommunitySummary:
     internal_share: float  # share of the community's edge weight that stays inside it
     top_members: tuple[str, ...]  # handles (or user ids when unknown), most influential first
     top_terms: tuple[tuple[str, int], ...]  # most used hashtags/words and their counts
+    # from the same snapshot's interests (bot.domains.audience.interests; `with_interests`), when known:
+    name: str | None = None  # readable: "candle & scent lovers (Yuki candle, Hinoki bath set)"
+    products: tuple[tuple[str, float], ...] = ()  # favourite products, share of the members' product signals
+    distinctive_terms: tuple[tuple[str, float], ...] = ()  # c-TF-IDF: words this community uses more than others
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class GraphReport:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     params: dict[str, Any] = field(default_factory=dict)  # the config the run used
     total_communities: int | None = None  # all communities found (`communities` lists the largest ones)
+    community_names: dict[int, str] = field(default_factory=dict)  # every community's readable name, when known
 
     @property
     def n_communities(self) -> int:
@@ -73,3 +81,19 @@ class GraphReport:
         data["created_at"] = self.created_at.isoformat()
         data["n_communities"] = self.n_communities
         return data
+
+
+def with_interests(report: GraphReport, interests: Interests | None) -> GraphReport:
+    """The report with each community's readable name, favourite products and distinctive terms, from the
+    interests of the same snapshot (others, or None: the report unchanged)."""
+    if interests is None or interests.snapshot_id != report.snapshot_id:
+        return report
+    found = {c.id: c for c in interests.communities}
+    communities = [
+        replace(c, name=found[c.id].name, products=found[c.id].products, distinctive_terms=found[c.id].terms)
+        if c.id in found
+        else c
+        for c in report.communities
+    ]
+    names = {c.id: c.name for c in interests.communities}
+    return replace(report, communities=communities, community_names=names)

@@ -11,7 +11,9 @@ written in one transaction.
 Learning from outcomes (bot.domains.outcomes): a `best_times` schedule takes each period's slots from the best-time
 model (outcomes/schedule.py, fixed before the period starts); `variants: learn` picks each slot's variant with the
 Thompson-sampling bandit (outcomes/bandit.py, seeded by campaign and slot) over the engagement of the campaign's
-earlier posts per variant, instead of the rotation. The duplicate-text rule holds for both.
+earlier posts per variant, instead of the rotation. The duplicate-text rule holds for both. `pick: interest` names
+the product a `ProductPicker` (the app gives bot.domains.audience.interests.InterestPicker) draws for the campaign's
+target, seeded by campaign and slot, instead of products[sequence % n].
 """
 
 from __future__ import annotations
@@ -68,7 +70,24 @@ class CampaignRenderer(Protocol):
         sequence: int,
         variant: int | None = None,
         account: str | None = None,
+        product: int | None = None,
     ) -> Rendered: ...
+
+
+class ProductChoice(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class ProductPicker(Protocol):
+    """`pick: interest`: the product a slot names (bot.domains.audience.interests.InterestPicker, given by the app);
+    None: no opinion (the rotation's product)."""
+
+    def pick(
+        self, campaign: str, target: tuple[str, int | str | None], products: Sequence[str], seed: int
+    ) -> ProductChoice | None: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +100,7 @@ class PostResult:
     variant: int | None = None
     text: str | None = None
     rendered: Rendered | None = None
+    product_reason: str | None = None  # why `pick: interest` chose the product it names
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,7 @@ class CampaignService:
         lookback: timedelta = DEFAULT_LOOKBACK,
         outcomes: OutcomeReader | None = None,
         orders: AttributedOrders | None = None,
+        products: ProductPicker | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -169,6 +190,7 @@ class CampaignService:
         self.outcomes: OutcomeReader | None = outcomes if outcomes is not None else getattr(store, "outcomes", None)
         # the orders `learn_on: revenue | auto` learns from: segments.orders_csv attributed to the posts, unless given
         self.orders = orders if orders is not None else _attributed_orders(settings, store, clock)
+        self.products = products  # `pick: interest` campaigns ask it; without one they rotate their products
         self._planners: dict[str, BestTimesPlanner] = {}
         self._caught_up_at: datetime | None = None
 
@@ -226,7 +248,7 @@ class CampaignService:
         if not campaign.multi_account:
             post = self._choose(campaign_name, campaign.targets[0], slot, sequence)
             if post.rendered is not None and post.state == QUEUED:
-                return self._enqueue(campaign_name, post.account, slot, post.rendered, late)
+                return self._enqueue(campaign_name, post.account, slot, post.rendered, late, post.product_reason)
             reason = post.reason or post.state
             self._record(
                 campaign_name, slot, post.state, reason, logging.ERROR if post.state == FAILED else logging.WARNING
@@ -276,39 +298,60 @@ class CampaignService:
         found = self.orders.per_post(campaign_name, slot)
         return {key: (float(m.orders), m.revenue) for key, m in found.items()}
 
+    def product_choice(self, campaign_name: str, slot: datetime) -> ProductChoice | None:
+        """`pick: interest`: the product the slot names and why (the picker's draw is seeded by campaign and slot,
+        so every account of a slot, and a second daemon, name the same one); None: the rotation's product."""
+        campaign = self.settings.campaigns[campaign_name]
+        if campaign.pick != "interest" or self.products is None or len(campaign.products) < 2:
+            return None
+        names = [p.name for p in campaign.products]
+        try:
+            return self.products.pick(campaign_name, campaign.interest_target, names, slot_seed(campaign_name, slot))
+        except Exception:
+            logger.exception(
+                "campaign %s: slot %s: picking by interest failed; the rotation's product", campaign_name, _iso(slot)
+            )
+            return None
+
     def _choose(self, campaign_name: str, account: str, slot: datetime, sequence: int) -> PostResult:
         """The text `account` posts for this slot: the rotation's (or the bandit's) variant, or the next one the
         account has not posted yet, from its platform's template; or why there is none (failed / skipped)."""
+        choice = self.product_choice(campaign_name, slot)
+        product = choice.index if choice is not None else None
+        why = choice.reason if choice is not None else None
         try:
             template = self.renderer.campaign_template(campaign_name, account)
             count = self.renderer.variants(template)
             for variant in self.variant_order(campaign_name, account, slot, sequence, count):
                 rendered = self.renderer.render_campaign(
-                    campaign_name, slot_at=slot, sequence=sequence, variant=variant, account=account
+                    campaign_name, slot_at=slot, sequence=sequence, variant=variant, account=account, product=product
                 )
                 if not rendered.valid:
                     reason = (
                         f"variant {variant}: {rendered.reason or 'invalid text'} ({rendered.length}/{rendered.limit})"
                     )
-                    return PostResult(account, FAILED, reason, variant, rendered.text, rendered)
+                    return PostResult(account, FAILED, reason, variant, rendered.text, rendered, why)
                 if self.store.outbox.text_used(account, text_hash(rendered.text)):
                     logger.debug("campaign %s: variant %d already posted by %s", campaign_name, variant, account)
                     continue
-                return PostResult(account, QUEUED, None, variant, rendered.text, rendered)
+                return PostResult(account, QUEUED, None, variant, rendered.text, rendered, why)
         except TemplateError as exc:
             return PostResult(account, FAILED, f"template error: {exc}")
         reason = f"every variant already posted by {account} ({count} in {template}); add a variant or vary the text"
         return PostResult(account, SKIPPED, reason)
 
-    def _enqueue(self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta) -> FireResult:
+    def _enqueue(
+        self, name: str, account: str, slot: datetime, rendered: Rendered, late: timedelta, why: str | None = None
+    ) -> FireResult:
         created = self.store.slots.enqueue_campaign_slot(
             name, slot, account=account, text=rendered.text, variant=str(rendered.variant)
         )
-        post = PostResult(account, QUEUED if created else "duplicate", None, rendered.variant, rendered.text, rendered)
+        state = QUEUED if created else "duplicate"
+        post = PostResult(account, state, None, rendered.variant, rendered.text, rendered, why)
         if not created:
             logger.info("campaign %s: slot %s already handled; nothing to do", name, _iso(slot))
             return FireResult(name, slot, "duplicate", None, rendered.variant, rendered.text, (post,))
-        self._log_queued(name, slot, account, rendered, late)
+        self._log_queued(name, slot, account, rendered, late, why)
         if self.on_enqueue is not None:
             self.on_enqueue()
         return FireResult(name, slot, QUEUED, None, rendered.variant, rendered.text, (post,))
@@ -335,7 +378,7 @@ class CampaignService:
             return FireResult(name, slot, "duplicate", None, posts=posts)
         for post in queued:
             assert post.rendered is not None
-            self._log_queued(name, slot, post.account, post.rendered, late)
+            self._log_queued(name, slot, post.account, post.rendered, late, post.product_reason)
         if reason:
             logger.log(worst, "campaign %s: slot %s: no post for %s", name, _iso(slot), reason)
         if self.on_enqueue is not None:
@@ -343,9 +386,11 @@ class CampaignService:
         return FireResult(name, slot, QUEUED, reason, posts=posts)
 
     @staticmethod
-    def _log_queued(name: str, slot: datetime, account: str, rendered: Rendered, late: timedelta) -> None:
+    def _log_queued(
+        name: str, slot: datetime, account: str, rendered: Rendered, late: timedelta, why: str | None = None
+    ) -> None:
         logger.info(
-            "campaign %s: slot %s queued for %s (%s, variant %d/%d, %d/%d%s%s)",
+            "campaign %s: slot %s queued for %s (%s, variant %d/%d, %d/%d%s%s)%s",
             name,
             _iso(slot),
             account,
@@ -356,6 +401,7 @@ class CampaignService:
             rendered.limit,
             " graphemes" if rendered.platform == "bluesky" else " chars",
             f", {int(late.total_seconds())}s late" if late > timedelta(seconds=60) else "",
+            f"; product {rendered.product}: {why}" if why else "",
         )
 
     def _record(self, name: str, slot: datetime, state: str, reason: str, level: int) -> None:

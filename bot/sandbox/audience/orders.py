@@ -5,6 +5,13 @@ link gets about `post_orders` x appeal^2 x its hour's weight orders (the planted
 bot/sandbox/audience/outcomes.py: an appealing variant is clicked more and converts more; a post at a busy hour is
 seen by more people), placed within days of the post (half within ~6 h), each row carrying the link's UTM: as
 utm_* columns, or as a landing_url column (`utm="landing"`). Orders not from a post have empty UTM.
+
+A post that names one of the audience's products (bot.sandbox.phrases.PRODUCTS, English or Chinese name) sells that
+product, to the people online when it went out, in proportion to their communities' planted interest in it: each
+community's part of the hour weight (its share x its activity at its local hour) x FAVOURITE_LIFT when the product is
+one of its favourites (Community.products), else 1, over the mean of that over the products (so an average product
+sells as many as a post without one). Buyers are members of a community drawn by those parts. `product_orders`
+gives the expected orders per community (planted truth for evaluations).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import csv
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -24,7 +31,37 @@ from bot.sandbox.audience.population import Community, SimUser
 
 UTM_COLUMNS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 ORDER_DELAY_HOURS = 8.0  # mean hours from a post to an order it brought (exponential, capped at 7 days)
+FAVOURITE_LIFT = 6.0  # how much more a community buys a product it favours from a post naming it
 _URL = re.compile(r"https?://\S+")
+
+
+def named_product(text: str) -> int | None:
+    """The index (phrases.PRODUCTS) of the first product a post names in English (any case) or Chinese."""
+    lower = text.casefold()
+    found: list[tuple[int, int]] = []
+    for index, (en, zh, _price) in enumerate(phrases.PRODUCTS):
+        for name in (en.casefold(), zh):
+            at = lower.find(name)
+            if at >= 0:
+                found.append((at, index))
+    return min(found)[1] if found else None
+
+
+def product_orders(
+    truth: PlantedOutcomes, communities: list[Community], product: int, hour: int, appeal: float, base: float
+) -> list[float]:
+    """Expected orders per community from one post naming `product` at a UTC hour (see the module docstring)."""
+    raw = [c.share * truth.activity((hour + 0.5 + c.utc_offset) % 24, c.peaks) for c in truth.clocks]
+    total = sum(raw)
+    scale = truth.hour_weight(hour) / total if total > 0 else 0.0
+    n = len(phrases.PRODUCTS)
+    out: list[float] = []
+    for clock, part in zip(truth.clocks, raw, strict=True):
+        favourites = communities[clock.community].products
+        mean = (len(favourites) * FAVOURITE_LIFT + (n - len(favourites))) / n
+        lift = (FAVOURITE_LIFT if product in favourites else 1.0) / mean
+        out.append(base * appeal**2 * part * scale * lift)
+    return out
 
 
 def post_link(text: str) -> str | None:
@@ -41,6 +78,25 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
         product *= rng.random()
     return k
+
+
+def _product_buyers(
+    clicker: random.Random,
+    truth: PlantedOutcomes,
+    communities: list[Community],
+    users: list[SimUser],
+    product: int,
+    hour: int,
+    appeal: float,
+    base: float,
+) -> list[tuple[SimUser, int | None]]:
+    buyers: list[tuple[SimUser, int | None]] = []
+    parts = product_orders(truth, communities, product, hour, appeal, base)
+    for clock, part in zip(truth.clocks, parts, strict=True):
+        pool = [u for u in users if u.community == clock.community]
+        count = _poisson(clicker, part) if pool else 0
+        buyers += [(clicker.choice(pool), product) for _ in range(count)]
+    return buyers
 
 
 def write_orders_csv(
@@ -103,10 +159,25 @@ def write_orders_csv(
             if link is None:
                 continue
             hour = posted_at.astimezone(UTC).hour
-            mean = post_orders * truth.appeal(text) ** 2 * truth.hour_weight(hour)
-            for _ in range(_poisson(clicker, mean)):
-                user = clicker.choice(users)
+            named = named_product(text)
+            buyers: Iterable[tuple[SimUser, int | None]]
+            if named is None:
+                mean = post_orders * truth.appeal(text) ** 2 * truth.hour_weight(hour)
+                buyers = (
+                    (clicker.choice(users), None) for _ in range(_poisson(clicker, mean))
+                )  # lazy: draw order kept
+            else:
+                buyers = _product_buyers(
+                    clicker, truth, communities, users, named, hour, truth.appeal(text), post_orders
+                )
+            for user, index in buyers:
                 amount, product = basket(user)
+                if index is not None:
+                    en, _zh, price = phrases.PRODUCTS[index]
+                    amount, product = (
+                        round(price * communities[user.community].spend * clicker.uniform(0.9, 1.1), 2),
+                        en,
+                    )
                 delay = min(7 * 24.0, clicker.expovariate(1 / ORDER_DELAY_HOURS))
                 when = (posted_at.astimezone(UTC) + timedelta(hours=delay)).replace(microsecond=0)
                 rows.append((when, user.username, amount, product, link))
