@@ -5,7 +5,8 @@ Runs `socialbot run` against a standalone sandbox with a campaign that has a slo
 customers mention the shop a few times a second, SIGKILLs the daemon K times at random moments (some
 land in the middle of a send), restarts it each time, lets the last one finish the schedule and answer
 everyone, then compares the sandbox's ledger with the schedule and the mentions.
-A coupon campaign (reply channel, depths 5%/10%/15% learned per segment, budget --coupon-budget, 20% holdout)
+A coupon campaign (reply channel, depths 5%/10%/15% learned per segment, `target: uplift` (no earlier campaign
+to learn from: its segments get the codes, each row marked so), budget --coupon-budget, 20% holdout)
 issues codes to a seeded segmentation of --coupon-people people (the customers among them) in batches while
 the kills go on; the customers' replies carry their codes.
 --faults: the sandbox also answers 20% of API calls with a 5xx, 10% with a timeout after the request was
@@ -99,6 +100,7 @@ coupons:
   campaigns:
     crash:
       discounts: ["5%", "10%", "15%"]
+      target: uplift
       budget: {coupon_budget}
       holdout: 0.2
       channel: reply

@@ -77,6 +77,10 @@ class CouponCampaignConfig(ConfigModel):
     # ["5%", "10%", "15%"] or amounts ["¥10", "¥20", "¥30"]; exactly one of discount / discounts
     discounts: list[str] | None = None
     learn_from: list[str] = Field(default_factory=list)  # earlier campaigns whose depths' results count too
+    # who gets the codes: every eligible member of the segments (budget permitting), or `uplift`: the people a
+    # coupon changes most, ranked by predicted incremental conversion x margin - the coupon's cost, learned from
+    # the randomised holdouts of this campaign's earlier issuances and its learn_from campaigns
+    target: Literal["segments", "uplift"] = "segments"
     budget: Annotated[int, Field(ge=1)]  # maximum codes issued, ever
     expires_after: timedelta = timedelta(days=14)
     ends: datetime | None = None  # no codes issued after this
@@ -113,7 +117,23 @@ class CouponCampaignConfig(ConfigModel):
             raise ValueError('give `discount` (one depth, e.g. "15% off") or `discounts` (several, e.g. ["5%", "10%"])')
         if self.discount is not None and self.discounts is not None:
             raise ValueError("give either `discount` or `discounts`, not both")
+        if self.target == "uplift" and self.discounts is None and self.coupon_depth is None:
+            raise ValueError(
+                f"target: uplift weighs what a coupon costs, so `discount` must read as a percentage or an amount "
+                f'("15%", "¥30"); {self.discount!r} does not (or use `discounts`)'
+            )
         return self
+
+    @property
+    def coupon_depth(self) -> DiscountDepth | None:
+        """The single `discount` as a depth (the first form of a per-language one that reads as one), or None."""
+        forms = self.discount.values() if isinstance(self.discount, dict) else [self.discount]
+        for form in forms:
+            try:
+                return parse_depth(str(form))
+            except ValueError:
+                continue
+        return None
 
     @property
     def depths(self) -> list[DiscountDepth]:
@@ -163,11 +183,12 @@ class CouponsConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _margin(self) -> CouponsConfig:
-        learning = sorted(name for name, c in self.campaigns.items() if c.discounts)
+        learning = sorted(name for name, c in self.campaigns.items() if c.discounts or c.target == "uplift")
         if learning and self.products_csv is None and self.margin_rate is None:
             raise ValueError(
-                f"campaigns {', '.join(learning)} learn from several `discounts`, which needs the margin of an "
-                "order: set coupons.margin_rate (e.g. 0.4) or coupons.products_csv (with a `cost` column)"
+                f"campaigns {', '.join(learning)} learn from several `discounts` or `target: uplift`, which needs "
+                "the margin of an order: set coupons.margin_rate (e.g. 0.4) or coupons.products_csv (with a `cost` "
+                "column)"
             )
         for name, campaign in self.campaigns.items():
             unknown = [other for other in campaign.learn_from if other not in self.campaigns]

@@ -59,6 +59,7 @@ def _record(row: Any, language: str | None = None) -> CouponRecord:
         language=language,
         arm=getattr(row, "arm", None),
         propensity=getattr(row, "propensity", None),
+        choice=getattr(row, "choice", None),
     )
 
 
@@ -183,39 +184,62 @@ class CouponRepository(Repository):
             wanted = n - len(codes)
         return codes
 
+    def _sort_out(
+        self, conn: Connection, spec: IssueSpec, members: Sequence[Member], out: BatchOutcome
+    ) -> tuple[list[Member], list[Member]]:
+        """(held out, to treat) of the members not opted out, influential enough, not already in this campaign
+        and not within the cooldown; the others are counted in `out`."""
+        unique: dict[tuple[str, str], Member] = {}
+        for m in members:
+            unique.setdefault((m.platform, m.user_id), m)
+        users = _by_platform(unique)
+        opted = self._opted_out(conn, users)
+        strong = (
+            self._influential(conn, spec.snapshot_id, spec.min_influence, users) if spec.min_influence > 0 else None
+        )
+        existing, recent = self._have_coupon(conn, spec.campaign, spec.cooldown_since, users)
+        holdouts: list[Member] = []
+        treated: list[Member] = []
+        for key, m in unique.items():
+            if key in existing:
+                out.existing += 1
+            elif key in opted:
+                out.opted_out += 1
+            elif strong is not None and key not in strong:
+                out.low_influence += 1
+            elif key in recent:
+                out.cooldown += 1
+            elif m.holdout:
+                holdouts.append(m)
+            else:
+                treated.append(m)
+        return holdouts, treated
+
+    def screen(self, spec: IssueSpec, members: Sequence[Member]) -> tuple[list[Member], BatchOutcome]:
+        """The members issuance would consider now (the same checks as `issue`, nothing written), and the counts
+        of those left out; `budget_left` is the campaign's budget not spent yet."""
+        out = BatchOutcome()
+        eligible: list[Member] = []
+        with self._tx(f"screening the people of {spec.campaign}") as conn:
+            for part in chunks(list(members)):
+                holdouts, treated = self._sort_out(conn, spec, part, out)
+                eligible += holdouts + treated
+            row = conn.execute(
+                sa.select(coupon_budget_t.c.issued).where(coupon_budget_t.c.campaign == spec.campaign)
+            ).first()
+        out.budget_left = max(spec.budget - (int(row.issued) if row is not None else 0), 0)
+        return eligible, out
+
     def issue(self, spec: IssueSpec, members: Sequence[Member], *, pool_position: int = 0) -> BatchOutcome:
         """One batch of issuance in ONE transaction under the campaign's budget lock: who is opted out, not
         influential enough, already in this campaign or within the cooldown is left out; the holdout gets
         held_out rows; the rest get codes while the budget lasts."""
         now = self._now()
         out = BatchOutcome(pool_position=pool_position)
-        unique: dict[tuple[str, str], Member] = {}
-        for m in members:
-            unique.setdefault((m.platform, m.user_id), m)
-        users = _by_platform(unique)
         with self._tx(f"issuing coupons of {spec.campaign}") as conn:
             issued, _held = self._lock_budget(conn, spec.campaign)
             left = max(spec.budget - issued, 0)
-            opted = self._opted_out(conn, users)
-            strong = (
-                self._influential(conn, spec.snapshot_id, spec.min_influence, users) if spec.min_influence > 0 else None
-            )
-            existing, recent = self._have_coupon(conn, spec.campaign, spec.cooldown_since, users)
-            holdouts: list[Member] = []
-            treated: list[Member] = []
-            for key, m in unique.items():
-                if key in existing:
-                    out.existing += 1
-                elif key in opted:
-                    out.opted_out += 1
-                elif strong is not None and key not in strong:
-                    out.low_influence += 1
-                elif key in recent:
-                    out.cooldown += 1
-                elif m.holdout:
-                    holdouts.append(m)
-                else:
-                    treated.append(m)
+            holdouts, treated = self._sort_out(conn, spec, members, out)
             chosen = treated[:left]
             out.over_budget = len(treated) - len(chosen)
             codes = self._fresh_codes(conn, spec, len(chosen), out, pool_position)
@@ -237,6 +261,7 @@ class CouponRepository(Repository):
                     "expires_at": expires,
                     "arm": m.arm,
                     "propensity": m.propensity,
+                    "choice": m.choice,
                 }
                 for m, code in zip(chosen, codes, strict=True)
             ]
@@ -254,6 +279,7 @@ class CouponRepository(Repository):
                     "expires_at": None,
                     "arm": None,
                     "propensity": m.propensity,
+                    "choice": None,
                 }
                 for m in holdouts
             ]

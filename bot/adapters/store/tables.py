@@ -387,6 +387,8 @@ class CouponRow(SQLModel, table=True):
     # 0010: the discount depth drawn (several `discounts`), and the probability this row's treatment was drawn
     arm: str | None = Field(default=None, sa_column=sa.Column(StorableString(40)))
     propensity: float | None = Field(default=None, sa_column=sa.Column(sa.Float()))
+    # 0011: how an uplift campaign chose the person (ranked | explored | segment), None otherwise
+    choice: str | None = Field(default=None, sa_column=sa.Column(StorableString(20)))
 
 
 class RedemptionRow(SQLModel, table=True):

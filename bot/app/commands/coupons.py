@@ -33,10 +33,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _service(settings: Settings, store: Store) -> Any:
+    from bot.app.daemon.jobs import coupon_features
     from bot.core.clock import SystemClock
     from bot.domains.coupons.issuing import CouponService
 
-    return CouponService(settings, store, SystemClock(), owner=cli_owner())
+    return CouponService(settings, store, SystemClock(), owner=cli_owner(), features=coupon_features(settings, store))
 
 
 def _pct(value: float | None) -> str:
@@ -100,9 +101,18 @@ def issue(
                     )
                 ),
                 escape(delivered),
-                escape(report.stopped or ""),
+                escape("; ".join(filter(None, (report.stopped, _targeting(report))))),
             )
     console.print(table)
+
+
+def _targeting(report: Any) -> str:
+    """How an uplift campaign chose its people this time, or why it gave the codes to its segments."""
+    if report.fallback:
+        return f"target uplift: its segments got the codes ({report.fallback})"
+    if report.target == "uplift":
+        return f"target uplift: {report.ranked} ranked highest, {report.explored} drawn at random"
+    return ""
 
 
 @coupons_app.command("list")
@@ -169,10 +179,12 @@ def report(
     with command_store(settings, create=True) as store:
         rows = _service(settings, store).report(order_rows)
         depths, depth_problem = _depths(settings, store, order_rows)
+        uplift = _uplift(settings, store)
     if json_file is not None:
         data = json.dumps({"orders": str(orders_path) if order_rows is not None else None,
                            "rows": [r.as_dict() for r in rows],
-                           "depths": [d.as_dict() for d in depths]}, indent=2, default=str)  # fmt: skip
+                           "depths": [d.as_dict() for d in depths],
+                           "uplift": [u.as_dict() for u in uplift]}, indent=2, default=str)  # fmt: skip
         if str(json_file) == "-":
             sys.stdout.write(data + "\n")
             return
@@ -210,6 +222,19 @@ def report(
             campaign = d.campaign
             console.print(f"\n[bold]{escape(campaign)}: the discount depth each segment needs[/bold]", highlight=False)
         console.print(escape(d.sentence(settings.currency)), highlight=False, soft_wrap=True)
+    if uplift:
+        console.print("\n[bold]coupons to the people they change (target: uplift)[/bold]", highlight=False)
+    for u in uplift:
+        console.print(escape(u.sentence()), highlight=False, soft_wrap=True)
+
+
+def _uplift(settings: Settings, store: Store) -> list[Any]:
+    """The `target: uplift` campaigns: how their codes were chosen and how well the ranking did."""
+    from bot.app.daemon.jobs import coupon_features
+    from bot.core.clock import SystemClock
+    from bot.domains.coupons.uplift_report import uplift_rows
+
+    return uplift_rows(settings, store.coupons, SystemClock().now(), coupon_features(settings, store))
 
 
 def _depths(settings: Settings, store: Store, orders: Any) -> tuple[list[Any], str | None]:

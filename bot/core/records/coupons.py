@@ -37,6 +37,7 @@ class Member:
     holdout: bool  # drawn for the holdout (gets a held_out row and nothing else)
     arm: str | None = None  # the discount depth drawn (campaigns with several `discounts`)
     propensity: float | None = None  # the probability this treatment (depth or holdout) was drawn
+    choice: str | None = None  # `target: uplift`: ranked | explored | segment (the fallback)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class CouponRecord:
     language: str | None = None  # of the person's latest DM (DM delivery)
     arm: str | None = None  # the discount depth drawn (several `discounts`)
     propensity: float | None = None
+    choice: str | None = None  # `target: uplift`: ranked | explored | segment
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,10 @@ export is at least once, never lost). The daemon's job runs on one daemon at a t
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +26,7 @@ from bot.core.models import platform_name
 from bot.core.records import CampaignCounts, CouponRecord, IssueSpec, Member
 from bot.core.text import safe_name
 from bot.domains.coupons.codes import new_code, read_code_pool
+from bot.domains.coupons.export import post_webhook, write_csv_atomically
 from bot.settings.languages import in_language_all
 
 if TYPE_CHECKING:
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from bot.adapters.templating import TemplateRenderer
     from bot.core.clock import Clock
     from bot.core.ports import CouponStore
+    from bot.domains.coupons.people import FeatureSource
     from bot.settings.config import Settings
     from bot.settings.coupons import CouponCampaignConfig
 
@@ -74,6 +74,10 @@ class IssueReport:
     pool_empty: int = 0
     budget_left: int = 0
     stopped: str | None = None  # why nothing (more) was issued: ended, disabled, no segments, pool empty...
+    target: str = "segments"  # uplift: ranked by uplift; segments: the whole segments (also an uplift fallback)
+    ranked: int = 0  # `target: uplift`: codes to the top of the ranking, and to the exploration slice
+    explored: int = 0
+    fallback: str | None = None  # why an uplift campaign gave its codes to its segments instead
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,7 +136,9 @@ class CouponService:
         *,
         renderer: TemplateRenderer | None = None,
         owner: str | None = None,
+        features: FeatureSource | None = None,
     ) -> None:
+        self.features = features  # the person features `target: uplift` ranks by (given by the app)
         self.settings = settings
         self.config = settings.coupons
         self.store = store
@@ -252,11 +258,20 @@ class CouponService:
                 report.stopped = str(exc)
                 logger.error("coupons %s: %s; no codes issued", name, exc)
                 return report
+        planned = self._uplift(name, cfg, spec, members, draw, report) if cfg.target == "uplift" else None
+        rows: Sequence[object] = planned if planned is not None else members
         position = 0
         size = self.config.batch_size
-        for start in range(0, len(members), size):
-            people = [(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members[start : start + size]]
-            batch = draw.members(people) if draw is not None else [Member(*person) for person in people]
+        for start in range(0, len(rows), size):
+            if planned is not None:
+                batch = planned[start : start + size]
+            else:
+                people = [(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members[start : start + size]]
+                batch = draw.members(people) if draw is not None else [Member(*person) for person in people]
+                if cfg.target == "uplift":  # no ranking yet: the segments, each row saying so
+                    from bot.domains.coupons.targeting import fallback_member
+
+                    batch = [fallback_member(m, cfg.holdout) for m in batch]
             out = self.store.coupons.issue(spec, batch, pool_position=position)
             position = out.pool_position
             report.issued += out.issued
@@ -269,11 +284,11 @@ class CouponService:
             report.pool_empty += out.pool_empty
             report.budget_left = out.budget_left
             if progress is not None:
-                progress(min(start + size, len(members)), len(members))
-            if out.budget_left <= 0 and start + size < len(members):
+                progress(min(start + size, len(rows)), len(rows))
+            if out.budget_left <= 0 and start + size < len(rows):
                 # the budget is spent: the rest get no code, and no holdout row either (the held-out share
                 # stays that of the people the campaign reached)
-                report.over_budget += len(members) - (start + size)
+                report.over_budget += len(rows) - (start + size)
                 break
             if out.pool_empty:
                 report.stopped = "the code pool ran out"
@@ -284,7 +299,7 @@ class CouponService:
                     out.pool_empty,
                 )
                 break
-        if not members:
+        if not rows:
             report.budget_left = max(cfg.budget - self.store.coupons.budget(name)[0], 0)
         if report.over_budget and not report.stopped:
             report.stopped = "budget spent"
@@ -302,6 +317,35 @@ class CouponService:
             report.budget_left,
         )
         return report
+
+    def _uplift(
+        self,
+        name: str,
+        cfg: CouponCampaignConfig,
+        spec: IssueSpec,
+        members: Sequence[tuple[str, str, int]],
+        draw: Any,
+        report: IssueReport,
+    ) -> list[Member] | None:
+        """`target: uplift`: the rows to write (bot.domains.coupons.targeting), or None: it cannot rank yet."""
+        from bot.domains.coupons.targeting import NotEnoughHistory, NoUpliftData, plan
+
+        people = [Member(p, u, s, is_held_out(name, p, u, cfg.holdout)) for p, u, s in members]
+        try:
+            result = plan(
+                name, cfg, self.settings, self.store.coupons, spec, people, draw=draw, features=self.features,
+                now=self.clock.now(),
+            )  # fmt: skip
+        except (NotEnoughHistory, NoUpliftData) as exc:
+            report.fallback = str(exc)
+            logger.warning("coupons %s: target: uplift cannot rank people yet, so its segments get the codes: %s",
+                           name, exc)  # fmt: skip
+            return None
+        report.target, report.ranked, report.explored = "uplift", result.ranked, result.explored
+        if result.screened is not None:
+            report.already, report.opted_out = result.screened.existing, result.screened.opted_out
+            report.low_influence, report.cooldown = result.screened.low_influence, result.screened.cooldown
+        return result.members
 
     def issue_all(self, *, progress: Callable[[str, int, int], None] | None = None) -> list[IssueReport]:
         reports = []
@@ -432,13 +476,13 @@ class CouponService:
             }
             for c in coupons
         ]
-        _write_csv_atomically(target, ["handle", "user_id", "code", "discount", "expires_at"], rows)
+        write_csv_atomically(target, ["handle", "user_id", "code", "discount", "expires_at"], rows)
         report.exported = self.store.coupons.mark_exported([c.id for c in coupons], f"export:{target.name}")
         report.file = target
         logger.info("coupons %s: %d codes exported to %s", name, report.exported, target)
         url = os.environ.get(WEBHOOK_ENV)
         if url:
-            report.webhook = _post_webhook(url, {"campaign": name, "file": target.name, "coupons": rows})
+            report.webhook = post_webhook(url, {"campaign": name, "file": target.name, "coupons": rows})
 
     def deliver_all(self) -> list[DeliveryReport]:
         return [self.deliver(n) for n, c in self.config.campaigns.items() if c.enabled and c.channel != "reply"]
@@ -549,31 +593,3 @@ class CouponService:
                 key = (person.campaign, person.segment_id)
                 out[key] = out.get(key, 0) + 1
         return out
-
-
-def _write_csv_atomically(target: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(columns))
-            writer.writeheader()
-            writer.writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _post_webhook(url: str, payload: Mapping[str, Any]) -> str:
-    """POST the export to the shop's webhook; the URL is never logged (it may carry a token)."""
-    from bot.adapters.webhooks import post_json
-
-    answer = post_json(url, payload, timeout=10, trust_env=False)
-    if not answer.ok:
-        failure = answer.error_type or f"HTTP {answer.status}"
-        logger.warning("coupons: the export webhook failed (%s); the CSV file has the codes", failure)
-        return f"failed: {failure}"
-    logger.info("coupons: export of %s posted to the webhook", payload.get("campaign"))
-    return "sent"

@@ -50,8 +50,11 @@ class UpliftModel:
     control: object
 
     def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p1 = self.treated.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
-        p0 = self.control.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # OpenMP threads on a busy machine cost more than they give at this size
+            p1 = self.treated.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+            p0 = self.control.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
         return p1, p0
 
     def uplift(self, x: np.ndarray) -> np.ndarray:
@@ -71,6 +74,7 @@ def fit(
     """A T-learner from earlier campaigns' rows: `x` people x features, `treated` (got a code) and `ordered`
     (ordered within the campaign's window) booleans."""
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
     treated = np.asarray(treated, dtype=bool)
     ordered = np.asarray(ordered, dtype=bool)
@@ -91,9 +95,10 @@ def fit(
         )
         return model.fit(rows, labels)
 
-    model = UpliftModel(
-        tuple(features), classifier(x[treated], ordered[treated]), classifier(x[~treated], ordered[~treated])
-    )
+    with threadpool_limits(1):  # as in probabilities()
+        model = UpliftModel(
+            tuple(features), classifier(x[treated], ordered[treated]), classifier(x[~treated], ordered[~treated])
+        )
     logger.info("uplift model learned from %d people with a code and %d held out", n_t, n_c)
     return model
 
