@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.domains.audience.segments import highlights
+from bot.domains.audience.segments import audience_mean, describe
 from bot.reports.formats import coord, render
 from bot.reports.palette import segment_colour
 
@@ -107,6 +107,7 @@ def render_html(run: SegmentRun, segments: Sequence[SegmentInfo], *, freshness: 
     z_all = run.params.get("z") or {}
     projection = run.stats.get("projection") or {}
     points = projection.get("points") or []
+    mean = audience_mean(segments)
     views = []
     for s in segments:
         z = z_all.get(str(s.segment_id)) or {}
@@ -117,7 +118,7 @@ def render_html(run: SegmentRun, segments: Sequence[SegmentInfo], *, freshness: 
                 f"{s.size:,}",
                 f"{s.size / total:.1%}",
                 segment_colour(s.segment_id),
-                ", ".join(f"{name} {value:+.1f}σ" for name, value in highlights(z)),
+                "; ".join(describe(s.centroid, mean, z)),
                 _centroid(z),
             )
         )

@@ -13,16 +13,18 @@ import pytest
 
 from bot.adapters.store import Store
 from bot.core.clock import ManualClock
-from bot.core.records import InteractionRecord, MentionRecord, UserRecord
+from bot.core.records import InteractionRecord, MentionRecord, SegmentInfo, UserRecord
 from bot.domains.audience.features import FeatureTable
 from bot.domains.audience.segments import (
     LEASE,
     SegmentService,
+    audience_mean,
+    describe,
     label_for,
     match_ids,
+    segment_labels,
     segment_table,
     segments_by_label,
-    unique_labels,
 )
 from bot.settings.config import AccountConfig, Settings
 from bot.settings.segments import SegmentsConfig
@@ -106,13 +108,12 @@ def test_k_by_silhouette_labels_and_stable_ids(db_url: str) -> None:
         segs = store.segments.of_run(run.id)
         labels = {s.label for s in segs}
         assert len(labels) == 3
-        assert "complainers at risk" in labels
-        by_label = {s.label: s for s in segs}
-        complainers = by_label["complainers at risk"]
+        complainers = next(s for s in segs if s.matches("complainers at risk"))
+        assert complainers.label.endswith("complainers at risk")  # with what else sets them apart: 'lapsed ...'
         assert complainers.size == 30 and complainers.centroid["complaints"] > 2
         one = members(store, run.id)
         assert {one[str(u)] for u in range(1031, 1061)} == {complainers.segment_id}
-        assert store.segments.of_user("x", "1040") == (complainers.segment_id, "complainers at risk")
+        assert store.segments.of_user("x", "1040") == (complainers.segment_id, complainers.label)
         assert SHOP not in one
         assert [s.segment_id for s in segments_by_label(store, ["complainers at risk"])] == [complainers.segment_id]
         assert service.run() is None, "a recent run exists"
@@ -157,7 +158,40 @@ def test_labels_read_the_centroid_and_stay_unique() -> None:
     assert label_for({"sentiment": 1.5, "per_week": 1.0}, {"sentiment": 0.6}) == "advocates"
     assert label_for({"tenure_days": -1.5}, {}) == "new faces"
     assert label_for({"per_week": -0.5, "recency_days": 0.2}, {}) == "lurkers"
-    assert unique_labels(["lurkers", "fans", "lurkers", "lurkers"]) == ["lurkers", "fans", "lurkers 2", "lurkers 3"]
+    # a quality the role does not say, in words: never a number
+    assert label_for({"tenure_days": -1.5, "sentiment": -1.0}, {"sentiment": -0.4}) == "new and unhappy"
+    assert label_for({"spent": 2.0, "recency_days": 1.2}, {"spent": 500.0}) == "lapsed big spenders"
+    assert label_for({"per_week": 1.2, "followers": 1.5}, {}, share=0.2) == "well-followed regulars"
+    # a third of the audience is not "the influencers", whatever its centroid leans to
+    assert label_for({"influence": 3.0, "followers": 2.0}, {}, share=0.33) != "influencers"
+    assert label_for({"influence": 3.0, "followers": 2.0}, {}, share=0.03) == "influencers"
+
+
+def test_look_alike_segments_are_told_apart_in_words_and_targeted_as_one() -> None:
+    zs = [{"per_week": 1.0, "orders": 0.8}, {"per_week": 1.1, "orders": -0.6}, {"like": 2.0}]
+    raws = [{"orders": 0.0}, {"orders": 0.0}, {}]
+    labels = segment_labels(zs, raws, [500, 300, 200])
+    assert labels == ["regulars, more orders", "regulars, fewer orders", "fans"]
+    assert segment_labels([{}, {}], [{}, {}], [10, 5]) == ["lurkers", "lurkers (another 5)"]
+    infos = [SegmentInfo(1, i, label, 10, {}) for i, label in enumerate(labels)]
+    assert [i.segment_id for i in infos if i.matches("Regulars")] == [0, 1]
+    assert [i.segment_id for i in infos if i.matches("regulars, fewer orders")] == [1]
+    assert [i.segment_id for i in infos if i.matches(2)] == [2]
+    assert SegmentInfo(1, 7, "advocates 2", 3, {}).matches("advocates")  # labels of older runs
+
+
+def test_what_sets_a_segment_apart_reads_as_words() -> None:
+    segments = [
+        SegmentInfo(1, 0, "quiet buyers", 100, {"orders": 4.0, "complaints": 0.0, "sentiment": 0.1}),
+        SegmentInfo(1, 1, "lurkers", 900, {"orders": 0.0, "complaints": 0.0, "sentiment": 0.0}),
+    ]
+    mean = audience_mean(segments)
+    assert mean["orders"] == 0.4
+    words = describe(segments[0].centroid, mean, {"orders": 2.5})
+    assert words == ["orders: 10.0× the average"]
+    assert describe(segments[1].centroid, mean, {"orders": -0.4}) == ["orders: about none", "have never ordered"]
+    assert describe({}, {}, {}) == ["close to the average person"]
+    assert all("σ" not in w for w in words)
 
 
 def test_fixed_k_tiny_and_empty_tables() -> None:
@@ -197,7 +231,7 @@ def test_orders_with_bad_rows_are_reported_and_good_rows_used(db_url: str, tmp_p
         assert "amount" in run.stats["order_problems"][0] and "time" in run.stats["order_problems"][1]
         fans = store.segments.of_run(run.id)
         spender = max(fans, key=lambda s: s.centroid["spent"])
-        assert spender.size == 30 and spender.centroid["orders"] == 1 and spender.label == "big spenders"
+        assert spender.size == 30 and spender.centroid["orders"] == 1 and spender.matches("big spenders")
 
 
 def test_two_services_one_run(db_url: str) -> None:

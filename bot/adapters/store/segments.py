@@ -169,6 +169,22 @@ class SegmentRepository(Repository):
             row = conn.execute(stmt).first()
         return (int(row[0]), str(row[1])) if row is not None else None
 
+    def examples(self, run_id: int, segment_ids: Collection[int], n: int = 3) -> dict[int, list[str]]:
+        """Up to `n` members of each segment closest to its centroid, by handle ('@handle', else the user id)."""
+        m, u = segment_member_t, social_user_t
+        found: dict[int, list[str]] = {}
+        with self._tx("reading segment examples") as conn:
+            for segment_id in segment_ids:
+                stmt = (
+                    sa.select(m.c.user_id, u.c.username)
+                    .select_from(m.outerjoin(u, sa.and_(u.c.platform == m.c.platform, u.c.user_id == m.c.user_id)))
+                    .where(m.c.run_id == run_id, m.c.segment_id == segment_id)
+                    .order_by(m.c.distance, m.c.platform, m.c.user_id)
+                    .limit(n)
+                )
+                found[segment_id] = [f"@{name}" if name else str(uid) for uid, name in conn.execute(stmt)]
+        return found
+
     def member_rows(
         self, run_id: int, *, chunk: int = MEMBER_CHUNK
     ) -> Iterator[list[tuple[str, str, str | None, int, float | None]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,14 +68,11 @@ def _run(settings: Settings, store: Store, *, refresh: bool) -> SegmentRun:
     return run
 
 
-def _stands_out(run: SegmentRun, info: SegmentInfo) -> str:
-    from bot.domains.audience.segments import highlights
+def _stands_out(run: SegmentRun, info: SegmentInfo, mean: dict[str, float]) -> str:
+    from bot.domains.audience.segments import describe
 
     z = (run.params.get("z") or {}).get(str(info.segment_id)) or {}
-    return (
-        ", ".join(f"{name} {value:+.1f}σ (mean {_fmt(info.centroid.get(name))})" for name, value in highlights(z))
-        or "close to the audience's mean"
-    )
+    return "; ".join(describe(info.centroid, mean, z))
 
 
 def _fmt(value: float | None) -> str:
@@ -146,9 +144,10 @@ def report(
             html_file.parent.mkdir(parents=True, exist_ok=True)
             html_file.write_text(run_html(store, settings, run, segments, now=now), encoding="utf-8")
         fresh = run_freshness(store, run, now=now, tz=settings.tz)
+        examples = store.segments.examples(run.id, [s.segment_id for s in segments])
     if "-" in (str(csv_file), str(json_file)):
         return
-    _print_report(run, segments, fresh)
+    _print_report(run, segments, fresh, examples, settings.tz)
     for label, path in (("CSV", csv_file), ("JSON", json_file), ("HTML", html_file)):
         if path is not None:
             console.print(f"{label} written to {escape(str(path))}", highlight=False)
@@ -167,12 +166,18 @@ def _write_members(store: Store, run: SegmentRun, segments: list[SegmentInfo], t
         out.close()
 
 
-def _print_report(run: SegmentRun, segments: list[SegmentInfo], freshness: str) -> None:
+def _print_report(
+    run: SegmentRun, segments: list[SegmentInfo], freshness: str, examples: dict[int, list[str]], zone: tzinfo
+) -> None:
     from rich.table import Table
 
+    from bot.domains.audience.segments import audience_mean
+
     total = max(1, sum(s.size for s in segments))
+    mean = audience_mean(segments)
     console.print(
-        f"[bold]audience segments[/] run {run.id} of {run.created_at:%Y-%m-%d %H:%M} UTC: {run.n_users:,} people "
+        f"[bold]audience segments[/] run {run.id} of {run.created_at.astimezone(zone):%Y-%m-%d %H:%M %Z}: "
+        f"{run.n_users:,} people "
         f"in {run.k} segments"
         + (f", silhouette {run.silhouette:.3f}" if run.silhouette is not None else "")
         + (" (k fixed)" if run.params.get("k_fixed") else " (k chosen by silhouette)")
@@ -181,10 +186,17 @@ def _print_report(run: SegmentRun, segments: list[SegmentInfo], freshness: str) 
     )
     console.print(freshness, highlight=False)
     table = Table(title="segments")
-    for column in ("id", "label", "people", "share", "stands out (standardised; raw mean)"):
+    for column in ("id", "label", "people", "share", "what sets them apart", "for example"):
         table.add_column(column, overflow="fold", justify="right" if column in ("id", "people", "share") else "left")
     for s in segments:
-        table.add_row(str(s.segment_id), escape(s.label), f"{s.size:,}", f"{s.size / total:.1%}", _stands_out(run, s))
+        table.add_row(
+            str(s.segment_id),
+            escape(s.label),
+            f"{s.size:,}",
+            f"{s.size / total:.1%}",
+            escape(_stands_out(run, s, mean)),
+            escape(", ".join(examples.get(s.segment_id, []))),
+        )
     console.print(table)
     if run.stats.get("orders_matched") is not None and run.params.get("orders_csv"):
         console.print(f"orders matched to {run.stats['orders_matched']:,} people", highlight=False)
@@ -220,8 +232,13 @@ def user(
         run = store.segments.latest_run()
         member = store.segments.of_user(platform, person.user_id, run.id) if run else None
         info = None
+        mean: dict[str, float] = {}
         if run is not None and member is not None:
-            info = next((s for s in store.segments.of_run(run.id) if s.segment_id == member[0]), None)
+            from bot.domains.audience.segments import audience_mean
+
+            infos = store.segments.of_run(run.id)
+            mean = audience_mean(infos)
+            info = next((s for s in infos if s.segment_id == member[0]), None)
         table = load_features(settings, store, SystemClock().now(), user=(platform, person.user_id))
     console.print(f"[bold]@{escape(person.username or name)}[/] ({platform} user {escape(person.user_id)})")
     if run is None:
@@ -234,7 +251,7 @@ def user(
     else:
         console.print(
             f"segment {member[0]} [bold]{escape(member[1])}[/] in run {run.id} ({info.size:,} people): "
-            + _stands_out(run, info),
+            + _stands_out(run, info, mean),
             highlight=False,
         )
     features = table.row(0) if len(table) else {}

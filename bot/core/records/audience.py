@@ -3,6 +3,7 @@ graph snapshots, segments and their features, and what people wrote (recommendat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,6 +122,22 @@ class SegmentInfo:
     label: str
     size: int
     centroid: dict[str, float]  # feature -> mean value (raw units)
+
+    def matches(self, target: str | int) -> bool:
+        """Whether a campaign's `segments:` entry names this segment: its id, its label, or its label's family
+        (case-insensitive): 'regulars' names 'happy regulars', 'regulars, more orders' and 'regulars (another
+        120)' too, and in older runs 'advocates' names 'advocates 2'."""
+        text = str(target).strip().casefold()
+        if isinstance(target, int) or text.isdigit():
+            return int(text) == self.segment_id
+        family = label_family(self.label)
+        return text in (self.label.casefold(), family) or family.endswith(f" {text}")
+
+
+def label_family(label: str) -> str:
+    """A segment label without what tells look-alikes apart: 'regulars, more orders' -> 'regulars'."""
+    base = re.sub(r" \(another [\d,]+\)$", "", label.strip().casefold())
+    return re.sub(r" \d+$", "", base.split(", ", 1)[0])
 
 
 @dataclass(frozen=True)

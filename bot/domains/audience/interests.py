@@ -456,7 +456,7 @@ class InterestPicker:
 
     def _segment_people(self, interests: Interests, ref: int | str | None) -> tuple[str, list[str]] | None:
         """The label and user keys of the segment `ref` names in the latest segmentation: its id, or its label
-        (with its numbered twins, "advocates 2", as coupons' `segments:` reads it); None when nothing matches."""
+        (and its look-alikes, as coupons' `segments:` reads it: SegmentInfo.matches); None when nothing matches."""
         if self.segments is None or ref is None:
             return None
         run = self.segments.latest_run()
@@ -467,9 +467,7 @@ class InterestPicker:
         if cache in self._members:
             return self._members[cache]
         infos = self.segments.of_run(run.id)
-        chosen = [i for i in infos if str(i.segment_id) == text] or [
-            i for i in infos if re.sub(r" \d+$", "", i.label.strip().casefold()) == text or i.label.casefold() == text
-        ]
+        chosen = [i for i in infos if i.matches(text)]
         found: tuple[str, list[str]] | None = None
         if chosen:
             keys: list[str] = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -175,25 +174,12 @@ class CouponService:
         if not cfg.segments:
             return None, []
         segments = self.store.segments.of_run(run_id)
-        by_label: dict[str, set[int]] = {}
-        for segment in segments:  # "advocates" targets "advocates 2" too (a second segment of that kind)
-            label = segment.label.lower()
-            by_label.setdefault(label, set()).add(segment.segment_id)
-            numbered = re.fullmatch(r"(.*\S) \d+", label)
-            if numbered:
-                by_label.setdefault(numbered.group(1), set()).add(segment.segment_id)
-        ids = {s.segment_id for s in segments}
         chosen: list[int] = []
         missing: list[str] = []
-        for target in cfg.segments:
-            if isinstance(target, int) or str(target).isdigit():
-                if int(target) in ids:
-                    chosen.append(int(target))
-                else:
-                    missing.append(str(target))
-            elif str(target).strip().lower() in by_label:
-                chosen.extend(by_label[str(target).strip().lower()])
-            else:
+        for target in cfg.segments:  # "regulars" targets "regulars, more orders" too (SegmentInfo.matches)
+            found = [s.segment_id for s in segments if s.matches(target)]
+            chosen.extend(found)
+            if not found:
                 missing.append(str(target))
         if missing:
             logger.warning("coupons %s: segments not in segmentation %s: %s", name, run_id, ", ".join(missing))

@@ -5,7 +5,7 @@ communities plus community-level aggregates) -> seeded K-means (k fixed, or chos
 `SegmentService.run()` is the job (one daemon at a time, a lease in the database); `jobs()` schedules it."""
 
 from bot.domains.audience.segments.clustering import Segmentation, segment_table
-from bot.domains.audience.segments.labels import highlights, label_for, unique_labels
+from bot.domains.audience.segments.labels import audience_mean, describe, highlights, label_for, segment_labels
 from bot.domains.audience.segments.model import Space, design_matrix, match_ids, standardise
 from bot.domains.audience.segments.service import LEASE, SegmentResult, SegmentService, segments_by_label, warm_up
 
@@ -15,13 +15,15 @@ __all__ = [
     "SegmentService",
     "Segmentation",
     "Space",
+    "audience_mean",
+    "describe",
     "design_matrix",
     "highlights",
     "label_for",
     "match_ids",
+    "segment_labels",
     "segment_table",
     "segments_by_label",
     "standardise",
-    "unique_labels",
     "warm_up",
 ]

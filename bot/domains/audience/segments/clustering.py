@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.domains.audience.features import FeatureTable
 from bot.domains.audience.jobs import Progress
-from bot.domains.audience.segments.labels import label_for, unique_labels
+from bot.domains.audience.segments.labels import segment_labels
 from bot.domains.audience.segments.model import (
     Space,
     choose_k,
@@ -111,7 +111,7 @@ def segment_table(
         centroids.append({name: float(raw_sums[name][c] / size) for name in raw_sums})
         zs.append({name: round(float(centers[c, j]), 4) for j, name in enumerate(names)})
         logs.append([float(v) for v in centers_log[c]])
-    labels = unique_labels([label_for(z, raw) for z, raw in zip(zs, centroids, strict=True)])
+    labels = segment_labels(zs, centroids, sizes)
     silhouette = k_scores.get(k)
     projection = _projection(x, assignment, centers[[keep[i] for i in order]], segment_ids, table, config.seed)
     timings["label_s"] = time.perf_counter() - t

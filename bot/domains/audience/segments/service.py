@@ -267,15 +267,8 @@ class SegmentService:
 
 def segments_by_label(store: SegmentStore, labels: Sequence[str | int], run_id: int | None = None) -> list[SegmentInfo]:
     """The segments of a run (default: the latest) whose label or id is in `labels` (labels case-insensitive;
-    'advocates' also matches 'advocates 2')."""
+    'regulars' also matches its look-alikes 'regulars, more orders': SegmentInfo.matches)."""
     run = store.segments.run(run_id) if run_id is not None else store.segments.latest_run()
     if run is None:
         return []
-    wanted_ids = {int(x) for x in labels if isinstance(x, int) or str(x).isdigit()}
-    wanted = {str(x).strip().lower() for x in labels if not (isinstance(x, int) or str(x).isdigit())}
-    out = []
-    for info in store.segments.of_run(run.id):
-        base = info.label.lower().rstrip("0123456789").rstrip()
-        if info.segment_id in wanted_ids or info.label.lower() in wanted or base in wanted:
-            out.append(info)
-    return out
+    return [info for info in store.segments.of_run(run.id) if any(info.matches(x) for x in labels)]
