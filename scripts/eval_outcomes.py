@@ -30,6 +30,11 @@ sandbox API and the store. The script reads them afterwards, to score:
 - ledger_mismatch: per account, the cost ledger's calls (store.costs) against the sandbox's priced calls
   (GET /_sandbox/priced), call for call in order: positions that differ plus any difference in length.
 
+The collector also reads each post's hourly analytics (GET /2/tweets/analytics) with its +7 d reading: the hours its
+engagement really came in, which store.outcomes.activity counts as the audience's activity (by engagements). The
+summary prints the engagement hours stored, the analytics reads, and the recall of the activity prior alone (the
+model's prior per hour, without the posts' lifts).
+
 Default: 16 weeks (the best-time model's own window), 2 accounts of 150 people, seed 101 (the tests use seeds 3,
 5, 9; the models' constants were not tuned on any eval seed): about 2.5 minutes on 2 cores. --weeks, --seed,
 --accounts, --users for other runs (8 weeks: about half the posts per hour, and near-tied hours are missed more).
@@ -354,7 +359,7 @@ def score(
     bandit: bool,
 ) -> int:
     report = build_report(store.outcomes, zone, now, weeks=args.weeks + 2)
-    recalls, strict_recalls, cell_recalls = [], [], []
+    recalls, strict_recalls, cell_recalls, prior_recalls = [], [], [], []
     regret_bandit = regret_rotation = 0.0
     for a in accounts:
         truth = a.audience.outcomes.ground_truth()
@@ -369,6 +374,8 @@ def score(
         found = sorted(range(24), key=lambda h: (-scores[h], h))[:3]
         hits = sum(1 for h in found if h in tied)
         recalls.append(hits / 3)
+        prior = hour_scores_utc(model.prior, zone, now)
+        prior_recalls.append(sum(1 for h in sorted(range(24), key=lambda h: (-prior[h], h))[:3] if h in tied) / 3)
         strict_recalls.append(len(set(found) & set(top)) / 3)
         offset = int((now.astimezone(zone).utcoffset() or timedelta(0)).total_seconds() // 3600)
         distinct: list[int] = []
@@ -408,6 +415,13 @@ def score(
         shares = ", ".join(f"{v}: {n}" for v, n in sorted(Counter(a.chosen).items()))
         print(f"    variants' planted appeal {appeals}; sent {shares}; regret {regret:.1f} (rotation {rotation:.1f})")
     mismatch, ledger_calls, priced_calls = ledger_mismatch(store, url, accounts)
+    far = timedelta(days=3650)
+    analytics = sum(1 for c in store.costs.calls(START - far, START + far) if c.endpoint == "GET /2/tweets/analytics")
+    hours = sum(len(store.post_metrics.hours(a.name)) for a in accounts)
+    print(
+        f"  analytics: {hours} engagement hours stored from {analytics} reads; the activity prior alone finds "
+        f"{np.mean(prior_recalls) if prior_recalls else 0:.3f} of the best hours"
+    )
     recall = float(np.mean(recalls)) if recalls else 0.0
     ratio = regret_bandit / regret_rotation if bandit and regret_rotation > 0 else float("nan")
     print(

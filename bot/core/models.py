@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -101,6 +101,30 @@ class PostMetrics:
     link_clicks: int | None = None
     profile_clicks: int | None = None
     followers: int | None = None
+
+
+@dataclass(frozen=True)
+class EngagementHour:
+    """One hour of a post's life as the platform's analytics tell it (X: GET /2/tweets/analytics, hourly): the
+    engagement that arrived in [hour, hour + 1 h), the views and link clicks (None where not told)."""
+
+    post_id: str
+    hour: datetime  # the bucket's start, aware UTC
+    engagements: int = 0
+    impressions: int | None = None
+    url_clicks: int | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """When an account's audience acted towards it: moments as epoch seconds (UTC), each with its weight (a
+    mention, DM, like or repost counts 1; an hour of a post's analytics counts its engagements)."""
+
+    times: Sequence[float] = ()
+    weights: Sequence[float] = ()
+
+    def __len__(self) -> int:
+        return len(self.times)
 
 
 @dataclass(frozen=True)

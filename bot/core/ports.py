@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from bot.core.models import (
     DirectMessage,
+    EngagementHour,
     Engagers,
     OutgoingMessage,
     Page,
@@ -147,6 +148,10 @@ class Platform(Protocol):
     def post_metrics(self, ids: Sequence[str]) -> dict[str, PostMetrics]:
         """How each of the account's posts `ids` did now, in as few calls as the platform allows (X: 100 ids a
         call, Bluesky: 25); a post that is gone is left out. Each post read is billed."""
+        ...
+
+    def post_analytics(self, ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[EngagementHour]]:
+        """Hourly engagement of own posts over [start, end) (X: a read per post returned; Bluesky: {}, free)."""
         ...
 
     def use_rate_limit_memory(self, memory: RateLimitMemory) -> None:
@@ -366,6 +371,12 @@ class PeopleRows(Protocol):
 
 
 class GraphRows(Protocol):
+    def interaction_edges(
+        self, *, since: datetime | None = None, kinds: Sequence[str], chunk: int = ...
+    ) -> Iterator[tuple[str | None, list[str | int], list[str | int], list[int], list[float]]]: ...
+
+    def user_keys(self) -> tuple[dict[str, int], dict[str, str]]: ...
+
     def save_snapshot(
         self,
         *,
@@ -373,7 +384,7 @@ class GraphRows(Protocol):
         figures: dict[str, Any],
         params: dict[str, Any],
         stats: dict[str, Any],
-        scores: Sequence[dict[str, Any]],
+        scores: Sequence[dict[str, Any]] | Mapping[str, Sequence[Any]],
         communities: Sequence[dict[str, Any]],
     ) -> int: ...
 

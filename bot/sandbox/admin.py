@@ -79,15 +79,26 @@ def _tweets(s: SandboxState, q: _Query, b: _Body) -> Response:
 def _reaction(kind: str) -> Callable[[SandboxState, _Query, _Body], Response]:
     def react(s: SandboxState, q: _Query, b: _Body) -> Response:
         action = s.world.like if kind == "likes" else s.world.retweet
-        action(str(b["user_id"]), str(b["tweet_id"]), bool(b.get("on", True)))
+        action(str(b["user_id"]), str(b["tweet_id"]), bool(b.get("on", True)), at=_at(b))
         return _ok({"ok": True})
 
     return react
 
 
 def _raise_metrics(s: SandboxState, q: _Query, b: _Body) -> Response:
-    """The audience's views, bookmarks and clicks of a post: each counter set to at least the value given."""
-    return _ok({"tweet_id": str(b["tweet_id"]), **metrics.raise_counters(s.world, str(b["tweet_id"]), b)})
+    """The audience's views, bookmarks and clicks of a post: each counter set to at least the value given, as of
+    `at` (ISO 8601, default now); or `series`: a list of such raises, oldest first (an hour-by-hour history)."""
+    tweet_id = str(b["tweet_id"])
+    steps = b["series"] if isinstance(b.get("series"), list) else [b]
+    counters: dict[str, int] = {}
+    for step in steps:
+        counters = metrics.raise_counters(s.world, tweet_id, step, _at(step))
+    return _ok({"tweet_id": tweet_id, **counters})
+
+
+def _at(b: _Body) -> float | None:
+    """An admin write's `at` (ISO 8601) as epoch seconds; None when absent."""
+    return views.parse_time("at", str(b["at"])) if b.get("at") else None
 
 
 def _add_dm(s: SandboxState, q: _Query, b: _Body) -> Response:

@@ -9,7 +9,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from bot.sandbox import metrics, pricing, views
+from bot.sandbox import analytics, metrics, pricing, views
 from bot.sandbox.responses import Response, problem_body
 from bot.sandbox.state import SandboxState
 from bot.sandbox.world import SandboxRejection, World, invalid_request, problem
@@ -23,6 +23,7 @@ _API_ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
         ("POST", r"/2/tweets", "POST /2/tweets", "create_tweet"),
         ("DELETE", r"/2/tweets/(\d+)", "DELETE /2/tweets/:id", "delete_tweet"),
         ("GET", r"/2/tweets", "GET /2/tweets", "get_tweets"),
+        ("GET", r"/2/tweets/analytics", "GET /2/tweets/analytics", "tweets_analytics"),
         ("GET", r"/2/tweets/(\d+)", "GET /2/tweets/:id", "get_tweet"),
         ("GET", r"/2/tweets/(\d+)/liking_users", "GET /2/tweets/:id/liking_users", "liking_users"),
         ("GET", r"/2/tweets/(\d+)/retweeted_by", "GET /2/tweets/:id/retweeted_by", "retweeted_by"),
@@ -222,6 +223,11 @@ class _Handlers:
         if errors:
             out["errors"] = errors
         return 200, out, {}
+
+    @staticmethod
+    def tweets_analytics(w: World, user: str, args: tuple[str, ...], q: dict[str, str], body: Any) -> _Result:
+        """GET /2/tweets/analytics: time-bucketed metrics of the caller's own posts (bot/sandbox/analytics.py)."""
+        return 200, analytics.answer(w, user, q), {}
 
     @staticmethod
     def _users_of(w: World, table: dict[str, list[str]], tid: str, q: dict[str, str]) -> _Result:

@@ -3,7 +3,8 @@ acting account's own posts younger than 30 days.
 
 Likes, reposts, replies and quotes are counted from what the world holds; impressions, bookmarks, link clicks and
 profile clicks are counters the simulated audience raises through `POST /_sandbox/metrics` (see
-bot/sandbox/audience/outcomes.py), never lowered.
+bot/sandbox/audience/outcomes.py), never lowered; each raise is kept with its time (`at`: when the counts were
+reached, so the audience can play an hour-by-hour history) for GET /2/tweets/analytics.
 
 As X does, a post whose private metrics the caller may not see (someone else's, or older than 30 days) is left
 out of `data`, and each refused field is one "Field Authorization Error" in `errors` (HTTP 200).
@@ -24,17 +25,30 @@ def counters(world: World, tweet_id: str) -> dict[str, int]:
     return world.post_counters.get(tweet_id, {})
 
 
-def raise_counters(world: World, tweet_id: str, values: dict[str, Any]) -> dict[str, int]:
-    """Set each named counter to at least the value given (counts only grow); returns the post's counters."""
-    if tweet_id not in world.tweets:
+def raise_counters(world: World, tweet_id: str, values: dict[str, Any], at: float | None = None) -> dict[str, int]:
+    """Set each named counter to at least the value given (counts only grow), as the counts of the moment `at`
+    (epoch seconds; default now; kept between the post's creation and now, and never before an earlier raise);
+    returns the post's counters. Each raise that changes them is kept in the post's counter history, which the
+    analytics endpoint buckets (bot/sandbox/analytics.py)."""
+    tweet = world.tweets.get(tweet_id)
+    if tweet is None:
         raise KeyError(f"no tweet {tweet_id}")
     current = world.post_counters.setdefault(tweet_id, {})
+    before = dict(current)
     for name in COUNTERS:
         if values.get(name) is not None:
             value = int(values[name])
             if value < 0:
                 raise ValueError(f"{name} must be 0 or more")
             current[name] = max(current.get(name, 0), value)
+    if current != before:
+        history = world.counter_history.setdefault(tweet_id, [])
+        now = world.now()
+        when = min(now, max(tweet.created_at, now if at is None else at, history[-1][0] if history else 0.0))
+        if history and history[-1][0] == when:
+            history[-1] = (when, dict(current))
+        else:
+            history.append((when, dict(current)))
     return dict(current)
 
 

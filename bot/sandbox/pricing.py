@@ -4,7 +4,8 @@ for call (GET /_sandbox/priced lists the calls; /_sandbox/stats has the totals).
 
 X's rules as the sandbox applies them: an answered read is billed for every object it returns (in `data` and in
 `includes`): a post $0.005, a user $0.01, a DM event $0.01, and $0.001 each when the account reads its own
-timeline, its own mentions or itself (owned reads). A post costs $0.015, a reply to a post that summoned the
+timeline, its own mentions or itself (owned reads); GET /2/tweets/analytics bills each post object in `data` as a
+post read. A post costs $0.015, a reply to a post that summoned the
 author $0.01, any post whose text holds a URL $0.20; a DM $0.015. Deleting, errors and 429s cost nothing, and a
 read that returned nothing is not billed. A request processed but never answered (a timeout fault) is counted
 apart, as `unanswered`: X would bill it, the client never learns of it.

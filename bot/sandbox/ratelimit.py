@@ -14,6 +14,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "DELETE /2/tweets/:id": 50,
     "GET /2/tweets": 900,
     "GET /2/tweets/:id": 900,
+    "GET /2/tweets/analytics": 300,
     "GET /2/tweets/:id/liking_users": 75,
     "GET /2/tweets/:id/retweeted_by": 75,
     "GET /2/tweets/:id/quote_tweets": 75,

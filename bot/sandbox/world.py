@@ -138,6 +138,12 @@ class World:
         self.replies_count: dict[str, int] = {}
         self.likes_of: dict[str, list[str]] = {}
         self.retweets_of: dict[str, list[str]] = {}
+        # when each like / repost / reply happened (epoch seconds), for the time-bucketed analytics
+        self.liked_at: dict[str, dict[str, float]] = {}  # tweet id -> user id -> when
+        self.retweeted_at: dict[str, dict[str, float]] = {}
+        self.reply_times: dict[str, list[float]] = {}  # tweet id -> when each reply to it was written
+        # tweet id -> [(when, the counters as of then)], oldest first (bot/sandbox/metrics.py)
+        self.counter_history: dict[str, list[tuple[float, dict[str, int]]]] = {}
         # tweet id -> impressions, bookmarks, link_clicks, profile_clicks (bot/sandbox/metrics.py)
         self.post_counters: dict[str, dict[str, int]] = {}
         self.dms: list[SbDM] = []
@@ -235,6 +241,7 @@ class World:
         )
         if parent is not None:
             self.replies_count[parent.id] = self.replies_count.get(parent.id, 0) + 1
+            self.reply_times.setdefault(parent.id, []).append(tweet.created_at)
         if tweet.quote_tweet_id is not None:
             self.quotes_of.setdefault(tweet.quote_tweet_id, []).append(tweet.id)
         return tweet
@@ -365,22 +372,35 @@ class World:
         return None if tweet is None or tweet.deleted else tweet
 
     # ---- likes / retweets ----------------------------------------------------------------------
-    def like(self, user_id: str, tweet_id: str, on: bool = True) -> None:
-        self._toggle(self.likes_of, user_id, tweet_id, on)
+    def like(self, user_id: str, tweet_id: str, on: bool = True, *, at: float | None = None) -> None:
+        self._toggle(self.likes_of, self.liked_at, user_id, tweet_id, on, at)
 
-    def retweet(self, user_id: str, tweet_id: str, on: bool = True) -> None:
-        self._toggle(self.retweets_of, user_id, tweet_id, on)
+    def retweet(self, user_id: str, tweet_id: str, on: bool = True, *, at: float | None = None) -> None:
+        self._toggle(self.retweets_of, self.retweeted_at, user_id, tweet_id, on, at)
 
-    def _toggle(self, table: dict[str, list[str]], user_id: str, tweet_id: str, on: bool) -> None:
+    def _toggle(
+        self,
+        table: dict[str, list[str]],
+        times: dict[str, dict[str, float]],
+        user_id: str,
+        tweet_id: str,
+        on: bool,
+        at: float | None,
+    ) -> None:
+        """`at`: when it happened (an admin write may date it back; kept between the post's creation and now)."""
         if user_id not in self.users:
             raise problem(400, "Invalid Request", f"Unknown user {user_id}")
-        if self.visible(tweet_id) is None:
+        tweet = self.visible(tweet_id)
+        if tweet is None:
             raise invalid_request("tweet_id", tweet_id, "The Tweet is deleted or not visible to you.")
         users = table.setdefault(tweet_id, [])
         if on and user_id not in users:
             users.append(user_id)
+            now = self.now()
+            times.setdefault(tweet_id, {})[user_id] = min(now, max(tweet.created_at, now if at is None else at))
         elif not on and user_id in users:
             users.remove(user_id)
+            times.get(tweet_id, {}).pop(user_id, None)
 
     # ---- DMs ---------------------------------------------------------------------------------
     def add_dm(self, sender_id: str, recipient_id: str, text: str, *, enforce: bool = True) -> SbDM:

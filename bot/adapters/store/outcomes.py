@@ -1,5 +1,5 @@
 """What the outcome analyses read (store.outcomes): post metric readings as columns, and when the audience is
-active. Read-only; the readings are written by bot/adapters/store/post_metrics.py.
+active. Read-only; the readings and the engagement hours are written by bot/adapters/store/post_metrics.py.
 
 Columns, not ORM objects: a million readings are one SELECT of the few columns an analysis needs, with the
 engagement sum and the epoch of `posted_at` computed in the database, and (by default) only each post's latest
@@ -15,9 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from bot.adapters.store.base import Repository
-from bot.adapters.store.tables import account_state_t, interaction_t, mention_t, outbox_t, post_metric_t
+from bot.adapters.store.tables import (
+    account_state_t,
+    interaction_t,
+    mention_t,
+    outbox_t,
+    post_metric_hour_t,
+    post_metric_t,
+)
 from bot.adapters.store.types import epoch_seconds
 from bot.core.durations import parse_duration
+from bot.core.models import Activity
 
 # the columns `readings` returns, in order (each a list of the same length)
 READING_COLUMNS = (
@@ -38,6 +46,7 @@ READING_COLUMNS = (
 MODEL_COLUMNS = ("account", "campaign", "variant", "posted_at", "engagements", "impressions", "followers")
 # the audience's own actions towards an account that say when it is active (mentions and DMs come from `mention`)
 ACTIVITY_KINDS = ("like", "retweet", "repost")
+HALF_HOUR = 1800.0  # an analytics hour counts at its middle
 
 Columns = dict[str, list[Any]]
 
@@ -140,10 +149,12 @@ class OutcomeRepository(Repository):
                 texts.update({str(k): str(t) for k, t in conn.execute(stmt)})
         return texts
 
-    def activity(self, account: str, *, since: datetime | None = None, until: datetime | None = None) -> list[float]:
-        """When the account's audience acted towards it, as epoch seconds (UTC): its mentions and DMs (when
-        written, else when seen) and the likes and reposts of its posts (interactions aimed at its user id)."""
-        m, i = mention_t, interaction_t
+    def activity(self, account: str, *, since: datetime | None = None, until: datetime | None = None) -> Activity:
+        """When the account's audience acted towards it (epoch seconds, UTC, each with its weight): its mentions
+        and DMs (when written, else when seen: 1 each), the hours of its posts' analytics (the middle of the
+        hour, weighted by the engagements in it), and the likes and reposts of its posts that have no analytics
+        hours (interactions aimed at its user id: 1 each, at the time they were seen, as X tells no time)."""
+        m, i, h = mention_t, interaction_t, post_metric_hour_t
         when = sa.func.coalesce(m.c.created_at, m.c.seen_at)
         mentions = sa.select(epoch_seconds(when, self.dialect)).where(m.c.account == account)
         if since is not None:
@@ -151,14 +162,28 @@ class OutcomeRepository(Repository):
         if until is not None:
             mentions = mentions.where(when < until)
         user_id = sa.select(account_state_t.c.platform_user_id).where(account_state_t.c.account == account)
+        timed = sa.exists().where(h.c.account == account, h.c.post_id == i.c.post_id)
         reactions = sa.select(epoch_seconds(i.c.created_at, self.dialect)).where(
-            i.c.target_user_id == user_id.scalar_subquery(), i.c.kind.in_(ACTIVITY_KINDS)
+            i.c.target_user_id == user_id.scalar_subquery(), i.c.kind.in_(ACTIVITY_KINDS), ~timed
         )
         if since is not None:
             reactions = reactions.where(i.c.created_at >= since)
         if until is not None:
             reactions = reactions.where(i.c.created_at < until)
+        hours = (  # summed per hour in the database: a few thousand rows, however many posts
+            sa.select(epoch_seconds(h.c.hour, self.dialect), sa.func.sum(h.c.engagements))
+            .where(h.c.account == account, h.c.engagements > 0)
+            .group_by(h.c.hour)
+        )
+        if since is not None:
+            hours = hours.where(h.c.hour >= since)
+        if until is not None:
+            hours = hours.where(h.c.hour < until)
         with self._tx("reading audience activity") as conn:
-            found = [float(v) for v in conn.execute(mentions).scalars() if v is not None]
-            found += [float(v) for v in conn.execute(reactions).scalars() if v is not None]
-        return found
+            times = [float(v) for v in conn.execute(mentions).scalars() if v is not None]
+            times += [float(v) for v in conn.execute(reactions).scalars() if v is not None]
+            weights = [1.0] * len(times)
+            for start, engagements in conn.execute(hours):
+                times.append(float(start) + HALF_HOUR)
+                weights.append(float(engagements))
+        return Activity(times, weights)

@@ -6,21 +6,24 @@
   was spent) is never read late as if it were that age: that reading is skipped, and the next age still comes.
 * `record` stores readings, idempotent on (account, post_id, age): a second daemon's reading of the same post at
   the same age is ignored.
+* `record_hours` stores the hours of a post's engagement from the platform's analytics (table post_metric_hour),
+  upserted on (account, post_id, hour): a later read of the same hour replaces the counts. Hours with nothing in
+  them are not stored.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from bot.adapters.store.base import Repository, utc_or_none
-from bot.adapters.store.tables import outbox_t, post_metric_t, slot_t
+from bot.adapters.store.tables import outbox_t, post_metric_hour_t, post_metric_t, slot_t
 from bot.core.clock import ensure_utc
-from bot.core.models import MetricDue, PostMetrics
+from bot.core.models import EngagementHour, MetricDue, PostMetrics
 from bot.core.records import OutboxState
 
 logger = logging.getLogger(__name__)
@@ -80,6 +83,48 @@ class PostMetricRepository(Repository):
             for row in rows:  # RETURNING tells an inserted row on both databases (psycopg's rowcount may not)
                 added += conn.execute(stmt.values(**row).returning(post_metric_t.c.id)).first() is not None
         return added
+
+    def record_hours(self, account: str, hours: Mapping[str, Sequence[EngagementHour]], read_at: datetime) -> int:
+        """Store each post's hours (post id -> its hours) that hold any engagement, views or clicks; returns the
+        rows written (new or updated)."""
+        read_at = ensure_utc(read_at)
+        rows = [
+            {
+                "account": account,
+                "post_id": h.post_id,
+                "hour": ensure_utc(h.hour),
+                "engagements": h.engagements,
+                "impressions": h.impressions,
+                "url_clicks": h.url_clicks,
+                "read_at": read_at,
+            }
+            for post_hours in hours.values()
+            for h in post_hours
+            if h.engagements or h.impressions or h.url_clicks
+        ]
+        if not rows:
+            return 0
+        insert = self._insert(post_metric_hour_t)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["account", "post_id", "hour"],
+            set_={name: insert.excluded[name] for name in ("engagements", "impressions", "url_clicks", "read_at")},
+        )
+        with self._tx(f"recording the engagement hours of {account}'s posts") as conn:
+            for start in range(0, len(rows), 500):
+                conn.execute(stmt, rows[start : start + 500])
+        return len(rows)
+
+    def hours(self, account: str, *, post_id: str | None = None) -> list[EngagementHour]:
+        """Stored engagement hours of `account` (of one post), by post then hour."""
+        h = post_metric_hour_t
+        stmt = sa.select(h).where(h.c.account == account).order_by(h.c.post_id, h.c.hour)
+        if post_id is not None:
+            stmt = stmt.where(h.c.post_id == post_id)
+        with self._tx("reading engagement hours") as conn:
+            return [
+                EngagementHour(str(r.post_id), ensure_utc(r.hour), int(r.engagements), r.impressions, r.url_clicks)
+                for r in conn.execute(stmt)
+            ]
 
     def readings(self, account: str | None = None, *, post_id: str | None = None) -> list[dict[str, Any]]:
         """Stored readings (oldest post first, then by age read), as dicts of the post_metric columns."""

@@ -3,7 +3,7 @@
 Each post of the window (default the last 16 weeks) counts with its log lift (rates.py: against the account's
 own median post, clipped so one viral post weighs like a post that did 5x). A cell's estimate is its posts'
 mean log lift shrunk toward a prior from the audience's activity at that weekday and hour (when its mentions,
-DMs, likes and reposts arrive):
+DMs, likes and reposts arrive, and the hours X's analytics say its posts' engagement came in, by engagements):
 
     hour     = (posts around that hour on any day * their mean + PRIOR_POSTS * the hour's prior) / (... + PRIOR_POSTS)
     estimate = (n * mean + PRIOR_POSTS * (hour + the cell's prior - the hour's prior)) / (n + PRIOR_POSTS)
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, tzinfo
 
 import numpy as np
 
+from bot.core.models import Activity
 from bot.domains.outcomes.rates import WEEKDAYS, Posts, factorize, local_cells, plural, times
 
 DEFAULT_WEEKS = 16
@@ -155,18 +156,32 @@ def cell_counts(epochs: np.ndarray, zone: tzinfo, weights: np.ndarray | None = N
     return np.bincount(cells, weights=weights, minlength=CELLS).reshape(7, 24).astype(np.float64)
 
 
+def activity_cells(activity: Activity | Sequence[float] | np.ndarray, zone: tzinfo) -> np.ndarray:
+    """The audience's activity per weekday x hour in `zone`: moments (epoch seconds) counted once each, or an
+    Activity's moments by their weights (an analytics hour by its engagements)."""
+    if isinstance(activity, Activity):
+        weights = np.asarray(activity.weights, dtype=np.float64)
+        return cell_counts(np.asarray(activity.times, dtype=np.float64), zone, weights=weights)
+    return cell_counts(np.asarray(activity, dtype=np.float64), zone)
+
+
 def build_model(
-    account: str, posts: Posts, activity: Sequence[float] | np.ndarray, zone: tzinfo, *, weeks: float = DEFAULT_WEEKS
+    account: str,
+    posts: Posts,
+    activity: Activity | Sequence[float] | np.ndarray,
+    zone: tzinfo,
+    *,
+    weeks: float = DEFAULT_WEEKS,
 ) -> BestTimeModel:
     """The model of one account from its posts (already the window's, one reading each) and its audience's
-    activity (epoch seconds) in the same window."""
+    activity (store.outcomes.activity, or plain epoch seconds) in the same window."""
     mine = posts.take((posts.account == account) & np.isfinite(posts.lift))
     log_lift = mine.log_lift - content_effect(mine, log_lift=mine.log_lift)
     n = cell_counts(mine.posted_at, zone)
     total = cell_counts(mine.posted_at, zone, weights=log_lift)
     with np.errstate(divide="ignore", invalid="ignore"):
         observed = np.where(n > 0, total / n, np.nan)
-    act = cell_counts(np.asarray(activity, dtype=np.float64), zone)
+    act = activity_cells(activity, zone)
     prior = activity_prior(act)
     # two levels of pooling: an hour of the day over all weekdays (shrunk toward the audience's activity then),
     # and each weekday's cell toward its hour plus what the activity says of that weekday

@@ -6,6 +6,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core.models import Activity
+
 
 class OutcomeReader(Protocol):
     """The readings and the audience's activity the outcome models read (store.outcomes)."""
@@ -23,6 +25,4 @@ class OutcomeReader(Protocol):
 
     def post_texts(self, keys: Collection[str]) -> dict[str, str]: ...
 
-    def activity(
-        self, account: str, *, since: datetime | None = None, until: datetime | None = None
-    ) -> list[float]: ...
+    def activity(self, account: str, *, since: datetime | None = None, until: datetime | None = None) -> Activity: ...

@@ -7,15 +7,18 @@ is told by the opening words of its text (the first two words after any leading 
 open differently, while the product, price or date they name changes from slot to slot).
 
 A post's expected final impressions are base x hour weight (its UTC hour, averaged over the communities weighted
-by size; the day's mean is 1) x appeal x a per-post lognormal draw; by age t it has reached 1 - exp(-t / 6 h) of
-that (so readings at +1 h, +24 h, +7 d grow). Likes, reposts, bookmarks, link clicks (posts with a URL) and
-profile clicks are shares of the impressions, the engagement shares again scaled by appeal, and all of them by
-the hour (the people online when a post goes out are the ones who engage: hour weight ** ENGAGEMENT_HOUR_POWER,
-so a good hour raises the engagement rate per view too, not only the views) and by a per-post lognormal draw of
-its own (ENGAGEMENT_SPREAD: posts alike in hour and variant still differ). `play(now)`
-raises every shop post to its value at `now`: likes and reposts as real likes and reposts by audience members,
-the rest as the sandbox's counters (POST /_sandbox/metrics). Counts only grow; playing twice at one time is a
-no-op.
+by size; the day's mean is 1) x appeal x a per-post lognormal draw. They arrive over the hours after it went out
+as exp(-age / 6 h) x the hour weight of each hour then (`arrival`: people see and engage with a post when they
+are online), so by age t it has reached the share of that which arrived by t (readings at +1 h, +24 h, +7 d grow,
+and the hours a post's engagement came in follow the audience's active hours: GET /2/tweets/analytics).
+Likes, reposts, bookmarks, link clicks (posts with a URL) and profile clicks are shares of the impressions, the
+engagement shares again scaled by appeal, and all of them by the hour (the people online when a post goes out are
+the ones who engage: hour weight ** ENGAGEMENT_HOUR_POWER, so a good hour raises the engagement rate per view too,
+not only the views) and by a per-post lognormal draw of its own (ENGAGEMENT_SPREAD: posts alike in hour and
+variant still differ). `play(now)` raises every shop post to its value at `now`, hour by hour since it was last
+played: likes and reposts as real likes and reposts by audience members dated in the hour they arrived, the rest
+as the sandbox's counters with their history (POST /_sandbox/metrics). Counts only grow; playing twice at one
+time is a no-op.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 from bot.sandbox.audience.population import Community, SimUser
 
 TIME_ZONES = (-8, -5, -3, 0, 1, 2, 5, 8, 9, 10)  # hours from UTC a community may live at
-GROWTH_SECONDS = 6 * 3600  # 1 - exp(-age / this) of the final count is reached by `age`
+GROWTH_SECONDS = 6 * 3600  # engagement arrives as exp(-age / this) x the audience online (`arrival`)
 BASE_IMPRESSIONS_PER_USER = 3.0
 REPLY_SHARE = 0.1  # a reply is seen by a tenth of the audience a post reaches
 ENGAGEMENT_HOUR_POWER = 0.5  # engagement per view x hour weight ** this (2x the audience online: 1.41x the rate)
@@ -84,6 +87,7 @@ class PlantedOutcomes:
         weights = [self._raw_weight(h) for h in range(24)]
         mean = sum(weights) / 24 or 1.0
         self._hour_weights = [w / mean for w in weights]
+        self._first_day: dict[float, float] = {}  # a post's start -> its first day's arrival integral
 
     # ---- the planted structure ---------------------------------------------------------------------
     @staticmethod
@@ -111,6 +115,33 @@ class PlantedOutcomes:
         """How much more (or less) of a post's views turn into engagement at this UTC hour than at an average one."""
         return self.hour_weight(utc_hour) ** ENGAGEMENT_HOUR_POWER
 
+    def arrival(self, posted_at: datetime, age_seconds: float) -> float:
+        """The share of a post's final counts that arrived by `age_seconds` after `posted_at`: the integral of
+        exp(-s / GROWTH_SECONDS) x the hour weight at posted_at + s, over the integral to infinity (the weights
+        repeat daily, so each later day adds the first day's integral times exp(-day / GROWTH_SECONDS))."""
+        if age_seconds <= 0:
+            return 0.0
+        start = posted_at.timestamp()
+        day = 86400.0
+        first = self._first_day.get(start)
+        if first is None:
+            first = self._first_day[start] = self._arrived(start, day)
+        decay = math.exp(-day / GROWTH_SECONDS)
+        days, rest = divmod(age_seconds, day)
+        reached = first * (1.0 - decay**days) / (1.0 - decay) + decay**days * self._arrived(start, rest)
+        return min(1.0, reached * (1.0 - decay) / first)
+
+    def _arrived(self, start: float, span: float) -> float:
+        """The integral of exp(-s / GROWTH_SECONDS) x hour weight(start + s) over s in [0, span] (span <= 1 day)."""
+        total, s = 0.0, 0.0
+        while s < span:
+            at = start + s
+            step = min(span - s, 3600.0 - at % 3600.0)
+            weight = self._hour_weights[int(at // 3600) % 24]
+            total += weight * (math.exp(-s / GROWTH_SECONDS) - math.exp(-(s + step) / GROWTH_SECONDS))
+            s += step
+        return total * GROWTH_SECONDS
+
     def appeal(self, text: str) -> float:
         """The hidden appeal of the variant `text` was written from (0.4-1.6)."""
         return random.Random(f"{self.seed}:appeal:{variant_key(text)}").uniform(0.4, 1.6)
@@ -130,7 +161,7 @@ class PlantedOutcomes:
             0.0, ENGAGEMENT_SPREAD
         )
         final *= appeal * draw * (REPLY_SHARE if reply else 1.0)
-        reached = final * (1.0 - math.exp(-age_seconds / GROWTH_SECONDS))
+        reached = final * self.arrival(posted_at, age_seconds)
         out = {"impressions": int(reached)}
         for name, rate in RATES.items():
             if name == "link_clicks" and not _URL.search(text):

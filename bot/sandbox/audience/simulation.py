@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,13 @@ from bot.sandbox.audience.records import Action, GroundTruth
 from bot.sandbox.audience.transport import AdminClient, KeepAlivePoster
 
 logger = logging.getLogger(__name__)
+
+COUNTERS = ("impressions", "bookmarks", "link_clicks", "profile_clicks")  # raised through POST /_sandbox/metrics
+SETTLED_SECONDS = 10 * 86400  # exp(-10 d / 6 h): a post this old has all it will ever get
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 class Audience:
@@ -57,6 +65,8 @@ class Audience:
         self.counts: Counter[str] = Counter()
         self.outcomes = PlantedOutcomes(seed, self.communities, self.users)
         self._played: dict[str, dict[str, int]] = {}  # shop post -> likes / reposts the audience gave it
+        self._played_at: dict[str, float] = {}  # shop post -> the moment it was last played up to (epoch seconds)
+        self._settled: set[str] = set()  # shop posts played past SETTLED_SECONDS: their counts no longer change
 
     def close(self) -> None:
         self.stop()
@@ -197,7 +207,9 @@ class Audience:
 
     def play(self, now: datetime) -> int:
         """Bring every shop post's views, likes, reposts, bookmarks and clicks up to what the planted outcomes
-        give at `now` (the sandbox clock's time; bot/sandbox/audience/outcomes.py); returns the posts raised."""
+        give at `now` (the sandbox clock's time; bot/sandbox/audience/outcomes.py), hour by hour since the post was
+        last played: each like and repost dated inside the hour it arrived in, the counters raised as a series of
+        what they were at each hour's end (the sandbox's analytics buckets them); returns the posts raised."""
         with self._lock:
             self._ensure_ready()
             body = self._api.call("GET", "/_sandbox/tweets", params={"author_id": self.shop_id})
@@ -207,25 +219,39 @@ class Audience:
                     continue
                 posted = datetime.strptime(tweet["created_at"], "%Y-%m-%dT%H:%M:%S.%f%z")
                 reply = tweet.get("in_reply_to_tweet_id") is not None
-                counts = self.outcomes.expected(
-                    tweet["id"], tweet["text"], posted, (now - posted).total_seconds(), reply
-                )
-                if self._play_post(tweet["id"], counts):
+                if self._play_post(tweet["id"], tweet["text"], posted, reply, now):
                     raised += 1
             return raised
 
-    def _play_post(self, tweet_id: str, counts: dict[str, int]) -> bool:
+    def _play_post(self, tweet_id: str, text: str, posted: datetime, reply: bool, now: datetime) -> bool:
+        def counts(at: float) -> dict[str, int]:
+            return self.outcomes.expected(tweet_id, text, posted, at - posted.timestamp(), reply)
+
         given = self._played.setdefault(tweet_id, {"likes": 0, "reposts": 0, "impressions": -1})
-        if counts["impressions"] <= given["impressions"]:
+        end = now.timestamp()
+        if tweet_id in self._settled or counts(end)["impressions"] <= given["impressions"]:
             return False
-        for name, path in (("likes", "/_sandbox/likes"), ("reposts", "/_sandbox/retweets")):
-            order = random.Random(f"{self.seed}:{name}:{tweet_id}").sample(self.users, len(self.users))
-            for user in order[given[name] : min(counts[name], len(order))]:
-                self._api.call("POST", path, {"user_id": user.id, "tweet_id": tweet_id})
-                given[name] += 1
-        extra = {k: counts[k] for k in ("impressions", "bookmarks", "link_clicks", "profile_clicks")}
-        self._api.call("POST", "/_sandbox/metrics", {"tweet_id": tweet_id, **extra})
-        given["impressions"] = counts["impressions"]
+        if end - posted.timestamp() > SETTLED_SECONDS:
+            self._settled.add(tweet_id)
+        last = self._played_at.get(tweet_id, posted.timestamp())
+        moments = [float(h) for h in range(int(last // 3600 + 1) * 3600, math.ceil(end), 3600) if h < end]
+        series: list[dict[str, Any]] = []
+        for at in [*moments, end]:
+            step = counts(at)
+            if step["impressions"] > given["impressions"]:
+                for name, path in (("likes", "/_sandbox/likes"), ("reposts", "/_sandbox/retweets")):
+                    order = random.Random(f"{self.seed}:{name}:{tweet_id}").sample(self.users, len(self.users))
+                    new = order[given[name] : min(step[name], len(order))]
+                    for j, user in enumerate(new):
+                        when = last + (j + 0.5) / len(new) * (at - last)  # inside (last, at): the hour it came in
+                        self._api.call("POST", path, {"user_id": user.id, "tweet_id": tweet_id, "at": _iso(when)})
+                        given[name] += 1
+                series.append({"at": _iso(at), **{k: step[k] for k in COUNTERS}})
+                given["impressions"] = step["impressions"]
+            last = at
+        self._played_at[tweet_id] = end
+        if series:
+            self._api.call("POST", "/_sandbox/metrics", {"tweet_id": tweet_id, "series": series})
         return True
 
     # ---- evaluation data ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from bot.core.clock import Clock, SystemClock, ensure_utc
 from bot.core.errors import NotAllowed, PlatformError, Rejected
 from bot.core.models import (
     DirectMessage,
+    EngagementHour,
     Engagers,
     MessageKind,
     OutgoingMessage,
@@ -382,6 +383,10 @@ class BlueskyPlatform:
                 metrics = metrics_of(view, f"posts[{index}]", followers)
                 out[metrics.post_id] = metrics
         return out
+
+    def post_analytics(self, ids: Sequence[str], start: datetime, end: datetime) -> dict[str, list[EngagementHour]]:
+        """Bluesky has no time-bucketed analytics: nothing is asked, nothing answered."""
+        return {}
 
     def _post_exists(self, post_id: str) -> bool:
         parsed = AtUri.parse(post_id)

@@ -3,7 +3,7 @@ of config.yaml's `costs.prices.x`:
 
 - a read is billed per object it returns, in `data` and in `includes` (users, posts): a post at post_read, a user
   at user_read, a DM event at dm_event_read; on the account's own timeline and mentions, and users/me, every
-  object is an owned read (owned_read);
+  object is an owned read (owned_read); GET /2/tweets/analytics bills each post object in `data` as a post read;
 - a write is one item: a post at post_create, a reply to a post that summoned the account at summoned_reply, a
   post or reply whose text holds a URL at post_with_url, a DM at dm_create; deleting costs nothing;
 - a request that failed (an error answer, a 429) or returned nothing is not billed.
