@@ -469,7 +469,7 @@ class PostMetricHourRow(SQLModel, table=True):
     __tablename__ = "post_metric_hour"
     __table_args__ = (
         sa.UniqueConstraint("account", "post_id", "hour", name="uq_post_metric_hour"),
-        sa.Index("ix_post_metric_hour_account", "account", "hour"),
+        sa.Index("ix_post_metric_hour_account", "account", "hour", "engagements"),  # covers the activity read
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("read_at", UTCDateTime(), nullable=False),
         sa.UniqueConstraint("account", "post_id", "hour", name="uq_post_metric_hour"),
     )
-    op.create_index("ix_post_metric_hour_account", "post_metric_hour", ["account", "hour"])
+    op.create_index("ix_post_metric_hour_account", "post_metric_hour", ["account", "hour", "engagements"])
 
 
 def downgrade() -> None:
