@@ -35,6 +35,12 @@ engagement really came in, which store.outcomes.activity counts as the audience'
 summary prints the engagement hours stored, the analytics reads, and the recall of the activity prior alone (the
 model's prior per hour, without the posts' lifts).
 
+--learn-on revenue (or auto): the campaigns learn on revenue: each simulated day the shop's orders CSV
+(segments.orders_csv) is written again from the orders the audiences placed through the links of the posts that
+went out so far (bot/sandbox/audience/orders.py: appeal^2 x the hour's weight, so the planted best variant also
+sells best), and the bandit reads them back through attribution (UTM slot and variant), never the planted
+numbers; the regret is scored on the same planted appeal.
+
 Default: 16 weeks (the best-time model's own window), 2 accounts of 150 people, seed 101 (the tests use seeds 3,
 5, 9; the models' constants were not tuned on any eval seed): about 2.5 minutes on 2 cores. --weeks, --seed,
 --accounts, --users for other runs (8 weeks: about half the posts per hour, and near-tied hours are missed more).
@@ -45,6 +51,7 @@ Last line: RESULT best_time_recall3=X bandit_regret_ratio=Y ledger_mismatch=Z (g
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import random
 import shutil
@@ -160,9 +167,12 @@ class Account:
     appeal: list[float] = field(default_factory=list)  # planted appeal of each variant (scoring only)
     chosen: list[int] = field(default_factory=list)  # variant of each slot, in order
     sequences: list[int] = field(default_factory=list)
+    posts: list[tuple[str, datetime]] = field(default_factory=list)  # (text, slot) of what went out
 
 
-def write_project(folder: Path, names: list[tuple[str, str]], interval: str, learn: bool) -> Path:
+def write_project(
+    folder: Path, names: list[tuple[str, str]], interval: str, learn: bool, learn_on: str | None = None
+) -> Path:
     (folder / "templates").mkdir(parents=True, exist_ok=True)
     (folder / "templates" / "explore.j2").write_text(TEMPLATE, encoding="utf-8")
     accounts = "".join(f"  {name}:\n    platform: sandbox\n    handle: {handle}\n" for name, handle in names)
@@ -176,9 +186,14 @@ def write_project(folder: Path, names: list[tuple[str, str]], interval: str, lea
         )
         if learn:
             campaigns += "    variants: learn\n"
+            if learn_on:
+                campaigns += f"    learn_on: {learn_on}\n"
     db = folder / "eval.db"
     path = folder / "config.yaml"
-    path.write_text(CONFIG.format(zone=ZONE, db=db, accounts=accounts, campaigns=campaigns), encoding="utf-8")
+    text = CONFIG.format(zone=ZONE, db=db, accounts=accounts, campaigns=campaigns)
+    if learn_on in ("revenue", "auto"):
+        text += "segments:\n  orders_csv: orders.csv\n"
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -242,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="eval_outcomes_"))
     names = [(f"shop{i + 1}", f"evalshop{i + 1}") for i in range(args.accounts)]
     settings: Settings = load_config(
-        write_project(folder, names, args.interval, wired), environ={}, require_credentials=False
+        write_project(folder, names, args.interval, wired, args.learn_on), environ={}, require_credentials=False
     )
     zone = ZoneInfo(settings.timezone)
     store = Store.open(settings.database_url, clock=clock)
@@ -291,8 +306,12 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         week, reads = 0, Counter[str]()
+        orders_day = None
         for moment in sorted(events):
             clock.set(moment)
+            if args.learn_on in ("revenue", "auto") and moment.date() != orders_day:
+                orders_day = moment.date()
+                write_orders(folder, accounts, moment)
             for a in slots.get(moment, []):
                 post(a, moment, settings, store, renderer, campaigns, chooser, wired, args.seed)
             outbox.deliver_due()
@@ -310,6 +329,9 @@ def run(args: argparse.Namespace) -> int:
                     flush=True,
                 )
         cap.close()
+        if args.learn_on in ("revenue", "auto"):
+            orders = write_orders(folder, accounts, clock.now())
+            print(f"  the shop's orders CSV holds {orders:,} orders placed through the posts' links", flush=True)
         return score(args, accounts, store, server.url, zone, clock.now(), t0, chooser is not None)
     finally:
         for a in accounts:
@@ -346,6 +368,35 @@ def post(
     if variant is not None:
         a.chosen.append(int(variant))
         a.sequences.append(sequence)
+        text = result.text if chooser is None or wired else rendered.text
+        if text:
+            a.posts.append((text, slot))
+
+
+def write_orders(folder: Path, accounts: list[Account], now: datetime) -> int:
+    """The shop's orders CSV as of `now`: the orders each audience placed through the links of the posts that
+    went out (planted: appeal^2 x the hour's weight, bot/sandbox/audience/orders.py), placed before now; order
+    ids prefixed with the account (each audience numbers its own)."""
+    rows: list[list[str]] = []
+    header: list[str] = []
+    for a in accounts:
+        part = folder / f"orders_{a.name}.csv"
+        a.audience.write_orders_csv(part, orders_per_user=(0, 0), until=now, posts=a.posts)
+        with part.open(encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            header = next(reader)
+            when, order = header.index("time"), header.index("order_id")
+            for row in reader:
+                if row[when] <= now.strftime("%Y-%m-%dT%H:%M:%SZ"):
+                    row[order] = f"{a.name}-{row[order]}"
+                    rows.append(row)
+    target = folder / "orders.csv"
+    with (folder / "orders.tmp").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    (folder / "orders.tmp").replace(target)
+    return len(rows)
 
 
 def score(
@@ -444,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=150, help="people in each audience (default 150)")
     parser.add_argument("--interval", default="5h", help="time between a campaign's posts (default 5h)")
     parser.add_argument("--tie", type=float, default=0.02, help="planted hours this close to the third best tie")
+    parser.add_argument(
+        "--learn-on",
+        choices=("engagement", "revenue", "auto"),
+        default=None,
+        help="what the bandit learns on (default: the campaign default, auto, with no orders file: engagement); "
+        "revenue and auto write the shop's orders CSV each simulated day from the links people followed",
+    )
     args = parser.parse_args(argv)
     if args.weeks <= 0 or args.accounts < 1 or args.users < 20:
         parser.error("need --weeks > 0, --accounts >= 1 and --users >= 20")
