@@ -322,6 +322,9 @@ def run(args: argparse.Namespace) -> int:
             if (moment - START) // timedelta(weeks=1) > week and moment < end:
                 week = (moment - START) // timedelta(weeks=1)
                 shares = "; ".join(f"{a.name} variants {dict(sorted(Counter(a.chosen).items()))}" for a in accounts)
+                if campaigns.orders is not None:
+                    found = campaigns.orders.current()
+                    shares += f"; orders attributed to posts {found.to_posts} of {found.total}"
                 print(
                     f"  week {week}: {sum(len(a.chosen) for a in accounts)} posts, {sum(reads.values())} readings, "
                     f"spent ${cap.spent(accounts[0].name):.2f} on {accounts[0].name}; {shares} "

@@ -43,19 +43,21 @@ campaigns:
     variants: learn
     {learn_on}
     schedule: {{interval: 3h}}
+    {utm}
     products:
       - {{name: Lamp, price: 100, url: "https://shop.example.com/lamp"}}
 {segments}"""
 TEMPLATE = "Liked a lot {{ product.url | utm }}\n{# variant #}\nBought a lot {{ product.url | utm }}\n"
 
 
-def project(tmp_path: Path, *, learn_on: str = "", orders: bool = True) -> Settings:
+def project(tmp_path: Path, *, learn_on: str = "", orders: bool = True, utm: str = "") -> Settings:
     (tmp_path / "templates").mkdir(exist_ok=True)
     (tmp_path / "templates" / "sale.j2").write_text(TEMPLATE, encoding="utf-8")
     path = tmp_path / "config.yaml"
     text = CONFIG.format(
         database_url=f"sqlite:///{tmp_path / 'socialbot.db'}",
         learn_on=f"learn_on: {learn_on}" if learn_on else "",
+        utm=f"utm: {{campaign: {utm}}}" if utm else "",
         segments="segments:\n  orders_csv: orders.csv\n" if orders else "",
     )
     path.write_text(textwrap.dedent(text), encoding="utf-8")
@@ -72,7 +74,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         s.close()
 
 
-def history(store: Store, tmp_path: Path, *, orders_per_post: int) -> None:
+def history(store: Store, tmp_path: Path, *, orders_per_post: int, utm_campaign: str = "sale") -> None:
     """Ten sent posts per variant: variant 0 liked 5x more; each variant 1 post brought `orders_per_post` orders of
     100 through its link, variant 0's none."""
     rows: list[dict[str, Any]] = []
@@ -107,7 +109,7 @@ def history(store: Store, tmp_path: Path, *, orders_per_post: int) -> None:
         if variant == "1":
             for n in range(orders_per_post):
                 when = (slot + timedelta(hours=2 + n)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                orders.append([f"buyer{i}{n}", f"o{i}-{n}", "100", when, "x", "sale", "v1", slot_term(slot)])
+                orders.append([f"buyer{i}{n}", f"o{i}-{n}", "100", when, "x", utm_campaign, "v1", slot_term(slot)])
     with store.db.tx("test readings") as conn:
         conn.execute(post_metric_t.insert(), rows)
     with (tmp_path / "orders.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -146,6 +148,15 @@ def test_engagement_ignores_the_orders_and_revenue_follows_them(tmp_path: Path, 
     history(store, tmp_path, orders_per_post=2)
     assert picks(project(tmp_path, learn_on="engagement"), store).count(0) > 170
     assert picks(project(tmp_path, learn_on="revenue"), store).count(1) > 170
+
+
+def test_a_campaign_whose_links_carry_another_utm_campaign_still_gets_its_orders(tmp_path: Path, store: Store) -> None:
+    settings = project(tmp_path, learn_on="revenue", utm="winter-promo")  # utm: {campaign: winter-promo}
+    history(store, tmp_path, orders_per_post=2, utm_campaign="winter-promo")
+    orders = AttributedOrders.for_settings(settings, store, ManualClock(T0))
+    assert orders is not None and orders.current().to_posts == 20
+    assert sum(m.orders for m in orders.per_post("sale", T0).values()) == 20
+    assert picks(settings, store).count(1) > 170
 
 
 def test_orders_after_the_slot_do_not_count_for_it(tmp_path: Path, store: Store) -> None:

@@ -133,7 +133,7 @@ def _attribution(
     rows are warned about with their line and left out."""
     from bot.adapters.orders import read_orders_csv, read_visits_csv
     from bot.core.models import platform_name
-    from bot.domains.outcomes.attribution import attribute, store_posts
+    from bot.domains.outcomes.attribution import attribute, store_posts, utm_campaigns
 
     path = orders or (settings.segments.orders_csv if settings is not None else None)
     if path is None:
@@ -151,7 +151,9 @@ def _attribution(
         err_console.print(f"[yellow]warning[/] … and {len(problems) - 20:,} more bad rows", highlight=False)
     if not rows and problems:
         return None
-    campaigns = set(settings.campaigns) if settings is not None else set()
+    campaigns: set[str] | dict[str, list[str]] = set()
+    if settings is not None:
+        campaigns = utm_campaigns({name: c.utm for name, c in settings.campaigns.items()})
     networks = {}
     if settings is not None:
         networks = {name: platform_name(account.platform) for name, account in settings.accounts.items()}

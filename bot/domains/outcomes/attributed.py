@@ -8,7 +8,7 @@ rows are logged once per version of the file, with the first one's line, and lef
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +18,7 @@ from bot.adapters.orders import Order, read_orders_csv
 from bot.core.clock import Clock, ensure_utc
 from bot.core.errors import Problem
 from bot.core.models import platform_name
-from bot.domains.outcomes.attribution import Attribution, Money, attribute, store_posts
+from bot.domains.outcomes.attribution import Attribution, Money, attribute, store_posts, utm_campaigns
 
 if TYPE_CHECKING:
     from bot.settings.config import Settings
@@ -43,14 +43,14 @@ class AttributedOrders:
         path: Path,
         store: object,
         networks: Mapping[str, str],
-        campaigns: Collection[str],
+        campaigns: Collection[str] | Mapping[str, Sequence[str]],
         clock: Clock,
         *,
         reader: Callable[[Path], tuple[list[Order], list[Problem]]] = read_orders_csv,
     ) -> None:
         self.path = path
         self._lookup = store_posts(store, networks)  # type: ignore[arg-type]
-        self._campaigns = frozenset(campaigns)
+        self._campaigns = dict(campaigns) if isinstance(campaigns, Mapping) else list(campaigns)
         self._clock = clock
         self._reader = reader
         self._version: _Version | None = None
@@ -67,7 +67,8 @@ class AttributedOrders:
         if not path.is_absolute():
             path = settings.config_dir / path
         networks = {name: platform_name(account.platform) for name, account in settings.accounts.items()}
-        return cls(path, store, networks, settings.campaigns, clock)
+        campaigns = utm_campaigns({name: c.utm for name, c in settings.campaigns.items()})
+        return cls(path, store, networks, campaigns, clock)
 
     def _stat(self) -> _Version | None:
         try:

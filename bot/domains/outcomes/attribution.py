@@ -164,6 +164,14 @@ class Attribution:
         return f"{count:,} {noun} ({money(self.unattributed_revenue, currency)}) not attributed: {reasons}"
 
 
+def utm_campaigns(campaign_utm: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+    """utm_campaign value -> the campaigns whose links carry it: its name, unless its `utm:` names another."""
+    found: dict[str, list[str]] = {}
+    for name in sorted(campaign_utm):
+        found.setdefault(campaign_utm[name].get("campaign") or name, []).append(name)
+    return found
+
+
 def money(amount: float, currency: str) -> str:
     """An amount as the shop reads it, in its currency symbol: '¥3,420', '$12.50'."""
     rounded = round(amount, 2)
@@ -199,14 +207,26 @@ def _account_variant(post: PostRef) -> str | None:
 def attribute(
     orders: Iterable[Order],
     lookup: PostLookup,
-    campaigns: Collection[str],
+    campaigns: Collection[str] | Mapping[str, Sequence[str]],
     *,
     visits: Iterable[Visit] = (),
 ) -> Attribution:
-    """Attribute every order (see the module docstring); the posts of each (campaign, slot) are looked up once."""
+    """Attribute every order (see the module docstring); the posts of each (campaign, slot) are looked up once.
+    `campaigns`: the shop's campaign names, or utm_campaign value -> the campaigns whose links carry it (a
+    campaign's `utm: {campaign: ...}` renames it in its links; several campaigns may share one: utm_term's slot
+    and utm_source tell their posts apart)."""
     by_order = {v.order_id: v for v in visits if v.order_id}
-    known = set(campaigns)
+    known = dict(campaigns) if isinstance(campaigns, Mapping) else {name: [name] for name in campaigns}
     cache: dict[tuple[str, datetime], Sequence[PostRef]] = {}
+
+    def posts_of(utm_campaign: str, slot: datetime) -> list[PostRef]:
+        found: list[PostRef] = []
+        for name in known[utm_campaign]:
+            if (name, slot) not in cache:
+                cache[(name, slot)] = lookup(name, slot)
+            found.extend(cache[(name, slot)])
+        return found
+
     result = Attribution()
     for order in orders:
         utm, via = order.utm, "order"
@@ -219,20 +239,14 @@ def attribute(
             continue
         variant = parse_variant_content(utm.get("content"))
         slot = parse_slot_term(utm.get("term"))
+        first = known[campaign][0]  # the campaign an order without a post is counted to
         if slot is None:
-            result.orders.append(
-                Attributed(order.order_id, order.amount, order.time, campaign, variant, None, None, via)
-            )
+            result.orders.append(Attributed(order.order_id, order.amount, order.time, first, variant, None, None, via))
             continue
-        key = (campaign, slot)
-        if key not in cache:
-            cache[key] = lookup(campaign, slot)
-        candidates = _choose(cache[key], utm.get("source"), variant)
+        candidates = _choose(posts_of(campaign, slot), utm.get("source"), variant)
         sent = [p for p in candidates if p.sent]
         if not candidates:  # the slot is not ours (or was pruned): the campaign still earned the order
-            result.orders.append(
-                Attributed(order.order_id, order.amount, order.time, campaign, variant, None, None, via)
-            )
+            result.orders.append(Attributed(order.order_id, order.amount, order.time, first, variant, None, None, via))
             continue
         if not sent:
             result.missed.append(Missed(order.order_id, order.amount, order.time, NEVER_SENT, campaign))
@@ -241,11 +255,10 @@ def attribute(
         if post.sent_at is not None and order.time < post.sent_at - CLOCK_SLACK:
             result.missed.append(Missed(order.order_id, order.amount, order.time, BEFORE_POST, campaign))
             continue
-        result.orders.append(
-            Attributed(
-                order.order_id, order.amount, order.time, campaign, post.variant, post.outbox_key, post.account, via
-            )
+        found = Attributed(
+            order.order_id, order.amount, order.time, post.campaign, post.variant, post.outbox_key, post.account, via
         )
+        result.orders.append(found)
     logger.debug("attributed %d of %d orders (%d to a post)", len(result.orders), result.total, result.to_posts)
     return result
 
