@@ -23,7 +23,13 @@ from bot.core.clock import ManualClock
 from bot.core.errors import ConfigError
 from bot.domains.outcomes.attributed import AttributedOrders
 from bot.domains.outcomes.attribution import Money
-from bot.domains.outcomes.bandit import ATTRIBUTED_ENOUGH, FLOOR, rank_variants_by_revenue, revenue_stats
+from bot.domains.outcomes.bandit import (
+    ATTRIBUTED_ENOUGH,
+    FLOOR,
+    RevenueStats,
+    rank_variants_by_revenue,
+    revenue_stats,
+)
 from bot.domains.publishing.campaigns import CampaignService
 from bot.settings.config import Settings, load_config
 
@@ -194,30 +200,40 @@ def test_revenue_needs_the_orders_file(tmp_path: Path) -> None:
 # ---- the pure model ----------------------------------------------------------------------------------------------
 
 
-def test_revenue_per_impression_decides_not_orders_alone() -> None:
-    # variant 0: more orders of small baskets; variant 1: fewer, much larger
-    stats = {0: (40.0, 400.0, 10_000.0), 1: (20.0, 2000.0, 10_000.0)}
-    chosen = [rank_variants_by_revenue(stats, seed, floor=0.0)[0] for seed in range(300)]
-    assert chosen.count(1) > 290
-    assert sorted(rank_variants_by_revenue(stats, 7)) == [0, 1]
-    assert rank_variants_by_revenue(stats, 7) == rank_variants_by_revenue(stats, 7)
-    floored = [rank_variants_by_revenue(stats, seed)[0] for seed in range(4000)]
+def posts(rates: list[float], seed: int, each: int = 1000) -> RevenueStats:
+    """One post per rate: its revenue drawn around rate x impressions, with a lot of spread between posts."""
+    rng = np.random.default_rng(seed)
+    stats = RevenueStats()
+    for rate in rates:
+        stats = stats.add(float(rng.gamma(0.5, 2 * rate * each)), each)
+    return stats
+
+
+def test_revenue_per_impression_decides_with_the_post_as_the_unit() -> None:
+    clear = {0: posts([0.1] * 40, 1), 1: posts([0.3] * 40, 2)}
+    chosen = [rank_variants_by_revenue(clear, seed, floor=0.0)[0] for seed in range(300)]
+    assert chosen.count(1) > 285
+    assert sorted(rank_variants_by_revenue(clear, 7)) == [0, 1]
+    assert rank_variants_by_revenue(clear, 7) == rank_variants_by_revenue(clear, 7)
+    floored = [rank_variants_by_revenue(clear, seed)[0] for seed in range(4000)]
     assert FLOOR / 2 * 0.8 < floored.count(0) / len(floored) < FLOOR / 2 * 1.3
+    # two lucky posts of a variant do not settle it against forty steady ones
+    lucky = {0: posts([0.2] * 40, 3), 1: RevenueStats().add(600.0, 1000).add(500.0, 1000)}
+    early = [rank_variants_by_revenue(lucky, seed, floor=0.0)[0] for seed in range(300)]
+    assert 30 < early.count(0) < 270
 
 
 def test_converges_to_the_variant_that_sells_with_less_regret_than_rotation() -> None:
     rng = np.random.default_rng(5)
-    rates = np.array([0.002, 0.003, 0.0045])  # orders per impression; each order 100
-    orders, exposure = np.zeros(3), np.zeros(3)
+    rates = np.array([0.2, 0.3, 0.45])  # revenue per impression, posts selling unevenly (gamma, shape 0.5)
+    stats = {i: RevenueStats() for i in range(3)}
     sent = np.zeros(3)
     regret = 0.0
     for k in range(300):
-        stats = {i: (orders[i], 100.0 * orders[i], exposure[i]) for i in range(3)}
         v = rank_variants_by_revenue(stats, f"sim:{k}")[0]
         sent[v] += 1
         regret += rates.max() - rates[v]
-        orders[v] += rng.poisson(rates[v] * 1000)
-        exposure[v] += 1000
+        stats[v] = stats[v].add(float(rng.gamma(0.5, 2 * rates[v] * 1000)), 1000)
     rotation = sum(rates.max() - rates[k % 3] for k in range(300))
     assert sent[2] / 300 > 0.6
     assert regret / rotation < 0.5
@@ -226,4 +242,6 @@ def test_converges_to_the_variant_that_sells_with_less_regret_than_rotation() ->
 def test_revenue_stats_sum_each_variants_posts() -> None:
     money = {"a": (2.0, 150.0), "c": (1.0, 40.0)}
     stats = revenue_stats(["0", "1", "1", "x", "0"], ["a", "b", "c", "d", None], [1000, 500, 500, 10, 0], money, 2)
-    assert stats == {0: (2.0, 150.0, 1000.0), 1: (1.0, 40.0, 1000.0)}
+    assert (stats[0].posts, stats[0].revenue, stats[0].exposure) == (1, 150.0, 1000.0)
+    assert (stats[1].posts, stats[1].revenue, stats[1].exposure) == (2, 40.0, 1000.0)
+    assert stats[1].post_variance() == pytest.approx(((0 - 0.04 * 500) ** 2 + (40 - 0.04 * 500) ** 2) / 500**2)

@@ -10,9 +10,8 @@ variants keeps at least FLOOR / n of the slots (5% each for two, 2.5% for four) 
 can still show it was unlucky.
 
 On revenue (`learn_on: revenue`, or `auto` once the campaign's posts have ATTRIBUTED_ENOUGH orders attributed by
-their UTM links, attribution.py): each variant's revenue per impression, drawn as an order rate (Gamma posterior of
-Poisson orders) times an order value (normal around the variant's mean order value shrunk toward the campaign's),
-rank_variants_by_revenue.
+their UTM links, attribution.py): each variant's revenue per impression, with the post as the unit (posts sell
+very unevenly), drawn from a normal around its ratio estimate shrunk toward the campaign's: rank_variants_by_revenue.
 
 Deterministic per slot: the draw is seeded by the campaign, the account and the slot time (`slot_seed`), so a re-run
 or a second daemon with the same readings picks the same variant for the same slot. Pure: numpy only.
@@ -32,11 +31,9 @@ from bot.core.clock import ensure_utc
 FLOOR = 0.10  # share of slots that explore uniformly: each variant keeps at least FLOOR / n_variants
 ATTRIBUTED_ENOUGH = 10  # `learn_on: auto` learns on revenue once this many of the campaign's orders name its posts
 
-PRIOR_ORDERS = 2.0  # how many orders the campaign's pooled figures are worth in each variant's revenue posterior
-VALUE_SPREAD = 0.5  # order values' spread, as a share of the mean order value (one order's)
+PRIOR_POSTS = 2.0  # how many posts the campaign's pooled revenue rate is worth in each variant's posterior
 
 Stats = Mapping[int, tuple[float, float]]  # variant index -> (engagements, impressions)
-RevenueStats = Mapping[int, tuple[float, float, float]]  # variant index -> (orders, revenue, exposure)
 
 
 def slot_seed(campaign: str, slot_at: datetime, account: str | None = None) -> int:
@@ -88,27 +85,84 @@ def rank_variants(stats: Stats, seed: int | str, *, floor: float = FLOOR) -> lis
     return _first(_order(variants, draws), pick)
 
 
-def rank_variants_by_revenue(stats: RevenueStats, seed: int | str, *, floor: float = FLOOR) -> list[int]:
-    """Like rank_variants, on revenue per impression (per follower where the platform counts no views): each
-    variant's order rate is drawn from its Gamma(PRIOR_ORDERS + orders, PRIOR_ORDERS / pooled rate + exposure)
-    posterior (Poisson orders; the prior's mean is the campaign's pooled rate, worth PRIOR_ORDERS orders) and its
-    order value from a normal around its mean order value shrunk toward the campaign's (worth PRIOR_ORDERS
-    orders); the draw is their product. `stats`: variant index -> (orders, revenue, exposure)."""
+@dataclass(frozen=True)
+class RevenueStats:
+    """One variant's posts for the revenue bandit: how many, and the sums the ratio estimator needs (revenue r and
+    exposure x of each post: Σr, Σx, Σr², Σx², Σrx)."""
+
+    posts: int = 0
+    revenue: float = 0.0
+    exposure: float = 0.0
+    rr: float = 0.0
+    xx: float = 0.0
+    rx: float = 0.0
+
+    def add(self, revenue: float, exposure: float) -> RevenueStats:
+        return RevenueStats(
+            self.posts + 1,
+            self.revenue + revenue,
+            self.exposure + exposure,
+            self.rr + revenue * revenue,
+            self.xx + exposure * exposure,
+            self.rx + revenue * exposure,
+        )
+
+    def merged(self, other: RevenueStats) -> RevenueStats:
+        return RevenueStats(
+            self.posts + other.posts,
+            self.revenue + other.revenue,
+            self.exposure + other.exposure,
+            self.rr + other.rr,
+            self.xx + other.xx,
+            self.rx + other.rx,
+        )
+
+    @property
+    def rate(self) -> float:
+        return self.revenue / self.exposure if self.exposure > 0 else 0.0
+
+    def post_variance(self) -> float | None:
+        """The variance of one post's revenue per impression around the ratio (None below two posts)."""
+        if self.posts < 2 or self.exposure <= 0:
+            return None
+        rate = self.rate
+        spread = max(0.0, self.rr - 2 * rate * self.rx + rate * rate * self.xx) / (self.posts - 1)
+        mean_exposure = self.exposure / self.posts
+        return spread / (mean_exposure * mean_exposure)
+
+
+def rank_variants_by_revenue(stats: Mapping[int, RevenueStats], seed: int | str, *, floor: float = FLOOR) -> list[int]:
+    """Like rank_variants, on revenue per impression (per follower where the platform counts no views), with the
+    post as the unit, so a campaign whose posts sell very unevenly (a product people love, a viral hour) is not
+    taken for certain after a few lucky posts: each variant's rate is drawn from a normal around its ratio
+    estimate shrunk toward the campaign's pooled rate (worth PRIOR_POSTS posts), whose spread is the variance of
+    one post's rate (the variant's, itself shrunk toward the campaign's) over the posts behind it."""
     if not stats:
         return []
     variants = sorted(stats)
     rng = _rng(seed)
     pick = _explore(rng, variants, floor)
-    orders = np.array([max(0.0, float(stats[v][0])) for v in variants])
-    revenue = np.array([max(0.0, float(stats[v][1])) for v in variants])
-    exposure = np.array([max(0.0, float(stats[v][2])) for v in variants])
-    pooled_rate = (orders.sum() + 1.0) / (exposure.sum() + 1.0)
-    rates = rng.gamma(PRIOR_ORDERS + orders, 1.0 / (PRIOR_ORDERS / pooled_rate + exposure))
-    pooled_value = revenue.sum() / orders.sum() if orders.sum() > 0 else 1.0
-    mean_value = (revenue + PRIOR_ORDERS * pooled_value) / (orders + PRIOR_ORDERS)
-    spread = VALUE_SPREAD * pooled_value / np.sqrt(orders + PRIOR_ORDERS)
-    values = np.maximum(rng.normal(mean_value, spread), 0.0)
-    return _first(_order(variants, rates * values), pick)
+    pooled = RevenueStats()
+    for v in variants:
+        pooled = pooled.merged(stats[v])
+    pooled_rate = pooled.rate
+    pooled_variance = pooled.post_variance()
+    if pooled_variance is None or pooled_variance <= 0:
+        pooled_variance = max(pooled_rate, 1e-9) ** 2  # no spread seen yet: as wide as the rate itself
+    means, sds = [], []
+    for v in variants:
+        mine = stats[v]
+        own = mine.post_variance()
+        variance = (
+            pooled_variance
+            if own is None
+            else (mine.posts * own + PRIOR_POSTS * pooled_variance) / (mine.posts + PRIOR_POSTS)
+        )
+        weight = mine.posts + PRIOR_POSTS
+        means.append((mine.posts * mine.rate + PRIOR_POSTS * pooled_rate) / weight)
+        sds.append(float(np.sqrt(variance / weight)))
+    draws = rng.normal(np.array(means), np.array(sds))
+    return _first(_order(variants, draws), pick)
 
 
 def choose_variant(stats: Stats, seed: int | str, floor: float = FLOOR) -> int:
@@ -144,10 +198,10 @@ def revenue_stats(
     denominators: Sequence[float],
     money: Mapping[str, tuple[float, float]],
     n: int,
-) -> dict[int, tuple[float, float, float]]:
-    """(orders, revenue, exposure) per variant index 0..n-1 from per-post columns (each post's latest reading) and
-    `money` (outbox key -> (orders, revenue) it brought); posts without a number or a denominator are left out."""
-    totals = {i: [0.0, 0.0, 0.0] for i in range(n)}
+) -> dict[int, RevenueStats]:
+    """RevenueStats per variant index 0..n-1 from per-post columns (each post's latest reading) and `money` (outbox
+    key -> (orders, revenue) it brought); posts without a number or a denominator are left out."""
+    totals = {i: RevenueStats() for i in range(n)}
     for variant, key, shown in zip(variants, outbox_keys, denominators, strict=True):
         try:
             index = int(str(variant))
@@ -155,11 +209,9 @@ def revenue_stats(
             continue
         if index not in totals or not np.isfinite(shown) or shown <= 0:
             continue
-        orders, revenue = money.get(str(key), (0.0, 0.0)) if key is not None else (0.0, 0.0)
-        totals[index][0] += orders
-        totals[index][1] += revenue
-        totals[index][2] += float(shown)
-    return {i: (o, r, d) for i, (o, r, d) in totals.items()}
+        _, revenue = money.get(str(key), (0.0, 0.0)) if key is not None else (0.0, 0.0)
+        totals[index] = totals[index].add(revenue, float(shown))
+    return totals
 
 
 @dataclass(frozen=True)

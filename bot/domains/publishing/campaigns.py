@@ -276,6 +276,12 @@ class CampaignService:
                 posts.variant.tolist(), posts.outbox_key.tolist(), posts.denominator.tolist(), money, count
             )
             order = rank_variants_by_revenue(stats, seed)
+            logger.debug(
+                "campaign %s: slot %s: revenue per impression by variant %s",
+                campaign_name,
+                _iso(slot),
+                {i: (round(s.rate, 4), s.posts) for i, s in stats.items()},
+            )
         else:
             engaged = variant_stats(
                 posts.variant.tolist(), posts.engagements.tolist(), posts.denominator.tolist(), count
