@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,6 +151,108 @@ def read_orders_csv(path: Path) -> tuple[list[Order], list[Problem]]:
         return orders, [*problems, Problem(file, None, "", f"cannot read orders CSV {path}: {exc}")]
     logger.debug("read %d orders from %s (%d bad rows)", len(orders), path, len(problems))
     return orders, problems
+
+
+@dataclass(frozen=True)
+class OrderColumns:
+    """Orders as columns, what the segments' RFM features read: handle (without '@'), amount, time (epoch seconds)."""
+
+    handle: list[str]
+    amount: list[float]
+    epoch: list[float]
+
+    def __len__(self) -> int:
+        return len(self.handle)
+
+    @classmethod
+    def of(cls, orders: Iterable[Order]) -> OrderColumns:
+        rows = [(o.handle, o.amount, o.time.timestamp()) for o in orders]
+        return cls([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+def read_order_columns(path: Path) -> tuple[OrderColumns, list[Problem]]:
+    """read_orders_csv for the RFM features: the same orders kept and the same problems reported, read with a
+    plain csv.reader into columns (handle, amount, time), no Order per row (a header repeating a column:
+    read_orders_csv itself)."""
+    file = str(path)
+    if not path.is_file():
+        return OrderColumns([], [], []), [Problem(file, None, "", f"orders CSV {path} not found")]
+    handles: list[str] = []
+    amounts: list[float] = []
+    epochs: list[float] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream)
+            columns = [c.strip().lower() if c else "" for c in next(reader, None) or []]
+            missing = [c for c in REQUIRED if c not in columns]
+            if not columns or missing:
+                has = ", ".join(columns) or "nothing"
+                need = ", ".join(missing or REQUIRED)
+                return OrderColumns([], [], []), [
+                    Problem(file, None, "", f"orders CSV {path} needs the columns {need} (has: {has})")
+                ]
+            if len(set(columns)) < len(columns):
+                orders, problems = read_orders_csv(path)
+                return OrderColumns.of(orders), problems
+            width = len(columns)
+            at = {name: j for j, name in enumerate(columns)}
+            j_handle, j_order, j_amount, j_time = (at[c] for c in REQUIRED)
+            landing = _landing_column(columns)
+            j_landing = at[landing] if landing is not None else None
+            previous_end = reader.line_num
+            for raw in reader:
+                if not raw:  # a blank line, which csv.DictReader skips (a row after it: read_orders_csv's line)
+                    continue
+                line = previous_end + 1
+                previous_end = reader.line_num
+                if len(raw) > width:
+                    problems.append(Problem(file, line, "", f"row has more fields than the header's {width}"))
+                    continue
+                fields = [v.strip() for v in raw]
+                if len(fields) < width:
+                    fields.extend([""] * (width - len(fields)))
+                if not any(fields):
+                    continue
+                handle_ = fields[j_handle].lstrip("@＠")
+                order_id = fields[j_order]
+                if not handle_:
+                    problems.append(Problem(file, line, "handle", "empty handle"))
+                    continue
+                if not order_id:
+                    problems.append(Problem(file, line, "order_id", "empty order_id"))
+                    continue
+                if order_id in seen:
+                    problems.append(Problem(file, line, "order_id", f"order {order_id} repeats line {seen[order_id]}"))
+                    continue
+                try:
+                    amount = _price(fields[j_amount])
+                except ValueError:
+                    problems.append(Problem(file, line, "amount", f"amount {fields[j_amount]!r} is not a number"))
+                    continue
+                try:
+                    when = parse_time(fields[j_time])
+                except ValueError:
+                    problems.append(Problem(file, line, "time", f"time {fields[j_time]!r} is not an ISO 8601 time"))
+                    continue
+                if j_landing is not None and fields[j_landing]:
+                    try:
+                        utm_of_url(fields[j_landing])
+                    except ValueError:
+                        problems.append(
+                            Problem(file, line, landing or "", f"landing URL {fields[j_landing]!r} is not a URL")
+                        )
+                        continue
+                seen[order_id] = line
+                handles.append(handle_)
+                amounts.append(amount)
+                epochs.append(when.timestamp())
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        columns_read = OrderColumns(handles, amounts, epochs)
+        return columns_read, [*problems, Problem(file, None, "", f"cannot read orders CSV {path}: {exc}")]
+    logger.debug("read %d orders from %s (%d bad rows)", len(handles), path, len(problems))
+    return OrderColumns(handles, amounts, epochs), problems
 
 
 def read_visits_csv(path: Path) -> tuple[list[Visit], list[Problem]]:

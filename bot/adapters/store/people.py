@@ -82,8 +82,12 @@ class PeopleRepository(Repository):
     def interaction_id_range(self) -> tuple[int, int]:
         """(smallest id, largest id + 1) of the interaction log; (0, 0) when empty."""
         i = interaction_t
+        # two scalar subqueries: SQLite reads min and max of one SELECT with a full scan, each alone from the key
+        ends = sa.select(
+            sa.select(sa.func.min(i.c.id)).scalar_subquery(), sa.select(sa.func.max(i.c.id)).scalar_subquery()
+        )
         with self._tx("reading the interaction ids") as conn:
-            low, high = conn.execute(sa.select(sa.func.min(i.c.id), sa.func.max(i.c.id))).one()
+            low, high = conn.execute(ends).one()
         return (0, 0) if low is None else (int(low), int(high) + 1)
 
     def users_by_handle(self, handles: Collection[str]) -> dict[str, list[tuple[str, str]]]:

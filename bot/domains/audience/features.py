@@ -7,7 +7,7 @@ The store aggregates in SQL (one GROUP BY); this module turns the chunks into nu
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +21,7 @@ from bot.core.records import FEATURE_PARTS as PARTS
 from bot.domains.audience.jobs import Progress
 
 if TYPE_CHECKING:
-    from bot.adapters.orders import Order
+    from bot.adapters.orders import Order, OrderColumns
     from bot.core.errors import Problem
     from bot.core.ports import FeatureStore
     from bot.core.records import FeatureChunk
@@ -117,7 +117,7 @@ def load_features(
     *,
     user: tuple[str, str] | None = None,
     progress: Progress | None = None,
-    orders: tuple[list[Order], list[Problem]] | None = None,
+    orders: tuple[OrderColumns | Sequence[Order], list[Problem]] | None = None,
 ) -> FeatureTable:
     """The features of every user who interacted within segments.window (or of one `user`), own accounts out,
     with the latest graph snapshot's influence and community and, when segments.orders_csv is set, RFM."""
@@ -127,7 +127,7 @@ def load_features(
     exclude = own_pairs(settings, store)
     merger = _Merger()
     jobs: list[tuple[str, tuple[int, int] | None]] = []
-    low, high = store.people.interaction_id_range() if user is None else (0, 0)
+    low, high = store.people.interaction_id_range() if user is None and INTERACTION_SLICES > 1 else (0, 0)
     step = -(-(high - low) // INTERACTION_SLICES) if high > low else 0
     for part in PARTS:
         if part == "scores" and snapshot is None:
@@ -168,12 +168,12 @@ def load_features(
     path = orders_path(settings)
     if path is not None or orders is not None:
         if orders is None:
-            from bot.adapters.orders import read_orders_csv
+            from bot.adapters.orders import read_order_columns
 
             assert path is not None
             if progress:
                 progress(f"reading orders from {path}")
-            orders = read_orders_csv(path)
+            orders = read_order_columns(path)
         add_orders(table, orders[0], now)
         table.order_problems = list(orders[1])
     logger.debug("features of %d users (snapshot %s)", len(table), table.snapshot_id)
@@ -308,33 +308,39 @@ class _Merger:
         )
 
 
-def add_orders(table: FeatureTable, orders: list[Order], now: datetime) -> None:
+def add_orders(table: FeatureTable, orders: OrderColumns | Sequence[Order], now: datetime) -> None:
     """RFM columns from orders matched by handle (case-insensitive) to the table's users: days since the
     last order (the window's span when none, so 'never' reads as 'long ago'), order count, money spent."""
+    from bot.adapters.orders import OrderColumns
+
+    columns = orders if isinstance(orders, OrderColumns) else OrderColumns.of(orders)
     n = len(table)
     count = np.zeros(n)
     spent = np.zeros(n)
     tenure = table.columns.get("tenure_days")
     recency = np.full(n, 365.0)
-    by_handle: dict[str, tuple[int, float, float]] = {}
-    now_s = now.timestamp()
-    for order in orders:
-        key = order.handle.lower()
-        c, total, last = by_handle.get(key, (0, 0.0, -np.inf))
-        by_handle[key] = (c + 1, total + order.amount, max(last, order.time.timestamp()))
     if tenure is not None and n:
         recency[:] = max(365.0, float(tenure.max()))
     matched = 0
-    if by_handle:
-        for i, name in enumerate(table.username):
-            if name is None:
-                continue
-            hit = by_handle.get(name.lower())
-            if hit is None:
-                continue
-            count[i], spent[i] = hit[0], hit[1]
-            recency[i] = max(0.0, (now_s - hit[2]) / DAY)
-            matched += 1
+    if len(columns):
+        index: dict[str, int] = {}
+        codes = np.fromiter(
+            (index.setdefault(h, len(index)) for h in map(str.lower, columns.handle)), np.int64, len(columns)
+        )
+        per_handle_count = np.bincount(codes, minlength=len(index)).astype(np.float64)
+        per_handle_spent = np.bincount(codes, weights=np.asarray(columns.amount, np.float64), minlength=len(index))
+        per_handle_last = np.full(len(index), -np.inf)
+        np.maximum.at(per_handle_last, codes, np.asarray(columns.epoch, np.float64))
+        get = index.get
+        hit = np.fromiter(
+            (-1 if name is None else get(name.lower(), -1) for name in table.username.tolist()), np.int64, n
+        )
+        rows = np.flatnonzero(hit >= 0)
+        found = hit[rows]
+        count[rows] = per_handle_count[found]
+        spent[rows] = per_handle_spent[found]
+        recency[rows] = np.maximum(0.0, (now.timestamp() - per_handle_last[found]) / DAY)
+        matched = len(rows)
     table.columns["orders"] = count
     table.columns["spent"] = spent
     table.columns["order_recency_days"] = recency

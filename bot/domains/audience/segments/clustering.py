@@ -82,15 +82,16 @@ def segment_table(
     t = time.perf_counter()
     if progress:
         progress(f"K-means with k={k} on {n:,} people")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # (float64: float32 halves the time but moved 1 of 1M people on the bench data)
         warnings.simplefilter("ignore")
         model = kmeans(k, config.seed, init=init).fit(x)
     labels_idx = np.asarray(model.labels_, dtype=np.int64)
     centers = np.asarray(model.cluster_centers_, dtype=np.float64)
+    del model
     timings["kmeans_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    distance = np.sqrt(((x - centers[labels_idx]) ** 2).sum(axis=1))
+    distance = distances(x, centers, labels_idx)
     sizes_idx = np.bincount(labels_idx, minlength=k)
     keep = [c for c in range(k) if sizes_idx[c] > 0]
     centers_log = centers * space.scale + space.mean
@@ -132,6 +133,15 @@ def segment_table(
         projection=projection,
         timings=timings,
     )
+
+
+def distances(x: np.ndarray, centers: np.ndarray, labels: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+    """Each row's Euclidean distance to its centre (float64), a chunk at a time (no n x d temporary)."""
+    out = np.empty(len(x))
+    for start in range(0, len(x), chunk):
+        diff = x[start : start + chunk] - centers[labels[start : start + chunk]]
+        out[start : start + chunk] = np.sqrt((diff**2).sum(axis=1))
+    return out
 
 
 def _projection(
