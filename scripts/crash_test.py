@@ -5,10 +5,11 @@ Runs `socialbot run` against a standalone sandbox with a campaign that has a slo
 customers mention the shop a few times a second, SIGKILLs the daemon K times at random moments (some
 land in the middle of a send), restarts it each time, lets the last one finish the schedule and answer
 everyone, then compares the sandbox's ledger with the schedule and the mentions.
-A coupon campaign (reply channel, depths 5%/10%/15% learned per segment, `target: uplift` (no earlier campaign
-to learn from: its segments get the codes, each row marked so), budget --coupon-budget, 20% holdout)
-issues codes to a seeded segmentation of --coupon-people people (the customers among them) in batches while
-the kills go on; the customers' replies carry their codes.
+A coupon campaign (reply channel, depths 5%/10%/15% learned per segment, `target: uplift` ranking people by the
+model learned from two earlier, disabled campaigns seeded before the run (random holdouts, codes redeemed and
+expired, an orders CSV: seed_history), budget --coupon-budget, 20% holdout) issues codes to a seeded segmentation
+of --coupon-people people (the customers among them) in batches while the kills go on; the customers' replies
+carry their codes.
 --faults: the sandbox also answers 20% of API calls with a 5xx, 10% with a timeout after the request was
 processed (the ambiguous case), 5% with a connection reset, and every few seconds with a burst of 429s; the run
 fails if any request reached an endpoint before the reset its 429 announced. With a third of all calls failing,
@@ -90,6 +91,7 @@ replies:
       reply: reply.j2
 segments:
   enabled: false
+  orders_csv: orders.csv
 metrics:
   ages: ["5s", "30s"]
   every: 2s
@@ -98,6 +100,20 @@ coupons:
   batch_size: 100
   margin_rate: 0.4
   campaigns:
+    earlier1:
+      enabled: false
+      discounts: ["5%", "10%", "15%"]
+      budget: 100000
+      holdout: 0.3
+      channel: reply
+      expires_after: 1d
+    earlier2:
+      enabled: false
+      discounts: ["5%", "10%", "15%"]
+      budget: 100000
+      holdout: 0.3
+      channel: reply
+      expires_after: 1d
     crash:
       discounts: ["5%", "10%", "15%"]
       target: uplift
@@ -105,6 +121,7 @@ coupons:
       holdout: 0.2
       channel: reply
       expires_after: 1d
+      learn_from: [earlier1, earlier2]
 delivery:
   per_account_per_day: null
   min_spacing_seconds: 0
@@ -182,6 +199,53 @@ def seed_segments(database_url: str, customers: list[str], people: int, platform
             segments=[(0, "crash a", sizes[0], {}), (1, "crash b", sizes[1], {})],
             members=members,
         )
+
+
+EARLIER = ("earlier1", "earlier2")  # disabled campaigns of the past the uplift ranking learns from
+
+
+def seed_history(
+    database_url: str, folder: Path, customers: list[str], people: int, seed: int, platform: str = "x"
+) -> None:
+    """Two earlier campaigns (4 and 2 days ago, over, each with a random 30% holdout and codes at random depths):
+    the customers redeemed their codes more often than the others, who never write; the redemptions recorded as
+    `socialbot coupons import-redemptions` does, and an orders CSV (segments.orders_csv) with those orders. The
+    `crash` campaign (`target: uplift`, learn_from both) ranks people by the model learned from them."""
+    from bot.adapters.store import Store
+    from bot.core.clock import ManualClock
+    from bot.core.records import IssueSpec, Member, RedemptionLine
+    from bot.domains.coupons.codes import new_code
+
+    rng = random.Random(f"{seed}:history")
+    writers = set(customers)
+    others = [f"9{n:08d}" if platform == "x" else f"did:plc:crash{n:08d}" for n in range(people)]
+    everyone = [*customers, *others]
+    orders = ["handle,order_id,amount,time"]
+    now = datetime.now(UTC)
+    for days, name in zip((4, 2), EARLIER, strict=True):
+        issued_at = now - timedelta(days=days)
+        clock = ManualClock(issued_at)
+        with Store.open(database_url, clock=clock) as store:
+            spec = IssueSpec(name, 100000, "reply", 86_400.0, new_code=lambda: new_code("OLD"))
+            members = []
+            for i, uid in enumerate(everyone):
+                held = rng.random() < 0.3
+                arm = None if held else rng.choice(("5%", "10%", "15%"))
+                members.append(Member(platform, uid, i % 2, held, arm, 0.3 if held else 0.7 / 3))
+            store.coupons.issue(spec, members)
+            lines = []
+            for row in store.coupons.find(campaign=name):
+                chance = 0.7 if row.user_id in writers else 0.1
+                if row.code is None or rng.random() >= chance:
+                    continue
+                when = issued_at + timedelta(hours=rng.uniform(1, 20))
+                order_id = f"{name}-{row.user_id}"
+                lines.append(RedemptionLine(row.code, order_id, 80.0, when, "crash history"))
+                orders.append(f"crashfan{row.user_id},{order_id},80.00,{when:%Y-%m-%dT%H:%M:%SZ}")
+            clock.set(issued_at + timedelta(days=1, hours=1))
+            store.redemptions.record(lines)
+            store.coupons.expire(clock.now())
+    (folder / "orders.csv").write_text("\n".join(orders) + "\n", encoding="utf-8")
 
 
 def metric_readings(database_url: str) -> int:
@@ -414,6 +478,7 @@ def run_x(args: argparse.Namespace, rng: random.Random, work: Path, database_url
         length = (end - start).total_seconds()
         customers = Customers(url, rng.randrange(1 << 30), quit_between=(0.2 * length, 0.5 * length))
         seed_segments(database_url, customers.people, args.coupon_people)
+        seed_history(database_url, work, customers.people, args.coupon_people, args.seed)
         customers.start()
         if bursts is not None:
             bursts.start()
@@ -529,7 +594,9 @@ def run_bluesky(args: argparse.Namespace, rng: random.Random, work: Path, databa
             label="customer",
             text=lambda n: f"question {n}: where is my order {order + n}?",
         )
-        seed_segments(database_url, [p.did for p in customers.people], args.coupon_people, platform="bluesky")
+        dids = [p.did for p in customers.people]
+        seed_segments(database_url, dids, args.coupon_people, platform="bluesky")
+        seed_history(database_url, work, dids, args.coupon_people, args.seed, platform="bluesky")
         customers.start(per_second=3.0)
 
         def shop_posts() -> list[dict[str, Any]]:

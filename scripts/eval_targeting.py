@@ -16,8 +16,10 @@ Nothing in the bot's path reads the planted curves: only the store, the sandbox 
 Scoring (the script alone reads the planted truth): per segment of the segmentation the campaigns used, the
 planted best depth is the one of most planted margin per person over the segment's members (their
 communities' curves and order values); the learned best is the depth report's (`socialbot coupons report`:
-highest posterior margin per person). depth_recovered = segments whose learned best is the planted best /
-segments with coupons. Printed beside it: each segment's planted margins (and how close the runner-up is).
+highest posterior margin per person), read once every weekly code's window is over (a code redeemed while
+the others of its week are still open would count as settled alone and flatter the depth drawn most that week).
+depth_recovered = segments whose learned best is the planted best / segments with coupons. Printed beside it:
+each segment's planted margins (and how close the runner-up is).
 
 Coupons to the people they change: after the weekly campaigns, one more campaign (`uplift`: `target: uplift`, the
 same depths, budget --uplift-budget of the people, learn_from the weekly ones) ranks everyone eligible by the
@@ -256,6 +258,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{issued.held_out} held out, {imported.counts['counted']} redeemed ({time.monotonic() - t0:.0f} s)",
                 flush=True,
             )
+        clock.set(START + timedelta(weeks=args.weeks, hours=1))  # every weekly code's window over: all settled
         recovered = score(args, settings, store, clock, planted, orders_csv, run_id.id, t0)
         gain = uplift_score(args, settings, store, clock, planted, service, run_id.id, t0)
     finally:

@@ -76,3 +76,34 @@ def test_too_little_history_says_what_is_missing() -> None:
     x, _, treated, ordered = campaign(100, seed=1, holdout=0.1)
     with pytest.raises(NotEnoughHistory, match="held out"):
         fit(FEATURES, x, treated, ordered)
+
+
+def test_the_treated_model_reads_the_depth_and_never_lowers_the_chance_for_a_deeper_discount() -> None:
+    """Planted: persuadables order with a code only from 10% off; the model learned with each code's depth finds
+    their uplift at 15% and not at 5%, and a deeper discount never predicts fewer orders."""
+    rng = np.random.default_rng(105)
+    x, kind = audience(8000, seed=5)
+    treated = rng.random(len(x)) >= 0.2
+    depth = np.where(treated, rng.choice([0.05, 0.10, 0.15], size=len(x)), np.nan)
+    deep_enough = treated & (np.nan_to_num(depth) >= 0.10)
+    p = np.select([kind == 1, kind == 2], [0.6, np.where(deep_enough, 0.5, 0.05)], 0.02)
+    ordered = rng.random(len(x)) < p
+    model = fit(FEATURES, x, treated, ordered, depth=depth, seed=0)
+    assert model.by_depth
+    x2, kind2 = audience(3000, seed=7)
+    shallow = model.uplift(x2, np.full(len(x2), 0.05))
+    deep = model.uplift(x2, np.full(len(x2), 0.15))
+    persuadable = kind2 == 2
+    assert deep[persuadable].mean() > 0.3 > shallow[persuadable].mean() + 0.2
+    assert (deep >= shallow - 1e-12).all()
+    assert abs(deep[kind2 == 1].mean()) < 0.1  # sure things: no uplift at any depth
+
+
+def test_a_column_nobody_has_yet_is_read_as_zero_instead_of_failing() -> None:
+    x, _, treated, ordered = campaign(2000, seed=3)
+    x = np.column_stack([x, np.full(len(x), np.nan)])  # e.g. the share of earlier codes redeemed, before any
+    model = fit((*FEATURES, "redeemed_share"), x, treated, ordered, seed=0)
+    assert model.empty == (len(FEATURES),)
+    later = x.copy()
+    later[:, -1] = 0.5
+    assert np.allclose(model.uplift(later), model.uplift(x))

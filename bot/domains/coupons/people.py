@@ -2,7 +2,10 @@
 (interactions by kind, recency, tenure, frequency, messages, sentiment, complaints, followers, influence: the
 app passes bot.domains.audience.features' table, as the store has it now) and their orders in the shop's orders
 CSV before that moment (count, money spent, days since the last one, mean order value, and the same for the orders
-placed without a coupon: whoever buys at full price may not need one).
+placed without a coupon: whoever buys at full price may not need one), and how they answered earlier campaigns
+whose window was over by then (codes received and the share redeemed; times held out and the share of those in
+which they ordered anyway: someone who orders while held out needs no coupon, someone who never redeems one will
+not start).
 
 A row for an earlier moment takes the interaction counts as they are now (the store keeps no history of them) with
 the recency and tenure moved back to that moment; its order columns are those of that moment, so an order a
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,8 +29,10 @@ logger = logging.getLogger(__name__)
 
 DAY = 86_400.0
 NEVER_DAYS = 365.0  # days since the last order of someone who never ordered ("long ago")
+BASKET_PRIOR = 3.0  # orders at the shop's mean value a person's own mean is shrunk with
 ORDER_COLUMNS = ("orders", "spent", "order_recency_days", "order_value", "full_price_orders", "full_price_recency_days")
 TIME_COLUMNS = ("recency_days", "tenure_days")
+HISTORY_COLUMNS = ("codes_before", "redeemed_share", "held_out_before", "held_out_ordered_share")
 
 
 class PersonTable(Protocol):
@@ -99,19 +104,60 @@ class OrderBook:
         return i < len(times) and times[i] < end.timestamp()
 
     def basket(self, handle: str | None, moment: datetime) -> float:
-        """The person's mean order value before `moment` (the shop's mean when they never ordered)."""
+        """The person's usual order value before `moment`: their mean shrunk towards the shop's mean as if they had
+        also placed BASKET_PRIOR orders of that (one large order says little; the shop's mean when they never
+        ordered)."""
         n, spent, _ = self.before(handle, moment)
-        return spent / n if n else self.mean_value
+        return (spent + BASKET_PRIOR * self.mean_value) / (n + BASKET_PRIOR)
+
+
+class CampaignHistory:
+    """Each person's answers to earlier campaigns: (end of the code's window, had a code, ordered in the window)
+    by (platform, user id), in time order."""
+
+    def __init__(self, answers: Iterable[tuple[str, str, datetime, bool, bool]] = ()) -> None:
+        """`answers`: (platform, user id, end of the window, had a code, ordered or redeemed within it)."""
+        by_person: dict[tuple[str, str], list[tuple[float, bool, bool]]] = {}
+        for platform, user_id, end, treated, ordered in answers:
+            by_person.setdefault((platform, user_id), []).append((end.timestamp(), treated, ordered))
+        self._ends: dict[tuple[str, str], list[float]] = {}
+        self._counts: dict[tuple[str, str], np.ndarray] = {}  # running (codes, redeemed, held out, ordered held)
+        for key, rows in by_person.items():
+            rows.sort()
+            self._ends[key] = [end for end, _, _ in rows]
+            steps = np.array([(t, t and o, not t, (not t) and o) for _, t, o in rows], dtype=np.float64)
+            self._counts[key] = np.cumsum(steps, axis=0)
+
+    def before(self, platform: str, user_id: str, moment: datetime) -> tuple[float, float, float, float]:
+        """(codes, share redeemed, times held out, share of those with an order) of the campaigns whose window
+        was over by `moment` (a share is NaN when there is nothing to divide by)."""
+        ends = self._ends.get((platform, user_id))
+        n = bisect.bisect_right(ends, moment.timestamp()) if ends else 0
+        if not n:
+            return 0.0, np.nan, 0.0, np.nan
+        codes, redeemed, held, ordered = self._counts[(platform, user_id)][n - 1]
+        return (
+            codes,
+            redeemed / codes if codes else np.nan,
+            held,
+            ordered / held if held else np.nan,
+        )
 
 
 class People:
-    """Feature rows of people at moments, from the feature table read at `now` and the order book."""
+    """Feature rows of people at moments, from the feature table read at `now`, the order book and the answers to
+    earlier campaigns."""
 
-    def __init__(self, table: PersonTable, book: OrderBook, now: datetime) -> None:
+    def __init__(
+        self, table: PersonTable, book: OrderBook, now: datetime, history: CampaignHistory | None = None
+    ) -> None:
         self.book = book
         self.now = now
-        self._table_columns = [name for name in table.columns if name not in ORDER_COLUMNS]
-        self.names: tuple[str, ...] = (*self._table_columns, *ORDER_COLUMNS)
+        self.history = history if history is not None else CampaignHistory()
+        self._table_columns = [
+            name for name in table.columns if name not in ORDER_COLUMNS and name not in HISTORY_COLUMNS
+        ]
+        self.names: tuple[str, ...] = (*self._table_columns, *ORDER_COLUMNS, *HISTORY_COLUMNS)
         self._block = (
             np.column_stack([np.asarray(table.columns[c], dtype=np.float64) for c in self._table_columns])
             if self._table_columns
@@ -150,5 +196,6 @@ class People:
             who = handle if handle is not None else self.handle(platform, user_id)
             count, spent, recency = self.book.before(who, moment)  # type: ignore[arg-type]
             full, full_recency = self.book.full_price_before(who, moment)  # type: ignore[arg-type]
-            out[k, width:] = (count, spent, recency, spent / count if count else np.nan, full, full_recency)
+            order_columns = (count, spent, recency, spent / count if count else np.nan, full, full_recency)
+            out[k, width:] = (*order_columns, *self.history.before(platform, user_id, moment))
         return out

@@ -28,13 +28,13 @@ import numpy as np
 
 from bot.core.records import BatchOutcome, CouponRecord, IssueSpec, Member
 from bot.domains.coupons.arms import MarginError, learning_set, margin_rate
-from bot.domains.coupons.people import FeatureSource, OrderBook, People
+from bot.domains.coupons.people import CampaignHistory, FeatureSource, OrderBook, People
 from bot.domains.coupons.uplift import EXPLORE_SHARE, NotEnoughHistory, UpliftModel, choose, fit
 
 if TYPE_CHECKING:
     from bot.domains.coupons.arms import DepthDraw
     from bot.settings.config import Settings
-    from bot.settings.coupons import CouponCampaignConfig
+    from bot.settings.coupons import CouponCampaignConfig, DiscountDepth
 
 logger = logging.getLogger(__name__)
 
@@ -118,17 +118,55 @@ def outcomes(settings: Settings, rows: Sequence[CouponRecord], people: People) -
     return treated, ordered
 
 
+def depth_shares(settings: Settings, rows: Sequence[CouponRecord], people: People) -> np.ndarray:
+    """Each row's discount as a share of the person's usual order (its arm, else its campaign's one discount; NaN
+    for a holdout row or a depth not known)."""
+    out = np.full(len(rows), np.nan)
+    for i, r in enumerate(rows):
+        if r.holdout:
+            continue
+        depth = _depth(r.arm, settings.coupons.campaigns.get(r.campaign))
+        if depth is not None:
+            handle = r.username or people.handle(r.platform, r.user_id)
+            out[i] = share_of(depth, people.book.basket(handle, r.issued_at))
+    return out
+
+
+def share_of(depth: DiscountDepth, basket: float) -> float:
+    return depth.value if depth.kind == "percent" else min(depth.value / basket, 1.0) if basket > 0 else np.nan
+
+
+def _depth(label: str | None, cfg: CouponCampaignConfig | None) -> DiscountDepth | None:
+    from bot.settings.coupons import parse_depth
+
+    if label is not None:
+        try:
+            return parse_depth(label)
+        except ValueError:
+            return None
+    return cfg.coupon_depth if cfg is not None else None
+
+
 def learn(settings: Settings, rows: Sequence[CouponRecord], people: People, *, seed: int = 0) -> UpliftModel:
     """The T-learner of these settled rows (NotEnoughHistory: too few with a code or held out)."""
     x = people.matrix([(r.platform, r.user_id, r.username) for r in rows], [r.issued_at for r in rows])
     treated, ordered = outcomes(settings, rows, people)
-    return fit(people.names, x, treated, ordered, seed=seed)
+    return fit(people.names, x, treated, ordered, depth=depth_shares(settings, rows, people), seed=seed)
 
 
 def people_now(settings: Settings, coupons: UpliftRows, features: FeatureSource | None, now: datetime) -> People:
+    """The people as the model reads them at `now`, with every campaign's settled answers so far."""
     if features is None:
         raise NoUpliftData("no person features are available to this service")
-    return People(features(now), orders_book(settings, coupons), now)
+    people = People(features(now), orders_book(settings, coupons), now)
+    rows = [r for r in coupons.find() if r.state != "forgotten" and (r.code is not None or r.holdout)]
+    rows = [r for r in rows if r.issued_at + window_of(settings, r.campaign) <= now]
+    treated, ordered = outcomes(settings, rows, people)
+    people.history = CampaignHistory(
+        (r.platform, r.user_id, r.issued_at + window_of(settings, r.campaign), bool(t), bool(o))
+        for r, t, o in zip(rows, treated, ordered, strict=True)
+    )
+    return people
 
 
 def plan(
@@ -167,8 +205,10 @@ def plan(
     priced = draw.members([(m.platform, m.user_id, m.segment_id, False) for m in candidates]) if draw else candidates
     x = people.matrix([(m.platform, m.user_id, None) for m in candidates], now)
     basket = np.array([people.book.basket(people.handle(m.platform, m.user_id), now) for m in candidates])
-    cost = np.array([_cost(cfg, m.arm, v) for m, v in zip(priced, basket, strict=True)])
-    value = model.value(x, margin=basket * rate, coupon_cost=cost)
+    depths = [_depth(m.arm, cfg) for m in priced]
+    cost = np.array([d.cost(v) if d is not None else 0.0 for d, v in zip(depths, basket, strict=True)])
+    share = np.array([share_of(d, v) if d is not None else np.nan for d, v in zip(depths, basket, strict=True)])
+    value = model.value(x, margin=basket * rate, coupon_cost=cost, depth=share)
     keys = [f"{m.platform}:{m.user_id}" for m in candidates]
     ranked, explored = choose(keys, value, cfg.budget, salt=f"uplift:{name}")
     rest = len(candidates) - len(ranked)
@@ -199,14 +239,6 @@ def plan(
         result.held_out,
     )
     return result
-
-
-def _cost(cfg: CouponCampaignConfig, arm: str | None, basket: float) -> float:
-    """What the coupon gives away on an order of `basket` at the person's depth (its arm) or the one discount."""
-    from bot.settings.coupons import parse_depth
-
-    depth = parse_depth(arm) if arm is not None else cfg.coupon_depth
-    return depth.cost(basket) if depth is not None else 0.0
 
 
 def fallback_member(m: Member, holdout: float) -> Member:

@@ -2,11 +2,12 @@
 campaigns' randomised holdouts, and how well a ranking did on the next campaign's holdout.
 
 The model is a T-learner: one gradient-boosted classifier (scikit-learn's HistGradientBoostingClassifier) learns
-P(order | features) on the people who got a code, another on the held-out people; a person's uplift is the
-difference. Ranking value = uplift x margin of an order - the coupon's cost when it is used (the code is redeemed
-by someone who orders: P(order | coupon) x discount). The budget is then filled from the top, with a random
-holdout (as every campaign keeps) and an exploration slice drawn uniformly from the rest, so the next campaign's
-model still sees people the ranking would skip.
+P(order | features, depth) on the people who got a code (the discount's depth as a share of the order, monotone: a
+deeper discount never lowers it), another P(order | features) on the held-out people; a person's uplift is the
+difference at the depth they would get. Ranking value = uplift x margin of an order - the coupon's cost when it is
+used (the code is redeemed by someone who orders: P(order | coupon) x discount). The budget is then filled from the
+top, with a random holdout (as every campaign keeps) and an exploration slice drawn uniformly from the rest, so the
+next campaign's model still sees people the ranking would skip.
 
 How a ranking did: on a campaign whose holdout was random, the Qini curve of the ranking (treated orders minus
 held-out orders scaled to the treated count, over the top k people) and its coefficient: the area between it and
@@ -43,36 +44,60 @@ class NotEnoughHistory(ValueError):
 
 @dataclass(frozen=True)
 class UpliftModel:
-    """P(order | coupon) and P(order | no coupon) for a feature matrix (columns in `features` order)."""
+    """P(order | coupon) and P(order | no coupon) for a feature matrix (columns in `features` order); with
+    `by_depth`, the first also reads the discount's depth (a share of the order) as its last column."""
 
     features: tuple[str, ...]
     treated: object  # fitted classifiers (scikit-learn)
     control: object
+    by_depth: bool = False
+    empty: tuple[int, ...] = ()  # columns without a single value when it was learned: read as 0
 
-    def probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(self, x: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         from threadpoolctl import threadpool_limits
 
+        x = _zeroed(x, self.empty)
         with threadpool_limits(1):  # OpenMP threads on a busy machine cost more than they give at this size
-            p1 = self.treated.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+            p1 = self.treated.predict_proba(self._with_depth(x, depth))[:, 1]  # type: ignore[attr-defined]
             p0 = self.control.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
         return p1, p0
 
-    def uplift(self, x: np.ndarray) -> np.ndarray:
-        p1, p0 = self.probabilities(x)
+    def _with_depth(self, x: np.ndarray, depth: np.ndarray | None) -> np.ndarray:
+        if not self.by_depth:
+            return x
+        column = np.full(len(x), np.nan) if depth is None else np.asarray(depth, dtype=np.float64)
+        return np.column_stack([x, column])
+
+    def uplift(self, x: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
+        p1, p0 = self.probabilities(x, depth)
         return p1 - p0
 
-    def value(self, x: np.ndarray, *, margin: float, coupon_cost: float) -> np.ndarray:
+    def value(
+        self,
+        x: np.ndarray,
+        *,
+        margin: float | np.ndarray,
+        coupon_cost: float | np.ndarray,
+        depth: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Expected incremental margin per person minus the coupon's expected cost (paid by everyone who orders
         with the code, also those who would have ordered anyway)."""
-        p1, p0 = self.probabilities(x)
+        p1, p0 = self.probabilities(x, depth)
         return (p1 - p0) * margin - p1 * coupon_cost
 
 
 def fit(
-    features: Sequence[str], x: np.ndarray, treated: np.ndarray, ordered: np.ndarray, *, seed: int = 0
+    features: Sequence[str],
+    x: np.ndarray,
+    treated: np.ndarray,
+    ordered: np.ndarray,
+    *,
+    depth: np.ndarray | None = None,
+    seed: int = 0,
 ) -> UpliftModel:
     """A T-learner from earlier campaigns' rows: `x` people x features, `treated` (got a code) and `ordered`
-    (ordered within the campaign's window) booleans."""
+    (ordered within the campaign's window) booleans; `depth`: each treated row's discount as a share of the order
+    (NaN where unknown), when the campaigns offered several."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
@@ -81,8 +106,11 @@ def fit(
     n_t, n_c = int(treated.sum()), int((~treated).sum())
     if n_t < MIN_GROUP or n_c < MIN_GROUP:
         raise NotEnoughHistory(n_t, n_c)
+    empty = tuple(int(j) for j in np.flatnonzero(~np.isfinite(x).any(axis=0)))
+    x = _zeroed(x, empty)
+    by_depth = depth is not None and bool(np.ptp(np.nan_to_num(np.asarray(depth, dtype=np.float64)[treated])) > 0)
 
-    def classifier(rows: np.ndarray, labels: np.ndarray) -> object:
+    def classifier(rows: np.ndarray, labels: np.ndarray, monotone: list[int] | None = None) -> object:
         if labels.all() or not labels.any():  # one class only: a constant model
             return _Constant(float(labels.mean()))
         model = HistGradientBoostingClassifier(
@@ -91,16 +119,29 @@ def fit(
             max_leaf_nodes=15,
             min_samples_leaf=20,
             l2_regularization=1.0,
+            monotonic_cst=monotone,
             random_state=seed,
         )
         return model.fit(rows, labels)
 
     with threadpool_limits(1):  # as in probabilities()
-        model = UpliftModel(
-            tuple(features), classifier(x[treated], ordered[treated]), classifier(x[~treated], ordered[~treated])
-        )
+        if by_depth:
+            assert depth is not None
+            rows = np.column_stack([x[treated], np.asarray(depth, dtype=np.float64)[treated]])
+            first = classifier(rows, ordered[treated], [0] * x.shape[1] + [1])
+        else:
+            first = classifier(x[treated], ordered[treated])
+        model = UpliftModel(tuple(features), first, classifier(x[~treated], ordered[~treated]), by_depth, empty)
     logger.info("uplift model learned from %d people with a code and %d held out", n_t, n_c)
     return model
+
+
+def _zeroed(x: np.ndarray, columns: tuple[int, ...]) -> np.ndarray:
+    if not columns:
+        return x
+    out = np.array(x, dtype=np.float64)
+    out[:, list(columns)] = 0.0
+    return out
 
 
 @dataclass(frozen=True)

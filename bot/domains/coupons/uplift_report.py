@@ -19,6 +19,7 @@ from bot.domains.coupons.targeting import (
     NotEnoughHistory,
     NoUpliftData,
     UpliftRows,
+    depth_shares,
     learn,
     outcomes,
     people_now,
@@ -140,4 +141,7 @@ def _measure(
 def _qini(settings: Settings, rows: Sequence[CouponRecord], model: Any, people: People) -> Qini:
     x = people.matrix([(r.platform, r.user_id, r.username) for r in rows], [r.issued_at for r in rows])
     treated, ordered = outcomes(settings, rows, people)
-    return qini(np.asarray(model.uplift(x)), treated, ordered)
+    depth = depth_shares(settings, rows, people)
+    if np.isfinite(depth).any():  # everyone scored alike: the held out at the depth a code would have had on average
+        depth = np.where(np.isfinite(depth), depth, float(np.nanmean(depth)))
+    return qini(np.asarray(model.uplift(x, depth)), treated, ordered)
