@@ -182,8 +182,10 @@ def write_project(
         campaigns += (
             f"  explore_{name}:\n    account: {name}\n    template: explore.j2\n"
             f"    schedule:\n      interval: {interval}\n      start: {local_start}\n"
-            f"{PRODUCTS.format()}    utm:\n      campaign: explore\n"
+            f"{PRODUCTS.format()}"
         )
+        if learn_on not in ("revenue", "auto"):  # learning on orders: each campaign keeps its own utm_campaign, or
+            campaigns += "    utm:\n      campaign: explore\n"  # the two accounts' posts at one slot look alike
         if learn:
             campaigns += "    variants: learn\n"
             if learn_on:
