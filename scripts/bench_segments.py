@@ -12,7 +12,7 @@ Steps, timed (the bot's own code, as the daemon runs it): features (one SQL GROU
 (log1p, standardise, k chosen by silhouette on a sample, K-means on everyone, stable ids, labels), store (the
 run, its segments and N member rows). Baselines in the same run, on the same standardised matrix: scikit-learn
 KMeans alone (k-means++, n_init=1) and MiniBatchKMeans, with their inertia against ours.
-Goal (issue 5): 1,000,000 users in <= 30 s total and <= 1.5 GB peak RSS.
+Goals: issue 5, 1,000,000 users in <= 30 s total and <= 1.5 GB peak RSS; issue 16, <= 10 s and <= 1 GB.
 Last line: RESULT users=N total_s=X kmeans_s=Y peak_mb=M
 """
 
