@@ -281,6 +281,22 @@ def test_jobs_and_run_once(store: Store, clock: ManualClock, tmp_path: Path) -> 
     assert {c.state for c in store.coupons.find(campaign="a")} == {"expired"}
 
 
+def test_a_daemon_killed_mid_turn_blocks_the_others_only_briefly(
+    store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    seed_segments(store, 30)
+    settings = make_settings(tmp_path, a={"holdout": 0, "channel": "export"})
+    survivor = CouponService(settings, store, clock, owner="daemon-2")
+    ttl = survivor.lease_ttl
+    assert timedelta(seconds=20) <= ttl <= timedelta(minutes=10)  # three turns (every: 1h), at most 10 minutes
+    assert store.leases.acquire("coupons", "daemon-1", ttl=ttl)  # daemon-1 took its turn and was killed
+    clock.advance(ttl - timedelta(seconds=1))
+    assert survivor.run_once() == []
+    clock.advance(timedelta(seconds=2))
+    [report] = survivor.run_once()  # the dead daemon's turn has lapsed
+    assert report.issued == 30
+
+
 def test_a_label_targets_its_numbered_twins(store: Store, clock: ManualClock, tmp_path: Path) -> None:
     members = [("x", f"u{i}", i % 3, 0.5) for i in range(9)]
     store.segments.save_run(

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_ENV = "SOCIALBOT_COUPON_WEBHOOK_URL"
 LEASE = "coupons"
+LEASE_MIN, LEASE_MAX = timedelta(seconds=20), timedelta(minutes=10)
 Progress = Callable[[int, int], None]  # (people looked at, people in the target segments)
 
 
@@ -477,17 +478,29 @@ class CouponService:
     def run_once(self) -> list[IssueReport]:
         """Expire, issue, deliver (DM/export), record deliveries; one daemon at a time (a lease)."""
         now = self.clock.now()
-        if not self.store.leases.acquire(LEASE, self.owner, ttl=timedelta(minutes=30), now=now):
+        ttl = self.lease_ttl
+        if not self.store.leases.acquire(LEASE, self.owner, ttl=ttl, now=now):
             logger.debug("coupons: another daemon is issuing; skipping this turn")
             return []
+
+        def renew(name: str, done: int, total: int) -> None:  # each batch keeps the turn; a dead daemon's ends soon
+            self.store.leases.acquire(LEASE, self.owner, ttl=ttl, now=self.clock.now())
+
         try:
             self.store.coupons.expire(now)
-            reports = self.issue_all()
+            reports = self.issue_all(progress=renew)
             self.deliver_all()
             self.mark_delivered_by_outbox()
             return reports
         finally:
             self.store.leases.release(LEASE, self.owner)
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        """How long a turn is held without a batch going through (renewed at every batch): three turns, between
+        LEASE_MIN and LEASE_MAX, so a daemon killed mid-turn (say while the uplift model learns) blocks the others
+        briefly."""
+        return min(LEASE_MAX, max(LEASE_MIN, 3 * self.config.every))
 
     def jobs(self) -> list[Job]:
         """One interval job every coupons.every (first turn at start) when any campaign is configured."""
