@@ -9,7 +9,6 @@ callback `reading_progress` installs (the CLI's `check`); the daemon installs no
 from __future__ import annotations
 
 import csv
-import gc
 import logging
 import re
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError
 
 from bot.core.errors import Problem
+from bot.core.memory import paused_gc
 from bot.settings.base import ConfigModel
 
 logger = logging.getLogger(__name__)
@@ -59,18 +59,6 @@ def reading_progress(callback: ReadProgress) -> Iterator[None]:
         yield
     finally:
         _progress.reset(token)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Millions of small objects that all stay alive: the cyclic collector would walk them again and again."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _value(text: str) -> Any:
@@ -112,7 +100,7 @@ def read_products_csv(path: Path) -> tuple[list[Product], list[Problem]]:
         cached = _cache.get(key)
     if cached is not None and cached[0] == version:
         return list(cached[1]), list(cached[2])
-    with _collector_paused():
+    with paused_gc():
         products, problems = _read(path, stat.st_size)
     if not any(p.line is None for p in problems):  # a file that could not be read is read again next time
         with _cache_lock:
