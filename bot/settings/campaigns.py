@@ -36,6 +36,16 @@ def localize(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
+def one_of(field: str, value: Any, options: dict[str, str]) -> Any:
+    """`value` when it is one of `options` (name -> what it means, '' when the name says it), else a ValueError
+    that lists them: "pick must be 'rotate' (the products in turn) or 'interest' (what the target wants), not 'x'"."""
+    if isinstance(value, str) and value in options:
+        return value
+    named = [f"'{name}'" + (f" ({meaning})" if meaning else "") for name, meaning in options.items()]
+    listed = f"{', '.join(named[:-1])} or {named[-1]}" if len(named) > 1 else named[0]
+    raise ValueError(f"{field} must be {listed}, not {value!r}")
+
+
 class CronSchedule(ConfigModel):
     cron: str  # five-field crontab, e.g. "0 10 * * 1-5" (0 = Sunday, as in crontab)
 
@@ -96,9 +106,7 @@ class BestTimesSchedule(ConfigModel):
     @field_validator("per", mode="before")
     @classmethod
     def _per(cls, value: Any) -> Any:
-        if value not in ("day", "week"):
-            raise ValueError(f"per must be 'day' or 'week', not {value!r}")
-        return value
+        return one_of("per", value, {"day": "", "week": ""})
 
     @field_validator("within", mode="before")
     @classmethod
@@ -190,28 +198,18 @@ class CampaignConfig(ConfigModel):
     @field_validator("variants", mode="before")
     @classmethod
     def _variants(cls, value: Any) -> Any:
-        if value not in ("rotate", "learn"):
-            raise ValueError(f"variants must be 'rotate' (the default: in turn) or 'learn' (the bandit), not {value!r}")
-        return value
+        return one_of("variants", value, {"rotate": "the default: in turn", "learn": "the bandit"})
 
     @field_validator("learn_on", mode="before")
     @classmethod
     def _learn_on(cls, value: Any) -> Any:
-        if value not in ("auto", "engagement", "revenue"):
-            raise ValueError(
-                "learn_on must be 'auto' (revenue once orders are attributed, else engagement), 'engagement' or "
-                f"'revenue', not {value!r}"
-            )
-        return value
+        options = {"auto": "revenue once orders are attributed, else engagement", "engagement": "", "revenue": ""}
+        return one_of("learn_on", value, options)
 
     @field_validator("pick", mode="before")
     @classmethod
     def _pick(cls, value: Any) -> Any:
-        if value not in ("rotate", "interest"):
-            raise ValueError(
-                f"pick must be 'rotate' (the products in turn) or 'interest' (what the target wants), not {value!r}"
-            )
-        return value
+        return one_of("pick", value, {"rotate": "the products in turn", "interest": "what the target wants"})
 
     @field_validator("community", "segment", mode="before")
     @classmethod

@@ -75,6 +75,16 @@ class Settings(ConfigModel):
     def config_dir(self) -> Path:
         return self.config_path.parent
 
+    def in_config_dir(self, path: Path) -> Path:
+        """A path the team wrote in config.yaml: relative ones are to config.yaml's folder."""
+        return path if path.is_absolute() else self.config_dir / path
+
+    @property
+    def orders_csv_path(self) -> Path | None:
+        """segments.orders_csv, the shop's orders (None when unset)."""
+        path = self.segments.orders_csv
+        return None if path is None else self.in_config_dir(path)
+
     def campaign_timezone(self, name: str) -> ZoneInfo:
         return ZoneInfo(self.campaigns[name].timezone or self.timezone)
 

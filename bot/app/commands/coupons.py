@@ -166,11 +166,9 @@ def report(
     from bot.adapters.orders import read_orders_csv
 
     settings = settings_for(config, database)
-    orders_path = orders or settings.segments.orders_csv
+    orders_path = orders if orders is not None else settings.orders_csv_path
     order_rows = None
     if orders_path is not None:
-        if not orders_path.is_absolute():
-            orders_path = settings.config_dir / orders_path
         order_rows, problems = read_orders_csv(orders_path)
         for problem in problems[:20]:
             err_console.print(f"[yellow]warning[/] {escape(str(problem))}", highlight=False)

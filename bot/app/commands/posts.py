@@ -135,11 +135,9 @@ def _attribution(
     from bot.core.models import platform_name
     from bot.domains.outcomes.attribution import attribute, store_posts, utm_campaigns
 
-    path = orders or (settings.segments.orders_csv if settings is not None else None)
+    path = orders if orders is not None else settings.orders_csv_path if settings is not None else None
     if path is None:
         return None
-    if not path.is_absolute() and orders is None and settings is not None:
-        path = settings.config_dir / path
     rows, problems = read_orders_csv(path)
     seen: list[Visit] = []
     if visits is not None:

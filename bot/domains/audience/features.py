@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,13 +102,6 @@ def own_pairs(settings: Settings, store: FeatureStore) -> set[tuple[str, str]]:
     return pairs
 
 
-def orders_path(settings: Settings) -> Path | None:
-    path = settings.segments.orders_csv
-    if path is None:
-        return None
-    return path if path.is_absolute() else settings.config_dir / path
-
-
 def load_features(
     settings: Settings,
     store: FeatureStore,
@@ -165,7 +157,7 @@ def load_features(
                 future.cancel()  # a failed part: the parts not started yet are not read
     table = merger.table(now, window_days=config.window.total_seconds() / DAY if config.window else None)
     table.snapshot_id = snapshot.id if snapshot else None
-    path = orders_path(settings)
+    path = settings.orders_csv_path
     if path is not None or orders is not None:
         if orders is None:
             from bot.adapters.orders import read_order_columns

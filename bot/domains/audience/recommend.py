@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -184,11 +183,10 @@ def catalogue_from(
 def read_shop_orders(settings: Settings) -> list[Order]:
     """The orders of settings.segments.orders_csv (relative to config.yaml's folder); [] when none is set. Problems
     are logged (the first ten), never raised."""
-    path = settings.segments.orders_csv
-    if path is None:
+    full = settings.orders_csv_path
+    if full is None:
         return []
-    full = path if Path(path).is_absolute() else settings.config_dir / path
-    orders, problems = read_orders_csv(Path(full))
+    orders, problems = read_orders_csv(full)
     for problem in problems[:10]:
         logger.warning("orders CSV %s: %s", full, problem)
     if len(problems) > 10:

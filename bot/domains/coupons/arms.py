@@ -42,8 +42,7 @@ def margin_rate(settings: Settings) -> float:
     and `cost` columns (price-weighted over the products with both), else coupons.margin_rate."""
     config = settings.coupons
     if config.products_csv is not None:
-        path = config.products_csv
-        path = path if path.is_absolute() else settings.config_dir / path
+        path = settings.in_config_dir(config.products_csv)
         rate = _catalogue_rate(path)
         if rate is not None:
             return rate

@@ -159,7 +159,7 @@ class CouponService:
         return account if account is not None else next(iter(self.settings.accounts))
 
     def _path(self, path: Path) -> Path:
-        return path if path.is_absolute() else self.settings.config_dir / path
+        return self.settings.in_config_dir(path)
 
     @property
     def renderer(self) -> TemplateRenderer:

@@ -21,7 +21,6 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -67,13 +66,12 @@ class UpliftPlan:
 def orders_book(settings: Settings, coupons: UpliftRows) -> OrderBook:
     """The shop's orders (segments.orders_csv) by handle, knowing which were placed with a coupon; NoUpliftData
     when none is configured or readable."""
-    path = settings.segments.orders_csv
+    path = settings.orders_csv_path
     if path is None:
         raise NoUpliftData("it needs the shop's orders (segments.orders_csv) to see who ordered")
     from bot.adapters.orders import read_orders_csv
 
-    path = path if path.is_absolute() else settings.config_dir / path
-    if not Path(path).exists():
+    if not path.exists():
         raise NoUpliftData(f"the orders file {path} (segments.orders_csv) does not exist")
     orders, problems = read_orders_csv(path)
     for problem in problems[:5]:

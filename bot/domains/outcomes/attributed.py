@@ -61,11 +61,9 @@ class AttributedOrders:
     @classmethod
     def for_settings(cls, settings: Settings, store: object, clock: Clock) -> AttributedOrders | None:
         """Over segments.orders_csv (relative to config.yaml's folder); None when the shop gives no orders."""
-        path = settings.segments.orders_csv
+        path = settings.orders_csv_path
         if path is None:
             return None
-        if not path.is_absolute():
-            path = settings.config_dir / path
         networks = {name: platform_name(account.platform) for name, account in settings.accounts.items()}
         campaigns = utm_campaigns({name: c.utm for name, c in settings.campaigns.items()})
         return cls(path, store, networks, campaigns, clock)

@@ -481,9 +481,8 @@ def _minutes(delta: timedelta) -> str:
     return f"{minutes:g}"
 
 
-def _attributed_orders(settings: Settings, store: object, clock: Clock) -> AttributedOrders | None:
+def _attributed_orders(settings: Settings, store: CampaignStore, clock: Clock) -> AttributedOrders | None:
     """The orders a `learn` campaign may learn revenue from: only when one learns and the shop gives orders."""
-    learning = any(c.variants == "learn" and c.learn_on != "engagement" for c in settings.campaigns.values())
-    if not learning or not hasattr(store, "slots") or not hasattr(store, "outbox"):
+    if not any(c.variants == "learn" and c.learn_on != "engagement" for c in settings.campaigns.values()):
         return None
     return AttributedOrders.for_settings(settings, store, clock)
